@@ -1,0 +1,23 @@
+#include <iostream>
+
+#include "subcommand.h"
+
+namespace {
+
+int run_version(const std::vector<std::string>& args) {
+  namespace po = boost::program_options;
+  po::options_description options("version options");
+  po::variables_map vm;
+  if (!sllm::cli::parse_options("sllmsim version", options, {}, args, vm)) return 0;
+#ifdef SLLM_HAVE_CUDA
+  constexpr const char* cuda = "with CUDA";
+#else
+  constexpr const char* cuda = "without CUDA";
+#endif
+  std::cout << "sllmsim " << SLLM_VERSION << " (" << cuda << ", " << __VERSION__ << ")\n";
+  return 0;
+}
+
+SLLM_SUBCOMMAND("version", "print the version and build configuration", run_version);
+
+}  // namespace

@@ -1,0 +1,86 @@
+// Strict reading of YAML configs. Every value is read through a ConfigNode, which knows its file and
+// key path, so each error names "file:line:column: key.path: what was expected". Keys never read are
+// errors (finish()), so a typo cannot silently fall back to a default.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "sllm/sim/units.h"
+
+namespace sllm {
+
+class ConfigNode {
+ public:
+  // Parses a file; a YAML syntax error becomes an InputError naming file:line:column.
+  static ConfigNode load_file(const std::string& path);
+  static ConfigNode load_string(const std::string& text, const std::string& name);
+  ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path);
+
+  // Applies "key.path=value" (value parsed as YAML, so lists and maps work); creates missing keys.
+  // Sequence elements are addressed as key[3]. Errors name the override.
+  void apply_override(std::string_view assignment);
+
+  const std::string& path() const { return path_; }
+  const YAML::Node& yaml() const { return node_; }
+  bool is_map() const { return node_.IsMap(); }
+  bool is_sequence() const { return node_.IsSequence(); }
+  bool has(std::string_view key) const;
+
+  // Children. child() requires the key; the others return nullopt / the default when it is absent.
+  ConfigNode child(std::string_view key) const;
+  std::optional<ConfigNode> optional_child(std::string_view key) const;
+  std::vector<ConfigNode> elements() const;  // this node must be a sequence
+  std::vector<std::string> keys() const;     // this node must be a map (marks all keys read)
+
+  // Scalars of this node.
+  std::string as_string() const;
+  std::int64_t as_int(std::int64_t min, std::int64_t max) const;
+  double as_double(double min, double max) const;
+  bool as_bool() const;
+  std::uint64_t as_bytes() const;
+  double as_bandwidth() const;
+  Nanos as_duration() const;
+  double as_flops() const;
+  std::string as_enum(std::initializer_list<std::string_view> choices) const;
+
+  // Keyed scalars with defaults (the common case in section parsers).
+  std::string get_string(std::string_view key, std::optional<std::string> def = {}) const;
+  std::int64_t get_int(std::string_view key, std::optional<std::int64_t> def, std::int64_t min,
+                       std::int64_t max) const;
+  double get_double(std::string_view key, std::optional<double> def, double min, double max) const;
+  bool get_bool(std::string_view key, std::optional<bool> def = {}) const;
+  std::uint64_t get_bytes(std::string_view key, std::optional<std::string_view> def = {}) const;
+  double get_bandwidth(std::string_view key, std::optional<std::string_view> def = {}) const;
+  Nanos get_duration(std::string_view key, std::optional<std::string_view> def = {}) const;
+  double get_flops(std::string_view key, std::optional<std::string_view> def = {}) const;
+  std::string get_enum(std::string_view key, std::initializer_list<std::string_view> choices,
+                       std::optional<std::string_view> def = {}) const;
+
+  // Rejects keys of this map that no getter asked for, listing the ones that were.
+  void finish() const;
+
+  // Throws InputError located at this node.
+  [[noreturn]] void fail(const std::string& what) const;
+  std::string location() const;
+
+ private:
+  std::string child_path(std::string_view key) const;
+  void expect_map() const;
+  std::string scalar(std::string_view kind) const;
+
+  YAML::Node node_;
+  std::shared_ptr<const std::string> file_;
+  std::string path_;
+  mutable std::set<std::string, std::less<>> read_keys_;
+};
+
+}  // namespace sllm

@@ -1,0 +1,280 @@
+#include "sllm/sim/config_node.h"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "sllm/sim/error.h"
+
+namespace sllm {
+
+ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path)
+    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
+
+ConfigNode ConfigNode::load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "cannot open config file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_string(text.str(), path);
+}
+
+ConfigNode ConfigNode::load_string(const std::string& text, const std::string& name) {
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+    return ConfigNode(root, std::make_shared<const std::string>(name), "");
+  } catch (const YAML::Exception& e) {
+    throw InputError(name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1),
+                     "YAML syntax error: " + e.msg);
+  }
+}
+
+std::string ConfigNode::location() const {
+  std::string where = *file_;
+  const YAML::Mark mark = node_.Mark();
+  if (mark.is_null() || mark.line < 0) {
+    where += " (set on the command line)";
+  } else {
+    where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+  }
+  if (!path_.empty()) where += ": " + path_;
+  return where;
+}
+
+void ConfigNode::fail(const std::string& what) const { throw InputError(location(), what); }
+
+std::string ConfigNode::child_path(std::string_view key) const {
+  return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+}
+
+void ConfigNode::expect_map() const {
+  if (!node_.IsMap()) fail("expected a mapping of keys to values");
+}
+
+bool ConfigNode::has(std::string_view key) const {
+  return node_.IsMap() && node_[std::string(key)].IsDefined() && !node_[std::string(key)].IsNull();
+}
+
+ConfigNode ConfigNode::child(std::string_view key) const {
+  expect_map();
+  read_keys_.emplace(key);
+  YAML::Node c = node_[std::string(key)];
+  if (!c.IsDefined() || c.IsNull()) fail("missing required key '" + std::string(key) + "'");
+  return ConfigNode(c, file_, child_path(key));
+}
+
+std::optional<ConfigNode> ConfigNode::optional_child(std::string_view key) const {
+  expect_map();
+  read_keys_.emplace(key);
+  if (!has(key)) return std::nullopt;
+  return ConfigNode(node_[std::string(key)], file_, child_path(key));
+}
+
+std::vector<ConfigNode> ConfigNode::elements() const {
+  if (!node_.IsSequence()) fail("expected a list");
+  std::vector<ConfigNode> out;
+  out.reserve(node_.size());
+  for (std::size_t i = 0; i < node_.size(); ++i) {
+    out.emplace_back(node_[i], file_, path_ + "[" + std::to_string(i) + "]");
+  }
+  return out;
+}
+
+std::vector<std::string> ConfigNode::keys() const {
+  expect_map();
+  std::vector<std::string> out;
+  for (const auto& kv : node_) {
+    out.push_back(kv.first.as<std::string>());
+    read_keys_.insert(out.back());
+  }
+  return out;
+}
+
+std::string ConfigNode::scalar(std::string_view kind) const {
+  if (!node_.IsScalar()) fail("expected " + std::string(kind) + ", got a " + (node_.IsMap() ? "mapping" : "list"));
+  return node_.Scalar();
+}
+
+std::string ConfigNode::as_string() const { return scalar("a string"); }
+
+std::int64_t ConfigNode::as_int(std::int64_t min, std::int64_t max) const {
+  const std::string s = scalar("an integer");
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) fail("expected an integer, got '" + s + "'");
+  if (v < min || v > max) {
+    fail("value " + s + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return v;
+}
+
+double ConfigNode::as_double(double min, double max) const {
+  const std::string s = scalar("a number");
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) {
+    fail("expected a number, got '" + s + "'");
+  }
+  if (v < min || v > max) {
+    std::ostringstream msg;
+    msg << "value " << s << " is out of range [" << min << ", " << max << "]";
+    fail(msg.str());
+  }
+  return v;
+}
+
+bool ConfigNode::as_bool() const {
+  const std::string s = scalar("true or false");
+  if (s == "true") return true;
+  if (s == "false") return false;
+  fail("expected true or false, got '" + s + "'");
+}
+
+#define SLLM_UNIT_GETTER(method, parser, kind)                 \
+  auto ConfigNode::method() const -> decltype(parser("")) {    \
+    const std::string s = scalar(kind);                        \
+    try {                                                      \
+      return parser(s);                                        \
+    } catch (const std::invalid_argument& e) {                 \
+      fail(e.what());                                          \
+    }                                                          \
+  }
+SLLM_UNIT_GETTER(as_bytes, parse_bytes, "a size such as '32 MiB'")
+SLLM_UNIT_GETTER(as_bandwidth, parse_bandwidth, "a bandwidth such as '12 GB/s'")
+SLLM_UNIT_GETTER(as_duration, parse_duration, "a duration such as '300 s'")
+SLLM_UNIT_GETTER(as_flops, parse_flops, "a compute rate such as '312 TFLOP/s'")
+#undef SLLM_UNIT_GETTER
+
+std::string ConfigNode::as_enum(std::initializer_list<std::string_view> choices) const {
+  const std::string s = scalar("a name");
+  std::string list;
+  for (std::string_view c : choices) {
+    if (s == c) return s;
+    list += (list.empty() ? "'" : ", '") + std::string(c) + "'";
+  }
+  fail("unknown value '" + s + "' (expected one of " + list + ")");
+}
+
+namespace {
+// A default written as text goes through the same parser as the config would, so units stay in one place.
+ConfigNode default_node(const ConfigNode& parent, std::string_view key, std::string_view text) {
+  return ConfigNode(YAML::Node(std::string(text)), std::make_shared<const std::string>("<default>"),
+                    parent.path().empty() ? std::string(key) : parent.path() + "." + std::string(key));
+}
+}  // namespace
+
+std::string ConfigNode::get_string(std::string_view key, std::optional<std::string> def) const {
+  if (auto c = optional_child(key)) return c->as_string();
+  if (!def) child(key);  // throws "missing required key"
+  return *def;
+}
+
+std::int64_t ConfigNode::get_int(std::string_view key, std::optional<std::int64_t> def, std::int64_t min,
+                                 std::int64_t max) const {
+  if (auto c = optional_child(key)) return c->as_int(min, max);
+  if (!def) child(key);
+  return *def;
+}
+
+double ConfigNode::get_double(std::string_view key, std::optional<double> def, double min, double max) const {
+  if (auto c = optional_child(key)) return c->as_double(min, max);
+  if (!def) child(key);
+  return *def;
+}
+
+bool ConfigNode::get_bool(std::string_view key, std::optional<bool> def) const {
+  if (auto c = optional_child(key)) return c->as_bool();
+  if (!def) child(key);
+  return *def;
+}
+
+#define SLLM_UNIT_KEYED(method, as_method, type)                                          \
+  type ConfigNode::method(std::string_view key, std::optional<std::string_view> def) const { \
+    if (auto c = optional_child(key)) return c->as_method();                             \
+    if (!def) child(key);                                                                \
+    return default_node(*this, key, *def).as_method();                                   \
+  }
+SLLM_UNIT_KEYED(get_bytes, as_bytes, std::uint64_t)
+SLLM_UNIT_KEYED(get_bandwidth, as_bandwidth, double)
+SLLM_UNIT_KEYED(get_duration, as_duration, Nanos)
+SLLM_UNIT_KEYED(get_flops, as_flops, double)
+#undef SLLM_UNIT_KEYED
+
+std::string ConfigNode::get_enum(std::string_view key, std::initializer_list<std::string_view> choices,
+                                 std::optional<std::string_view> def) const {
+  if (auto c = optional_child(key)) return c->as_enum(choices);
+  if (!def) child(key);
+  return std::string(*def);
+}
+
+void ConfigNode::finish() const {
+  if (!node_.IsMap()) return;
+  for (const auto& kv : node_) {
+    const std::string key = kv.first.as<std::string>();
+    if (read_keys_.count(key)) continue;
+    std::string known;
+    for (const std::string& k : read_keys_) known += (known.empty() ? "" : ", ") + k;
+    ConfigNode bad(kv.first, file_, child_path(key));
+    bad.fail("unknown key '" + key + "'" + (known.empty() ? "" : " (expected one of: " + known + ")"));
+  }
+}
+
+void ConfigNode::apply_override(std::string_view assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    throw InputError("--set " + std::string(assignment), "expected key.path=value");
+  }
+  const std::string key_path(assignment.substr(0, eq));
+  const std::string value_text(assignment.substr(eq + 1));
+  YAML::Node value;
+  try {
+    value = YAML::Load(value_text);
+  } catch (const YAML::Exception& e) {
+    throw InputError("--set " + key_path, "value is not valid YAML: " + e.msg);
+  }
+  // yaml-cpp nodes are handles: walking with operator[] on non-const nodes creates missing keys.
+  YAML::Node cur;
+  cur.reset(node_);
+  std::vector<std::pair<std::string, long>> steps;  // (key, index or -1)
+  std::string token;
+  std::stringstream ss(key_path);
+  while (std::getline(ss, token, '.')) {
+    long index = -1;
+    const auto br = token.find('[');
+    if (br != std::string::npos) {
+      if (token.back() != ']') throw InputError("--set " + key_path, "bad index in '" + token + "'");
+      index = std::stol(token.substr(br + 1, token.size() - br - 2));
+      token = token.substr(0, br);
+    }
+    if (token.empty()) throw InputError("--set " + key_path, "empty key in path");
+    steps.emplace_back(token, index);
+  }
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const auto& [key, index] = steps[i];
+    const bool last = i + 1 == steps.size();
+    if (cur.IsDefined() && !cur.IsNull() && !cur.IsMap()) {
+      throw InputError("--set " + key_path, "'" + key + "' is not inside a mapping");
+    }
+    YAML::Node next = cur[key];
+    if (index >= 0) {
+      if (!next.IsSequence() || index >= static_cast<long>(next.size())) {
+        throw InputError("--set " + key_path, "'" + key + "' has no element " + std::to_string(index));
+      }
+      YAML::Node elem = next[static_cast<std::size_t>(index)];
+      if (last) {
+        next[static_cast<std::size_t>(index)] = value;
+      }
+      cur.reset(elem);
+    } else {
+      if (last) {
+        cur[key] = value;
+      }
+      cur.reset(next);
+    }
+  }
+}
+
+}  // namespace sllm
