@@ -15,7 +15,7 @@ case "${1:-}" in
 esac
 
 packages=(build-essential cmake ninja-build pkg-config libboost-graph-dev libboost-program-options-dev
-          libyaml-cpp-dev libeigen3-dev liburing-dev libgtest-dev libgmock-dev libbenchmark-dev
+          libyaml-cpp-dev libeigen3-dev liburing-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev
           python3 python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
