@@ -30,13 +30,15 @@ class FlowNetwork {
                double rate_cap = std::numeric_limits<double>::infinity(), std::uint64_t tag = 0);
   // Removes a flow before it finishes (e.g. its request timed out); returns bytes still unsent.
   double cancel(FlowId id, Nanos now);
-  // Removes a finished flow; `now` must be its completion time from next_completion().
+  // Removes a finished flow; `now` must be its completion time from next_completion() (else throws
+  // std::logic_error: the caller missed a rate change).
   void complete(FlowId id, Nanos now);
 
   // Earliest (completion time, flow) among active flows, rounded up to whole nanoseconds;
   // ties go to the flow started first.
   std::optional<std::pair<Nanos, FlowId>> next_completion() const;
 
+  // The accessors below require an active flow (std::logic_error otherwise).
   bool active(FlowId id) const;
   double rate(FlowId id) const;                   // current bytes/s
   double remaining(FlowId id, Nanos now) const;   // bytes left at `now` under current rates
@@ -44,15 +46,46 @@ class FlowNetwork {
   std::size_t active_count() const;
 
  private:
-  struct Flow;
-  void advance(Nanos now);
-  void recompute_rates();
+  static constexpr Nanos kNever = std::numeric_limits<Nanos>::max();
+  struct Flow {
+    std::vector<LinkId> path;  // capacity reused when the slot is reused
+    double bytes = 0;
+    double remaining = 0;      // bytes left at `updated_at` (progress is accounted lazily)
+    Nanos updated_at = 0;
+    double rate = 0;
+    double rate_cap = std::numeric_limits<double>::infinity();
+    Nanos finish = kNever;     // completion under the current rate, rounded up to whole ns
+    std::uint64_t tag = 0;
+    std::uint64_t start_seq = 0;  // tie-breaker for equal completion times
+    std::uint32_t active_pos = 0; // index in active_
+    bool is_active = false;
+    bool frozen = false;          // scratch for progressive filling
+    double new_rate = 0;          // scratch for progressive filling
+    std::uint64_t visit = 0;      // scratch: component search epoch
+  };
+  const Flow& checked(FlowId id, const char* what) const;
+  void check_time(Nanos now, const char* what) const;
+  void remove(FlowId id);
+  // Recomputes the rates of every flow connected (through shared links) to `seeds` and, if given, to
+  // `seed_flow`; flows elsewhere keep their rates. `now` is when the new rates take effect.
+  void recompute_rates(std::span<const LinkId> seeds, FlowId seed_flow, Nanos now);
+  void progressive_filling();
+  void set_rate(Flow& f, double rate, Nanos now);
 
   std::vector<double> capacity_;  // per LinkId
   std::vector<Flow> flows_;       // slot per FlowId, reused after completion
   std::vector<FlowId> free_ids_;
   std::vector<FlowId> active_;
+  std::vector<std::vector<FlowId>> link_flows_;  // per LinkId: active flows crossing it
+  std::uint64_t next_start_seq_ = 0;
   Nanos last_update_ = 0;
+  // Scratch for recompute_rates (kept to avoid allocating per start/end).
+  std::uint64_t epoch_ = 0;
+  std::vector<std::uint64_t> link_visit_;
+  std::vector<double> link_left_;          // capacity not yet handed out
+  std::vector<std::uint32_t> link_unfrozen_;
+  std::vector<FlowId> comp_flows_;
+  std::vector<LinkId> comp_links_;
 };
 
 }  // namespace sllm

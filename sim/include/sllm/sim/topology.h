@@ -32,7 +32,8 @@ class Topology {
   Topology& operator=(Topology&&) noexcept;
 
   VertexId add_node(NodeKind kind, std::string name);
-  // Directed link; add two for a full-duplex connection.
+  // Directed link; add two for a full-duplex connection. Bandwidth must be positive and finite.
+  // Adding a link forgets cached paths (references from path() become invalid).
   LinkId add_link(VertexId from, VertexId to, double bytes_per_second, std::string name);
 
   std::size_t node_count() const;
@@ -44,7 +45,7 @@ class Topology {
   // Links of the fewest-hop path from -> to (empty when from == to). Throws std::logic_error when no
   // path exists. Paths are cached: the simulator asks for the same few pairs millions of times.
   const std::vector<LinkId>& path(VertexId from, VertexId to) const;
-  // The smallest link bandwidth on the path: the rate a lone transfer gets.
+  // The smallest link bandwidth on the path: the rate a lone transfer gets (infinite when from == to).
   double bottleneck(VertexId from, VertexId to) const;
 
  private:
