@@ -133,7 +133,13 @@ RandomWeights::RandomWeights(const ModelArch& arch, std::uint64_t seed) {
     if (spec.shape.size() == 1) {
       scale = 0.1f;
       offset = is_bias ? 0.0f : 1.0f;  // norm weights near 1, biases near 0
-    } else if (spec.name.find("embed") == std::string::npos) {
+    } else if (spec.name.find("embed_tokens") != std::string::npos) {
+      // Small next to the layers' outputs: with OPT's tied lm_head, a dominant input embedding would make
+      // every greedy step repeat its input token; OPT's learned positions (+-1) keep the state moving.
+      scale = 0.1f;
+    } else if (spec.name.find("embed_positions") != std::string::npos) {
+      scale = 1.0f;
+    } else {
       scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec.shape[1])));
     }
     const std::uint64_t key = mix64(seed * 0x9e3779b97f4a7c15ULL + t);

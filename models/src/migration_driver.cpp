@@ -113,8 +113,8 @@ LiveMigrationReport run_live_migration(Engine& source, const std::function<std::
           source_last_token = t1;
           chunk.tokens = {&sequence.back(), 1};
         }
-        if (hooks.on_source_token) hooks.on_source_token(produced);
         events.push(Event(Event::Kind::kSourceToken, produced));
+        if (hooks.on_source_token) hooks.on_source_token(produced);
       }
       events.push(Event(Event::Kind::kSourceFinished));
     } catch (...) {

@@ -71,7 +71,7 @@ std::vector<TokenId> random_tokens(std::uint64_t seed, int count, int vocab);
 
 // Host tensors with every name and shape of tensor_layout(arch), filled with deterministic pseudo-random
 // values scaled like PyTorch's default initialisation (linear weights uniform in +-1/sqrt(fan_in),
-// embeddings in +-1, norm weights near 1, small biases) so activations stay O(1) through the layers and
+// token embeddings in +-0.1, learned positions in +-1, norm weights near 1, small biases) so activations stay O(1) through the layers and
 // greedy outputs vary. Fills in parallel (counter-based generator: the result does not depend on the
 // thread count). The tied lm_head aliases the token embedding, as in a checkpoint.
 class RandomWeights final : public TensorSource {

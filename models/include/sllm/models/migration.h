@@ -121,7 +121,7 @@ struct LiveMigrationReport {
 };
 
 struct LiveMigrationHooks {
-  // Called on the source's thread after each output token (count of output tokens so far).
+  // Called on the source's thread after each output token was reported (count of output tokens so far).
   std::function<void(int)> on_source_token;
 };
 
