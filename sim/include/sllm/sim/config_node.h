@@ -30,6 +30,8 @@ class ConfigNode {
   void apply_override(std::string_view assignment);
 
   const std::string& path() const { return path_; }
+  // The config file this node came from (relative paths in a config are relative to its directory).
+  const std::string& file() const { return *file_; }
   const YAML::Node& yaml() const { return node_; }
   bool is_map() const { return node_.IsMap(); }
   bool is_sequence() const { return node_.IsSequence(); }
