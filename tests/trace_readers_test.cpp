@@ -181,6 +181,13 @@ TEST(BurstGptReader, ModelsAreKeysAndTokenColumnsAreRead) {
   EXPECT_EQ(rows[2].arrival, 7 * kS + kS / 2);
   EXPECT_EQ(rows[0].input_tokens, 472u);
   EXPECT_EQ(rows[0].output_tokens, 18u);
+  // Newer releases append columns; they are ignored.
+  const auto newer = dir.write("new.csv",
+                               "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type,Session ID,"
+                               "Elapsed time\n"
+                               "5,ChatGPT,472,18,490,Conversation log,s1,2.5\n");
+  EXPECT_EQ(detect_trace_format(newer), TraceFormat::burstgpt);
+  ASSERT_EQ(read_all(newer, TraceFormat::burstgpt).size(), 1u);
   const auto bad = dir.write("bad.csv",
                              "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
                              "5,ChatGPT,472,-18,490,Conversation log\n");

@@ -109,7 +109,10 @@ class RowTraceReader final : public TraceReader {
  public:
   RowTraceReader(const std::string& path, TraceFormat format, const ReaderOptions& options)
       : TraceReader(path), lines_(path), format_(format), options_(options) {
-    check_header(lines_, fields_, format_, true);
+    // Newer BurstGPT releases append columns (Session ID, Elapsed time): accepted and ignored.
+    const bool extra_columns_allowed = format_ == TraceFormat::burstgpt;
+    check_header(lines_, fields_, format_, !extra_columns_allowed);
+    columns_ = fields_.size();
   }
 
   TraceFormat format() const override { return format_; }
@@ -236,7 +239,7 @@ class RowTraceReader final : public TraceReader {
         return;
       }
       case TraceFormat::burstgpt: {
-        expect_fields(6);
+        expect_fields(columns_);
         r.arrival = seconds(0);
         const std::string_view model = name(1);
         r.input_tokens = tokens(2);
@@ -271,6 +274,7 @@ class RowTraceReader final : public TraceReader {
 
   detail::LineReader lines_;
   CsvFields fields_;
+  std::size_t columns_ = 0;  // in the header
   TraceFormat format_;
   ReaderOptions options_;
   std::vector<TraceRecord> heap_;
@@ -504,8 +508,8 @@ TraceFormat detect_trace_format(const std::string& path) {
   for (const auto& [format, name] : kFormatNames) {
     std::string header;
     for (std::string_view c : header_of(format)) header += (header.empty() ? "" : ",") + std::string(c);
-    if (format == TraceFormat::azure_functions_2019 ? line.substr(0, header.size() + 1) == header + ","
-                                                    : line == header) {
+    const bool prefix_only = format == TraceFormat::azure_functions_2019 || format == TraceFormat::burstgpt;
+    if (line == header || (prefix_only && line.substr(0, header.size() + 1) == header + ",")) {
       return format;
     }
   }
