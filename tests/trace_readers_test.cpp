@@ -278,7 +278,10 @@ TEST_P(Functions2019Spread, ConservesPerMinuteCountsInTimeOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothSpreads, Functions2019Spread,
-                         ::testing::Values(MinuteSpread::uniform, MinuteSpread::poisson));
+                         ::testing::Values(MinuteSpread::uniform, MinuteSpread::poisson),
+                         [](const ::testing::TestParamInfo<MinuteSpread>& param_info) {
+                           return param_info.param == MinuteSpread::uniform ? "uniform" : "poisson";
+                         });
 
 TEST(Functions2019Reader, UniformSpreadIsAnEvenComb) {
   ScratchDir dir;
