@@ -4,13 +4,13 @@
 #include <cstdint>
 #include <optional>
 
-#include "sllm/models/migration.h"
+#include "sllm/sim/migration_protocol.h"
 
 namespace {
 
-using sllm::models::MigrationCommand;
-using sllm::models::MigrationConfig;
-using sllm::models::MigrationProtocol;
+using sllm::MigrationCommand;
+using sllm::MigrationConfig;
+using sllm::MigrationProtocol;
 using Kind = MigrationCommand::Kind;
 using State = MigrationProtocol::State;
 

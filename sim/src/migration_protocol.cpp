@@ -1,10 +1,10 @@
 // The migration protocol's state machine (see migration.h): no clock, no engine, only events in and
 // commands out, so that the simulator and the real driver run the same decisions.
-#include "sllm/models/migration.h"
+#include "sllm/sim/migration_protocol.h"
 
 #include <stdexcept>
 
-namespace sllm::models {
+namespace sllm {
 
 MigrationProtocol::MigrationProtocol(const MigrationConfig& config, std::int64_t source_tokens)
     : config_(config), source_tokens_(source_tokens) {
@@ -78,4 +78,4 @@ std::string_view to_string(MigrationProtocol::State state) {
   return "?";
 }
 
-}  // namespace sllm::models
+}  // namespace sllm
