@@ -1,0 +1,127 @@
+// The multi-tier checkpoint loader (docs/loader.md): SSD -> DRAM chunk pool -> host memory or GPUs.
+// Fixed-size chunks are read with O_DIRECT (io_uring or a thread pool) into a pool of pinned chunks that
+// doubles as an LRU cache, and copied on to one allocation per destination device as they land.
+// The other modes are the steps of the paper's ablation and the two loaders users pick today.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sllm/models/checkpoint.h"
+#include "sllm/models/tensor.h"
+
+namespace sllm::models {
+
+enum class LoadMode : std::uint8_t {
+  kByTensor,     // buffered read of each tensor into its own pageable buffer, then copy
+  kBulk,         // one buffered sequential read of each partition into pageable memory, then copy
+  kDirect,       // bulk with O_DIRECT into aligned pageable memory
+  kThreads,      // direct with several readers
+  kPinned,       // threads into the pinned pool memory, then copy
+  kPipelined,    // chunks copied on as they land; the pool is an LRU cache (the default)
+  kSafetensors,  // mmap each partition, copy tensor by tensor (as safetensors.torch.load_file + .to())
+  kTorch,        // buffered read of the whole file into pageable memory, then copy tensor by tensor
+};
+std::string_view to_string(LoadMode m);
+LoadMode parse_load_mode(std::string_view text, const std::string& flag);  // InputError listing the modes
+
+enum class IoBackend : std::uint8_t { kUring, kThreads };
+std::string_view to_string(IoBackend b);
+IoBackend parse_io_backend(std::string_view text, const std::string& flag);
+
+struct LoaderOptions {
+  std::uint64_t chunk_bytes = 32ull << 20;  // multiple of the checkpoints' checksum chunk
+  std::uint64_t pool_bytes = 1ull << 30;    // DRAM pool (rounded down to whole chunks, at least one)
+  bool pinned_pool = false;                 // cudaHostAlloc (needs a CUDA device); aligned memory otherwise
+  IoBackend io = IoBackend::kUring;
+  int threads = 4;       // I/O threads
+  int queue_depth = 4;   // io_uring reads in flight per I/O thread
+  int copy_streams = 4;  // CUDA streams per GPU, or copy threads for host destinations
+};
+
+struct LoadOptions {
+  Device device;  // partition p goes to cuda:(index + p), or to host memory
+  LoadMode mode = LoadMode::kPipelined;
+  bool verify = true;  // check chunk checksums (the safetensors and torch modes never do, like the originals)
+};
+
+struct LoadStats {
+  double seconds = 0;
+  std::uint64_t bytes = 0;            // partition bytes moved to the destination
+  std::uint64_t chunks = 0;           // pipelined mode: chunks of the checkpoint
+  std::uint64_t chunks_from_dram = 0; // pipelined mode: chunks served by the pool without disk reads
+  bool buffered_fallback = false;     // O_DIRECT was refused and buffered reads were used
+};
+
+// Tensors where the loader put them. Owns the destination memory (one allocation per partition).
+class LoadedModel : public TensorSource {
+ public:
+  ~LoadedModel() override;
+  LoadedModel(const LoadedModel&) = delete;
+  LoadedModel& operator=(const LoadedModel&) = delete;
+
+  const TensorView* find(std::string_view name) const override;
+  const std::vector<TensorView>& tensors() const { return views_; }  // stored tensors, then aliases
+  const Device& device() const { return device_; }
+
+ private:
+  friend class Loader;
+  LoadedModel() = default;
+  struct Region {
+    void* base = nullptr;
+    std::uint64_t bytes = 0;
+    Device device;
+  };
+  Device device_;
+  std::vector<Region> regions_;
+  std::vector<TensorView> views_;
+  std::map<std::string, std::size_t, std::less<>> by_name_;
+};
+
+class Loader {
+ public:
+  explicit Loader(const LoaderOptions& options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // Loads every tensor or throws (InputError for a bad checkpoint: checksum mismatch, truncated or
+  // missing partition; std::runtime_error for I/O or memory failures), naming partition and tensor.
+  // Never returns a partially loaded model. Not reentrant: one load at a time per Loader.
+  std::unique_ptr<LoadedModel> load(const Checkpoint& ckpt, const LoadOptions& options, LoadStats* stats = nullptr);
+
+  // Empties the DRAM cache (a cold start).
+  void drop_cache();
+  const LoaderOptions& options() const { return options_; }
+  std::uint64_t pool_chunks() const;
+  std::uint64_t resident_chunks() const;
+
+ private:
+  struct Impl;
+  LoaderOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Raw O_DIRECT read bandwidth (bytes/s) of the checkpoint's partition files with the loader's threads
+// and chunk size and no other work: the bar a cold load is measured against.
+double measure_direct_read(const Checkpoint& ckpt, const LoaderOptions& options);
+// Host-to-device bandwidth (bytes/s) from pinned memory to `device` (host-to-host memcpy for cpu),
+// `bytes` per copy, best of a few repeats.
+double measure_copy_bandwidth(const Device& device, std::uint64_t bytes, int streams);
+
+// An order-independent 64-bit fingerprint of a byte string (sum of mixed 8-byte words), computed where
+// the bytes live: on the GPU for a CUDA view. Equal bytes give equal fingerprints on host and device.
+std::uint64_t fingerprint(const void* host_bytes, std::uint64_t bytes);
+std::uint64_t fingerprint(const TensorView& view);
+
+// Writes `3` to /proc/sys/vm/drop_caches after sync(); throws with the reason when not permitted.
+void drop_page_cache();
+
+// Number of CUDA devices (0 without a GPU or in a build without CUDA).
+int cuda_device_count();
+
+}  // namespace sllm::models

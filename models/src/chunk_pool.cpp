@@ -1,0 +1,122 @@
+#include "chunk_pool.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "gpu.h"
+#include "sllm/sim/units.h"
+
+namespace sllm::models {
+
+ChunkPool::ChunkPool(std::uint64_t chunk_bytes, std::uint64_t capacity_bytes, bool pinned)
+    : chunk_(chunk_bytes), pinned_(pinned) {
+  if (chunk_ == 0 || chunk_ % 4096 != 0) throw std::invalid_argument("chunk size must be a positive multiple of 4 KiB");
+  const std::uint64_t n = std::max<std::uint64_t>(1, capacity_bytes / chunk_);
+  const std::uint64_t bytes = n * chunk_;
+  if (pinned_) {
+    region_ = static_cast<std::byte*>(gpu::alloc_pinned(bytes));
+    if (!region_) throw std::runtime_error("cannot allocate " + format_bytes(bytes) + " of pinned host memory for the DRAM chunk pool");
+  } else {
+    region_ = static_cast<std::byte*>(std::aligned_alloc(4096, bytes));
+    if (!region_) throw std::runtime_error("cannot allocate " + format_bytes(bytes) + " of host memory for the DRAM chunk pool");
+    // Fault the pages in now: the pool is a long-lived server resource, like pinned memory.
+    std::memset(region_, 0, bytes);
+  }
+  slots_.resize(n);
+  for (std::uint64_t i = n; i-- > 0;) free_.push_back(static_cast<std::int64_t>(i));
+}
+
+ChunkPool::~ChunkPool() {
+  if (pinned_) gpu::free_pinned(region_);
+  else std::free(region_);
+}
+
+std::int64_t ChunkPool::acquire_resident(const ChunkKey& key) {
+  std::lock_guard lock(mu_);
+  auto it = resident_.find(key);
+  if (it == resident_.end()) return -1;
+  Slot& s = slots_[static_cast<std::size_t>(it->second)];
+  if (s.in_lru) {
+    lru_.erase(s.lru_pos);
+    s.in_lru = false;
+  }
+  ++s.refs;
+  return it->second;
+}
+
+std::int64_t ChunkPool::acquire_for_load(const ChunkKey& key, bool may_block, const std::atomic<bool>& abort) {
+  std::unique_lock lock(mu_);
+  while (free_.empty() && lru_.empty()) {
+    if (!may_block || abort.load()) return -1;
+    cv_.wait(lock);
+  }
+  if (abort.load()) return -1;
+  std::int64_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    slot = lru_.front();
+    lru_.pop_front();
+    Slot& victim = slots_[static_cast<std::size_t>(slot)];
+    victim.in_lru = false;
+    resident_.erase(victim.key);
+  }
+  Slot& s = slots_[static_cast<std::size_t>(slot)];
+  s.key = key;
+  s.valid = false;
+  s.refs = 1;
+  return slot;
+}
+
+void ChunkPool::publish(std::int64_t slot) {
+  std::lock_guard lock(mu_);
+  Slot& s = slots_[static_cast<std::size_t>(slot)];
+  auto [it, inserted] = resident_.emplace(s.key, slot);
+  if (!inserted) return;  // already cached elsewhere: this copy is dropped when released
+  s.valid = true;
+}
+
+void ChunkPool::release(std::int64_t slot) {
+  {
+    std::lock_guard lock(mu_);
+    Slot& s = slots_[static_cast<std::size_t>(slot)];
+    if (--s.refs > 0) return;
+    if (s.valid) {
+      s.lru_pos = lru_.insert(lru_.end(), slot);
+      s.in_lru = true;
+    } else {
+      free_.push_back(slot);
+    }
+  }
+  cv_.notify_one();
+}
+
+void ChunkPool::wake_all() {
+  { std::lock_guard lock(mu_); }
+  cv_.notify_all();
+}
+
+void ChunkPool::clear() {
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].refs != 0) throw std::logic_error("ChunkPool::clear() while a chunk is in use");
+  }
+  resident_.clear();
+  lru_.clear();
+  free_.clear();
+  for (std::size_t i = slots_.size(); i-- > 0;) {
+    slots_[i].valid = false;
+    slots_[i].in_lru = false;
+    free_.push_back(static_cast<std::int64_t>(i));
+  }
+}
+
+std::uint64_t ChunkPool::resident() const {
+  std::lock_guard lock(mu_);
+  return resident_.size();
+}
+
+}  // namespace sllm::models

@@ -1,0 +1,68 @@
+// The SSD tier: reads a list of byte ranges of partition files with O_DIRECT, on a pool of threads with
+// blocking pread or with io_uring (each I/O thread keeps queue_depth reads in flight).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "sllm/models/loader.h"
+
+namespace sllm::models {
+
+// First failure of a load; the rest of the pipeline stops taking new work once it is set.
+class Failure {
+ public:
+  void set(const std::string& message, bool input_error) {
+    std::lock_guard lock(mu_);
+    if (failed_.load()) return;
+    message_ = message;
+    input_error_ = input_error;
+    failed_.store(true);
+  }
+  bool failed() const { return failed_.load(); }
+  const std::atomic<bool>& flag() const { return failed_; }
+  [[noreturn]] void rethrow() const;
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::mutex mu_;
+  std::string message_;
+  bool input_error_ = false;
+};
+
+struct ReadJob {
+  int partition = 0;
+  std::uint64_t index = 0;   // chunk index within the partition
+  std::uint64_t offset = 0;  // byte offset within the partition
+  std::uint64_t length = 0;
+};
+
+struct ReadCallbacks {
+  // Where to read `job` into; false = none now (may_block false) or the load failed. `slot` is the
+  // caller's handle for the buffer (pool slot), passed back below.
+  std::function<bool(const ReadJob& job, bool may_block, std::byte** buffer, std::int64_t* slot)> acquire;
+  // The read finished with `got` bytes (got < job.length: end of file). Runs on the I/O thread.
+  std::function<void(const ReadJob& job, std::byte* buffer, std::int64_t slot, std::uint64_t got)> complete;
+  // The read failed or was abandoned after a failure: give the buffer back.
+  std::function<void(const ReadJob& job, std::int64_t slot)> abandon;
+};
+
+struct OpenPartition {
+  int fd = -1;
+  std::string path;
+  int index = 0;
+};
+
+// Runs every job; failures go to `failure` (messages name partition, bytes and tensors via `ckpt`).
+void run_reads(IoBackend backend, int threads, int queue_depth, const std::vector<ReadJob>& jobs,
+               const std::vector<OpenPartition>& files, const CheckpointIndex& index, const ReadCallbacks& cb,
+               Failure& failure);
+
+// True when this kernel lets us set up an io_uring (gVisor or seccomp may refuse).
+bool uring_available();
+
+}  // namespace sllm::models
