@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -109,42 +112,109 @@ TEST(EventQueue, StaleHandleDoesNotCancelTheSlotsNextEvent) {
   EXPECT_TRUE(q.empty());
 }
 
-TEST(EventQueue, RandomOperationsMatchReferenceModel) {
-  // Many cancellations (enough to trigger compaction) interleaved with pops and pushes.
-  struct Ref {
-    Nanos time;
-    std::uint64_t seq;
+// Drives the queue and a reference (an ordered set of (time, seq)) with the same random operations:
+// schedules at now() + `offset(rng)` (saturated at the end of time), cancellations and pops, in proportions given by
+// `schedule_weight` / `cancel_weight` / the rest (out of 10). Checks every popped event and the size.
+template <class Offset>
+void check_against_reference(std::uint64_t seed, int steps, int schedule_weight, int cancel_weight,
+                             Offset offset) {
+  struct Pending {
     std::uint64_t a;
     EventId id;
   };
-  std::mt19937_64 rng(42);
+  std::mt19937_64 rng(seed);
   EventQueue q(16);
-  std::vector<Ref> pending;
+  std::map<std::pair<Nanos, std::uint64_t>, Pending> reference;
+  std::vector<std::pair<Nanos, std::uint64_t>> keys;  // for picking a random pending event
   std::uint64_t seq = 0;
-  for (int step = 0; step < 200000; ++step) {
-    const std::uint64_t r = rng() % 10;
-    if (r < 5 || pending.empty()) {
-      const Nanos t = q.now() + static_cast<Nanos>(rng() % 1000);
+  for (int step = 0; step < steps; ++step) {
+    const int r = static_cast<int>(rng() % 10);
+    if (r < schedule_weight || reference.empty()) {
+      const Nanos off = offset(rng);
+      const Nanos t = off > std::numeric_limits<Nanos>::max() - q.now() ? std::numeric_limits<Nanos>::max()
+                                                                         : q.now() + off;
       const std::uint64_t a = rng();
-      pending.push_back(Ref{t, seq++, a, q.schedule(t, 3, a)});
-    } else if (r < 8) {
-      const std::size_t k = rng() % pending.size();
-      ASSERT_TRUE(q.cancel(pending[k].id));
-      ASSERT_FALSE(q.cancel(pending[k].id));
-      pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(k));
+      reference.emplace(std::make_pair(t, seq), Pending{a, q.schedule(t, 3, a)});
+      keys.emplace_back(t, seq++);
+    } else if (r < schedule_weight + cancel_weight) {
+      // Pick a random key still pending (lazily pruning fired ones).
+      std::size_t k = rng() % keys.size();
+      while (!reference.count(keys[k])) {
+        keys[k] = keys.back();
+        keys.pop_back();
+        k = rng() % keys.size();
+      }
+      const auto it = reference.find(keys[k]);
+      ASSERT_TRUE(q.cancel(it->second.id));
+      ASSERT_FALSE(q.cancel(it->second.id));
+      reference.erase(it);
     } else {
-      auto earliest = std::min_element(pending.begin(), pending.end(), [](const Ref& x, const Ref& y) {
-        return x.time != y.time ? x.time < y.time : x.seq < y.seq;
-      });
-      ASSERT_EQ(q.next_time(), earliest->time);
+      const auto earliest = reference.begin();
+      ASSERT_EQ(q.next_time(), earliest->first.first);
       const Event e = q.pop();
-      ASSERT_EQ(e.time, earliest->time);
-      ASSERT_EQ(e.seq, earliest->seq);
-      ASSERT_EQ(e.a, earliest->a);
-      pending.erase(earliest);
+      ASSERT_EQ(e.time, earliest->first.first);
+      ASSERT_EQ(e.seq, earliest->first.second);
+      ASSERT_EQ(e.a, earliest->second.a);
+      ASSERT_FALSE(q.cancel(earliest->second.id));  // fired: its handle is stale
+      reference.erase(earliest);
     }
-    ASSERT_EQ(q.size(), pending.size());
+    ASSERT_EQ(q.size(), reference.size());
+    if (keys.size() > 4 * reference.size() + 64) {
+      std::erase_if(keys, [&](const auto& key) { return !reference.count(key); });
+    }
   }
+  while (!reference.empty()) {  // drain
+    ASSERT_EQ(q.pop().seq, reference.begin()->first.second);
+    reference.erase(reference.begin());
+  }
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(EventQueue, MatchesReferenceWithSmallOffsets) {
+  // Many near-equal times and cancellations (enough to trigger compactions).
+  check_against_reference(1, 200000, 5, 3, [](std::mt19937_64& rng) { return static_cast<Nanos>(rng() % 1000); });
+}
+
+TEST(EventQueue, MatchesReferenceWithWideExponentialOffsets) {
+  // Spread over many orders of magnitude: exercises crowded buckets being split into finer rungs.
+  check_against_reference(2, 200000, 5, 1, [](std::mt19937_64& rng) {
+    const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+    return static_cast<Nanos>(-1e9 * std::log1p(-u) * static_cast<double>(rng() % 3 == 0 ? 1000 : 1));
+  });
+}
+
+TEST(EventQueue, MatchesReferenceWithManyEqualTimes) {
+  // Half the events at now() itself (zero delay), the rest within 4 ns: unsplittable buckets.
+  check_against_reference(3, 100000, 6, 1, [](std::mt19937_64& rng) {
+    return rng() % 2 == 0 ? Nanos{0} : static_cast<Nanos>(rng() % 4);
+  });
+}
+
+TEST(EventQueue, MatchesReferenceWithFarFutureTimes) {
+  // Occasional events near the end of time (timeouts that never fire) next to ordinary ones.
+  check_against_reference(4, 100000, 5, 2, [](std::mt19937_64& rng) {
+    if (rng() % 50 == 0) return std::numeric_limits<Nanos>::max() / 2 + static_cast<Nanos>(rng() % 1000);
+    return static_cast<Nanos>(rng() % 1'000'000);
+  });
+}
+
+TEST(EventQueue, MatchesReferenceWithBurstsThenDrain) {
+  // Grow to tens of thousands pending, then mostly pop: rungs are built, exhausted and rebuilt.
+  for (std::uint64_t seed = 5; seed < 8; ++seed) {
+    check_against_reference(seed, 60000, 9, 0, [](std::mt19937_64& rng) { return static_cast<Nanos>(rng() % 100'000'000); });
+  }
+}
+
+TEST(EventQueue, ScheduleAtEndOfTime) {
+  EventQueue q;
+  const Nanos end = std::numeric_limits<Nanos>::max();
+  q.schedule(end, 0, 1);
+  q.schedule(0, 0, 2);
+  q.schedule(end, 0, 3);
+  EXPECT_EQ(q.pop().a, 2u);
+  EXPECT_EQ(q.pop().a, 1u);
+  EXPECT_EQ(q.pop().a, 3u);
+  EXPECT_EQ(q.now(), end);
 }
 
 // Runs a fixed script and returns the fingerprint; `variant` changes one thing about it.

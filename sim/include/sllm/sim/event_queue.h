@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <vector>
 
 #include "sllm/sim/units.h"
@@ -28,22 +27,6 @@ struct EventId {
   std::uint32_t generation = 0;
   bool valid() const { return slot != UINT32_MAX; }
 };
-
-namespace detail {
-// Cache-line-aligned storage for the heap, so that the four children of a node share one line.
-template <class T>
-struct CacheLineAllocator {
-  using value_type = T;
-  static constexpr std::align_val_t kAlign{64};
-  CacheLineAllocator() = default;
-  template <class U>
-  CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
-  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, kAlign); }
-  template <class U>
-  bool operator==(const CacheLineAllocator<U>&) const noexcept { return true; }
-};
-}  // namespace detail
 
 class EventQueue {
  public:
@@ -71,35 +54,66 @@ class EventQueue {
   static constexpr std::uint64_t kMaxSequence = std::uint64_t{1} << (64 - kSlotBits);
 
  private:
-  // The heap holds 16-byte keys only (four siblings = one cache line); the payload stays put in a
-  // slot pool. Sequence and slot share one word: the sequence in the high bits keeps the order
-  // (time, sequence) and the slot in the low bits finds the payload.
-  struct Key {
-    Nanos time;
-    std::uint64_t seq_slot;
-  };
+  // A ladder queue (Tang, Goh & Thng, ACM TOMACS 2005), simplified: the earliest events sit in
+  // `bottom_`, a short sorted array popped from its end; later ones are appended, unsorted, to time
+  // buckets ("rungs") or, beyond the last rung, to `top_`. When the bottom runs dry, the next
+  // non-empty bucket of the deepest rung is sorted into it, or, if that bucket is crowded, split into
+  // a finer rung first. Events scheduled into the bottom's time range after it was filled (e.g. at
+  // now()) go to `early_`, a 4-ary heap that is usually empty. Scheduling is an O(1) append in the
+  // common case and popping is O(1), which is what makes this faster than one big heap at every size
+  // (see tests/bench/event_queue.cpp); bucket widths are powers of two, so routing is a shift.
+  //
+  // A key is one unsigned 128-bit integer: time in the high word, (sequence << kSlotBits | slot) in
+  // the low word, so (time, sequence) order is integer order; the slot finds the payload.
+  __extension__ using Key = unsigned __int128;  // GCC/Clang extension; -Wpedantic is told so
   struct Payload {
     std::uint64_t a;
     std::uint64_t b;
     std::uint32_t type;
     std::uint32_t generation;  // bumped when the event fires or is cancelled: old handles go stale
   };
+  // Buckets [first_bucket, first_bucket + buckets) of bucket_pool_; bucket i covers times
+  // [start + i * 2^shift, start + (i + 1) * 2^shift). Buckets before `next` are already handed on.
+  struct Rung {
+    std::uint64_t start;
+    std::uint64_t end;  // start + buckets * 2^shift, saturated
+    std::uint32_t shift;
+    std::uint32_t buckets;
+    std::uint32_t next;
+    std::uint32_t first_bucket;
+  };
 
   void push_key(Key key);
-  void pop_top();
+  void push_early(Key key);
+  void pop_early();
+  bool front_is_early() const;
+  Key pop_key_slow();
+  bool refill_bottom();  // false when nothing is pending anywhere
   void skip_cancelled();
+  void add_rung(std::uint64_t start, std::uint32_t shift, std::uint64_t buckets, std::vector<Key>& from);
+  void move_to_bottom(std::vector<Key>& from);
   void compact();
   std::uint32_t allocate_slot();
+  bool is_cancelled(std::uint32_t slot) const { return (cancelled_bits_[slot >> 6] >> (slot & 63)) & 1; }
+  void release_cancelled(std::uint32_t slot);
 
-  // Node k of the 4-ary heap lives at heap_[k + kHeapOffset], which puts the children 4k+1..4k+4 of
-  // every node at a 64-byte boundary.
-  static constexpr std::size_t kHeapOffset = 3;
-  std::vector<Key, detail::CacheLineAllocator<Key>> heap_;
-  std::vector<Payload> payload_;           // per slot
-  std::vector<std::uint8_t> cancelled_;    // per slot: cancelled but its key is still in the heap
+  std::vector<Key> bottom_;                    // sorted, latest first: the next event is at the back
+  std::vector<Key> early_;                     // 4-ary min-heap
+  std::uint64_t bottom_limit_ = 0;             // events before this time go to early_
+  std::vector<Rung> rungs_;                    // outermost first; the last is the deepest
+  std::vector<std::vector<Key>> bucket_pool_;  // used as a stack by the rungs; keeps capacity
+  std::vector<Key> split_scratch_;             // a crowded bucket's keys while they are split
+  std::vector<Key> top_;                       // events at or after the outermost rung's end
+  std::uint64_t top_min_ = UINT64_MAX;         // time range of top_
+  std::uint64_t top_max_ = 0;
+
+  std::vector<Payload> payload_;  // per slot
+  // Per slot, one bit: cancelled while its key is still queued. Bits, not a payload field, so that
+  // filtering a bucket touches only a small, cache-resident array.
+  std::vector<std::uint64_t> cancelled_bits_;
   std::vector<std::uint32_t> free_slots_;
   std::size_t live_ = 0;
-  std::size_t cancelled_in_heap_ = 0;
+  std::size_t cancelled_pending_ = 0;  // cancelled events whose keys are still queued
   std::uint64_t next_seq_ = 0;
   std::uint64_t processed_ = 0;
   std::uint64_t fingerprint_ = 0x9e3779b97f4a7c15ull;
