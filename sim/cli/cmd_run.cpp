@@ -1,19 +1,51 @@
+// sllmsim run: simulate a cluster from a YAML scenario (configs/default.yaml; reference in docs/config.md).
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include <unistd.h>
+
+#include "sllm/sim/scenario.h"
+#include "sllm/sim/simulator.h"
 #include "subcommand.h"
 
 namespace {
 
-// Placeholder until its issue lands: says so instead of pretending to work.
 int run_run(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
   po::options_description options("run options");
+  options.add_options()
+      ("config,c", po::value<std::string>()->required(), "scenario YAML file")
+      ("output,o", po::value<std::string>(), "output directory (requests.csv, summary.json)")
+      ("set", po::value<std::vector<std::string>>()->composing(),
+       "override a config value: --set key.path=value (repeatable; e.g. --set policy.name=serverless)")
+      ("seed", po::value<std::uint64_t>(), "random seed (replaces simulation.seed)")
+      ("quiet,q", "do not print the summary table");
+  po::positional_options_description positional;
   po::variables_map vm;
-  if (!sllm::cli::parse_options("sllmsim run", options, {}, args, vm)) return 0;
-  std::cerr << "sllmsim run: not implemented yet\n";
-  return 1;
+  if (!sllm::cli::parse_options("sllmsim run -c CONFIG [-o DIR] [--set key=value]... [--seed N]", options,
+                                positional, args, vm)) {
+    return sllm::cli::kExitOk;
+  }
+  std::vector<std::string> overrides;
+  if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
+  std::optional<std::uint64_t> seed;
+  if (vm.count("seed")) seed = vm["seed"].as<std::uint64_t>();
+  const sllm::Scenario scenario = sllm::Scenario::load(vm["config"].as<std::string>(), overrides, seed);
+
+  sllm::RunOptions run;
+  if (vm.count("output")) run.output_dir = vm["output"].as<std::string>();
+  run.progress = isatty(STDERR_FILENO) != 0;
+  sllm::Simulator simulator(scenario);
+  const sllm::RunSummary summary = simulator.run(run);
+  if (!vm.count("quiet")) {
+    summary.print_table(std::cout);
+    if (!run.output_dir.empty()) std::cout << "outputs in " << run.output_dir << "/\n";
+  }
+  return sllm::cli::kExitOk;
 }
 
-SLLM_SUBCOMMAND("run", "simulate a cluster from a YAML config (not yet implemented)", run_run);
+SLLM_SUBCOMMAND("run", "simulate a cluster from a YAML scenario (-c CONFIG -o DIR)", run_run);
 
 }  // namespace

@@ -1,0 +1,169 @@
+// The cluster's state during a simulation: servers built on a Topology (remote store -> switch -> NIC ->
+// DRAM; SSD -> DRAM; DRAM -> host bus -> GPU i over its own PCIe link), GPU ownership, checkpoint
+// residency per tier, per-server FIFO loading queues, model instances and in-flight requests.
+// The Simulator mutates it; policies read it through ClusterView (policy.h).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sllm/sim/cost_model.h"
+#include "sllm/sim/event_queue.h"
+#include "sllm/sim/residency.h"
+#include "sllm/sim/scenario.h"
+#include "sllm/sim/topology.h"
+#include "sllm/traces/request.h"
+
+namespace sllm {
+
+using ServerId = std::uint32_t;
+using InstanceId = std::uint32_t;
+using RequestSlot = std::uint32_t;
+using LoadId = std::uint32_t;
+inline constexpr std::uint32_t kNone = UINT32_MAX;
+
+// Where a checkpoint is loaded from; ordered slow to fast.
+enum class Tier : std::uint8_t { kRemote, kSsd, kDram, kWarm };
+const char* to_string(Tier t);
+
+enum class InstanceState : std::uint8_t {
+  kLoading,  // GPUs reserved, checkpoint on its way (queued or transferring)
+  kIdle,     // loaded, no requests (keep-alive timer running)
+  kPrefill,  // a prefill pass over newly admitted requests
+  kDecode,   // decoding a fixed batch until the next batch change
+  kFree,     // slot unused
+};
+
+struct Instance {
+  InstanceId id = kNone;
+  ModelId model = 0;
+  ServerId server = 0;
+  InstanceState state = InstanceState::kFree;
+  std::uint32_t generation = 0;  // bumped when the slot is reused
+  std::vector<std::uint32_t> gpus;  // GPU indices on the server
+  Tier loaded_from = Tier::kRemote;
+  LoadId load = kNone;
+  Nanos created = 0;
+  Nanos load_started = -1;  // flows began
+  Nanos ready = -1;         // loaded
+  // Serving.
+  std::uint32_t max_batch = 1;
+  std::uint64_t kv_token_budget = 0;
+  std::uint64_t kv_tokens_reserved = 0;  // input + output of every admitted request
+  std::vector<RequestSlot> running;      // have their first token; decoding
+  std::vector<RequestSlot> joining;      // in the current prefill pass
+  Nanos segment_start = 0;               // decode: start of the current fixed-batch run
+  DecodeRun segment;
+  std::uint64_t segment_max_steps = 0;   // steps until the first running request finishes
+  EventId next_event;                    // batch change (prefill end, completion, admission)
+  Nanos next_event_time = -1;
+  EventId keep_alive_event;
+  bool busy = false;                     // serving (prefill/decode), for GPU utilisation
+  std::uint32_t batch() const { return static_cast<std::uint32_t>(running.size() + joining.size()); }
+  bool alive() const { return state != InstanceState::kFree; }
+};
+
+enum class Outcome : std::uint8_t { kPending, kCompleted, kTimedOut, kRejected };
+const char* to_string(Outcome o);
+
+struct RequestState {
+  traces::RequestSpec spec;
+  InstanceId instance = kNone;
+  std::uint32_t generated = 0;  // output tokens produced, as of the instance's segment start
+  Nanos service_start = -1;     // admitted into a batch (prefill begins)
+  Nanos first_token = -1;
+  Nanos completion = -1;
+  EventId timeout;
+  Outcome outcome = Outcome::kPending;
+  bool cold_start = false;      // waited for its instance's load
+  Tier tier = Tier::kWarm;
+  Nanos load_time = 0;
+  ServerId server = kNone;
+  bool in_use = false;
+};
+
+struct Load {
+  InstanceId instance = kNone;
+  ServerId server = 0;
+  ModelId model = 0;
+  Tier tier = Tier::kRemote;
+  std::uint64_t bytes = 0;
+  Nanos enqueued = 0;
+  Nanos started = -1;
+  Nanos estimate = 0;          // estimated duration (transfer + fill + init) when enqueued
+  Nanos fill_and_init = 0;     // added after the last byte arrives
+  std::uint32_t flows_left = 0;
+  bool in_use = false;
+};
+
+struct Server {
+  ServerId id = 0;
+  const ServerGroupSpec* spec = nullptr;
+  VertexId nic = 0, dram = 0, bus = 0, ssd = 0;
+  std::vector<VertexId> gpu_vertex;
+  std::vector<InstanceId> gpu_owner;  // kNone when free
+  std::uint32_t free_gpus = 0;
+  ResidencyCache dram_cache;
+  ResidencyCache ssd_cache;
+  std::deque<LoadId> load_queue;      // FIFO; the front is transferring
+  Nanos queue_estimated_end = 0;      // estimated time the queued loads finish
+  std::vector<InstanceId> instances;  // alive instances on this server (unordered)
+};
+
+struct QueuedRequest {
+  RequestSlot slot = kNone;
+  std::uint64_t id = 0;  // the slot's request when queued: a reused slot is recognised as stale
+};
+
+// Per deployed checkpoint: its queue of waiting requests and its instances.
+struct ModelRuntime {
+  const DeployedModel* deployed = nullptr;
+  const DeploymentSpec* deployment = nullptr;
+  std::uint32_t gpus_per_instance = 1;
+  std::uint64_t kv_token_budget = 0;
+  std::deque<QueuedRequest> queue;  // may hold stale entries of timed-out requests (skipped)
+  std::uint32_t queued_live = 0;
+  std::vector<InstanceId> instances;
+  std::uint32_t capacity = 0;  // sum of max_batch over alive instances
+  std::uint32_t in_service = 0;  // running + joining over its instances
+  bool pending = false;        // needs an instance the policy could not place yet
+};
+
+class ClusterState {
+ public:
+  explicit ClusterState(const Scenario& scenario);
+
+  const Scenario& scenario() const { return *scenario_; }
+  const Topology& topology() const { return topology_; }
+  VertexId remote_store() const { return remote_store_; }
+
+  std::vector<Server> servers;
+  std::vector<ModelRuntime> models;
+  std::vector<Instance> instances;  // slots; see alive()
+  std::vector<RequestState> requests;  // slots of requests in flight
+  std::vector<Load> loads;          // slots
+
+  // The vertex a load from `tier` starts at on `server`.
+  VertexId source_vertex(ServerId server, Tier tier) const;
+  // Does `server` hold the checkpoint in `tier` (kRemote: always).
+  bool holds(ServerId server, ModelId model, Tier tier) const;
+  Tier best_tier(ServerId server, ModelId model) const;
+  // Estimated time of a lone load of `model` from `tier` to `gpus` GPUs of `server`: bytes through each
+  // link / its bandwidth (the slowest link governs), plus pipeline fill (one chunk through every other
+  // link of the path) plus runtime init. Exact for a load that shares no link with another.
+  Nanos estimate_load(ServerId server, ModelId model, Tier tier, std::uint32_t gpus) const;
+  Nanos fill_and_init(ServerId server, Tier tier, std::uint32_t gpus) const;
+  // The rate a lone load gets: the bandwidth of the slowest link on its path (the paper's b).
+  double tier_bandwidth(ServerId server, Tier tier, std::uint32_t gpus) const;
+
+ private:
+  const Scenario* scenario_;
+  Topology topology_;
+  VertexId remote_store_ = 0;
+  VertexId switch_ = 0;
+};
+
+}  // namespace sllm

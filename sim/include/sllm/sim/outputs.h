@@ -1,0 +1,72 @@
+// Run outputs: one requests.csv row per finished request (written as requests finish, to a temporary
+// name renamed at the end), summary statistics (exact percentiles by sorting), summary.json and the
+// table printed on stdout.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sllm/sim/cluster.h"
+
+namespace sllm {
+
+struct Distribution {
+  std::uint64_t count = 0;
+  double mean = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;  // seconds
+};
+// Exact: sorts `values` (nearest-rank percentiles: the value at rank ceil(p * n)).
+Distribution summarize(std::vector<double>& values);
+
+struct RunSummary {
+  std::uint64_t arrived = 0, completed = 0, timed_out = 0, rejected = 0, running = 0;
+  std::uint64_t cold_starts = 0;        // served requests that waited for a load
+  std::uint64_t loads = 0;              // instance loads started
+  std::uint64_t loads_by_tier[3] = {};  // remote, ssd, dram
+  std::uint64_t preemptions = 0;        // requests restarted from scratch
+  std::uint64_t lost_tokens = 0;        // output tokens discarded by preemption
+  Distribution latency, ttft, tpot, queueing, load_time;
+  double gpu_allocated_fraction = 0;    // GPU-time held by instances (incl. loading and keep-alive)
+  double gpu_busy_fraction = 0;         // GPU-time with requests in service
+  Nanos makespan = 0;                   // last request event
+  std::uint64_t events = 0;
+  double wall_seconds = 0;
+  std::uint64_t fingerprint = 0;
+  std::uint64_t seed = 0;
+  std::string policy;
+  std::uint32_t servers = 0, gpus = 0, models = 0;
+
+  std::string to_json(bool timing = true) const;
+  void print_table(std::ostream& out) const;
+};
+
+// Accumulates per-request results; streams requests.csv when a directory is given.
+class RequestRecorder {
+ public:
+  RequestRecorder() = default;
+  ~RequestRecorder();
+  RequestRecorder(const RequestRecorder&) = delete;
+  RequestRecorder& operator=(const RequestRecorder&) = delete;
+
+  // Opens DIR/requests.csv.tmp (creates DIR).
+  void open_csv(const std::string& dir);
+  void record(const RequestState& r, const ClusterState& state);
+  // Fills the distributions and counts of `summary` from what was recorded.
+  void finish(RunSummary& summary);
+  // Renames requests.csv.tmp to requests.csv.
+  void commit();
+
+ private:
+  std::FILE* csv_ = nullptr;
+  std::string dir_;
+  std::vector<char> buffer_;
+  std::vector<double> latency_, ttft_, tpot_, queueing_, load_time_;
+  std::uint64_t completed_ = 0, timed_out_ = 0, rejected_ = 0, cold_ = 0;
+};
+
+// Writes text to DIR/name via a temporary file and a rename.
+void write_file_atomically(const std::string& dir, const std::string& name, const std::string& text);
+
+}  // namespace sllm

@@ -1,0 +1,130 @@
+// Pluggable policies and what they see. A policy gets a read-only ClusterView (free GPUs, residency per
+// tier, loading-queue waits, instances and their requests' progress) and returns a Decision; the
+// Simulator carries it out. Policies are registered by name (registry.h) from one file each in
+// policies/src/ and configured by their YAML section (`policy:` for the scheduler,
+// `policy.keep_alive:`, `policy.eviction.{dram,ssd}:`).
+//
+// Extension points for later policies (issue 3):
+//  - Decision::unload_idle: idle instances to unload first (keep-alive reclaim), carried out now;
+//  - Decision::preempt: running instances to stop, their requests put back in their model's queue
+//    from scratch (progress lost and counted), carried out now (Shepherd-style preemption);
+//  - live migration adds a `migrate` list (instance -> destination server) executed by the simulator
+//    step by step; the view already exposes what its cost estimate needs (request progress, loading
+//    queues, tier bandwidths);
+//  - SchedulingPolicy::on_load_finished sees every load's estimated and actual time, so estimators
+//    can be refined from observations.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sllm/sim/cluster.h"
+#include "sllm/sim/registry.h"
+
+namespace sllm {
+
+struct RequestProgress {
+  std::uint64_t id = 0;
+  std::uint32_t input_tokens = 0;
+  std::uint32_t output_tokens = 0;  // target
+  std::uint32_t generated = 0;      // produced so far (as of the view's `now`)
+};
+
+class ClusterView {
+ public:
+  ClusterView(const ClusterState& state, Nanos now) : state_(state), now_(now) {}
+
+  Nanos now() const { return now_; }
+  const ClusterState& state() const { return state_; }
+  std::uint32_t server_count() const { return static_cast<std::uint32_t>(state_.servers.size()); }
+  std::uint32_t model_count() const { return static_cast<std::uint32_t>(state_.models.size()); }
+
+  const Server& server(ServerId s) const { return state_.servers[s]; }
+  std::uint32_t free_gpus(ServerId s) const { return state_.servers[s].free_gpus; }
+  std::uint32_t total_gpus(ServerId s) const { return static_cast<std::uint32_t>(state_.servers[s].gpu_owner.size()); }
+  // GPUs held by idle instances of other models on `s` (reclaimable through Decision::unload_idle).
+  std::uint32_t idle_gpus(ServerId s) const;
+  std::vector<InstanceId> idle_instances(ServerId s) const;  // oldest-idle-first is not tracked: by id
+
+  bool holds(ServerId s, ModelId m, Tier t) const { return state_.holds(s, m, t); }
+  Tier best_tier(ServerId s, ModelId m) const { return state_.best_tier(s, m); }
+  std::uint64_t checkpoint_bytes(ModelId m) const { return state_.models[m].deployed->checkpoint_bytes; }
+  std::uint32_t gpus_needed(ModelId m) const { return state_.models[m].gpus_per_instance; }
+  double tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) const { return state_.tier_bandwidth(s, t, gpus); }
+  Nanos estimate_load(ServerId s, ModelId m, Tier t) const {
+    return state_.estimate_load(s, m, t, gpus_needed(m));
+  }
+  // q: estimated time until the server's queued and running loads finish (0 when its queue is empty).
+  Nanos loading_queue_wait(ServerId s) const;
+  std::size_t loading_queue_length(ServerId s) const { return state_.servers[s].load_queue.size(); }
+
+  const Instance& instance(InstanceId i) const { return state_.instances[i]; }
+  std::span<const InstanceId> instances_on(ServerId s) const { return state_.servers[s].instances; }
+  std::span<const InstanceId> instances_of(ModelId m) const { return state_.models[m].instances; }
+  std::uint32_t queued_requests(ModelId m) const { return state_.models[m].queued_live; }
+  // Progress of each request an instance serves, as of now (decode progress computed in closed form).
+  std::vector<RequestProgress> progress(InstanceId i) const;
+
+ private:
+  const ClusterState& state_;
+  Nanos now_;
+};
+
+// What to do about a model that needs one more instance.
+struct Decision {
+  enum class Action : std::uint8_t {
+    kStart,   // start an instance on `server`, loading from `tier`
+    kWait,    // no placement now: retry when resources change
+    kReject,  // never placeable: reject the model's waiting requests
+  };
+  Action action = Action::kWait;
+  ServerId server = kNone;
+  Tier tier = Tier::kRemote;
+  std::vector<InstanceId> unload_idle;  // on `server`, unloaded before placing
+  std::vector<InstanceId> preempt;      // on `server`, stopped (requests restart from scratch)
+  Nanos estimated_startup = 0;          // the policy's estimate, reported in outputs
+
+  static Decision wait() { return {}; }
+  static Decision reject() {
+    Decision d;
+    d.action = Action::kReject;
+    return d;
+  }
+};
+
+class SchedulingPolicy {
+ public:
+  static constexpr const char* kKind = "scheduling policy";
+  virtual ~SchedulingPolicy() = default;
+  // `model` has more demand than its instances can take; place one more instance (or wait).
+  virtual Decision place(const ClusterView& view, ModelId model) = 0;
+  // Observations for estimators that learn (estimate = what the queue/tier model predicted).
+  virtual void on_load_finished(ServerId, ModelId, Tier, Nanos /*estimated*/, Nanos /*actual*/) {}
+  // False lets the simulator skip asking while no free or idle GPUs exist anywhere (a policy that can
+  // preempt or migrate running instances must return true).
+  virtual bool may_preempt() const { return false; }
+};
+
+class KeepAlivePolicy {
+ public:
+  static constexpr const char* kKind = "keep-alive policy";
+  virtual ~KeepAlivePolicy() = default;
+  virtual void on_request(ModelId /*model*/, Nanos /*now*/) {}
+  // How long an instance of `model` that just became idle stays loaded (kNever: forever).
+  virtual Nanos keep_alive(ModelId model, Nanos now) = 0;
+  static constexpr Nanos kNever = INT64_MAX;
+};
+
+using SchedulingRegistry = Registry<SchedulingPolicy>;
+using KeepAliveRegistry = Registry<KeepAlivePolicy>;
+using EvictionRegistry = Registry<EvictionPolicy>;
+
+// Shared helper for placement policies: the unload list that frees `needed` GPUs on `s` from idle
+// instances (fewest needed, lowest ids first), or nullopt when free + idle GPUs are not enough.
+std::optional<std::vector<InstanceId>> reclaim_plan(const ClusterView& view, ServerId s, std::uint32_t needed);
+
+}  // namespace sllm

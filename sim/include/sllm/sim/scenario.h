@@ -1,0 +1,134 @@
+// A simulation scenario read from YAML: sections cluster, models, workload, policy, simulation, output.
+// Every value goes through ConfigNode (units written out, unknown keys rejected, errors located at
+// file:line:column plus key path); docs/config.md is the reference.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sllm/sim/config_node.h"
+#include "sllm/sim/model_arch.h"
+#include "sllm/sim/units.h"
+#include "sllm/traces/request.h"
+
+namespace sllm {
+
+struct GpuSpec {
+  std::string type;
+  std::uint64_t memory = 0;  // bytes
+  double hbm_bandwidth = 0;  // bytes/s
+  double fp16_flops = 0;     // dense FP16 tensor FLOP/s
+};
+
+// Datasheet values of common GPUs: "A40", "A5000", "A100-80G", "H100", "H200".
+std::optional<GpuSpec> gpu_preset(std::string_view type);
+std::vector<std::string> gpu_preset_names();
+
+struct ServerGroupSpec {
+  std::string name;            // "group0" unless named
+  std::uint32_t count = 1;     // servers in the group
+  GpuSpec gpu;
+  std::uint32_t gpus = 1;      // GPUs per server
+  std::uint64_t dram_capacity = 0;      // checkpoint pool in host memory
+  std::uint64_t chunk_size = 32ull << 20;  // pipeline chunk
+  double dram_bandwidth = 0;            // host memory -> PCIe root (shared by the server's GPUs)
+  std::uint64_t ssd_capacity = 0;
+  double ssd_read_bandwidth = 0;
+  double nic_bandwidth = 0;
+  double pcie_bandwidth = 0;            // per GPU, host -> device
+};
+
+struct ClusterSpec {
+  std::vector<ServerGroupSpec> groups;
+  double remote_store_bandwidth = 0;  // the checkpoint store's link into the switch
+  Nanos runtime_init = 0;             // added to every load (process / runtime start-up)
+  std::uint32_t server_count() const;
+};
+
+struct CostModelSpec {
+  std::string kind = "roofline";
+  double hbm_efficiency = 0.8;    // achieved share of peak HBM bandwidth
+  double flops_efficiency = 0.6;  // achieved share of peak FP16 FLOP/s
+  Nanos step_overhead = 0;        // fixed time per forward pass (kernel launches, scheduling)
+};
+
+// One catalog model deployed as `count` checkpoints (fine-tunes / replicas of one architecture).
+struct DeploymentSpec {
+  std::string model;  // catalog name
+  const ModelArch* arch = nullptr;
+  std::uint32_t count = 1;
+  std::uint32_t tensor_parallel = 0;  // 0: smallest power of two whose memory holds weights + KV reserve
+  std::uint32_t max_batch_size = 8;
+  double gpu_memory_utilization = 0.9;
+  std::uint32_t kv_reserve_tokens = 0;  // 0: the model's max_positions
+  std::uint32_t warm_instances = 0;     // instances per checkpoint already loaded at time 0
+  // Derived: GPUs per instance and its KV-cache budget in tokens (sized for the smallest GPU memory
+  // in the cluster, so an instance fits on any server).
+  std::uint32_t gpus_per_instance = 1;
+  std::uint64_t kv_token_budget = 0;
+};
+
+// A deployed checkpoint: what the workload's model index refers to.
+struct DeployedModel {
+  std::uint32_t index = 0;
+  std::uint32_t deployment = 0;
+  std::string name;  // "opt-6.7b/3"
+  const ModelArch* arch = nullptr;
+  std::uint64_t checkpoint_bytes = 0;
+};
+
+struct PlacementSpec {
+  std::uint32_t ssd_replicas = 1;  // round-robin: checkpoint i on servers i, i+1, ... (mod servers)
+  bool dram = false;               // also in the DRAM pool of its first server (capacity permitting)
+};
+
+// A pluggable choice: registered name plus its parameter section (possibly an empty map).
+struct PolicyChoice {
+  std::string name;
+  ConfigNode params;
+};
+
+struct SimulationSpec {
+  std::uint64_t seed = 1;
+  Nanos request_timeout = 300 * kNanosPerSecond;  // waiting longer than this for service: timed out
+  Nanos horizon = 0;                              // 0: run until every request is done
+  CostModelSpec cost_model;
+};
+
+struct OutputSpec {
+  bool requests_csv = true;
+  // Wall time and events/s in summary.json: the only machine-dependent values; off for byte-for-byte
+  // comparisons of runs.
+  bool timing = true;
+};
+
+struct Scenario {
+  std::string source;  // config file (or test name)
+  ClusterSpec cluster;
+  std::vector<DeploymentSpec> deployments;
+  std::vector<DeployedModel> models;
+  PlacementSpec placement;
+  std::string workload_kind;
+  // Builds a fresh request stream (a scenario can be run more than once).
+  std::function<std::unique_ptr<traces::RequestSource>()> make_source;
+  std::uint64_t expected_requests = 0;  // for the progress bar; 0 when unknown
+  PolicyChoice scheduler;
+  PolicyChoice keep_alive;
+  PolicyChoice dram_eviction;
+  PolicyChoice ssd_eviction;
+  SimulationSpec simulation;
+  OutputSpec output;
+
+  // Reads and validates the whole config (policies are instantiated once to check their parameters).
+  // `seed`, when given, replaces simulation.seed (the CLI's --seed).
+  static Scenario from_config(const ConfigNode& root, std::optional<std::uint64_t> seed = {});
+  static Scenario load(const std::string& path, const std::vector<std::string>& overrides = {},
+                       std::optional<std::uint64_t> seed = {});
+};
+
+}  // namespace sllm

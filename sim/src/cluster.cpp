@@ -1,0 +1,181 @@
+#include "sllm/sim/cluster.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sllm/sim/error.h"
+#include "sllm/sim/policy.h"
+
+namespace sllm {
+
+const char* to_string(Tier t) {
+  switch (t) {
+    case Tier::kRemote: return "remote";
+    case Tier::kSsd: return "ssd";
+    case Tier::kDram: return "dram";
+    case Tier::kWarm: return "warm";
+  }
+  return "?";
+}
+
+const char* to_string(Outcome o) {
+  switch (o) {
+    case Outcome::kPending: return "running";
+    case Outcome::kCompleted: return "completed";
+    case Outcome::kTimedOut: return "timed_out";
+    case Outcome::kRejected: return "rejected";
+  }
+  return "?";
+}
+
+namespace {
+std::unique_ptr<EvictionPolicy> make_eviction(const PolicyChoice& choice) {
+  ConfigNode params = choice.params;
+  return EvictionRegistry::instance().create(choice.name, params, params);
+}
+}  // namespace
+
+ClusterState::ClusterState(const Scenario& scenario) : scenario_(&scenario) {
+  const ClusterSpec& spec = scenario.cluster;
+  remote_store_ = topology_.add_node(NodeKind::kRemoteStore, "remote_store");
+  switch_ = topology_.add_node(NodeKind::kSwitch, "switch");
+  topology_.add_link(remote_store_, switch_, spec.remote_store_bandwidth, "remote_store.uplink");
+  for (const ServerGroupSpec& group : spec.groups) {
+    for (std::uint32_t k = 0; k < group.count; ++k) {
+      Server s;
+      s.id = static_cast<ServerId>(servers.size());
+      s.spec = &group;
+      const std::string name = "server" + std::to_string(s.id);
+      s.nic = topology_.add_node(NodeKind::kNic, name + ".nic");
+      s.dram = topology_.add_node(NodeKind::kDram, name + ".dram");
+      // The host side of the PCIe links: its own vertex so the DRAM bandwidth is one shared link.
+      s.bus = topology_.add_node(NodeKind::kSwitch, name + ".pcie_root");
+      s.ssd = topology_.add_node(NodeKind::kSsd, name + ".ssd");
+      topology_.add_link(switch_, s.nic, group.nic_bandwidth, name + ".network");
+      topology_.add_link(s.nic, s.dram, group.nic_bandwidth, name + ".nic_to_dram");
+      topology_.add_link(s.ssd, s.dram, group.ssd_read_bandwidth, name + ".ssd_read");
+      topology_.add_link(s.dram, s.bus, group.dram_bandwidth, name + ".dram_read");
+      for (std::uint32_t g = 0; g < group.gpus; ++g) {
+        const VertexId v = topology_.add_node(NodeKind::kGpu, name + ".gpu" + std::to_string(g));
+        topology_.add_link(s.bus, v, group.pcie_bandwidth, name + ".pcie.gpu" + std::to_string(g));
+        s.gpu_vertex.push_back(v);
+      }
+      s.gpu_owner.assign(group.gpus, kNone);
+      s.free_gpus = group.gpus;
+      s.dram_cache = ResidencyCache(group.dram_capacity, make_eviction(scenario.dram_eviction));
+      s.ssd_cache = ResidencyCache(group.ssd_capacity, make_eviction(scenario.ssd_eviction));
+      servers.push_back(std::move(s));
+    }
+  }
+  models.resize(scenario.models.size());
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const DeployedModel& dm = scenario.models[i];
+    models[i].deployed = &dm;
+    models[i].deployment = &scenario.deployments[dm.deployment];
+    models[i].gpus_per_instance = models[i].deployment->gpus_per_instance;
+    models[i].kv_token_budget = models[i].deployment->kv_token_budget;
+  }
+  // Initial placement, round-robin: checkpoint i on the SSDs of servers i, i+1, ..., and optionally in
+  // the DRAM pool of server i.
+  const auto n = static_cast<std::uint32_t>(servers.size());
+  const std::uint32_t replicas = std::min(scenario.placement.ssd_replicas, n);
+  for (std::uint32_t i = 0; i < models.size(); ++i) {
+    const std::uint64_t bytes = scenario.models[i].checkpoint_bytes;
+    for (std::uint32_t r = 0; r < replicas; ++r) {
+      Server& s = servers[(i + r) % n];
+      if (s.ssd_cache.used() + bytes > s.ssd_cache.capacity()) {
+        throw InputError(scenario.source + ": models.placement",
+                         "checkpoint " + scenario.models[i].name + " does not fit on the SSD of server" +
+                             std::to_string(s.id) + " (" + format_bytes(s.ssd_cache.capacity()) +
+                             "); lower ssd_replicas or raise cluster ssd capacity");
+      }
+      s.ssd_cache.insert(i, bytes, 0);
+    }
+    if (scenario.placement.dram) {
+      Server& s = servers[i % n];
+      if (s.dram_cache.used() + bytes > s.dram_cache.capacity()) {
+        throw InputError(scenario.source + ": models.placement.dram",
+                         "checkpoint " + scenario.models[i].name + " does not fit in the DRAM pool of server" +
+                             std::to_string(s.id));
+      }
+      s.dram_cache.insert(i, bytes, 0);
+    }
+  }
+}
+
+VertexId ClusterState::source_vertex(ServerId server, Tier tier) const {
+  switch (tier) {
+    case Tier::kRemote: return remote_store_;
+    case Tier::kSsd: return servers[server].ssd;
+    case Tier::kDram: return servers[server].dram;
+    case Tier::kWarm: break;
+  }
+  throw std::logic_error("no source vertex for a warm instance");
+}
+
+bool ClusterState::holds(ServerId server, ModelId model, Tier tier) const {
+  switch (tier) {
+    case Tier::kRemote: return true;
+    case Tier::kSsd: return servers[server].ssd_cache.contains(model);
+    case Tier::kDram: return servers[server].dram_cache.contains(model);
+    case Tier::kWarm: return false;
+  }
+  return false;
+}
+
+Tier ClusterState::best_tier(ServerId server, ModelId model) const {
+  if (holds(server, model, Tier::kDram)) return Tier::kDram;
+  if (holds(server, model, Tier::kSsd)) return Tier::kSsd;
+  return Tier::kRemote;
+}
+
+namespace {
+// Seconds to move `bytes` split evenly over `gpus` GPUs of `server`, every link on its own: the
+// largest bytes-through-link / bandwidth. Also reports the governing link (for the pipeline fill).
+double transfer_seconds(const ClusterState& st, ServerId server, Tier tier, std::uint32_t gpus, double bytes,
+                        LinkId* governing) {
+  const Topology& topo = st.topology();
+  const VertexId src = st.source_vertex(server, tier);
+  // Links shared by all GPU paths carry all bytes; per-GPU links carry bytes / gpus.
+  const auto& path0 = topo.path(src, st.servers[server].gpu_vertex[0]);
+  double worst = 0;
+  *governing = path0.empty() ? 0 : path0.front();
+  for (LinkId l : path0) {
+    const LinkInfo& info = topo.link(l);
+    const bool per_gpu = topo.kind(info.to) == NodeKind::kGpu;
+    const double through = per_gpu ? bytes / gpus : bytes;
+    const double t = through / info.bandwidth;
+    if (t > worst) {
+      worst = t;
+      *governing = l;
+    }
+  }
+  return worst;
+}
+}  // namespace
+
+double ClusterState::tier_bandwidth(ServerId server, Tier tier, std::uint32_t gpus) const {
+  LinkId governing = 0;
+  return 1.0 / transfer_seconds(*this, server, tier, gpus, 1.0, &governing);
+}
+
+Nanos ClusterState::fill_and_init(ServerId server, Tier tier, std::uint32_t gpus) const {
+  const Server& s = servers[server];
+  LinkId governing = 0;
+  transfer_seconds(*this, server, tier, gpus, 1.0, &governing);
+  // One chunk passes through every stage but the governing one before the pipeline runs at its pace.
+  double fill = 0;
+  for (LinkId l : topology_.path(source_vertex(server, tier), s.gpu_vertex[0])) {
+    if (l != governing) fill += static_cast<double>(s.spec->chunk_size) / topology_.link(l).bandwidth;
+  }
+  return from_seconds(fill) + scenario_->cluster.runtime_init;
+}
+
+Nanos ClusterState::estimate_load(ServerId server, ModelId model, Tier tier, std::uint32_t gpus) const {
+  LinkId governing = 0;
+  const double bytes = static_cast<double>(models[model].deployed->checkpoint_bytes);
+  return from_seconds(transfer_seconds(*this, server, tier, gpus, bytes, &governing)) +
+         fill_and_init(server, tier, gpus);
+}
+
+}  // namespace sllm

@@ -1,0 +1,68 @@
+#include "sllm/sim/policy.h"
+
+#include <algorithm>
+
+namespace sllm {
+
+std::uint32_t ClusterView::idle_gpus(ServerId s) const {
+  std::uint32_t n = 0;
+  for (InstanceId i : state_.servers[s].instances) {
+    const Instance& inst = state_.instances[i];
+    if (inst.state == InstanceState::kIdle) n += static_cast<std::uint32_t>(inst.gpus.size());
+  }
+  return n;
+}
+
+std::vector<InstanceId> ClusterView::idle_instances(ServerId s) const {
+  std::vector<InstanceId> out;
+  for (InstanceId i : state_.servers[s].instances) {
+    if (state_.instances[i].state == InstanceState::kIdle) out.push_back(i);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Nanos ClusterView::loading_queue_wait(ServerId s) const {
+  const Server& server = state_.servers[s];
+  if (server.load_queue.empty()) return 0;
+  return std::max<Nanos>(0, server.queue_estimated_end - now_);
+}
+
+std::vector<RequestProgress> ClusterView::progress(InstanceId i) const {
+  const Instance& inst = state_.instances[i];
+  std::uint64_t steps = 0;
+  if (inst.state == InstanceState::kDecode) {
+    steps = inst.segment.steps_within(now_ - inst.segment_start, inst.segment_max_steps);
+  }
+  std::vector<RequestProgress> out;
+  for (RequestSlot slot : inst.running) {
+    const RequestState& r = state_.requests[slot];
+    out.push_back({r.spec.id, r.spec.input_tokens, r.spec.output_tokens,
+                   static_cast<std::uint32_t>(r.generated + steps)});
+  }
+  for (RequestSlot slot : inst.joining) {
+    const RequestState& r = state_.requests[slot];
+    out.push_back({r.spec.id, r.spec.input_tokens, r.spec.output_tokens, 0});
+  }
+  return out;
+}
+
+std::optional<std::vector<InstanceId>> reclaim_plan(const ClusterView& view, ServerId s, std::uint32_t needed) {
+  std::uint32_t have = view.free_gpus(s);
+  std::vector<InstanceId> plan;
+  if (have >= needed) return plan;
+  // Largest idle instances first, so that as few warm instances as possible are lost.
+  std::vector<InstanceId> idle = view.idle_instances(s);
+  std::stable_sort(idle.begin(), idle.end(), [&](InstanceId a, InstanceId b) {
+    return view.instance(a).gpus.size() > view.instance(b).gpus.size();
+  });
+  for (InstanceId i : idle) {
+    if (have >= needed) break;
+    plan.push_back(i);
+    have += static_cast<std::uint32_t>(view.instance(i).gpus.size());
+  }
+  if (have < needed) return std::nullopt;
+  return plan;
+}
+
+}  // namespace sllm

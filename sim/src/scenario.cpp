@@ -1,0 +1,280 @@
+#include "sllm/sim/scenario.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "sllm/sim/error.h"
+#include "sllm/sim/policy.h"
+#include "sllm/traces/synthetic.h"
+
+namespace sllm {
+namespace {
+
+constexpr std::int64_t kMaxCount = 1'000'000;
+
+struct GpuPresetRow {
+  const char* type;
+  const char* memory;
+  const char* hbm;
+  const char* flops;
+};
+// NVIDIA datasheets: memory, memory bandwidth, dense FP16 tensor throughput (without sparsity).
+constexpr GpuPresetRow kGpuPresets[] = {
+    {"A40", "48 GiB", "696 GB/s", "149.7 TFLOP/s"},
+    {"A5000", "24 GiB", "768 GB/s", "111.1 TFLOP/s"},
+    {"A100-80G", "80 GiB", "2039 GB/s", "312 TFLOP/s"},
+    {"H100", "80 GiB", "3350 GB/s", "989.4 TFLOP/s"},
+    {"H200", "141 GB", "4800 GB/s", "989.4 TFLOP/s"},
+};
+
+GpuSpec read_gpus(const ConfigNode& node, std::uint32_t* count) {
+  const std::string type = node.get_string("type");
+  GpuSpec gpu;
+  gpu.type = type;
+  const auto preset = gpu_preset(type);
+  if (!preset) {
+    for (const char* key : {"memory", "hbm_bandwidth", "fp16_flops"}) {
+      if (!node.has(key)) {
+        std::string names;
+        for (const auto& n : gpu_preset_names()) names += (names.empty() ? "" : ", ") + n;
+        node.child("type").fail("'" + type + "' is not a GPU preset (" + names +
+                                "): then memory, hbm_bandwidth and fp16_flops must all be given");
+      }
+    }
+  } else {
+    gpu = *preset;
+  }
+  if (node.has("memory")) gpu.memory = node.get_bytes("memory");
+  if (node.has("hbm_bandwidth")) gpu.hbm_bandwidth = node.get_bandwidth("hbm_bandwidth");
+  if (node.has("fp16_flops")) gpu.fp16_flops = node.get_flops("fp16_flops");
+  *count = static_cast<std::uint32_t>(node.get_int("count", {}, 1, 64));
+  for (const auto& [v, key] : {std::pair{static_cast<double>(gpu.memory), "memory"},
+                               std::pair{gpu.hbm_bandwidth, "hbm_bandwidth"},
+                               std::pair{gpu.fp16_flops, "fp16_flops"}}) {
+    if (v <= 0) node.child(key).fail("must be positive");
+  }
+  node.finish();
+  return gpu;
+}
+
+double positive_bandwidth(const ConfigNode& node, std::string_view key, std::optional<std::string_view> def = {}) {
+  const double bw = node.get_bandwidth(key, def);
+  if (bw <= 0) node.child(key).fail("bandwidth must be positive");
+  return bw;
+}
+
+ServerGroupSpec read_group(const ConfigNode& node, std::size_t index) {
+  ServerGroupSpec g;
+  g.name = node.get_string("name", "group" + std::to_string(index));
+  g.count = static_cast<std::uint32_t>(node.get_int("count", 1, 1, kMaxCount));
+  g.gpu = read_gpus(node.child("gpus"), &g.gpus);
+  const ConfigNode dram = node.child("dram");
+  g.dram_capacity = dram.get_bytes("capacity");
+  g.chunk_size = dram.get_bytes("chunk_size", "32 MiB");
+  if (g.chunk_size == 0) dram.child("chunk_size").fail("chunk size must be positive");
+  g.pcie_bandwidth = positive_bandwidth(node, "pcie");
+  // By default the host-memory side never limits: it carries every GPU's PCIe link at full rate.
+  g.dram_bandwidth = dram.has("bandwidth") ? positive_bandwidth(dram, "bandwidth") : g.pcie_bandwidth * g.gpus;
+  dram.finish();
+  const ConfigNode ssd = node.child("ssd");
+  g.ssd_capacity = ssd.get_bytes("capacity");
+  g.ssd_read_bandwidth = positive_bandwidth(ssd, "read_bandwidth");
+  ssd.finish();
+  g.nic_bandwidth = positive_bandwidth(node, "nic");
+  node.finish();
+  return g;
+}
+
+ClusterSpec read_cluster(const ConfigNode& node) {
+  ClusterSpec c;
+  const ConfigNode store = node.child("remote_store");
+  c.remote_store_bandwidth = positive_bandwidth(store, "bandwidth");
+  store.finish();
+  c.runtime_init = node.get_duration("runtime_init", "0 s");
+  const ConfigNode servers = node.child("servers");
+  const auto groups = servers.elements();
+  if (groups.empty()) servers.fail("at least one server group is required");
+  for (std::size_t i = 0; i < groups.size(); ++i) c.groups.push_back(read_group(groups[i], i));
+  node.finish();
+  return c;
+}
+
+std::uint32_t size_instance(DeploymentSpec& d, const ClusterSpec& cluster, const ConfigNode& where) {
+  std::uint64_t min_memory = std::numeric_limits<std::uint64_t>::max();
+  std::uint32_t max_gpus = 0;
+  for (const auto& g : cluster.groups) {
+    min_memory = std::min(min_memory, g.gpu.memory);
+    max_gpus = std::max(max_gpus, g.gpus);
+  }
+  const double weights = static_cast<double>(d.arch->checkpoint_bytes());
+  const double kv_token = static_cast<double>(d.arch->kv_bytes_per_token());
+  const double reserve = static_cast<double>(d.kv_reserve_tokens) * kv_token;
+  const double usable = static_cast<double>(min_memory) * d.gpu_memory_utilization;
+  std::uint32_t g = d.tensor_parallel;
+  if (g == 0) {
+    g = 1;
+    while (g * usable < weights + reserve && g < 1024) g *= 2;
+  }
+  if (g * usable < weights + reserve) {
+    where.fail(d.model + " needs " + format_bytes(static_cast<std::uint64_t>(weights + reserve)) +
+               " (weights + KV reserve of " + std::to_string(d.kv_reserve_tokens) + " tokens) but " +
+               std::to_string(g) + " GPU(s) offer " + format_bytes(static_cast<std::uint64_t>(g * usable)));
+  }
+  if (g > max_gpus) {
+    where.fail(d.model + " needs " + std::to_string(g) + " GPUs per instance but the largest server has " +
+               std::to_string(max_gpus));
+  }
+  d.gpus_per_instance = g;
+  d.kv_token_budget = static_cast<std::uint64_t>((g * usable - weights) / kv_token);
+  return g;
+}
+
+PolicyChoice read_choice(const ConfigNode& parent, std::string_view key, const std::string& def) {
+  if (auto c = parent.optional_child(key)) {
+    if (c->is_map()) {
+      PolicyChoice choice{c->get_string("name"), *c};
+      return choice;
+    }
+    return PolicyChoice{c->as_string(), ConfigNode::load_string("{}", c->location())};
+  }
+  return PolicyChoice{def, ConfigNode::load_string("{}", "<default>")};
+}
+
+template <class Base>
+void validate_choice(PolicyChoice& choice, const ConfigNode& name_node) {
+  ConfigNode params = choice.params;
+  auto policy = Registry<Base>::instance().create(choice.name, params, name_node);
+  params.finish();
+}
+
+}  // namespace
+
+std::optional<GpuSpec> gpu_preset(std::string_view type) {
+  for (const auto& row : kGpuPresets) {
+    if (type == row.type) {
+      return GpuSpec{row.type, parse_bytes(row.memory), parse_bandwidth(row.hbm), parse_flops(row.flops)};
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> gpu_preset_names() {
+  std::vector<std::string> out;
+  for (const auto& row : kGpuPresets) out.emplace_back(row.type);
+  return out;
+}
+
+std::uint32_t ClusterSpec::server_count() const {
+  std::uint32_t n = 0;
+  for (const auto& g : groups) n += g.count;
+  return n;
+}
+
+Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64_t> seed) {
+  Scenario s;
+  s.source = root.location();
+  s.cluster = read_cluster(root.child("cluster"));
+
+  // simulation (first: the workload needs the seed)
+  if (auto sim = root.optional_child("simulation")) {
+    s.simulation.seed = static_cast<std::uint64_t>(sim->get_int("seed", 1, 0, INT64_MAX));
+    s.simulation.request_timeout = sim->get_duration("request_timeout", "300 s");
+    if (s.simulation.request_timeout <= 0) sim->child("request_timeout").fail("must be positive");
+    s.simulation.horizon = sim->get_duration("horizon", "0 s");
+    if (auto cm = sim->optional_child("cost_model")) {
+      s.simulation.cost_model.kind = cm->get_enum("kind", {"roofline"}, "roofline");
+      s.simulation.cost_model.hbm_efficiency = cm->get_double("hbm_efficiency", 0.8, 1e-3, 1.0);
+      s.simulation.cost_model.flops_efficiency = cm->get_double("flops_efficiency", 0.6, 1e-3, 1.0);
+      s.simulation.cost_model.step_overhead = cm->get_duration("step_overhead", "0 s");
+      cm->finish();
+    }
+    sim->finish();
+  }
+  if (seed) s.simulation.seed = *seed;
+
+  // models
+  const ConfigNode models = root.child("models");
+  if (auto placement = models.optional_child("placement")) {
+    s.placement.ssd_replicas = static_cast<std::uint32_t>(placement->get_int("ssd_replicas", 1, 0, kMaxCount));
+    s.placement.dram = placement->get_bool("dram", false);
+    placement->finish();
+  }
+  const ConfigNode deployments = models.child("deployments");
+  const auto entries = deployments.elements();
+  if (entries.empty()) deployments.fail("at least one deployment is required");
+  for (const ConfigNode& e : entries) {
+    DeploymentSpec d;
+    d.model = e.get_string("model");
+    d.arch = &ModelCatalog::builtin().get(d.model, e.child("model").location());
+    d.count = static_cast<std::uint32_t>(e.get_int("count", 1, 1, kMaxCount));
+    d.tensor_parallel = static_cast<std::uint32_t>(e.get_int("tensor_parallel", 0, 0, 64));
+    d.max_batch_size = static_cast<std::uint32_t>(e.get_int("max_batch_size", 8, 1, 4096));
+    d.gpu_memory_utilization = e.get_double("gpu_memory_utilization", 0.9, 0.05, 1.0);
+    d.kv_reserve_tokens =
+        static_cast<std::uint32_t>(e.get_int("kv_reserve_tokens", d.arch->max_positions, 1, 1 << 24));
+    d.warm_instances = static_cast<std::uint32_t>(e.get_int("warm_instances", 0, 0, 1024));
+    size_instance(d, s.cluster, e);
+    e.finish();
+    s.deployments.push_back(d);
+  }
+  models.finish();
+  for (std::uint32_t di = 0; di < s.deployments.size(); ++di) {
+    const DeploymentSpec& d = s.deployments[di];
+    for (std::uint32_t k = 0; k < d.count; ++k) {
+      DeployedModel m;
+      m.index = static_cast<std::uint32_t>(s.models.size());
+      m.deployment = di;
+      m.name = d.model + "/" + std::to_string(k);
+      m.arch = d.arch;
+      m.checkpoint_bytes = d.arch->checkpoint_bytes();
+      s.models.push_back(std::move(m));
+    }
+  }
+
+  // workload
+  const ConfigNode workload = root.child("workload");
+  s.workload_kind = workload.get_enum("kind", {"synthetic"}, "synthetic");
+  auto spec = std::make_shared<traces::SyntheticSpec>(
+      traces::parse_synthetic(workload, static_cast<std::uint32_t>(s.models.size()), s.simulation.seed));
+  s.expected_requests = spec->max_requests;
+  s.make_source = [spec]() -> std::unique_ptr<traces::RequestSource> {
+    return std::make_unique<traces::SyntheticSource>(*spec);
+  };
+
+  // policy
+  const ConfigNode policy = root.child("policy");
+  const std::string name = policy.get_string("name");
+  s.keep_alive = read_choice(policy, "keep_alive", "fixed");
+  if (auto ev = policy.optional_child("eviction")) {
+    s.dram_eviction = read_choice(*ev, "dram", "lru");
+    s.ssd_eviction = read_choice(*ev, "ssd", "lru");
+    ev->finish();
+  } else {
+    s.dram_eviction = PolicyChoice{"lru", ConfigNode::load_string("{}", "<default>")};
+    s.ssd_eviction = s.dram_eviction;
+  }
+  s.scheduler = PolicyChoice{name, policy};
+  validate_choice<SchedulingPolicy>(s.scheduler, policy.child("name"));
+  const auto name_of = [&](const PolicyChoice& c) { return c.params.has("name") ? c.params.child("name") : c.params; };
+  validate_choice<KeepAlivePolicy>(s.keep_alive, name_of(s.keep_alive));
+  validate_choice<EvictionPolicy>(s.dram_eviction, name_of(s.dram_eviction));
+  validate_choice<EvictionPolicy>(s.ssd_eviction, name_of(s.ssd_eviction));
+
+  if (auto out = root.optional_child("output")) {
+    s.output.requests_csv = out->get_bool("requests_csv", true);
+    s.output.timing = out->get_bool("timing", true);
+    out->finish();
+  }
+  root.finish();
+  return s;
+}
+
+Scenario Scenario::load(const std::string& path, const std::vector<std::string>& overrides,
+                        std::optional<std::uint64_t> seed) {
+  ConfigNode root = ConfigNode::load_file(path);
+  for (const std::string& o : overrides) root.apply_override(o);
+  return from_config(root, seed);
+}
+
+}  // namespace sllm
