@@ -6,7 +6,7 @@
 
 #include "sllm/sim/error.h"
 #include "sllm/sim/policy.h"
-#include "sllm/traces/synthetic.h"
+#include "sllm/sim/workload.h"
 
 namespace sllm {
 namespace {
@@ -234,13 +234,12 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
 
   // workload
   const ConfigNode workload = root.child("workload");
-  s.workload_kind = workload.get_enum("kind", {"synthetic"}, "synthetic");
-  auto spec = std::make_shared<traces::SyntheticSpec>(
-      traces::parse_synthetic(workload, static_cast<std::uint32_t>(s.models.size()), s.simulation.seed));
-  s.expected_requests = spec->max_requests;
-  s.make_source = [spec]() -> std::unique_ptr<traces::RequestSource> {
-    return std::make_unique<traces::SyntheticSource>(*spec);
-  };
+  s.workload_kind = workload.get_string("kind");
+  const ConfigNode empty = ConfigNode::load_string("{}", "<workload>");
+  const auto kind = WorkloadRegistry::instance().create(s.workload_kind, empty, workload.child("kind"));
+  Workload built = kind->build(workload, static_cast<std::uint32_t>(s.models.size()), s.simulation.seed);
+  s.make_source = std::move(built.make_source);
+  s.expected_requests = built.expected_requests;
 
   // policy
   const ConfigNode policy = root.child("policy");

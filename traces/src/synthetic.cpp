@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "sllm/sim/config_node.h"
+#include "sllm/sim/workload.h"
 
 namespace sllm::traces {
 
@@ -91,4 +92,23 @@ bool ListSource::next(RequestSpec& out) {
   return true;
 }
 
+namespace {
+
+class SyntheticKind final : public WorkloadKind {
+ public:
+  Workload build(const ConfigNode& workload, std::uint32_t model_count, std::uint64_t seed) const override {
+    auto spec = std::make_shared<const SyntheticSpec>(parse_synthetic(workload, model_count, seed));
+    Workload w;
+    w.expected_requests = spec->max_requests;
+    w.make_source = [spec]() -> std::unique_ptr<RequestSource> { return std::make_unique<SyntheticSource>(*spec); };
+    return w;
+  }
+};
+
+std::unique_ptr<WorkloadKind> make_synthetic_kind(const ConfigNode&) { return std::make_unique<SyntheticKind>(); }
+
+SLLM_REGISTER(WorkloadKind, "synthetic", "Gamma arrivals over N models with popularity and token-length presets",
+              make_synthetic_kind);
+
+}  // namespace
 }  // namespace sllm::traces

@@ -40,10 +40,11 @@ class Rng {
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
   // Uniform in (0, 1]: safe to take the logarithm of.
   double uniform_pos() { return static_cast<double>((next() >> 11) + 1) * 0x1.0p-53; }
-  // Uniform integer in [lo, hi] (inclusive), by multiply-shift (bias < 2^-64 * range, negligible).
+  // Uniform integer in [lo, hi] (inclusive); exact for ranges below 2^53, which is all we draw.
   std::uint64_t uniform_int(std::uint64_t lo, std::uint64_t hi) {
-    const unsigned __int128 span = static_cast<unsigned __int128>(hi - lo) + 1;
-    return lo + static_cast<std::uint64_t>((static_cast<unsigned __int128>(next()) * span) >> 64);
+    const double span = static_cast<double>(hi - lo) + 1.0;
+    const auto k = static_cast<std::uint64_t>(uniform() * span);
+    return lo + (k > hi - lo ? hi - lo : k);
   }
   double exponential(double mean) { return -mean * std::log(uniform_pos()); }
   // Standard normal by the Marsaglia polar method (no cached second value, so the stream stays simple).

@@ -90,7 +90,7 @@ struct PlacementSpec {
 // A pluggable choice: registered name plus its parameter section (possibly an empty map).
 struct PolicyChoice {
   std::string name;
-  ConfigNode params;
+  ConfigNode params = ConfigNode::load_string("{}", "<default>");
 };
 
 struct SimulationSpec {
