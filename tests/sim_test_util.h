@@ -1,0 +1,88 @@
+// Helpers shared by the simulator tests: scenarios from inline YAML, runs into a temporary directory,
+// and requests.csv read back as rows of named columns.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "sllm/sim/config_node.h"
+#include "sllm/sim/scenario.h"
+#include "sllm/sim/simulator.h"
+#include "sllm/traces/synthetic.h"
+
+namespace sllm::testing {
+
+inline Scenario scenario_from_yaml(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  ConfigNode root = ConfigNode::load_string(yaml, "test.yaml");
+  for (const auto& o : overrides) root.apply_override(o);
+  return Scenario::from_config(root);
+}
+
+inline std::string temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("sllm_test_" + std::to_string(::getpid()) + "_" + name);
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+using Row = std::map<std::string, std::string>;
+
+inline std::vector<Row> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> header;
+  std::vector<Row> rows;
+  auto split = [](const std::string& l) {
+    std::vector<std::string> out;
+    std::string cell;
+    std::stringstream ss(l);
+    while (std::getline(ss, cell, ',')) out.push_back(cell);
+    if (!l.empty() && l.back() == ',') out.emplace_back();
+    return out;
+  };
+  if (!std::getline(in, line)) return rows;
+  header = split(line);
+  while (std::getline(in, line)) {
+    const auto cells = split(line);
+    Row r;
+    for (std::size_t i = 0; i < header.size(); ++i) r[header[i]] = i < cells.size() ? cells[i] : "";
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+inline double num(const Row& r, const std::string& key) { return std::stod(r.at(key)); }
+
+inline traces::RequestSpec request(double arrival_s, std::uint32_t model, std::uint32_t input, std::uint32_t output) {
+  traces::RequestSpec s;
+  s.arrival = from_seconds(arrival_s);
+  s.model = model;
+  s.input_tokens = input;
+  s.output_tokens = output;
+  return s;
+}
+
+inline RunOptions with_requests(std::vector<traces::RequestSpec> list, const std::string& dir = "") {
+  RunOptions o;
+  o.output_dir = dir;
+  o.source = [list]() -> std::unique_ptr<traces::RequestSource> {
+    return std::make_unique<traces::ListSource>(list);
+  };
+  return o;
+}
+
+}  // namespace sllm::testing
