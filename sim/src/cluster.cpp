@@ -67,6 +67,7 @@ ClusterState::ClusterState(const Scenario& scenario) : scenario_(&scenario) {
       servers.push_back(std::move(s));
     }
   }
+  compute_geometry();
   models.resize(scenario.models.size());
   for (std::size_t i = 0; i < models.size(); ++i) {
     const DeployedModel& dm = scenario.models[i];
@@ -154,28 +155,45 @@ double transfer_seconds(const ClusterState& st, ServerId server, Tier tier, std:
 }
 }  // namespace
 
+const ClusterState::LoadGeometry& ClusterState::geometry(ServerId server, Tier tier, std::uint32_t gpus) const {
+  const std::size_t per_tier = servers[server].gpu_owner.size() + 1;
+  return geometry_[server][static_cast<std::size_t>(tier) * per_tier + gpus];
+}
+
 double ClusterState::tier_bandwidth(ServerId server, Tier tier, std::uint32_t gpus) const {
-  LinkId governing = 0;
-  return 1.0 / transfer_seconds(*this, server, tier, gpus, 1.0, &governing);
+  return 1.0 / geometry(server, tier, gpus).seconds_per_byte;
 }
 
 Nanos ClusterState::fill_and_init(ServerId server, Tier tier, std::uint32_t gpus) const {
-  const Server& s = servers[server];
-  LinkId governing = 0;
-  transfer_seconds(*this, server, tier, gpus, 1.0, &governing);
-  // One chunk passes through every stage but the governing one before the pipeline runs at its pace.
-  double fill = 0;
-  for (LinkId l : topology_.path(source_vertex(server, tier), s.gpu_vertex[0])) {
-    if (l != governing) fill += static_cast<double>(s.spec->chunk_size) / topology_.link(l).bandwidth;
-  }
-  return from_seconds(fill) + scenario_->cluster.runtime_init;
+  return geometry(server, tier, gpus).fill_and_init;
 }
 
 Nanos ClusterState::estimate_load(ServerId server, ModelId model, Tier tier, std::uint32_t gpus) const {
-  LinkId governing = 0;
+  const LoadGeometry& g = geometry(server, tier, gpus);
   const double bytes = static_cast<double>(models[model].deployed->checkpoint_bytes);
-  return from_seconds(transfer_seconds(*this, server, tier, gpus, bytes, &governing)) +
-         fill_and_init(server, tier, gpus);
+  return from_seconds(bytes * g.seconds_per_byte) + g.fill_and_init;
+}
+
+void ClusterState::compute_geometry() {
+  geometry_.resize(servers.size());
+  for (const Server& s : servers) {
+    const auto gpus = static_cast<std::uint32_t>(s.gpu_owner.size());
+    auto& table = geometry_[s.id];
+    table.resize(3 * (gpus + 1));
+    for (Tier tier : {Tier::kRemote, Tier::kSsd, Tier::kDram}) {
+      for (std::uint32_t g = 1; g <= gpus; ++g) {
+        LinkId governing = 0;
+        const double per_byte = transfer_seconds(*this, s.id, tier, g, 1.0, &governing);
+        // One chunk passes through every stage but the governing one before the pipeline runs at its pace.
+        double fill = 0;
+        for (LinkId l : topology_.path(source_vertex(s.id, tier), s.gpu_vertex[0])) {
+          if (l != governing) fill += static_cast<double>(s.spec->chunk_size) / topology_.link(l).bandwidth;
+        }
+        table[static_cast<std::size_t>(tier) * (gpus + 1) + g] =
+            LoadGeometry{per_byte, from_seconds(fill) + scenario_->cluster.runtime_init};
+      }
+    }
+  }
 }
 
 }  // namespace sllm

@@ -72,18 +72,23 @@ Distribution summarize(std::vector<double>& values) {
   Distribution d;
   d.count = values.size();
   if (values.empty()) return d;
-  std::sort(values.begin(), values.end());
   double sum = 0;
-  for (double v : values) sum += v;
+  for (double v : values) sum += v;  // in recording order: deterministic
   d.mean = sum / static_cast<double>(values.size());
-  const auto rank = [&](double p) {
+  // Exact nearest-rank percentiles by selection (O(n)): the value at rank ceil(p n). Selecting in
+  // increasing rank order lets each search start where the previous one ended.
+  const auto index = [&](double p) {
     const auto k = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size())));
-    return values[std::clamp<std::size_t>(k, 1, values.size()) - 1];
+    return std::clamp<std::size_t>(k, 1, values.size()) - 1;
   };
-  d.p50 = rank(0.50);
-  d.p90 = rank(0.90);
-  d.p99 = rank(0.99);
-  d.max = values.back();
+  auto begin = values.begin();
+  for (auto [p, out] : {std::pair{0.50, &d.p50}, std::pair{0.90, &d.p90}, std::pair{0.99, &d.p99}}) {
+    const auto nth = values.begin() + static_cast<std::ptrdiff_t>(index(p));
+    std::nth_element(begin, nth, values.end());
+    *out = *nth;
+    begin = nth;
+  }
+  d.max = *std::max_element(begin, values.end());
   return d;
 }
 

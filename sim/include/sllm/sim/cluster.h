@@ -160,6 +160,16 @@ class ClusterState {
   double tier_bandwidth(ServerId server, Tier tier, std::uint32_t gpus) const;
 
  private:
+  // Per server, tier (remote, ssd, dram) and GPU count: seconds per byte of a lone load and its fill +
+  // init. The topology is fixed after construction, and policies ask for these for every server.
+  struct LoadGeometry {
+    double seconds_per_byte = 0;
+    Nanos fill_and_init = 0;
+  };
+  const LoadGeometry& geometry(ServerId server, Tier tier, std::uint32_t gpus) const;
+  void compute_geometry();
+  std::vector<std::vector<LoadGeometry>> geometry_;  // [server][tier * (gpus + 1) + g]
+
   const Scenario* scenario_;
   Topology topology_;
   VertexId remote_store_ = 0;

@@ -17,7 +17,7 @@ struct Distribution {
   std::uint64_t count = 0;
   double mean = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;  // seconds
 };
-// Exact: sorts `values` (nearest-rank percentiles: the value at rank ceil(p * n)).
+// Exact nearest-rank percentiles (the value at rank ceil(p * n)) by selection; reorders `values`.
 Distribution summarize(std::vector<double>& values);
 
 struct RunSummary {
