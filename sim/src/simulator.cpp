@@ -340,7 +340,17 @@ InstanceId Simulator::Impl::create_instance(ModelId m, ServerId s, Nanos created
   const InstanceId id = take_slot(st_.instances, free_instances_);
   Instance& inst = st_.instances[id];
   const std::uint32_t generation = inst.generation + 1;
+  // Reset, keeping the vectors' capacity: a reused slot allocates nothing.
+  std::vector<std::uint32_t> gpus = std::move(inst.gpus);
+  std::vector<RequestSlot> running = std::move(inst.running);
+  std::vector<RequestSlot> joining = std::move(inst.joining);
+  gpus.clear();
+  running.clear();
+  joining.clear();
   inst = Instance{};
+  inst.gpus = std::move(gpus);
+  inst.running = std::move(running);
+  inst.joining = std::move(joining);
   inst.id = id;
   inst.generation = generation;
   inst.model = m;
