@@ -160,6 +160,16 @@ TEST(ScenarioConfigOverrides, SetChangesValuesAndBadPathsFail) {
   EXPECT_NE(msg.find("set on the command line"), std::string::npos) << msg;
 }
 
+TEST(ScenarioConfigErrors, PlacementMustFitTheSsds) {
+  // 4 OPT-6.7B checkpoints (13.3 GB each) x 2 replicas over 2 servers = 53 GB per SSD: the fourth
+  // copy on server 1 (checkpoint 3; checkpoint 2's went to server 0 as its third) no longer fits.
+  const std::string msg = error_of(
+      replace(kBase, "models:\n", "models:\n  placement: {ssd_replicas: 2}\n"), {"cluster.servers[0].ssd.capacity=40 GB"});
+  EXPECT_NE(msg.find("test.yaml:12:14: models.placement: checkpoint opt-6.7b/3 does not fit on the SSD of server1"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(ScenarioConfigErrors, WorkloadNeedsAnEnd) {
   const std::string msg = error_of(replace(kBase, "  requests: 10\n", ""));
   EXPECT_NE(msg.find("workload: set `requests` or `duration`"), std::string::npos) << msg;

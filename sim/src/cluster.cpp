@@ -84,21 +84,11 @@ ClusterState::ClusterState(const Scenario& scenario) : scenario_(&scenario) {
     const std::uint64_t bytes = scenario.models[i].checkpoint_bytes;
     for (std::uint32_t r = 0; r < replicas; ++r) {
       Server& s = servers[(i + r) % n];
-      if (s.ssd_cache.used() + bytes > s.ssd_cache.capacity()) {
-        throw InputError(scenario.source + ": models.placement",
-                         "checkpoint " + scenario.models[i].name + " does not fit on the SSD of server" +
-                             std::to_string(s.id) + " (" + format_bytes(s.ssd_cache.capacity()) +
-                             "); lower ssd_replicas or raise cluster ssd capacity");
-      }
+      // Scenario::from_config checked that the placement fits.
       s.ssd_cache.insert(i, bytes, 0);
     }
     if (scenario.placement.dram) {
       Server& s = servers[i % n];
-      if (s.dram_cache.used() + bytes > s.dram_cache.capacity()) {
-        throw InputError(scenario.source + ": models.placement.dram",
-                         "checkpoint " + scenario.models[i].name + " does not fit in the DRAM pool of server" +
-                             std::to_string(s.id));
-      }
       s.dram_cache.insert(i, bytes, 0);
     }
   }

@@ -148,6 +148,30 @@ void validate_choice(PolicyChoice& choice, const ConfigNode& name_node) {
   params.finish();
 }
 
+// The initial round-robin placement (ClusterState's) must fit every SSD and DRAM pool.
+void check_placement(const Scenario& s, const ConfigNode& where) {
+  std::vector<const ServerGroupSpec*> server_group;
+  for (const auto& g : s.cluster.groups) server_group.insert(server_group.end(), g.count, &g);
+  const auto n = static_cast<std::uint32_t>(server_group.size());
+  std::vector<std::uint64_t> ssd(n, 0), dram(n, 0);
+  const std::uint32_t replicas = std::min(s.placement.ssd_replicas, n);
+  for (std::uint32_t i = 0; i < s.models.size(); ++i) {
+    const std::uint64_t bytes = s.models[i].checkpoint_bytes;
+    for (std::uint32_t r = 0; r < replicas; ++r) {
+      const std::uint32_t k = (i + r) % n;
+      if ((ssd[k] += bytes) > server_group[k]->ssd_capacity) {
+        where.fail("checkpoint " + s.models[i].name + " does not fit on the SSD of server" + std::to_string(k) +
+                   " (" + format_bytes(server_group[k]->ssd_capacity) +
+                   ") in the round-robin placement; lower ssd_replicas or raise the SSD capacity");
+      }
+    }
+    if (s.placement.dram && (dram[i % n] += bytes) > server_group[i % n]->dram_capacity) {
+      where.fail("checkpoint " + s.models[i].name + " does not fit in the DRAM pool of server" +
+                 std::to_string(i % n) + " (" + format_bytes(server_group[i % n]->dram_capacity) + ")");
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<GpuSpec> gpu_preset(std::string_view type) {
@@ -195,10 +219,11 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
 
   // models
   const ConfigNode models = root.child("models");
-  if (auto placement = models.optional_child("placement")) {
-    s.placement.ssd_replicas = static_cast<std::uint32_t>(placement->get_int("ssd_replicas", 1, 0, kMaxCount));
-    s.placement.dram = placement->get_bool("dram", false);
-    placement->finish();
+  std::optional<ConfigNode> placement_node = models.optional_child("placement");
+  if (placement_node) {
+    s.placement.ssd_replicas = static_cast<std::uint32_t>(placement_node->get_int("ssd_replicas", 1, 0, kMaxCount));
+    s.placement.dram = placement_node->get_bool("dram", false);
+    placement_node->finish();
   }
   const ConfigNode deployments = models.child("deployments");
   const auto entries = deployments.elements();
@@ -231,6 +256,8 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
       s.models.push_back(std::move(m));
     }
   }
+
+  check_placement(s, placement_node ? *placement_node : models);
 
   // workload
   const ConfigNode workload = root.child("workload");
