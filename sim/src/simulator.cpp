@@ -26,6 +26,7 @@ enum EventType : std::uint32_t {
   kFlowDone = 4,      // the flow network's next completion
   kLoadReady = 5,     // a = load id: last byte arrived + pipeline fill + runtime init
   kKeepAlive = 6,     // a = instance id: idle long enough, unload
+  kPrewarm = 7,       // a = model: the keep-alive policy asked to load it ahead of demand
 };
 
 template <class T>
@@ -86,6 +87,7 @@ class Simulator::Impl {
   void on_flow_done();
   void on_load_ready(LoadId id);
   void on_keep_alive(InstanceId id);
+  void on_prewarm(ModelId m);
 
   void dispatch(ModelId m);
   void ensure_capacity(ModelId m);
@@ -93,7 +95,7 @@ class Simulator::Impl {
   void retry_pending();
   void execute(const Decision& d, ModelId m);
   InstanceId create_instance(ModelId m, ServerId s, Nanos created);
-  void enqueue_load(InstanceId id, Tier tier);
+  void enqueue_load(InstanceId id, const Decision& d);
   void start_load(LoadId id);
   void reschedule_flow_event();
   void unload(InstanceId id);
@@ -120,6 +122,7 @@ class Simulator::Impl {
 
   std::unique_ptr<traces::RequestSource> source_;
   traces::RequestSpec next_spec_;
+  bool source_done_ = false;  // no more arrivals: pre-warming stops (so that runs end)
   std::vector<std::uint32_t> free_requests_, free_instances_, free_loads_;
   std::deque<ModelId> pending_;  // models waiting for a placement, FIFO
   EventId flow_event_;
@@ -149,9 +152,14 @@ void Simulator::Impl::pull_next_arrival() {
     if (next_spec_.arrival < now()) {
       throw InputError("workload", "request " + std::to_string(next_spec_.id) + " arrives before the previous one");
     }
-    if (sc_.simulation.horizon > 0 && next_spec_.arrival > sc_.simulation.horizon) return;
+    if (sc_.simulation.horizon > 0 && next_spec_.arrival > sc_.simulation.horizon) {
+      source_done_ = true;
+      return;
+    }
     queue_.schedule(next_spec_.arrival, kArrival);
+    return;
   }
+  source_done_ = true;
 }
 
 void Simulator::Impl::on_arrival() {
@@ -326,7 +334,7 @@ void Simulator::Impl::execute(const Decision& d, ModelId m) {
     preempt(id);
   }
   const InstanceId id = create_instance(m, d.server, now());
-  enqueue_load(id, d.tier);
+  enqueue_load(id, d);
   if (!d.preempt.empty()) retry_pending();  // the preempted requests' models look for capacity
 }
 
@@ -374,7 +382,8 @@ InstanceId Simulator::Impl::create_instance(ModelId m, ServerId s, Nanos created
   return id;
 }
 
-void Simulator::Impl::enqueue_load(InstanceId id, Tier tier) {
+void Simulator::Impl::enqueue_load(InstanceId id, const Decision& d) {
+  const Tier tier = d.tier;
   Instance& inst = st_.instances[id];
   Server& server = st_.servers[inst.server];
   const LoadId lid = take_slot(st_.loads, free_loads_);
@@ -388,8 +397,10 @@ void Simulator::Impl::enqueue_load(InstanceId id, Tier tier) {
   load.bytes = st_.models[inst.model].deployed->checkpoint_bytes;
   load.enqueued = now();
   const auto gpus = static_cast<std::uint32_t>(inst.gpus.size());
-  load.estimate = st_.estimate_load(inst.server, inst.model, tier, gpus);
-  load.fill_and_init = st_.fill_and_init(inst.server, tier, gpus);
+  load.estimate = st_.estimate_load(inst.server, inst.model, tier, gpus) + d.extra_startup;
+  load.fill_and_init = st_.fill_and_init(inst.server, tier, gpus) + d.extra_startup;
+  load.populate_dram = d.populate_dram;
+  load.populate_ssd = d.populate_ssd;
   inst.load = lid;
   inst.loaded_from = tier;
   // Pin the source so that eviction cannot remove it while it is queued or read.
@@ -451,9 +462,9 @@ void Simulator::Impl::on_load_ready(LoadId lid) {
   // A load populates the tiers it passed through (pipelined through DRAM; remote loads also land on SSD).
   if (load.tier == Tier::kSsd) server.ssd_cache.unpin(load.model);
   if (load.tier == Tier::kDram) server.dram_cache.unpin(load.model);
-  if (load.tier == Tier::kRemote) server.ssd_cache.insert(load.model, bytes, now());
+  if (load.tier == Tier::kRemote && load.populate_ssd) server.ssd_cache.insert(load.model, bytes, now());
   if (load.tier == Tier::kSsd) server.ssd_cache.touch(load.model, now());
-  server.dram_cache.insert(load.model, bytes, now());
+  if (load.populate_dram) server.dram_cache.insert(load.model, bytes, now());
   scheduler_->on_load_finished(load.server, load.model, load.tier, load.estimate, now() - load.started);
   inst.ready = now();
   inst.load = kNone;
@@ -631,6 +642,19 @@ void Simulator::Impl::unload(InstanceId id) {
   mr.capacity -= inst.max_batch;
   inst.state = InstanceState::kFree;
   free_instances_.push_back(id);
+  if (mr.instances.empty() && !source_done_) {
+    if (const auto delay = keep_alive_->prewarm_delay(inst.model, now())) {
+      queue_.schedule(now() + std::max<Nanos>(0, *delay), kPrewarm, inst.model);
+    }
+  }
+}
+
+void Simulator::Impl::on_prewarm(ModelId m) {
+  ModelRuntime& mr = st_.models[m];
+  if (!mr.instances.empty() || mr.pending || source_done_) return;  // demand got there first, or all is over
+  ClusterView view(st_, now());
+  const Decision d = scheduler_->place(view, m);
+  if (d.action == Decision::Action::kStart) execute(d, m);  // no room: pre-warming is best effort
 }
 
 void Simulator::Impl::preempt(InstanceId id) {
@@ -719,6 +743,7 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
       case kFlowDone: on_flow_done(); break;
       case kLoadReady: on_load_ready(static_cast<LoadId>(ev.a)); break;
       case kKeepAlive: on_keep_alive(static_cast<InstanceId>(ev.a)); break;
+      case kPrewarm: on_prewarm(static_cast<ModelId>(ev.a)); break;
       default: throw std::logic_error("unknown event type");
     }
     if (progress && queue_.processed() >= next_progress) {

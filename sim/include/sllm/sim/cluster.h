@@ -94,8 +94,10 @@ struct Load {
   Nanos enqueued = 0;
   Nanos started = -1;
   Nanos estimate = 0;          // estimated duration (transfer + fill + init) when enqueued
-  Nanos fill_and_init = 0;     // added after the last byte arrives
+  Nanos fill_and_init = 0;     // added after the last byte arrives (includes Decision::extra_startup)
   std::uint32_t flows_left = 0;
+  bool populate_dram = true;   // leave a copy in the DRAM pool
+  bool populate_ssd = true;    // remote loads: leave a copy on the SSD
   bool in_use = false;
 };
 

@@ -11,6 +11,10 @@
 //  - live migration adds a `migrate` list (instance -> destination server) executed by the simulator
 //    step by step; the view already exposes what its cost estimate needs (request progress, loading
 //    queues, tier bandwidths);
+//  - Decision::populate_dram / populate_ssd / extra_startup: cache-less systems (Ray Serve), container
+//    start-up (KServe);
+//  - KeepAlivePolicy::prewarm_delay: reload a model ahead of demand after it was unloaded (hybrid
+//    histogram keep-alive);
 //  - SchedulingPolicy::on_load_finished sees every load's estimated and actual time, so estimators
 //    can be refined from observations.
 #pragma once
@@ -86,7 +90,12 @@ struct Decision {
   Tier tier = Tier::kRemote;
   std::vector<InstanceId> unload_idle;  // on `server`, unloaded before placing
   std::vector<InstanceId> preempt;      // on `server`, stopped (requests restart from scratch)
-  Nanos estimated_startup = 0;          // the policy's estimate, reported in outputs
+  Nanos estimated_startup = 0;          // the policy's estimate (reported to on_load_finished)
+  // Systems without a local checkpoint cache (Ray Serve) load without leaving copies behind; a remote
+  // load normally fills the SSD and the DRAM pool, an SSD load the DRAM pool.
+  bool populate_dram = true;
+  bool populate_ssd = true;
+  Nanos extra_startup = 0;              // added to the load (e.g. KServe's container start)
 
   static Decision wait() { return {}; }
   static Decision reject() {
@@ -116,6 +125,10 @@ class KeepAlivePolicy {
   virtual void on_request(ModelId /*model*/, Nanos /*now*/) {}
   // How long an instance of `model` that just became idle stays loaded (kNever: forever).
   virtual Nanos keep_alive(ModelId model, Nanos now) = 0;
+  // After an instance of `model` was unloaded at `now`: load one again this much later, ahead of demand
+  // (the scheduling policy places it as for a request); nullopt: only on demand. A pre-warmed instance
+  // that nobody uses idles under keep_alive() like any other.
+  virtual std::optional<Nanos> prewarm_delay(ModelId /*model*/, Nanos /*now*/) { return std::nullopt; }
   static constexpr Nanos kNever = INT64_MAX;
 };
 
