@@ -9,8 +9,11 @@
 
 #include <unistd.h>
 
+#include "sllm/sim/error.h"
+#include "sllm/sim/policy.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/simulator.h"
+#include "sllm/sim/workload.h"
 #include "subcommand.h"
 
 namespace {
@@ -19,18 +22,31 @@ int run_run(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
   po::options_description options("run options");
   options.add_options()
-      ("config,c", po::value<std::string>()->required(), "scenario YAML file")
+      ("config,c", po::value<std::string>(), "scenario YAML file (required)")
       ("output,o", po::value<std::string>(), "output directory (requests.csv, summary.json)")
       ("set", po::value<std::vector<std::string>>()->composing(),
        "override a config value: --set key.path=value (repeatable; e.g. --set policy.name=serverless)")
       ("seed", po::value<std::uint64_t>(), "random seed (replaces simulation.seed)")
-      ("quiet,q", "do not print the summary table");
+      ("quiet,q", "do not print the summary table")
+      ("list", "list the registered policies and workload kinds, then exit");
   po::positional_options_description positional;
   po::variables_map vm;
   if (!sllm::cli::parse_options("sllmsim run -c CONFIG [-o DIR] [--set key=value]... [--seed N]", options,
                                 positional, args, vm)) {
     return sllm::cli::kExitOk;
   }
+  if (vm.count("list")) {
+    const auto show = [](const char* title, const auto& entries) {
+      std::cout << title << ":\n";
+      for (const auto& [name, summary] : entries) std::cout << "  " << name << "  " << summary << "\n";
+    };
+    show("scheduling policies (policy.name)", sllm::SchedulingRegistry::instance().list());
+    show("keep-alive policies (policy.keep_alive.name)", sllm::KeepAliveRegistry::instance().list());
+    show("eviction policies (policy.eviction.dram / .ssd)", sllm::EvictionRegistry::instance().list());
+    show("workload kinds (workload.kind)", sllm::WorkloadRegistry::instance().list());
+    return sllm::cli::kExitOk;
+  }
+  if (!vm.count("config")) throw sllm::InputError("command line", "--config is required (see --help)");
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
   std::optional<std::uint64_t> seed;

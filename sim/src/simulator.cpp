@@ -178,10 +178,14 @@ void Simulator::Impl::on_arrival() {
     finish_request(slot, Outcome::kRejected);  // can never fit an instance's KV cache
     return;
   }
-  r.timeout = queue_.schedule(now() + sc_.simulation.request_timeout, kTimeout, slot);
   mr.queue.push_back({slot, r.spec.id});
   ++mr.queued_live;
   dispatch(m);
+  // Armed only when not admitted at once (an idle warm instance took it): saves an event per request.
+  RequestState& waiting = st_.requests[slot];
+  if (waiting.instance == kNone) {
+    waiting.timeout = queue_.schedule(now() + sc_.simulation.request_timeout, kTimeout, slot);
+  }
   ensure_capacity(m);
 }
 
