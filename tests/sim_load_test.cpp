@@ -7,6 +7,7 @@
 
 #include "sim_test_util.h"
 #include "sllm/sim/model_arch.h"
+#include "sllm/sim/policy.h"
 
 namespace sllm {
 namespace {
@@ -149,6 +150,32 @@ TEST(Policy, ServerlessLlmCountsTheLoadingQueue) {
     EXPECT_EQ(r.at("server"), r.at("model") == "opt-6.7b/1" ? "0" : "1");
     EXPECT_NEAR(num(r, "queueing_s"), num(r, "load_time_s"), 1e-9);  // neither waited in a queue
   }
+}
+
+TEST(Policy, ServerlessLlmRefinesEstimatesFromObservedLoads) {
+  // Two empty servers: remote loads tie and the lower id wins, until server 0's observed remote load
+  // took three times its estimate (smoothing 0.5: factor 2), which makes server 1 the faster choice.
+  const Scenario s = scenario_from_yaml(
+      cluster_yaml(2, 1, "serverlessllm", "{ssd_replicas: 0}", "{model: opt-6.7b, count: 1}"));
+  ClusterState state(s);
+  ConfigNode params = s.scheduler.params;
+  auto policy = SchedulingRegistry::instance().create("serverlessllm", params, params);
+  const ClusterView view(state, 0);
+  Decision d = policy->place(view, 0);
+  ASSERT_EQ(d.action, Decision::Action::kStart);
+  EXPECT_EQ(d.server, 0u);
+  EXPECT_EQ(d.tier, Tier::kRemote);
+  const Nanos est = view.estimate_load(0, 0, Tier::kRemote);
+  EXPECT_EQ(d.estimated_startup, est);
+  policy->on_load_finished(0, 0, Tier::kRemote, est, 3 * est);
+  d = policy->place(view, 0);
+  EXPECT_EQ(d.server, 1u);
+  EXPECT_EQ(d.estimated_startup, est);
+  // Without refinement the tie stays.
+  ConfigNode off = ConfigNode::load_string("{refine_estimates: false}", "test");
+  auto plain = SchedulingRegistry::instance().create("serverlessllm", off, off);
+  plain->on_load_finished(0, 0, Tier::kRemote, est, 3 * est);
+  EXPECT_EQ(plain->place(view, 0).server, 0u);
 }
 
 TEST(Policy, ServerlessIgnoresLocality) {

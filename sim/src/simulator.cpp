@@ -707,6 +707,7 @@ void Simulator::Impl::preempt(InstanceId id) {
 // ---------------------------------------------------------------------------------------------------
 
 RunSummary Simulator::Impl::run(const RunOptions& options) {
+  if (source_) throw std::logic_error("Simulator::run called twice: build a new Simulator per run");
   const auto wall_start = std::chrono::steady_clock::now();
   source_ = options.source ? options.source() : sc_.make_source();
   if (!options.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(options.output_dir);

@@ -31,7 +31,7 @@ class Simulator {
   Simulator& operator=(const Simulator&) = delete;
 
   // Runs to the end (or the horizon), writes outputs, checks request conservation (throws
-  // std::logic_error when arrived != completed + timed out + rejected + running).
+  // std::logic_error when arrived != completed + timed out + rejected + running). Once per Simulator.
   RunSummary run(const RunOptions& options = {});
 
  private:
