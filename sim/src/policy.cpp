@@ -51,6 +51,7 @@ std::optional<std::vector<InstanceId>> reclaim_plan(const ClusterView& view, Ser
   std::uint32_t have = view.free_gpus(s);
   std::vector<InstanceId> plan;
   if (have >= needed) return plan;
+  if (have + view.idle_gpus(s) < needed) return std::nullopt;  // cheap check before building a plan
   // Largest idle instances first, so that as few warm instances as possible are lost.
   std::vector<InstanceId> idle = view.idle_instances(s);
   std::stable_sort(idle.begin(), idle.end(), [&](InstanceId a, InstanceId b) {

@@ -102,6 +102,7 @@ class Simulator::Impl {
   void preempt(InstanceId id);
 
   void try_admit(Instance& inst);
+  const RequestState* queue_head(ModelRuntime& m);  // drops stale entries; nullptr when empty
   bool can_admit_head(ModelRuntime& m, const Instance& inst);
   void start_prefill(Instance& inst);
   void start_segment(Instance& inst);
@@ -220,21 +221,26 @@ void Simulator::Impl::release_request(RequestSlot slot) {
 // ---------------------------------------------------------------------------------------------------
 // Routing requests to instances and asking the policy for new ones.
 
-bool Simulator::Impl::can_admit_head(ModelRuntime& m, const Instance& inst) {
+const RequestState* Simulator::Impl::queue_head(ModelRuntime& m) {
   while (!m.queue.empty()) {
     const QueuedRequest& e = m.queue.front();
     const RequestState& r = st_.requests[e.slot];
-    if (r.in_use && r.spec.id == e.id && r.instance == kNone) {
-      return inst.batch() < inst.max_batch && inst.kv_tokens_reserved + kv_need(r) <= inst.kv_token_budget;
-    }
+    if (r.in_use && r.spec.id == e.id && r.instance == kNone) return &r;
     m.queue.pop_front();  // timed out (or its slot reused by a request not queued here)
   }
-  return false;
+  return nullptr;
+}
+
+bool Simulator::Impl::can_admit_head(ModelRuntime& m, const Instance& inst) {
+  const RequestState* r = queue_head(m);
+  return r != nullptr && inst.batch() < inst.max_batch && inst.kv_tokens_reserved + kv_need(*r) <= inst.kv_token_budget;
 }
 
 void Simulator::Impl::dispatch(ModelId m) {
   ModelRuntime& mr = st_.models[m];
   InstanceId best = kNone;
+  std::uint64_t need = 0;
+  bool have_head = false;
   for (InstanceId id : mr.instances) {
     Instance& inst = st_.instances[id];
     if (inst.state == InstanceState::kIdle) {
@@ -242,7 +248,14 @@ void Simulator::Impl::dispatch(ModelId m) {
       try_admit(inst);
       return;
     }
-    if (inst.state == InstanceState::kDecode && can_admit_head(mr, inst) &&
+    if (inst.state != InstanceState::kDecode || inst.batch() >= inst.max_batch) continue;
+    if (!have_head) {  // the queue's head (after dropping stale entries) decides what fits
+      const RequestState* head = queue_head(mr);
+      if (head == nullptr) return;
+      need = kv_need(*head);
+      have_head = true;
+    }
+    if (inst.kv_tokens_reserved + need <= inst.kv_token_budget &&
         (best == kNone || inst.batch() < st_.instances[best].batch())) {
       best = id;
     }
