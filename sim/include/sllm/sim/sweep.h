@@ -1,0 +1,94 @@
+// Parameter sweeps: a base scenario plus a grid (cartesian product) and/or a list of overrides, each
+// point a full `sllmsim run` with its own seed, run in parallel on worker threads. Points are keyed by
+// their override values, so a sweep can be split into shards (run on several machines), merged, and
+// resumed (a point whose outputs are complete is skipped). docs/paper.md describes the sweep file.
+//
+// Output directory:
+//   plan.txt                    sweep fingerprint + every point key in sweep order (shards compare these)
+//   results.csv                 one row per point: key, seed, swept parameters, summary metrics
+//   points/<key>/point.yaml     what the point ran (base config, overrides, seed, base-config hash)
+//   points/<key>/summary.json, requests.csv   the run's outputs
+//   points/<key>/row.csv        the point's results row; written last, so its presence means complete
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sllm/sim/config_node.h"
+#include "sllm/sim/outputs.h"
+
+namespace sllm {
+
+struct SweepPoint {
+  std::size_t index = 0;  // position in sweep order
+  std::string key;        // directory name under points/ (unique within the sweep)
+  std::vector<std::pair<std::string, std::string>> params;  // swept key.path -> value (YAML text)
+  std::uint64_t seed = 0;
+  // All overrides of the point, fixed ones first, as "key.path=value" (the syntax of --set).
+  std::vector<std::string> overrides;
+};
+
+struct SweepSpec {
+  std::string source;                    // the sweep file
+  std::string base_config;               // path of the base scenario (resolved against the sweep file)
+  std::uint64_t base_config_hash = 0;    // FNV-1a of the base config's text (resume detects edits)
+  std::uint64_t seed = 1;                // base seed
+  std::vector<std::string> seed_by;      // swept keys the point seeds derive from
+  // results.csv parameter columns, in order; "label.NAME" columns only label points (not overrides).
+  std::vector<std::string> param_names;
+  std::vector<SweepPoint> points;
+  std::uint64_t fingerprint = 0;         // of everything above: shards of one sweep agree on it
+
+  // Reads a sweep file. `quick` applies its `quick:` section; `extra_overrides` ("key=value", from the
+  // command line) are applied to every point after the file's fixed overrides. Bad files throw
+  // InputError naming file:line:column and the key.
+  static SweepSpec load(const std::string& path, bool quick = false,
+                        const std::vector<std::string>& extra_overrides = {});
+};
+
+// Text of a YAML value as --set takes it (flow style for maps and sequences).
+std::string yaml_value_text(const ConfigNode& value);
+// Directory-safe key of a point: "name=value" pairs joined by ","; characters outside
+// [A-Za-z0-9._=,+-] become '_', and a hash of the exact text is appended when anything was replaced
+// or the key is long, so distinct points never share a key.
+std::string sweep_point_key(const std::vector<std::pair<std::string, std::string>>& params);
+// The point's seed: splitmix64 of the base seed mixed with FNV-1a of "k=v;..." over the seed_by keys
+// (documented in docs/paper.md so a point can be re-run alone with `sllmsim run --seed`).
+std::uint64_t sweep_point_seed(std::uint64_t base_seed, const std::vector<std::pair<std::string, std::string>>& params,
+                               const std::vector<std::string>& seed_by);
+std::uint64_t fnv1a64(std::string_view text, std::uint64_t hash = 0xcbf29ce484222325ull);
+
+// The results.csv header and a point's row (RFC 4180 quoting).
+std::string sweep_results_header(const std::vector<std::string>& param_names);
+std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary,
+                              const std::vector<std::string>& param_names);
+
+struct SweepOptions {
+  std::string output_dir;
+  unsigned jobs = 1;
+  unsigned shard_index = 0, shard_count = 1;  // run points with index % count == index
+  std::ostream* log = nullptr;                // one line per finished point
+};
+
+struct SweepOutcome {
+  std::size_t planned = 0;  // points of this shard
+  std::size_t ran = 0, skipped = 0;
+  std::vector<std::string> failures;  // "key: message"
+};
+
+// Validates every point of the shard first (an InputError in any point throws before anything runs),
+// then runs the missing ones on `jobs` threads; writes plan.txt and, when no point failed,
+// results.csv (rows of this shard's points in sweep order).
+SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options);
+
+// Combines shard directories (same plan fingerprint) into `output_dir`: copies their point directories
+// and writes plan.txt and results.csv in sweep order. Missing points are an error unless
+// `allow_partial`. Returns the number of points in results.csv.
+std::size_t merge_sweeps(const std::vector<std::string>& shard_dirs, const std::string& output_dir,
+                         bool allow_partial, std::ostream* log = nullptr);
+
+}  // namespace sllm

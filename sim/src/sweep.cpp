@@ -1,0 +1,547 @@
+#include "sllm/sim/sweep.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <yaml-cpp/yaml.h>
+
+#include "sllm/sim/error.h"
+#include "sllm/sim/random.h"
+#include "sllm/sim/scenario.h"
+#include "sllm/sim/simulator.h"
+
+namespace sllm {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kPlanMagic = "sllmsim-sweep-plan 1";
+constexpr std::size_t kMaxKeyLength = 120;
+
+// "label.NAME" parameters are results columns only (e.g. which panel of a figure a point belongs to).
+bool is_label(const std::string& key) { return key.rfind("label.", 0) == 0; }
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// RFC 4180: quote fields holding a comma, quote or line break.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+// Metric columns of results.csv, after key, seed and the parameters. Times in seconds.
+struct Metric {
+  const char* name;
+  std::string (*value)(const RunSummary&);
+};
+#define SLLM_UINT(expr) [](const RunSummary& s) { return std::to_string(expr); }
+#define SLLM_REAL(expr) [](const RunSummary& s) { return number(expr); }
+const Metric kMetrics[] = {
+    {"arrived", SLLM_UINT(s.arrived)},
+    {"completed", SLLM_UINT(s.completed)},
+    {"timed_out", SLLM_UINT(s.timed_out)},
+    {"rejected", SLLM_UINT(s.rejected)},
+    {"running", SLLM_UINT(s.running)},
+    {"served_share",
+     SLLM_REAL(s.arrived ? static_cast<double>(s.completed) / static_cast<double>(s.arrived) : 0.0)},
+    {"cold_starts", SLLM_UINT(s.cold_starts)},
+    {"loads", SLLM_UINT(s.loads)},
+    {"loads_remote", SLLM_UINT(s.loads_by_tier[0])},
+    {"loads_ssd", SLLM_UINT(s.loads_by_tier[1])},
+    {"loads_dram", SLLM_UINT(s.loads_by_tier[2])},
+    {"preemptions", SLLM_UINT(s.preemptions)},
+    {"lost_tokens", SLLM_UINT(s.lost_tokens)},
+    {"latency_mean_s", SLLM_REAL(s.latency.mean)},
+    {"latency_p50_s", SLLM_REAL(s.latency.p50)},
+    {"latency_p90_s", SLLM_REAL(s.latency.p90)},
+    {"latency_p99_s", SLLM_REAL(s.latency.p99)},
+    {"latency_max_s", SLLM_REAL(s.latency.max)},
+    {"ttft_mean_s", SLLM_REAL(s.ttft.mean)},
+    {"ttft_p99_s", SLLM_REAL(s.ttft.p99)},
+    {"tpot_mean_s", SLLM_REAL(s.tpot.mean)},
+    {"queueing_mean_s", SLLM_REAL(s.queueing.mean)},
+    {"queueing_p99_s", SLLM_REAL(s.queueing.p99)},
+    {"load_count", SLLM_UINT(s.load_time.count)},
+    {"load_time_mean_s", SLLM_REAL(s.load_time.mean)},
+    {"load_time_p50_s", SLLM_REAL(s.load_time.p50)},
+    {"load_time_max_s", SLLM_REAL(s.load_time.max)},
+    {"gpu_allocated", SLLM_REAL(s.gpu_allocated_fraction)},
+    {"gpu_busy", SLLM_REAL(s.gpu_busy_fraction)},
+    {"makespan_s", SLLM_REAL(to_seconds(s.makespan))},
+    {"events", SLLM_UINT(s.events)},
+    {"fingerprint", [](const RunSummary& s) { return hex64(s.fingerprint); }},
+};
+#undef SLLM_UINT
+#undef SLLM_REAL
+
+// The grid's values per key, read from a map of key -> non-empty list.
+std::vector<std::pair<std::string, std::vector<std::string>>> read_grid(const ConfigNode& grid) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+  for (const std::string& key : grid.keys()) {
+    const ConfigNode values = grid.child(key);
+    if (!values.is_sequence()) values.fail("expected a list of values for swept key '" + key + "'");
+    std::vector<std::string> texts;
+    for (const ConfigNode& v : values.elements()) texts.push_back(yaml_value_text(v));
+    if (texts.empty()) values.fail("a grid axis needs at least one value");
+    std::set<std::string> unique(texts.begin(), texts.end());
+    if (unique.size() != texts.size()) values.fail("a grid axis lists the same value twice");
+    axes.emplace_back(key, std::move(texts));
+  }
+  return axes;
+}
+
+std::vector<std::vector<std::pair<std::string, std::string>>> read_points(const ConfigNode& points) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> out;
+  for (const ConfigNode& p : points.elements()) {
+    if (!p.is_map()) p.fail("expected a mapping of key.path -> value");
+    std::vector<std::pair<std::string, std::string>> params;
+    for (const std::string& key : p.keys()) params.emplace_back(key, yaml_value_text(p.child(key)));
+    out.push_back(std::move(params));
+  }
+  if (out.empty()) points.fail("expected at least one point");
+  return out;
+}
+
+void read_fixed(const ConfigNode& set, std::map<std::string, std::string>& fixed,
+                std::vector<std::string>& order) {
+  for (const std::string& key : set.keys()) {
+    if (!fixed.count(key)) order.push_back(key);
+    fixed[key] = yaml_value_text(set.child(key));
+  }
+}
+
+std::string point_yaml(const SweepSpec& spec, const SweepPoint& p) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "key" << YAML::Value << p.key;
+  out << YAML::Key << "base" << YAML::Value << spec.base_config;
+  out << YAML::Key << "base_hash" << YAML::Value << hex64(spec.base_config_hash);
+  out << YAML::Key << "seed" << YAML::Value << p.seed;
+  out << YAML::Key << "overrides" << YAML::Value << YAML::BeginSeq;
+  for (const std::string& o : p.overrides) out << YAML::DoubleQuoted << o;
+  out << YAML::EndSeq << YAML::EndMap;
+  return "# One point of an sllmsim sweep; the same run alone: sllmsim run -c BASE --seed SEED --set O...\n" +
+         std::string(out.c_str()) + "\n";
+}
+
+// Reads a point's row.csv: header and row, or empty strings when absent or malformed.
+std::pair<std::string, std::string> read_row_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string header, row;
+  if (!in || !std::getline(in, header) || !std::getline(in, row)) return {};
+  return {header, row};
+}
+
+struct Plan {
+  std::string fingerprint;
+  std::vector<std::string> keys;
+};
+
+Plan read_plan(const fs::path& dir) {
+  const fs::path file = dir / "plan.txt";
+  std::ifstream in(file);
+  if (!in) throw InputError(file.string(), "not a sweep output directory (no plan.txt)");
+  std::string line;
+  std::getline(in, line);
+  const std::string magic = kPlanMagic;
+  if (line.rfind(magic + " fingerprint=", 0) != 0) {
+    throw InputError(file.string() + ":1", "expected '" + magic + " fingerprint=...'");
+  }
+  Plan plan;
+  plan.fingerprint = line.substr(magic.size() + 13);
+  while (std::getline(in, line)) {
+    if (!line.empty()) plan.keys.push_back(line);
+  }
+  return plan;
+}
+
+std::string plan_text(const SweepSpec& spec) {
+  std::string text = std::string(kPlanMagic) + " fingerprint=" + hex64(spec.fingerprint) + "\n";
+  for (const SweepPoint& p : spec.points) text += p.key + "\n";
+  return text;
+}
+
+}  // namespace
+
+std::uint64_t fnv1a64(std::string_view text, std::uint64_t hash) {
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+std::string yaml_value_text(const ConfigNode& value) {
+  const YAML::Node& node = value.yaml();
+  if (node.IsScalar()) return node.Scalar();
+  YAML::Emitter out;
+  out << YAML::Flow << node;
+  return out.c_str();
+}
+
+std::string sweep_point_key(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string exact;
+  for (const auto& [k, v] : params) exact += (exact.empty() ? "" : ",") + k + "=" + v;
+  if (exact.empty()) exact = "base";
+  std::string key;
+  bool replaced = false;
+  for (char c : exact) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '=' || c == ',' || c == '+' || c == '-';
+    key += ok ? c : '_';
+    replaced = replaced || !ok;
+  }
+  if (replaced || key.size() > kMaxKeyLength) {
+    key = key.substr(0, std::min(key.size(), kMaxKeyLength)) + "~" + hex64(fnv1a64(exact)).substr(0, 12);
+  }
+  return key;
+}
+
+std::uint64_t sweep_point_seed(std::uint64_t base_seed, const std::vector<std::pair<std::string, std::string>>& params,
+                               const std::vector<std::string>& seed_by) {
+  std::string text;
+  for (const auto& [k, v] : params) {
+    if (std::find(seed_by.begin(), seed_by.end(), k) != seed_by.end()) text += k + "=" + v + ";";
+  }
+  std::uint64_t state = base_seed ^ fnv1a64(text);
+  // 63 bits, so the seed can also be written as simulation.seed in a YAML config.
+  return splitmix64(state) >> 1;
+}
+
+SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector<std::string>& extra_overrides) {
+  const ConfigNode root = ConfigNode::load_file(path);
+  if (!root.is_map()) root.fail("a sweep file is a mapping with keys base, set, grid, points, seed, seed_by, quick");
+  SweepSpec spec;
+  spec.source = path;
+  const ConfigNode base = root.child("base");
+  const std::string base_text = base.as_string();
+  fs::path base_path(base_text);
+  if (base_path.is_relative()) base_path = fs::path(path).parent_path() / base_path;
+  spec.base_config = base_path.lexically_normal().string();
+  std::string base_yaml;
+  try {
+    base_yaml = read_text(spec.base_config);
+  } catch (const InputError&) {
+    base.fail("cannot open base config '" + spec.base_config + "'");
+  }
+  spec.base_config_hash = fnv1a64(base_yaml);
+  spec.seed = static_cast<std::uint64_t>(root.get_int("seed", 1, 0, INT64_MAX));
+
+  std::map<std::string, std::string> fixed;
+  std::vector<std::string> fixed_order;
+  if (auto set = root.optional_child("set")) read_fixed(*set, fixed, fixed_order);
+  std::vector<std::pair<std::string, std::vector<std::string>>> grid;
+  if (auto g = root.optional_child("grid")) grid = read_grid(*g);
+  std::vector<std::vector<std::pair<std::string, std::string>>> listed;
+  if (auto p = root.optional_child("points")) listed = read_points(*p);
+  const std::optional<ConfigNode> seed_by = root.optional_child("seed_by");
+
+  if (auto q = root.optional_child("quick")) {
+    if (quick) {
+      if (auto set = q->optional_child("set")) read_fixed(*set, fixed, fixed_order);
+      if (auto g = q->optional_child("grid")) {
+        for (auto& [key, values] : read_grid(*g)) {
+          auto axis = std::find_if(grid.begin(), grid.end(), [&](const auto& a) { return a.first == key; });
+          if (axis == grid.end()) g->child(key).fail("quick.grid may only replace axes of grid");
+          axis->second = std::move(values);
+        }
+      }
+      if (auto p = q->optional_child("points")) listed = read_points(*p);
+    } else {
+      q->keys();  // read (checked when --quick is given)
+    }
+    q->finish();
+  }
+  root.finish();
+
+  // Parameter columns: keys of the listed points (first seen first), then the grid's.
+  for (const auto& params : listed) {
+    for (const auto& [k, v] : params) {
+      if (std::find(spec.param_names.begin(), spec.param_names.end(), k) == spec.param_names.end()) {
+        spec.param_names.push_back(k);
+      }
+    }
+  }
+  for (const auto& [k, values] : grid) {
+    if (std::find(spec.param_names.begin(), spec.param_names.end(), k) != spec.param_names.end()) {
+      root.child("grid").child(k).fail("'" + k + "' is swept both in points and in grid");
+    }
+    spec.param_names.push_back(k);
+  }
+  for (const std::string& k : spec.param_names) {
+    if (fixed.count(k)) root.child("set").child(k).fail("'" + k + "' is both fixed (set) and swept");
+  }
+  std::vector<std::string> extra_keys;
+  for (const std::string& o : extra_overrides) {
+    const std::string k = o.substr(0, o.find('='));
+    if (std::find(spec.param_names.begin(), spec.param_names.end(), k) != spec.param_names.end()) {
+      throw InputError("--set " + o, "'" + k + "' is swept by " + path + "; change the sweep file instead");
+    }
+  }
+
+  if (seed_by) {
+    for (const ConfigNode& e : seed_by->elements()) {
+      const std::string k = e.as_string();
+      if (std::find(spec.param_names.begin(), spec.param_names.end(), k) == spec.param_names.end()) {
+        e.fail("'" + k + "' is not a swept key");
+      }
+      spec.seed_by.push_back(k);
+    }
+  } else {
+    spec.seed_by = spec.param_names;
+  }
+
+  // Points: each listed point (or one empty point) crossed with the grid, the first grid key slowest.
+  if (listed.empty()) listed.emplace_back();
+  std::vector<std::string> fixed_overrides;
+  for (const std::string& k : fixed_order) fixed_overrides.push_back(k + "=" + fixed[k]);
+  std::set<std::string> keys;
+  for (const auto& base_params : listed) {
+    std::vector<std::size_t> digit(grid.size(), 0);
+    for (;;) {
+      SweepPoint p;
+      p.index = spec.points.size();
+      p.params = base_params;
+      for (std::size_t a = 0; a < grid.size(); ++a) p.params.emplace_back(grid[a].first, grid[a].second[digit[a]]);
+      p.key = sweep_point_key(p.params);
+      if (!keys.insert(p.key).second) root.fail("two points have the same values: " + p.key);
+      p.seed = sweep_point_seed(spec.seed, p.params, spec.seed_by);
+      p.overrides = fixed_overrides;
+      for (const auto& [k, v] : p.params) {
+        if (!is_label(k)) p.overrides.push_back(k + "=" + v);
+      }
+      p.overrides.insert(p.overrides.end(), extra_overrides.begin(), extra_overrides.end());
+      spec.points.push_back(std::move(p));
+      // Odometer over the grid's axes, the last one fastest.
+      std::size_t a = grid.size();
+      while (a > 0 && ++digit[a - 1] == grid[a - 1].second.size()) digit[--a] = 0;
+      if (a == 0) break;
+    }
+  }
+
+  std::string all = spec.base_config + "\n" + hex64(spec.base_config_hash) + "\n" + std::to_string(spec.seed) + "\n";
+  for (const SweepPoint& p : spec.points) {
+    all += p.key + "|" + std::to_string(p.seed);
+    for (const std::string& o : p.overrides) all += "|" + o;
+    all += "\n";
+  }
+  spec.fingerprint = fnv1a64(all);
+  return spec;
+}
+
+std::string sweep_results_header(const std::vector<std::string>& param_names) {
+  std::string h = "key,seed";
+  for (const std::string& p : param_names) h += "," + csv_field(p);
+  for (const Metric& m : kMetrics) h += std::string(",") + m.name;
+  return h;
+}
+
+std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary,
+                              const std::vector<std::string>& param_names) {
+  std::string r = csv_field(point.key) + "," + std::to_string(point.seed);
+  for (const std::string& name : param_names) {
+    std::string value;
+    for (const auto& [k, v] : point.params) {
+      if (k == name) value = v;
+    }
+    r += "," + csv_field(value);
+  }
+  for (const Metric& m : kMetrics) r += "," + m.value(summary);
+  return r;
+}
+
+
+SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
+  if (options.output_dir.empty()) throw InputError("sweep", "an output directory is required (-o DIR)");
+  if (options.shard_count == 0 || options.shard_index >= options.shard_count) {
+    throw InputError("--shard", "expected i/n with 0 <= i < n");
+  }
+  std::vector<const SweepPoint*> mine;
+  for (const SweepPoint& p : spec.points) {
+    if (p.index % options.shard_count == options.shard_index) mine.push_back(&p);
+  }
+  // Every point's scenario is read before anything runs: one bad point fails the sweep up front.
+  for (const SweepPoint* p : mine) {
+    try {
+      (void)Scenario::load(spec.base_config, p->overrides, p->seed);
+    } catch (const InputError& e) {
+      throw InputError("sweep point " + p->key + " (" + spec.source + ")", e.what());
+    }
+  }
+
+  const fs::path dir(options.output_dir);
+  const fs::path points_dir = dir / "points";
+  fs::create_directories(points_dir);
+  write_file_atomically(dir.string(), "plan.txt", plan_text(spec));
+  const std::string header = sweep_results_header(spec.param_names);
+
+  SweepOutcome outcome;
+  outcome.planned = mine.size();
+  std::vector<std::string> rows(mine.size());
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    const fs::path pdir = points_dir / mine[i]->key;
+    const auto [h, row] = read_row_file(pdir / "row.csv");
+    bool complete = !row.empty() && h == header;
+    if (complete) {
+      try {
+        complete = read_text((pdir / "point.yaml").string()) == point_yaml(spec, *mine[i]);
+      } catch (const InputError&) {
+        complete = false;
+      }
+    }
+    if (complete) {
+      rows[i] = row;
+      ++outcome.skipped;
+    } else {
+      todo.push_back(i);
+    }
+  }
+
+  std::mutex mutex;
+  std::atomic<std::size_t> next{0};
+  std::size_t done = outcome.skipped;
+  const auto worker = [&] {
+    for (;;) {
+      const std::size_t t = next.fetch_add(1);
+      if (t >= todo.size()) return;
+      const std::size_t i = todo[t];
+      const SweepPoint& p = *mine[i];
+      const fs::path final_dir = points_dir / p.key;
+      const fs::path tmp_dir = points_dir / (p.key + ".tmp");
+      std::string error;
+      try {
+        fs::remove_all(tmp_dir);
+        const Scenario scenario = Scenario::load(spec.base_config, p.overrides, p.seed);
+        Simulator simulator(scenario);
+        RunOptions run;
+        run.output_dir = tmp_dir.string();
+        const RunSummary summary = simulator.run(run);
+        const std::string row = sweep_results_row(p, summary, spec.param_names);
+        write_file_atomically(tmp_dir.string(), "point.yaml", point_yaml(spec, p));
+        write_file_atomically(tmp_dir.string(), "row.csv", header + "\n" + row + "\n");
+        fs::remove_all(final_dir);
+        fs::rename(tmp_dir, final_dir);
+        rows[i] = row;
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      const std::lock_guard<std::mutex> lock(mutex);
+      ++done;
+      if (error.empty()) {
+        ++outcome.ran;
+      } else {
+        outcome.failures.push_back(p.key + ": " + error);
+      }
+      if (options.log) {
+        *options.log << "[" << done << "/" << mine.size() << "] " << p.key << (error.empty() ? "" : "  FAILED: " + error)
+                     << "\n";
+        options.log->flush();
+      }
+    }
+  };
+  const unsigned threads = std::max(1u, std::min<unsigned>(options.jobs, static_cast<unsigned>(todo.size())));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+
+  if (outcome.failures.empty()) {
+    std::string csv = header + "\n";
+    for (const std::string& r : rows) csv += r + "\n";
+    write_file_atomically(dir.string(), "results.csv", csv);
+  }
+  return outcome;
+}
+
+std::size_t merge_sweeps(const std::vector<std::string>& shard_dirs, const std::string& output_dir, bool allow_partial,
+                         std::ostream* log) {
+  if (shard_dirs.empty()) throw InputError("sweep merge", "expected at least one sweep output directory");
+  std::vector<Plan> plans;
+  for (const std::string& d : shard_dirs) plans.push_back(read_plan(d));
+  for (std::size_t i = 1; i < plans.size(); ++i) {
+    if (plans[i].fingerprint != plans[0].fingerprint || plans[i].keys != plans[0].keys) {
+      throw InputError(shard_dirs[i], "comes from a different sweep than " + shard_dirs[0] + " (plan fingerprint " +
+                                          plans[i].fingerprint + " vs " + plans[0].fingerprint + ")");
+    }
+  }
+  const fs::path out(output_dir);
+  fs::create_directories(out / "points");
+  std::string header;
+  std::string csv;
+  std::vector<std::string> missing;
+  std::size_t merged = 0;
+  for (const std::string& key : plans[0].keys) {
+    bool found = false;
+    for (const std::string& d : shard_dirs) {
+      const fs::path src = fs::path(d) / "points" / key;
+      const auto [h, row] = read_row_file(src / "row.csv");
+      if (row.empty()) continue;
+      if (header.empty()) header = h;
+      if (h != header) throw InputError((src / "row.csv").string(), "results columns differ from the other points'");
+      const fs::path dst = out / "points" / key;
+      if (!fs::exists(dst) || !fs::equivalent(src, dst)) {
+        const fs::path tmp = out / "points" / (key + ".tmp");
+        fs::remove_all(tmp);
+        fs::copy(src, tmp, fs::copy_options::recursive);
+        fs::remove_all(dst);
+        fs::rename(tmp, dst);
+      }
+      csv += row + "\n";
+      ++merged;
+      found = true;
+      break;
+    }
+    if (!found) missing.push_back(key);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < missing.size() && i < 5; ++i) list += (i ? ", " : "") + missing[i];
+    if (missing.size() > 5) list += ", ...";
+    if (!allow_partial) {
+      throw std::runtime_error(std::to_string(missing.size()) + " of " + std::to_string(plans[0].keys.size()) +
+                               " points are missing from the shards (" + list + "); run the missing shards or "
+                               "pass --partial");
+    }
+    if (log) *log << "warning: " << missing.size() << " points missing (" << list << ")\n";
+  }
+  std::string plan = std::string(kPlanMagic) + " fingerprint=" + plans[0].fingerprint + "\n";
+  for (const std::string& k : plans[0].keys) plan += k + "\n";
+  write_file_atomically(out.string(), "plan.txt", plan);
+  if (header.empty()) throw std::runtime_error("no complete point in the given directories");
+  write_file_atomically(out.string(), "results.csv", header + "\n" + csv);
+  return merged;
+}
+
+}  // namespace sllm
