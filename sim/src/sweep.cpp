@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kPlanMagic = "sllmsim-sweep-plan 1";
-constexpr std::size_t kMaxKeyLength = 120;
+constexpr std::size_t kMaxKeyLength = 180;  // + ".tmp" and the hash stay under NAME_MAX (255)
 
 // "label.NAME" parameters are results columns only (e.g. which panel of a figure a point belongs to).
 bool is_label(const std::string& key) { return key.rfind("label.", 0) == 0; }
