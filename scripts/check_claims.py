@@ -247,7 +247,7 @@ def main(argv):
     rep.add()
     rep.add("Generated %s by scripts/check_claims.py from %s%s. How to reproduce: docs/paper.md."
             % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), out_dir,
-               " (--quick: fewer requests and rates)" if quick else ""))
+               " (--quick: fewer points, see docs/paper.md)" if quick else ""))
     rep.add()
     missing = []
     for f in figures:
