@@ -135,6 +135,17 @@ TEST(ScenarioConfigErrors, UnknownModelAndPolicyName) {
   EXPECT_NE(msg.find("'serverless'"), std::string::npos) << msg;
 }
 
+TEST(ScenarioConfigErrors, UnknownKeepAliveAndEvictionNames) {
+  std::string msg = error_of(replace(kBase, "name: serverlessllm", "name: serverlessllm\n  keep_alive: {name: fixd}"));
+  EXPECT_NE(msg.find("test.yaml:20:22: policy.keep_alive.name: unknown keep-alive policy 'fixd' (expected one of 'fixed'"),
+            std::string::npos)
+      << msg;
+  msg = error_of(replace(kBase, "name: serverlessllm", "name: serverlessllm\n  eviction: {dram: mru}"));
+  EXPECT_NE(msg.find("test.yaml:20:20: policy.eviction.dram: unknown eviction policy 'mru'"), std::string::npos) << msg;
+  msg = error_of(replace(kBase, "name: serverlessllm", "name: serverlessllm\n  keep_alive: {name: fixed, timeout: 1 h, x: 1}"));
+  EXPECT_NE(msg.find("policy.keep_alive.x: unknown key 'x'"), std::string::npos) << msg;
+}
+
 TEST(ScenarioConfigErrors, UnknownPolicyParameter) {
   const std::string msg = error_of(replace(kBase, "name: serverlessllm", "name: serverlessllm\n  reclaim: true"));
   EXPECT_NE(msg.find("test.yaml:20:3: policy.reclaim: unknown key 'reclaim'"), std::string::npos) << msg;

@@ -131,20 +131,21 @@ std::uint32_t size_instance(DeploymentSpec& d, const ClusterSpec& cluster, const
 }
 
 PolicyChoice read_choice(const ConfigNode& parent, std::string_view key, const std::string& def) {
+  const ConfigNode empty = ConfigNode::load_string("{}", "<default>");
   if (auto c = parent.optional_child(key)) {
     if (c->is_map()) {
-      PolicyChoice choice{c->get_string("name"), *c};
-      return choice;
+      const std::string name = c->get_string("name");
+      return PolicyChoice{name, *c, c->child("name")};
     }
-    return PolicyChoice{c->as_string(), ConfigNode::load_string("{}", c->location())};
+    return PolicyChoice{c->as_string(), empty, *c};
   }
-  return PolicyChoice{def, ConfigNode::load_string("{}", "<default>")};
+  return PolicyChoice{def, empty, parent};
 }
 
 template <class Base>
-void validate_choice(PolicyChoice& choice, const ConfigNode& name_node) {
+void validate_choice(const PolicyChoice& choice) {
   ConfigNode params = choice.params;
-  auto policy = Registry<Base>::instance().create(choice.name, params, name_node);
+  auto policy = Registry<Base>::instance().create(choice.name, params, choice.where);
   params.finish();
 }
 
@@ -277,15 +278,14 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
     s.ssd_eviction = read_choice(*ev, "ssd", "lru");
     ev->finish();
   } else {
-    s.dram_eviction = PolicyChoice{"lru", ConfigNode::load_string("{}", "<default>")};
+    s.dram_eviction = PolicyChoice{"lru", ConfigNode::load_string("{}", "<default>"), policy};
     s.ssd_eviction = s.dram_eviction;
   }
-  s.scheduler = PolicyChoice{name, policy};
-  validate_choice<SchedulingPolicy>(s.scheduler, policy.child("name"));
-  const auto name_of = [&](const PolicyChoice& c) { return c.params.has("name") ? c.params.child("name") : c.params; };
-  validate_choice<KeepAlivePolicy>(s.keep_alive, name_of(s.keep_alive));
-  validate_choice<EvictionPolicy>(s.dram_eviction, name_of(s.dram_eviction));
-  validate_choice<EvictionPolicy>(s.ssd_eviction, name_of(s.ssd_eviction));
+  s.scheduler = PolicyChoice{name, policy, policy.child("name")};
+  validate_choice<SchedulingPolicy>(s.scheduler);
+  validate_choice<KeepAlivePolicy>(s.keep_alive);
+  validate_choice<EvictionPolicy>(s.dram_eviction);
+  validate_choice<EvictionPolicy>(s.ssd_eviction);
 
   if (auto out = root.optional_child("output")) {
     s.output.requests_csv = out->get_bool("requests_csv", true);

@@ -91,6 +91,7 @@ struct PlacementSpec {
 struct PolicyChoice {
   std::string name;
   ConfigNode params = ConfigNode::load_string("{}", "<default>");
+  ConfigNode where = params;  // the node that named it (errors about the name point there)
 };
 
 struct SimulationSpec {
