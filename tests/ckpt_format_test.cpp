@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -534,7 +535,9 @@ TEST(CkptLoad, CudaDeviceWithoutGpuFailsClearly) {
 
 // The CLI end to end: exit codes and messages a user sees.
 std::pair<int, std::string> run_cli(const std::string& args) {
-  const std::string cmd = std::string(SLLM_BINARY) + " " + args + " 2>&1";
+  // SLLM_BINARY in the environment overrides the build path (binaries copied to a GPU host).
+  const char* env = std::getenv("SLLM_BINARY");
+  const std::string cmd = std::string(env ? env : SLLM_BINARY) + " " + args + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};

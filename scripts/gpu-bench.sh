@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Runs on a GPU host (H100/H200) from binaries built by scripts/gpu-build.sh:
+#   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader (default: all, in that order)
+# Environment: SLLM_GPU_BIN (binaries; default: bin/ beside this script), SLLM_BENCH_DIR (scratch on the
+# disk under test; default /tmp/sllm-bench), SLLM_BENCH_MODEL (default opt-6.7b, ~13 GB fp16), OUT (where
+# logs and the table go; default $SLLM_BENCH_DIR/out).
+# Each section is self-contained; later sections (engine) append their own.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${SLLM_GPU_BIN:-$here/bin}
+[ -x "$bin/sllmsim" ] || bin=$here/../.gpu/bin
+work=${SLLM_BENCH_DIR:-/tmp/sllm-bench}
+model=${SLLM_BENCH_MODEL:-opt-6.7b}
+out=${OUT:-$work/out}
+mkdir -p "$work" "$out"
+sections=("$@")
+[ ${#sections[@]} -gt 0 ] || sections=(checks tests loader)
+sllmsim="$bin/sllmsim"
+export SLLM_BINARY=$sllmsim
+
+# cuBLAS is linked dynamically: the CUDA toolkit's copy, or the one PyTorch's pip wheels bring.
+find_cublas() {
+  local d
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+           $(python3 -c 'import nvidia.cublas as m; print(*[p + "/lib" for p in m.__path__])' 2>/dev/null); do
+    if ls "$d"/libcublas.so.13* >/dev/null 2>&1; then echo "$d"; return; fi
+  done
+  d=$(find / -xdev -name 'libcublas.so.13*' -not -path '/proc/*' 2>/dev/null | head -1)
+  [ -n "$d" ] && dirname "$d"
+}
+cublas_dir=$(find_cublas)
+[ -n "$cublas_dir" ] && export LD_LIBRARY_PATH=$cublas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+
+stamp() { echo "== $(date -u +%H:%M:%S) $*"; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+section_checks() {
+  stamp "checks"
+  nvidia-smi --query-gpu=name,memory.total,driver_version,pcie.link.gen.max,pcie.link.width.max --format=csv
+  echo "kernel $(uname -r); $(nproc) cores; $(free -g | awk '/Mem:/{print $2}') GiB RAM"
+  echo "libcublas: ${cublas_dir:-NOT FOUND}"
+  ldd "$sllmsim" | grep -E "not found|cublas|cudart|stdc" || true
+  "$sllmsim" version
+  df -h "$work" | tail -1
+  mount | grep -E " $(df --output=target "$work" | tail -1) " | head -1
+  dd if=/dev/zero of="$work/odirect.probe" bs=1M count=64 oflag=direct status=none && \
+    dd if="$work/odirect.probe" of=/dev/null bs=1M iflag=direct status=none && echo "O_DIRECT: ok on $work" || echo "O_DIRECT: REFUSED on $work"
+  rm -f "$work/odirect.probe"
+  if (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then echo "drop_caches: writable"; else echo "drop_caches: NOT writable"; fi
+  python3 -c 'import torch, safetensors; print("python", __import__("sys").version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available(), "safetensors", safetensors.__version__)'
+}
+
+section_tests() {
+  stamp "tests"
+  local t rc=0
+  for t in ckpt_format_test loader_pipeline_test loader_cuda_test; do
+    [ -x "$bin/$t" ] || { echo "$t: missing"; rc=1; continue; }
+    (cd "$work" && "$bin/$t" --gtest_brief=1) 2>&1 | tail -25 | tee "$out/$t.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  done
+  return $rc
+}
+
+section_loader() {
+  stamp "loader: synthesise $model as safetensors (the source)"
+  local src=$work/model.safetensors ckpt=$work/ckpt log=$out/loader.log
+  rm -rf "$src" "$ckpt"
+  /usr/bin/time -f "synth %e s" "$sllmsim" ckpt synth --model "$model" --format safetensors -o "$src" || return 1
+  stamp "loader: convert"
+  /usr/bin/time -f "convert %e s" "$sllmsim" ckpt convert "$src" -o "$ckpt" || return 1
+  "$sllmsim" ckpt inspect "$ckpt" --summary
+  : >"$log"
+  stamp "loader: pipelined cold + warm, baselines, GPU checksum vs source"
+  drop_caches
+  timeout 300 "$sllmsim" ckpt load "$ckpt" --device cuda:0 --mode pipelined --repeat 3 --compare "$src" 2>&1 | tee -a "$log"
+  stamp "loader: io backends, cold"
+  for io in uring threads; do
+    drop_caches
+    echo "io=$io" >>"$log"
+    timeout 120 "$sllmsim" ckpt load "$ckpt" --device cuda:0 --mode pipelined --io "$io" --drop-caches --no-baselines 2>&1 |
+      sed "s/^run /io $io run /" | tee -a "$log"
+  done
+  stamp "loader: ablation, each cold"
+  for mode in by-tensor bulk direct threads pinned pipelined safetensors torch; do
+    timeout 150 "$sllmsim" ckpt load "$ckpt" --device cuda:0 --mode "$mode" --drop-caches --no-baselines 2>&1 |
+      sed "s/^run /ablation $mode run /" | tee -a "$log"
+  done
+  stamp "loader: python safetensors.torch.load_file + .to('cuda')"
+  timeout 200 python3 - "$src" <<'PY' 2>&1 | tee -a "$log"
+import os, sys, time, torch
+from safetensors.torch import load_file
+path = sys.argv[1]
+torch.zeros(1, device="cuda")  # CUDA context outside the timing, as in sllmsim
+for label in ("cold", "warm"):
+    if label == "cold":
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+    t0 = time.perf_counter()
+    d = load_file(path)
+    d = {k: v.to("cuda") for k, v in d.items()}
+    torch.cuda.synchronize()
+    t = time.perf_counter() - t0
+    n = sum(v.numel() * v.element_size() for v in d.values())
+    print(f"python_safetensors {label} seconds={t:.4f} gbps={n / t / 1e9:.3f}", flush=True)
+    del d
+    torch.cuda.empty_cache()
+PY
+  stamp "loader: table"
+  python3 - "$log" "$model" <<'PY' | tee "$out/loader-table.md"
+import re, sys, subprocess, datetime
+log, model = open(sys.argv[1]).read(), sys.argv[2]
+gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+res = [dict(kv.split("=", 1) for kv in l.split()[1:]) for l in log.splitlines() if l.startswith("result ")]
+def secs(pattern):
+    m = re.search(pattern + r": ([0-9.]+) s, ([0-9.]+) GB/s", log)
+    return (float(m.group(1)), float(m.group(2))) if m else (None, None)
+py = {m.group(1): (float(m.group(2)), float(m.group(3))) for m in re.finditer(r"python_safetensors (\w+) seconds=([0-9.]+) gbps=([0-9.]+)", log)}
+cmp = re.search(r"compare: .*", log)
+print(f"Loader benchmark, {model} ({gpu}), {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC\n")
+print("| measurement | seconds | GB/s | ratio | target | met |\n|---|---|---|---|---|---|")
+def row(name, s, g, ratio="", target="", ok=""):
+    print(f"| {name} | {'' if s is None else f'{s:.3f}'} | {'' if g is None else f'{g:.2f}'} | {ratio} | {target} | {ok} |")
+if res:
+    raw, h2d = float(res[0]["raw_read_gbps"]), float(res[0]["copy_gbps"])
+    row(f"raw O_DIRECT read ({res[0]['raw_read_io']})", None, raw)
+    row("pinned host-to-device copy", None, h2d)
+    cold, warm = res[0], min(res[1:], key=lambda r: float(r["seconds"])) if len(res) > 1 else None
+    c = float(cold["gbps"])
+    row("sllm pipelined, cold", float(cold["seconds"]), c, f"{100*c/raw:.1f}% of raw read", ">= 95%", "yes" if c >= 0.95 * raw else "NO")
+    if warm:
+        w = float(warm["gbps"])
+        row("sllm pipelined, warm (DRAM pool)", float(warm["seconds"]), w, f"{100*w/h2d:.1f}% of H2D", ">= 90%", "yes" if w >= 0.9 * h2d else "NO")
+    if "warm" in py and warm:
+        x = py["warm"][0] / float(warm["seconds"])
+        row("python safetensors + .to(cuda), warm", *py["warm"], f"sllm warm {x:.1f}x faster", ">= 5x", "yes" if x >= 5 else "NO")
+    if "cold" in py:
+        x = py["cold"][0] / float(cold["seconds"])
+        row("python safetensors + .to(cuda), cold", *py["cold"], f"sllm cold {x:.2f}x faster", ">= 1x", "yes" if x >= 1 else "NO")
+for io in ("uring", "threads"):
+    s, g = secs(f"io {io} run 1/1")
+    row(f"pipelined cold, io={io}", s, g)
+prev = None
+for mode in ("by-tensor", "bulk", "direct", "threads", "pinned", "pipelined"):
+    s, g = secs(f"ablation {mode} run 1/1")
+    if s is None:
+        row(f"ablation: {mode}", None, None, "failed")
+        continue
+    if prev is None:
+        row(f"ablation: {mode}, cold", s, g, "baseline")
+    else:
+        row(f"ablation: {mode}, cold", s, g, f"{prev/s:.2f}x previous", ">= 1x", "yes" if s <= prev else "NO")
+    prev = s
+for mode in ("safetensors", "torch"):
+    s, g = secs(f"ablation {mode} run 1/1")
+    row(f"sllmsim --mode {mode} (same files), cold", s, g)
+print(f"\nGPU bytes vs source: {cmp.group(0) if cmp else 'compare did not run'}")
+PY
+}
+
+rc=0
+for s in "${sections[@]}"; do
+  "section_$s" || { echo "section $s FAILED"; rc=1; }
+done
+exit $rc
