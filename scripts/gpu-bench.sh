@@ -9,7 +9,17 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${SLLM_GPU_BIN:-$here/bin}
 [ -x "$bin/sllmsim" ] || bin=$here/../.gpu/bin
-work=${SLLM_BENCH_DIR:-/tmp/sllm-bench}
+# Scratch on a real disk (not tmpfs) with room for the source and the checkpoint (~2x the model).
+pick_work() {
+  local d
+  for d in /tmp /var/tmp "$PWD"; do
+    [ -d "$d" ] || continue
+    [ "$(df --output=fstype "$d" | tail -1)" = tmpfs ] && continue
+    [ "$(df --output=avail -BG "$d" | tail -1 | tr -dc 0-9)" -ge 30 ] && { echo "$d/sllm-bench"; return; }
+  done
+  echo /tmp/sllm-bench
+}
+work=${SLLM_BENCH_DIR:-$(pick_work)}
 model=${SLLM_BENCH_MODEL:-opt-6.7b}
 out=${OUT:-$work/out}
 mkdir -p "$work" "$out"
@@ -41,8 +51,7 @@ section_checks() {
   echo "libcublas: ${cublas_dir:-NOT FOUND}"
   ldd "$sllmsim" | grep -E "not found|cublas|cudart|stdc" || true
   "$sllmsim" version
-  df -h "$work" | tail -1
-  mount | grep -E " $(df --output=target "$work" | tail -1) " | head -1
+  df -hT /tmp /var/tmp "$PWD" "$work" 2>/dev/null
   dd if=/dev/zero of="$work/odirect.probe" bs=1M count=64 oflag=direct status=none && \
     dd if="$work/odirect.probe" of=/dev/null bs=1M iflag=direct status=none && echo "O_DIRECT: ok on $work" || echo "O_DIRECT: REFUSED on $work"
   rm -f "$work/odirect.probe"

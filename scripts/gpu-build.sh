@@ -11,10 +11,11 @@ out=${1:-.gpu}
 build=build-gpu
 cuda_lib=/usr/local/cuda/lib64
 
-# CMAKE_FIND_LIBRARY_SUFFIXES=.a (SLLM_STATIC) hides libcublas.so from FindCUDAToolkit: name it.
+# CMAKE_FIND_LIBRARY_SUFFIXES=.a (SLLM_STATIC) hides the shared CUDA libraries from FindCUDAToolkit: name them
+# (cudart itself is linked statically through CUDA::cudart_static).
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLLM_WERROR=ON -DSLLM_STATIC=ON -DSLLM_CUDA=ON \
   -DSLLM_BUILD_TESTS=ON -DSLLM_BUILD_BENCH=OFF \
-  -DCUDA_cublas_LIBRARY="$cuda_lib/libcublas.so" -DCUDA_cublasLt_LIBRARY="$cuda_lib/libcublasLt.so"
+  -DCUDA_CUDART="$cuda_lib/libcudart.so" -DCUDA_cublas_LIBRARY="$cuda_lib/libcublas.so" -DCUDA_cublasLt_LIBRARY="$cuda_lib/libcublasLt.so"
 
 # --- loader section ---
 targets=(sllmsim ckpt_format_test loader_pipeline_test loader_cuda_test)
