@@ -21,6 +21,7 @@ pick_work() {
 }
 work=${SLLM_BENCH_DIR:-$(pick_work)}
 model=${SLLM_BENCH_MODEL:-opt-6.7b}
+device=${SLLM_BENCH_DEVICE:-cuda:0}  # cpu: a dry run of the script on a machine without a GPU
 out=${OUT:-$work/out}
 mkdir -p "$work" "$out"
 sections=("$@")
@@ -42,6 +43,15 @@ cublas_dir=$(find_cublas)
 [ -n "$cublas_dir" ] && export LD_LIBRARY_PATH=$cublas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 stamp() { echo "== $(date -u +%H:%M:%S) $*"; }
+timed() {  # timed LABEL CMD...: runs CMD, prints "LABEL N.NN s"
+  local label=$1 t0 rc
+  shift
+  t0=$(date +%s.%N)
+  "$@"
+  rc=$?
+  echo "$label $(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || python3 -c "print(round($(date +%s.%N) - $t0, 2))") s"
+  return $rc
+}
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 section_checks() {
@@ -74,24 +84,24 @@ section_loader() {
   stamp "loader: synthesise $model as safetensors (the source)"
   local src=$work/model.safetensors ckpt=$work/ckpt log=$out/loader.log
   rm -rf "$src" "$ckpt"
-  /usr/bin/time -f "synth %e s" "$sllmsim" ckpt synth --model "$model" --format safetensors -o "$src" || return 1
+  timed synth "$sllmsim" ckpt synth --model "$model" --format safetensors -o "$src" || return 1
   stamp "loader: convert"
-  /usr/bin/time -f "convert %e s" "$sllmsim" ckpt convert "$src" -o "$ckpt" || return 1
+  timed convert "$sllmsim" ckpt convert "$src" -o "$ckpt" || return 1
   "$sllmsim" ckpt inspect "$ckpt" --summary
   : >"$log"
   stamp "loader: pipelined cold + warm, baselines, GPU checksum vs source"
   drop_caches
-  timeout 300 "$sllmsim" ckpt load "$ckpt" --device cuda:0 --mode pipelined --repeat 3 --compare "$src" 2>&1 | tee -a "$log"
+  timeout 300 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode pipelined --repeat 3 --compare "$src" 2>&1 | tee -a "$log"
   stamp "loader: io backends, cold"
   for io in uring threads; do
     drop_caches
     echo "io=$io" >>"$log"
-    timeout 120 "$sllmsim" ckpt load "$ckpt" --device cuda:0 --mode pipelined --io "$io" --drop-caches --no-baselines 2>&1 |
+    timeout 120 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode pipelined --io "$io" --drop-caches --no-baselines 2>&1 |
       sed "s/^run /io $io run /" | tee -a "$log"
   done
   stamp "loader: ablation, each cold"
   for mode in by-tensor bulk direct threads pinned pipelined safetensors torch; do
-    timeout 150 "$sllmsim" ckpt load "$ckpt" --device cuda:0 --mode "$mode" --drop-caches --no-baselines 2>&1 |
+    timeout 150 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode "$mode" --drop-caches --no-baselines 2>&1 |
       sed "s/^run /ablation $mode run /" | tee -a "$log"
   done
   stamp "loader: python safetensors.torch.load_file + .to('cuda')"
@@ -119,7 +129,10 @@ PY
   python3 - "$log" "$model" <<'PY' | tee "$out/loader-table.md"
 import re, sys, subprocess, datetime
 log, model = open(sys.argv[1]).read(), sys.argv[2]
-gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+try:
+    gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    gpu = "no GPU"
 res = [dict(kv.split("=", 1) for kv in l.split()[1:]) for l in log.splitlines() if l.startswith("result ")]
 def secs(pattern):
     m = re.search(pattern + r": ([0-9.]+) s, ([0-9.]+) GB/s", log)
