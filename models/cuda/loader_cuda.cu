@@ -91,10 +91,21 @@ void free_pinned(void* p) {
   if (p) cudaFreeHost(p);
 }
 
+// Model memory comes from the device's stream-ordered pool, told to keep freed memory mapped: a model
+// loaded into memory that an evicted model gave back skips the page mapping of a fresh cudaMalloc, as
+// with the caching allocators of serving frameworks. The first allocation of that size still pays it.
 void* alloc_device(int device, std::size_t bytes, std::string* error) {
   DeviceGuard guard(device);
+  cudaMemPool_t pool{};
+  cudaError_t err = cudaDeviceGetDefaultMemPool(&pool, device);
+  if (err == cudaSuccess) {
+    std::uint64_t keep = UINT64_MAX;
+    err = cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  }
   void* p = nullptr;
-  const cudaError_t err = cudaMalloc(&p, std::max<std::size_t>(bytes, 1));
+  if (err == cudaSuccess) err = cudaMallocAsync(&p, std::max<std::size_t>(bytes, 1), cudaStreamLegacy);
+  // The copies run on other streams: the allocation must be complete before they start.
+  if (err == cudaSuccess) err = cudaStreamSynchronize(cudaStreamLegacy);
   if (err != cudaSuccess) {
     cudaGetLastError();
     if (error) *error = cudaGetErrorString(err);
@@ -106,7 +117,8 @@ void* alloc_device(int device, std::size_t bytes, std::string* error) {
 void free_device(int device, void* p) {
   if (!p) return;
   DeviceGuard guard(device);
-  cudaFree(p);
+  cudaFreeAsync(p, cudaStreamLegacy);
+  cudaStreamSynchronize(cudaStreamLegacy);
 }
 
 void copy_to_device(int device, void* dst, const void* src, std::size_t bytes) {

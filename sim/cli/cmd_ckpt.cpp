@@ -263,7 +263,7 @@ int cmd_load(const std::vector<std::string>& args) {
       std::printf(" (%llu of %llu chunks from DRAM)", static_cast<unsigned long long>(st.chunks_from_dram),
                   static_cast<unsigned long long>(st.chunks));
     }
-    std::printf("%s\n", st.buffered_fallback ? " [buffered reads: O_DIRECT refused]" : "");
+    std::printf(", device allocation %.1f ms%s\n", st.alloc_seconds * 1e3, st.buffered_fallback ? " [buffered reads: O_DIRECT refused]" : "");
     std::fflush(stdout);
   }
 
@@ -277,9 +277,9 @@ int cmd_load(const std::vector<std::string>& args) {
       const double bw = static_cast<double>(runs[r].bytes) / runs[r].seconds;
       std::printf("run %zu: %.1f%% of raw O_DIRECT read, %.1f%% of %s\n", r + 1, 100.0 * bw / raw_read, 100.0 * bw / copy,
                   lo.device.is_cuda() ? "pinned H2D" : "memcpy");
-      std::printf("result mode=%s device=%s run=%zu seconds=%.4f gbps=%.3f dram_chunks=%llu chunks=%llu raw_read_gbps=%.3f "
-                  "raw_read_io=%s copy_gbps=%.3f\n",
-                  std::string(to_string(lo.mode)).c_str(), lo.device.to_string().c_str(), r + 1, runs[r].seconds, gbps(bw),
+      std::printf("result mode=%s device=%s run=%zu seconds=%.4f alloc_seconds=%.4f gbps=%.3f dram_chunks=%llu chunks=%llu "
+                  "raw_read_gbps=%.3f raw_read_io=%s copy_gbps=%.3f\n",
+                  std::string(to_string(lo.mode)).c_str(), lo.device.to_string().c_str(), r + 1, runs[r].seconds, runs[r].alloc_seconds, gbps(bw),
                   static_cast<unsigned long long>(runs[r].chunks_from_dram), static_cast<unsigned long long>(runs[r].chunks),
                   gbps(raw_read), raw_backend.c_str(), gbps(copy));
     }

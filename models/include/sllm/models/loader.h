@@ -18,9 +18,9 @@ namespace sllm::models {
 
 enum class LoadMode : std::uint8_t {
   kByTensor,     // buffered read of each tensor into its own pageable buffer, then copy
-  kBulk,         // one buffered sequential read of each partition into pageable memory, then copy
+  kBulk,         // large buffered sequential reads of each partition into pageable memory, then copy
   kDirect,       // bulk with O_DIRECT into aligned pageable memory
-  kThreads,      // direct with several readers
+  kThreads,      // direct split into chunks read by several threads
   kPinned,       // threads into the pinned pool memory, then copy
   kPipelined,    // chunks copied on as they land; the pool is an LRU cache (the default)
   kSafetensors,  // mmap each partition, copy tensor by tensor (as safetensors.torch.load_file + .to())
@@ -51,6 +51,7 @@ struct LoadOptions {
 
 struct LoadStats {
   double seconds = 0;
+  double alloc_seconds = 0;           // of which: allocating the destination (device) memory
   std::uint64_t bytes = 0;            // partition bytes moved to the destination
   std::uint64_t chunks = 0;           // pipelined mode: chunks of the checkpoint
   std::uint64_t chunks_from_dram = 0; // pipelined mode: chunks served by the pool without disk reads
