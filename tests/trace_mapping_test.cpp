@@ -8,10 +8,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "sllm/sim/config_node.h"
 #include "sllm/sim/error.h"
+#include "sllm/sim/workload.h"
 #include "sllm/traces/inspect.h"
 #include "sllm/traces/mapping.h"
 #include "trace_test_util.h"
@@ -74,6 +76,31 @@ TEST(ModelMapping, RankGivesTheBusiestFunctionModelZero) {
   EXPECT_EQ(dropping.dropped_requests(), 1u);
   for (std::size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i].id, i);  // ids stay dense
   EXPECT_EQ(kept[0].arrival, 2 * kS);
+}
+
+TEST(ModelMapping, RankOfAzureFunctions2019FromRowTotalsOrTheWindow) {
+  // Row totals: f1 = 6, f2 = 0, f3 = 8 invocations -> f3 model 0, f1 model 1.
+  ScratchDir dir;
+  TraceSourceOptions o;
+  o.path = dir.write("f19.csv",
+                     "HashOwner,HashApp,HashFunction,Trigger,1,2,3,4,5\n"
+                     "o1,a1,f1,http,3,0,1,0,2\n"
+                     "o2,a2,f2,timer,0,0,0,0,0\n"
+                     "o3,a3,f3,queue,1,5,0,2,0\n");
+  o.format = TraceFormat::azure_functions_2019;
+  o.lengths.kind = LengthsKind::none;
+  TraceSource whole(o);
+  std::map<std::uint32_t, int> per_model;
+  for (const auto& r : drain(whole)) ++per_model[r.model];
+  EXPECT_EQ(per_model, (std::map<std::uint32_t, int>{{0, 8}, {1, 6}}));
+  // Minute 5 alone: only f1 (2 invocations) is there, so it becomes model 0.
+  o.start = 4 * 60 * kS;
+  o.duration = 60 * kS;
+  TraceSource window(o);
+  const auto rs = drain(window);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].model, 0u);
+  EXPECT_EQ(rs[1].model, 0u);
 }
 
 TEST(ModelMapping, FirstSeenAndRoundRobin) {
@@ -301,6 +328,56 @@ TEST(TraceConfig, ErrorsNameTheConfigLocation) {
   EXPECT_NE(error_of("workload: {kind: trace, path: llm.csv, duration: 0 s}\n").find("duration must be positive"),
             std::string::npos);
   EXPECT_EQ(error_of("workload: {kind: trace, path: llm.csv}\n"), "");  // format detected from the header
+}
+
+TEST(TraceConfig, LengthsFromPresetsAndFixedPairs) {
+  ScratchDir dir;
+  dir.write("f21.csv", kFunctions);
+  auto replay = [&](const std::string& lengths, std::uint64_t seed) {
+    const auto cfg = dir.write("c.yaml", "workload: {kind: trace, path: f21.csv, lengths: " + lengths + "}\n");
+    auto source = make_trace_source(ConfigNode::load_file(cfg).child("workload"), 3, seed);
+    return drain(*source);
+  };
+  for (const auto& r : replay("{kind: fixed, input: 5, output: 6}", 1)) {
+    EXPECT_EQ(r.input_tokens, 5u);
+    EXPECT_EQ(r.output_tokens, 6u);
+  }
+  const auto a = replay("gsm8k", 1), b = replay("gsm8k", 1), c = replay("gsm8k", 2);
+  ASSERT_EQ(a.size(), 6u);
+  int same_as_other_seed = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(a[i] == b[i]);
+    same_as_other_seed += a[i].input_tokens == c[i].input_tokens;
+    // GSM8K test split extremes: questions 19..181 tokens, answers 25..304 (token_lengths.h).
+    EXPECT_GE(a[i].input_tokens, 19u);
+    EXPECT_LE(a[i].input_tokens, 181u);
+    EXPECT_GE(a[i].output_tokens, 25u);
+    EXPECT_LE(a[i].output_tokens, 304u);
+  }
+  EXPECT_LT(same_as_other_seed, 6);
+}
+
+TEST(TraceConfig, RegisteredAsWorkloadKindAndRebuildsTheSameStream) {
+  ScratchDir dir;
+  dir.write("llm.csv",
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+            "2023-11-16 18:15:46.6805900,374,44\n"
+            "2023-11-16 18:15:47.0,375,45\n"
+            "2023-11-16 18:15:48.0,376,46\n");
+  const auto cfg = dir.write("c.yaml", "workload: {kind: trace, path: llm.csv, mapping: round-robin}\n");
+  const ConfigNode root = ConfigNode::load_file(cfg);
+  const ConfigNode workload = root.child("workload");
+  const auto kind = WorkloadRegistry::instance().create("trace", ConfigNode::load_string("{}", "<test>"),
+                                                        workload.child("kind"));
+  const Workload w = kind->build(workload, 2, 1);
+  auto first = w.make_source();
+  auto second = w.make_source();
+  const auto a = drain(*first), b = drain(*second);
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i] == b[i]);
+  EXPECT_EQ(a[2].model, 0u);  // round-robin over 2 models
+  EXPECT_EQ(a[2].arrival, 1'319'410'000);
 }
 
 // --- The command line -----------------------------------------------------------------------------

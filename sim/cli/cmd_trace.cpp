@@ -14,6 +14,7 @@
 #include "sllm/traces/inspect.h"
 #include "sllm/traces/mapping.h"
 #include "sllm/traces/readers.h"
+#include "sllm/traces/token_lengths.h"
 #include "subcommand.h"
 
 namespace {
@@ -60,7 +61,8 @@ int run_trace(const std::vector<std::string>& args) {
       ("extra-functions", po::value<std::string>()->default_value("wrap"),
        "functions beyond --models: wrap | drop")
       ("lengths", po::value<std::string>(),
-       "token lengths: trace | csv:PATH (a CSV input_tokens,output_tokens) (default: trace)")
+       "token lengths: trace | csv:PATH (a CSV input_tokens,output_tokens) | a preset: gsm8k, sharegpt "
+       "(default: trace)")
       ("lengths-order", po::value<std::string>()->default_value("sample"), "csv lengths: sample | cycle")
       ("rate-scale", po::value<double>()->default_value(1.0), "divide arrival times by this (2 = twice the rate)")
       ("start", po::value<std::string>()->default_value("0 s"), "window start on the trace's clock")
@@ -126,8 +128,13 @@ int run_trace(const std::vector<std::string>& args) {
     } else if (lengths.rfind("csv:", 0) == 0 && lengths.size() > 4) {
       o.lengths.kind = LengthsKind::csv;
       o.lengths.csv_path = lengths.substr(4);
+    } else if (auto preset = token_length_preset(lengths)) {
+      o.lengths.kind = LengthsKind::sampler;
+      o.lengths.sampler = std::move(preset);
     } else {
-      throw sllm::InputError("--lengths", "expected 'trace' or 'csv:PATH', got '" + lengths + "'");
+      std::string presets;
+      for (const std::string& name : token_length_preset_names()) presets += ", " + name;
+      throw sllm::InputError("--lengths", "expected trace, csv:PATH or a preset" + presets + "; got '" + lengths + "'");
     }
   } else if (!has_tokens) {
     if (convert) {

@@ -70,28 +70,4 @@ bool parse_datetime(std::string_view text, Nanos& out);
 // Writes t >= 0 as seconds with exactly nine decimals, so canonical files round-trip exactly.
 void append_seconds(std::string& out, Nanos t);
 
-// splitmix64 (Steele, Lea, Flood 2014): a small seeded generator with well-defined output on every
-// platform (std:: distributions are implementation-defined, so the project never uses them).
-inline std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-// A well-mixed seed for an independent stream identified by (seed, a, b).
-inline std::uint64_t stream_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
-  std::uint64_t s = seed ^ 0x6A09E667F3BCC909ULL;
-  std::uint64_t x = splitmix64(s) ^ a;
-  x = splitmix64(x) ^ b;
-  return splitmix64(x);
-}
-// Uniform in (0, 1]: never 0, so it is safe under log and pow(u, 1/n).
-inline double uniform_open0(std::uint64_t& state) {
-  return static_cast<double>((splitmix64(state) >> 11) + 1) * 0x1.0p-53;
-}
-// Uniform in [0, 1).
-inline double uniform01(std::uint64_t& state) {
-  return static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;
-}
-
 }  // namespace sllm::traces::detail

@@ -56,7 +56,11 @@ void load_lengths_csv(const std::string& path, std::vector<std::uint32_t>& input
 
 }  // namespace
 
-TraceSource::TraceSource(TraceSourceOptions options) : options_(std::move(options)) {
+// Stream of the random generator for token lengths (the reader's 2019 spreading uses its own streams).
+constexpr std::uint64_t kLengthsStream = 0x6c656e67746873ULL;  // "lengths"
+
+TraceSource::TraceSource(TraceSourceOptions options)
+    : options_(std::move(options)), lengths_rng_(options_.seed, kLengthsStream) {
   const std::string& path = options_.path;
   if (!(options_.rate_scale > 0) || !std::isfinite(options_.rate_scale)) {
     throw InputError(path, "rate scale must be a positive number");
@@ -74,18 +78,27 @@ TraceSource::TraceSource(TraceSourceOptions options) : options_(std::move(option
   if (options_.lengths.kind == LengthsKind::csv) {
     load_lengths_csv(options_.lengths.csv_path, csv_inputs_, csv_outputs_);
   }
-  lengths_rng_ = detail::stream_seed(options_.seed, 0x6c656e67746873ULL, 0);  // "lengths"
+  if (options_.lengths.kind == LengthsKind::sampler && !options_.lengths.sampler) {
+    throw std::logic_error("LengthsKind::sampler without a sampler");
+  }
 
+  reader_ = open_trace_reader(path, options_.format, options_.reader);
   if (options_.mapping == ModelMapping::rank) {
-    // Popularity within the selected window, so that a window's busiest function gets model 0.
-    auto counter = open_trace_reader(path, options_.format, options_.reader);
+    // Popularity within the selected window, so that a window's busiest function gets model 0. A reader
+    // that knows its per-function totals saves the counting pass when the window is the whole trace.
     std::vector<std::uint64_t> counts;
-    TraceRecord r;
-    while (counter->next(r)) {
-      if (r.arrival < options_.start) continue;
-      if (options_.duration && r.arrival - options_.start >= *options_.duration) break;
-      if (r.key >= counts.size()) counts.resize(std::size_t{r.key} + 1, 0);
-      ++counts[r.key];
+    const bool whole_trace = options_.start == 0 && !options_.duration;
+    if (const auto* totals = reader_->requests_per_key(); totals != nullptr && whole_trace) {
+      counts = *totals;
+    } else {
+      auto counter = open_trace_reader(path, options_.format, options_.reader);
+      TraceRecord r;
+      while (counter->next(r)) {
+        if (r.arrival < options_.start) continue;
+        if (options_.duration && r.arrival - options_.start >= *options_.duration) break;
+        if (r.key >= counts.size()) counts.resize(std::size_t{r.key} + 1, 0);
+        ++counts[r.key];
+      }
     }
     std::vector<std::uint32_t> order(counts.size());
     std::iota(order.begin(), order.end(), 0u);
@@ -94,7 +107,6 @@ TraceSource::TraceSource(TraceSourceOptions options) : options_(std::move(option
     rank_of_key_.assign(counts.size(), 0);
     for (std::uint32_t rank = 0; rank < order.size(); ++rank) rank_of_key_[order[rank]] = rank;
   }
-  reader_ = open_trace_reader(path, options_.format, options_.reader);
 }
 
 TraceSource::~TraceSource() = default;
@@ -139,10 +151,16 @@ void TraceSource::attach_lengths(const TraceRecord& r, RequestSpec& out) {
       if (options_.lengths.order == LengthsOrder::cycle) {
         i = static_cast<std::size_t>(csv_cursor_++ % n);
       } else {
-        i = std::min(n - 1, static_cast<std::size_t>(detail::uniform01(lengths_rng_) * static_cast<double>(n)));
+        i = static_cast<std::size_t>(lengths_rng_.uniform_int(0, n - 1));
       }
       out.input_tokens = csv_inputs_[i];
       out.output_tokens = csv_outputs_[i];
+      return;
+    }
+    case LengthsKind::sampler: {
+      const TokenLengths l = options_.lengths.sampler->sample(lengths_rng_);
+      out.input_tokens = l.input;
+      out.output_tokens = l.output;
       return;
     }
     case LengthsKind::none:
@@ -230,7 +248,10 @@ TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_
   }
 
   if (auto l = workload.optional_child("lengths")) {
-    if (l->is_map()) {
+    const YAML::Node& y = l->yaml();
+    if (y.IsScalar() && y.Scalar() == "trace") {
+      o.lengths.kind = LengthsKind::trace;
+    } else if (y.IsMap() && y["kind"].IsScalar() && y["kind"].Scalar() == "csv") {
       l->get_enum("kind", {"csv"});
       o.lengths.kind = LengthsKind::csv;
       o.lengths.csv_path = relative_to_config(l->child("path"));
@@ -238,13 +259,15 @@ TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_
                                                                                      : LengthsOrder::sample;
       l->finish();
     } else {
-      l->as_enum({"trace"});
-      o.lengths.kind = LengthsKind::trace;
+      // Presets and fixed/uniform lengths: the same forms as the synthetic workload's `lengths`.
+      o.lengths.kind = LengthsKind::sampler;
+      o.lengths.sampler = make_token_lengths(*l);
     }
   }
   if (o.lengths.kind == LengthsKind::trace && !format_has_token_lengths(o.format)) {
     workload.fail("the " + std::string(trace_format_name(o.format)) +
-                  " format has no token-length columns: set lengths to {kind: csv, path: FILE}");
+                  " format has no token-length columns: set lengths to a preset (gsm8k, sharegpt), "
+                  "{kind: fixed, ...} or {kind: csv, path: FILE}");
   }
 
   o.rate_scale = workload.get_double("rate_scale", 1.0, 1e-6, 1e6);

@@ -19,6 +19,7 @@
 
 #include "csv.h"
 #include "sllm/sim/error.h"
+#include "sllm/sim/random.h"
 
 namespace sllm::traces {
 
@@ -312,6 +313,7 @@ class FunctionMinutesReader final : public TraceReader {
   FunctionMinutesReader& operator=(const FunctionMinutesReader&) = delete;
 
   TraceFormat format() const override { return TraceFormat::azure_functions_2019; }
+  const std::vector<std::uint64_t>* requests_per_key() const override { return &totals_; }
 
   bool next(TraceRecord& out) override {
     if (heap_.empty()) return false;
@@ -345,7 +347,7 @@ class FunctionMinutesReader final : public TraceReader {
     std::uint32_t minute = 0;       // minute of the current arrivals
     std::uint32_t count = 0;        // arrivals in that minute
     std::uint32_t index = 0;        // current arrival within the minute
-    std::uint64_t rng = 0;
+    Rng rng{0};
     double position = 0;  // poisson: last order statistic in [0, 1); uniform: the comb's phase
     std::uint64_t line = 0;
   };
@@ -384,6 +386,7 @@ class FunctionMinutesReader final : public TraceReader {
         continue;
       }
       bool ok = true;
+      std::uint64_t total = 0;
       for (std::size_t i = 0; i < 3 && ok; ++i) {
         if (fields.fields[i].empty()) {
           fail(i, "expected a non-empty hash");
@@ -398,6 +401,7 @@ class FunctionMinutesReader final : public TraceReader {
           fail(i, "expected an invocation count (integer 0..4294967295), got '" + std::string(text) + "'");
           ok = false;
         }
+        total += n;
       }
       if (!ok) continue;
       Cursor c;
@@ -405,6 +409,7 @@ class FunctionMinutesReader final : public TraceReader {
       c.row_end = lines.line_offset() + line.size();
       c.line = line_no;
       cursors_.push_back(c);
+      totals_.push_back(total);
     }
   }
 
@@ -448,8 +453,8 @@ class FunctionMinutesReader final : public TraceReader {
       c.count = n;
       c.index = 0;
       // One stream per (function, minute): arrivals do not depend on the order cursors are visited.
-      c.rng = detail::stream_seed(options_.seed, f, c.minute);
-      c.position = options_.spread == MinuteSpread::uniform ? detail::uniform01(c.rng) : 0.0;
+      c.rng = Rng(options_.seed, (std::uint64_t{f} << 32) | c.minute);
+      c.position = options_.spread == MinuteSpread::uniform ? c.rng.uniform() : 0.0;
     }
     double fraction = 0;
     if (options_.spread == MinuteSpread::uniform) {
@@ -457,7 +462,7 @@ class FunctionMinutesReader final : public TraceReader {
     } else {
       // Ascending order statistics of `count` uniforms, one at a time: the minimum of the m remaining is
       // 1 - (1 - previous) * U^(1/m) (the sequential method of Lurie and Hartley, 1972).
-      c.position = 1.0 - (1.0 - c.position) * std::pow(detail::uniform_open0(c.rng), 1.0 / (c.count - c.index));
+      c.position = 1.0 - (1.0 - c.position) * std::pow(c.rng.uniform_pos(), 1.0 / (c.count - c.index));
       fraction = c.position;
     }
     const Nanos within = std::min<Nanos>(std::llround(fraction * static_cast<double>(kMinute)), kMinute - 1);
@@ -469,6 +474,7 @@ class FunctionMinutesReader final : public TraceReader {
   std::uint32_t minutes_ = 0;
   int fd_ = -1;
   std::vector<Cursor> cursors_;
+  std::vector<std::uint64_t> totals_;  // invocations per function (row sums)
   std::vector<char> slabs_;
   std::vector<std::pair<Nanos, std::uint32_t>> heap_;  // (next arrival, function): min-heap
 };

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "sllm/sim/random.h"
 #include "sllm/sim/units.h"
 #include "sllm/traces/readers.h"
 #include "sllm/traces/request.h"
+#include "sllm/traces/token_lengths.h"
 
 namespace sllm {
 class ConfigNode;
@@ -34,9 +36,10 @@ enum class ExtraFunctions {
 };
 
 enum class LengthsKind {
-  trace,  // the trace's token columns (Azure LLM, BurstGPT, canonical)
-  csv,    // pairs from a CSV with header "input_tokens,output_tokens"
-  none,   // zero tokens: only for `trace inspect` of formats without token columns
+  trace,    // the trace's token columns (Azure LLM, BurstGPT, canonical)
+  csv,      // pairs from a CSV with header "input_tokens,output_tokens"
+  sampler,  // a preset (gsm8k, sharegpt), fixed or uniform lengths from token_lengths.h
+  none,     // zero tokens: only for `trace inspect` of formats without token columns
 };
 enum class LengthsOrder {
   sample,  // a seeded uniform draw (with replacement) per request
@@ -47,6 +50,7 @@ struct LengthsOptions {
   LengthsKind kind = LengthsKind::trace;
   std::string csv_path;
   LengthsOrder order = LengthsOrder::sample;
+  std::shared_ptr<const TokenLengthSampler> sampler;  // LengthsKind::sampler
 };
 
 struct TraceSourceOptions {
@@ -91,7 +95,7 @@ class TraceSource final : public RequestSource {
   std::vector<std::uint32_t> rank_of_key_;  // rank mapping: function -> popularity rank
   std::vector<std::uint32_t> csv_inputs_, csv_outputs_;
   std::uint64_t csv_cursor_ = 0;
-  std::uint64_t lengths_rng_ = 0;
+  Rng lengths_rng_;
   std::uint64_t next_id_ = 0;
   std::uint64_t rows_seen_ = 0;  // in the window, for round_robin
   std::uint64_t dropped_ = 0;
@@ -104,7 +108,8 @@ class TraceSource final : public RequestSource {
 //   format: azure-llm | azure-functions-2019 | azure-functions-2021 | burstgpt | canonical | auto
 //   path: FILE                 (relative to the config file's directory)
 //   mapping: rank | first-seen | round-robin | trace   or {by: ..., extra_functions: wrap | drop}
-//   lengths: trace   or {kind: csv, path: FILE, order: sample | cycle}
+//   lengths: trace | gsm8k | sharegpt   or {kind: csv, path: FILE, order: sample | cycle}
+//            or any other token_lengths.h form: {kind: fixed, input: 128, output: 64}, {kind: uniform, ...}
 //   rate_scale: 1.0
 //   start: 0 s
 //   duration: 1 h              (absent: to the end of the trace)
@@ -114,8 +119,8 @@ class TraceSource final : public RequestSource {
 // Unknown keys and bad values are InputErrors located in the config.
 TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_t model_count, std::uint64_t seed);
 
-// The scenario config's entry point for `workload.kind: trace`. The source reports skipped bad rows on
-// stderr when it ends.
+// The scenario config's entry point for `workload.kind: trace` (also registered as the workload kind
+// "trace", traces/src/trace_workload.cpp). The source reports skipped bad rows on stderr when it ends.
 std::unique_ptr<RequestSource> make_trace_source(const ConfigNode& workload, std::uint32_t model_count,
                                                  std::uint64_t seed);
 

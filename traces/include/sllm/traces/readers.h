@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sllm/sim/units.h"
 #include "sllm/traces/request.h"
@@ -63,6 +64,9 @@ class TraceReader {
   // Next record in arrival order (ties in file order); false at the end.
   virtual bool next(TraceRecord& out) = 0;
   virtual TraceFormat format() const = 0;
+  // Requests per key over the whole file when the reader knows them before streaming (Azure Functions
+  // 2019: row sums), so popularity ranking needs no extra pass; nullptr otherwise.
+  virtual const std::vector<std::uint64_t>* requests_per_key() const { return nullptr; }
   const std::string& path() const { return path_; }
   std::uint64_t skipped_rows() const { return skipped_rows_; }
   // The error of the first skipped row ("file:line:col: column: what"), empty when none was skipped.
