@@ -1,0 +1,843 @@
+// CUDA backend of the engine: fp16 weights (read in place when the loader put them on this GPU), fp16
+// activations between kernels, an fp32 residual stream, fp32 accumulation everywhere.
+//   linear layers: the engine's own GEMV kernel for <= 8 token rows (decode is bound by reading the
+//                  weights once), cuBLAS GEMMs (tensor cores) above;
+//   attention:     an own kernel per (token, head) over the KV cache for decode and short chunks; for
+//                  long chunks (prefill, migration recompute) two cuBLAS batched GEMMs around an own causal
+//                  softmax kernel;
+//   own kernels:   embeddings, LayerNorm/RMSNorm fused with the residual add, bias + RoPE + KV-cache write,
+//                  bias + ReLU, SwiGLU, argmax.
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine_internal.h"
+#include "sllm/sim/error.h"
+
+namespace sllm::models {
+namespace {
+
+void check_cuda(cudaError_t e, const char* what, int line) {
+  if (e != cudaSuccess) {
+    throw std::runtime_error(std::string("CUDA error in ") + what + " (engine_cuda.cu:" + std::to_string(line) +
+                             "): " + cudaGetErrorString(e));
+  }
+}
+void check_blas(cublasStatus_t s, const char* what, int line) {
+  if (s != CUBLAS_STATUS_SUCCESS) {
+    throw std::runtime_error(std::string("cuBLAS error ") + std::to_string(static_cast<int>(s)) + " in " + what +
+                             " (engine_cuda.cu:" + std::to_string(line) + ")");
+  }
+}
+#define CUDA_CHECK(expr) check_cuda((expr), #expr, __LINE__)
+#define BLAS_CHECK(expr) check_blas((expr), #expr, __LINE__)
+#define LAUNCH_CHECK() check_cuda(cudaGetLastError(), "kernel launch", __LINE__)
+
+// ---- kernels -------------------------------------------------------------------------------------------
+
+__device__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffU, v, o);
+  return v;
+}
+__device__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffU, v, o));
+  return v;
+}
+// Every thread gets the block's total; `scratch` holds 32 floats. blockDim.x is a multiple of 32.
+__device__ float block_sum(float v, float* scratch) {
+  v = warp_sum(v);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = static_cast<int>(threadIdx.x & 31) < static_cast<int>(blockDim.x >> 5) ? scratch[threadIdx.x & 31] : 0.0f;
+  return warp_sum(v);
+}
+__device__ float block_max(float v, float* scratch) {
+  v = warp_max(v);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = static_cast<int>(threadIdx.x & 31) < static_cast<int>(blockDim.x >> 5) ? scratch[threadIdx.x & 31] : -INFINITY;
+  return warp_max(v);
+}
+
+__global__ void embed_kernel(const int* tokens, const int* positions, const half* embed, const half* pos_embed,
+                             int pos_offset, float* x, int hidden) {
+  const int r = blockIdx.x;
+  const half* e = embed + static_cast<size_t>(tokens[r]) * hidden;
+  const half* p = pos_embed ? pos_embed + static_cast<size_t>(positions[r] + pos_offset) * hidden : nullptr;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    float v = __half2float(e[i]);
+    if (p) v += __half2float(p[i]);
+    x[static_cast<size_t>(r) * hidden + i] = v;
+  }
+}
+
+// x += add (+ add_bias) when add is given; out = norm(x) (LayerNorm with bias, or RMSNorm when norm_b is
+// null and rms is set). One block per row; the row is staged in shared memory.
+__global__ void add_norm_kernel(float* x, const half* add, const half* add_bias, const half* norm_w,
+                                const half* norm_b, half* out, int hidden, float eps, int rms) {
+  extern __shared__ float row[];
+  __shared__ float scratch[32];
+  const size_t base = static_cast<size_t>(blockIdx.x) * hidden;
+  float sum = 0;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    float v = x[base + i];
+    if (add) {
+      v += __half2float(add[base + i]);
+      if (add_bias) v += __half2float(add_bias[i]);
+      x[base + i] = v;
+    }
+    row[i] = v;
+    sum += v;
+  }
+  const float mean = rms ? 0.0f : block_sum(sum, scratch) / hidden;
+  float sq = 0;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) sq += (row[i] - mean) * (row[i] - mean);
+  const float inv = rsqrtf(block_sum(sq, scratch) / hidden + eps);
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    float y = (row[i] - mean) * inv * __half2float(norm_w[i]);
+    if (norm_b) y += __half2float(norm_b[i]);
+    out[base + i] = __float2half(y);
+  }
+}
+
+// Adds the q/k/v biases (OPT) or rotates q and k (RoPE, LLaMA), then writes k and v into the KV cache at
+// the token's slot and position. q is updated in place.
+__global__ void qkv_post_kernel(half* q, const half* k, const half* v, const half* bq, const half* bk, const half* bv,
+                                const int* slots, const int* positions, half* cache_k, half* cache_v,
+                                size_t slot_stride, int q_dim, int kv_dim, int head_dim, const double* inv_freq) {
+  const int r = blockIdx.x, pos = positions[r], half_d = head_dim / 2;
+  half* kc = cache_k + static_cast<size_t>(slots[r]) * slot_stride + static_cast<size_t>(pos) * kv_dim;
+  half* vc = cache_v + static_cast<size_t>(slots[r]) * slot_stride + static_cast<size_t>(pos) * kv_dim;
+  half* qr = q + static_cast<size_t>(r) * q_dim;
+  const half* kr = k + static_cast<size_t>(r) * kv_dim;
+  for (int p = threadIdx.x; p < (q_dim + kv_dim) / 2; p += blockDim.x) {
+    const bool is_q = p < q_dim / 2;
+    const int pp = is_q ? p : p - q_dim / 2;
+    const int i = pp % half_d, i1 = (pp / half_d) * head_dim + i, i2 = i1 + half_d;
+    const half* src = is_q ? qr : kr;
+    const half* bias = is_q ? bq : bk;
+    float a1 = __half2float(src[i1]), a2 = __half2float(src[i2]);
+    if (bias) {
+      a1 += __half2float(bias[i1]);
+      a2 += __half2float(bias[i2]);
+    }
+    if (inv_freq) {
+      double s, c;
+      sincos(static_cast<double>(pos) * inv_freq[i], &s, &c);
+      const float cf = static_cast<float>(c), sf = static_cast<float>(s);
+      const float r1 = a1 * cf - a2 * sf, r2 = a2 * cf + a1 * sf;
+      a1 = r1;
+      a2 = r2;
+    }
+    half* dst = is_q ? qr : kc;
+    dst[i1] = __float2half(a1);
+    dst[i2] = __float2half(a2);
+  }
+  for (int j = threadIdx.x; j < kv_dim; j += blockDim.x) {
+    float val = __half2float(v[static_cast<size_t>(r) * kv_dim + j]);
+    if (bv) val += __half2float(bv[j]);
+    vc[j] = __float2half(val);
+  }
+}
+
+// Attention of one token row (blockIdx.x + row0) and one head (blockIdx.y) over keys 0..position of its
+// slot. Scores live in shared memory; a warp per key for the dot products, a thread per dimension for
+// the weighted sum of values.
+__global__ void attention_rows_kernel(const half* q, const int* slots, const int* positions, const half* cache_k,
+                                      const half* cache_v, size_t slot_stride, half* out, int row0, int heads,
+                                      int kv_heads, int head_dim, float scale) {
+  extern __shared__ float smem[];
+  __shared__ float scratch[32];
+  const int r = row0 + blockIdx.x, h = blockIdx.y, L = positions[r] + 1;
+  const int kvh = h / (heads / kv_heads), q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
+  float* qs = smem;
+  float* scores = smem + head_dim;
+  const half* kb = cache_k + static_cast<size_t>(slots[r]) * slot_stride + kvh * head_dim;
+  const half* vb = cache_v + static_cast<size_t>(slots[r]) * slot_stride + kvh * head_dim;
+  for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
+    qs[i] = __half2float(q[static_cast<size_t>(r) * q_dim + h * head_dim + i]) * scale;
+  }
+  __syncthreads();
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  for (int j = warp; j < L; j += warps) {
+    const half2* kr = reinterpret_cast<const half2*>(kb + static_cast<size_t>(j) * kv_dim);
+    float s = 0;
+    for (int p = lane; p < head_dim / 2; p += 32) {
+      const float2 kf = __half22float2(kr[p]);
+      s += qs[2 * p] * kf.x + qs[2 * p + 1] * kf.y;
+    }
+    s = warp_sum(s);
+    if (lane == 0) scores[j] = s;
+  }
+  __syncthreads();
+  float mx = -INFINITY;
+  for (int j = threadIdx.x; j < L; j += blockDim.x) mx = fmaxf(mx, scores[j]);
+  mx = block_max(mx, scratch);
+  float sum = 0;
+  for (int j = threadIdx.x; j < L; j += blockDim.x) {
+    const float e = __expf(scores[j] - mx);
+    scores[j] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / block_sum(sum, scratch);  // block_sum's barriers also publish scores[]
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float acc = 0;
+    for (int j = 0; j < L; ++j) acc += scores[j] * __half2float(vb[static_cast<size_t>(j) * kv_dim + d]);
+    out[static_cast<size_t>(r) * q_dim + h * head_dim + d] = __float2half(acc * inv);
+  }
+}
+
+// Rows of S = [heads][T][L] (already scaled): row i of a chunk starting at `start` sees keys 0..start+i.
+__global__ void causal_softmax_kernel(const float* scores, half* probs, int T, int L, int start) {
+  __shared__ float scratch[32];
+  const size_t row = blockIdx.x;
+  const int visible = start + static_cast<int>(row % T) + 1;
+  const float* s = scores + row * L;
+  half* p = probs + row * L;
+  float mx = -INFINITY;
+  for (int j = threadIdx.x; j < visible; j += blockDim.x) mx = fmaxf(mx, s[j]);
+  mx = block_max(mx, scratch);
+  float sum = 0;
+  for (int j = threadIdx.x; j < visible; j += blockDim.x) sum += __expf(s[j] - mx);
+  const float inv = 1.0f / block_sum(sum, scratch);
+  for (int j = threadIdx.x; j < L; j += blockDim.x) p[j] = __float2half(j < visible ? __expf(s[j] - mx) * inv : 0.0f);
+}
+
+__global__ void bias_relu_kernel(half* y, const half* bias, int cols, size_t total) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const float v = __half2float(y[i]) + __half2float(bias[i % cols]);
+    y[i] = __float2half(fmaxf(v, 0.0f));
+  }
+}
+
+__global__ void swiglu_kernel(half* gate, const half* up, size_t total) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const float g = __half2float(gate[i]);
+    gate[i] = __float2half(g / (1.0f + __expf(-g)) * __half2float(up[i]));
+  }
+}
+
+__global__ void gather_rows_kernel(const half* src, const int* rows, half* dst, int hidden) {
+  const half* s = src + static_cast<size_t>(rows[blockIdx.x]) * hidden;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) dst[static_cast<size_t>(blockIdx.x) * hidden + i] = s[i];
+}
+
+// First index of the maximum of each row (ties to the lowest index, like the CPU backend).
+__global__ void argmax_kernel(const float* logits, int vocab, int* out) {
+  __shared__ float best_v[32];
+  __shared__ int best_i[32];
+  const float* row = logits + static_cast<size_t>(blockIdx.x) * vocab;
+  float bv = -INFINITY;
+  int bi = 0x7fffffff;
+  for (int j = threadIdx.x; j < vocab; j += blockDim.x) {
+    if (row[j] > bv) {
+      bv = row[j];
+      bi = j;
+    }
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffU, bv, o);
+    const int oi = __shfl_xor_sync(0xffffffffU, bi, o);
+    if (ov > bv || (ov == bv && oi < bi)) {
+      bv = ov;
+      bi = oi;
+    }
+  }
+  if ((threadIdx.x & 31) == 0) {
+    best_v[threadIdx.x >> 5] = bv;
+    best_i[threadIdx.x >> 5] = bi;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < static_cast<int>(blockDim.x >> 5); ++w) {
+      if (best_v[w] > bv || (best_v[w] == bv && best_i[w] < bi)) {
+        bv = best_v[w];
+        bi = best_i[w];
+      }
+    }
+    out[blockIdx.x] = bi;
+  }
+}
+
+__device__ void store_out(half* y, float v) { *y = __float2half(v); }
+__device__ void store_out(float* y, float v) { *y = v; }
+
+// Y[n][o] = sum_i X[n][i] W[o][i] for N <= 8 rows: one warp per output row of W, 16-byte loads, so that
+// the weights stream through once at close to memory bandwidth. `in` is a multiple of 8.
+template <int N, typename Out>
+__global__ void __launch_bounds__(256) gemv_kernel(const half* __restrict__ W, const half* __restrict__ X,
+                                                   Out* __restrict__ Y, int out, int in) {
+  const int o = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  if (o >= out) return;
+  const uint4* w = reinterpret_cast<const uint4*>(W + static_cast<size_t>(o) * in);
+  const int chunks = in / 8;
+  float acc[N];
+#pragma unroll
+  for (int n = 0; n < N; ++n) acc[n] = 0.0f;
+#pragma unroll 4
+  for (int c = lane; c < chunks; c += 32) {
+    const uint4 wv = __ldg(w + c);
+    const half2* wh = reinterpret_cast<const half2*>(&wv);
+    float2 wf[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) wf[k] = __half22float2(wh[k]);
+#pragma unroll
+    for (int n = 0; n < N; ++n) {
+      const uint4 xv = __ldg(reinterpret_cast<const uint4*>(X + static_cast<size_t>(n) * in) + c);
+      const half2* xh = reinterpret_cast<const half2*>(&xv);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const float2 xf = __half22float2(xh[k]);
+        acc[n] += wf[k].x * xf.x + wf[k].y * xf.y;
+      }
+    }
+  }
+#pragma unroll
+  for (int n = 0; n < N; ++n) {
+    const float s = warp_sum(acc[n]);
+    if (lane == 0) store_out(Y + static_cast<size_t>(n) * out + o, s);
+  }
+}
+
+__global__ void fill_random_kernel(half* p, size_t n, unsigned seed) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    unsigned x = static_cast<unsigned>(i) * 2654435761U ^ seed;
+    x ^= x >> 13;
+    x *= 0x5bd1e995U;
+    x ^= x >> 15;
+    p[i] = __float2half((static_cast<float>(x & 0xffff) / 65536.0f - 0.5f) * 0.2f);
+  }
+}
+
+// ---- engine ----------------------------------------------------------------------------------------------
+
+template <typename T>
+T* device_alloc(size_t count) {
+  void* p = nullptr;
+  if (count == 0) count = 1;
+  const cudaError_t e = cudaMalloc(&p, count * sizeof(T));
+  if (e != cudaSuccess) {
+    throw std::runtime_error("cudaMalloc of " + std::to_string(count * sizeof(T)) + " bytes: " + cudaGetErrorString(e));
+  }
+  return static_cast<T*>(p);
+}
+
+void require_gpu(const Device& device) {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    throw std::runtime_error("device " + device.to_string() + ": no CUDA device available" +
+                             (e != cudaSuccess ? std::string(" (") + cudaGetErrorString(e) + ")" : std::string()));
+  }
+  if (device.index >= count) {
+    throw std::runtime_error("device " + device.to_string() + ": only " + std::to_string(count) + " CUDA device(s)");
+  }
+  CUDA_CHECK(cudaSetDevice(device.index));
+}
+
+struct LayerWeights {
+  const half *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr;
+  const half *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;
+  const half *norm1_w = nullptr, *norm1_b = nullptr, *norm2_w = nullptr, *norm2_b = nullptr;
+  const half *fc1 = nullptr, *b1 = nullptr, *fc2 = nullptr, *b2 = nullptr;
+  const half *gate = nullptr, *up = nullptr, *down = nullptr;
+};
+
+class CudaEngine final : public Engine {
+ public:
+  CudaEngine(const ModelArch& arch, const TensorSource& weights, Device device, const EngineConfig& config)
+      : Engine(arch, device, config) {
+    require_gpu(device);
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    BLAS_CHECK(cublasCreate(&blas_));
+    BLAS_CHECK(cublasSetStream(blas_, stream_));
+    try {
+      load_weights(weights);
+      allocate_cache();
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+  ~CudaEngine() override { release(); }
+
+  void reset(int slot) override { lengths_.at(static_cast<size_t>(slot)) = 0; }
+  int context_length(int slot) const override { return lengths_.at(static_cast<size_t>(slot)); }
+
+  std::vector<TokenId> forward(std::span<const SequenceChunk> chunks, std::vector<float>* last_logits) override {
+    detail::validate_chunks(*this, chunks, lengths_);
+    CUDA_CHECK(cudaSetDevice(device_.index));
+    const ModelArch& a = arch_;
+    const bool opt = a.family == ModelFamily::kOpt;
+    const int q_dim = a.heads * a.head_dim, kv_dim = a.kv_heads * a.head_dim, h = a.hidden;
+    const int C = static_cast<int>(chunks.size());
+    std::vector<int> first_row(static_cast<size_t>(C) + 1, 0);
+    for (int c = 0; c < C; ++c) first_row[c + 1] = first_row[c] + static_cast<int>(chunks[c].tokens.size());
+    const int N = first_row.back();
+    ensure_buffers(N, C);
+    // Host staging: tokens | positions | slots | last rows, one copy.
+    std::vector<int>& host = host_ints_;
+    host.assign(static_cast<size_t>(3 * N + C), 0);
+    for (int c = 0; c < C; ++c) {
+      const int start = lengths_[static_cast<size_t>(chunks[c].slot)];
+      for (int j = 0; j < static_cast<int>(chunks[c].tokens.size()); ++j) {
+        const int r = first_row[c] + j;
+        host[r] = chunks[c].tokens[static_cast<size_t>(j)];
+        host[N + r] = start + j;
+        host[2 * N + r] = chunks[c].slot;
+      }
+      host[3 * N + c] = first_row[c + 1] - 1;
+    }
+    CUDA_CHECK(cudaMemcpyAsync(ints_, host.data(), host.size() * sizeof(int), cudaMemcpyHostToDevice, stream_));
+    const int* d_tokens = ints_;
+    const int* d_pos = ints_ + N;
+    const int* d_slots = ints_ + 2 * N;
+    const int* d_last = ints_ + 3 * N;
+
+    const float norm_eps = static_cast<float>(opt ? detail::kLayerNormEps : detail::kRmsNormEps);
+    const size_t norm_smem = static_cast<size_t>(h) * sizeof(float);
+    embed_kernel<<<N, 256, 0, stream_>>>(d_tokens, d_pos, embed_, positions_, detail::kOptPositionOffset, x_, h);
+    LAUNCH_CHECK();
+    add_norm_kernel<<<N, 256, norm_smem, stream_>>>(x_, nullptr, nullptr, layers_[0].norm1_w, layers_[0].norm1_b, xn_, h,
+                                                    norm_eps, !opt);
+    LAUNCH_CHECK();
+    const size_t slot_stride = static_cast<size_t>(config_.max_context) * kv_dim;
+    const size_t layer_stride = slot_stride * static_cast<size_t>(config_.max_sequences);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const LayerWeights& L = layers_[l];
+      half* ck = cache_k_ + l * layer_stride;
+      half* cv = cache_v_ + l * layer_stride;
+      linear(L.q, xn_, q_, N, q_dim, h);
+      linear(L.k, xn_, k_, N, kv_dim, h);
+      linear(L.v, xn_, v_, N, kv_dim, h);
+      qkv_post_kernel<<<N, 256, 0, stream_>>>(q_, k_, v_, L.bq, L.bk, L.bv, d_slots, d_pos, ck, cv, slot_stride, q_dim,
+                                              kv_dim, a.head_dim, opt ? nullptr : inv_freq_);
+      LAUNCH_CHECK();
+      attention(chunks, first_row, ck, cv, slot_stride, d_slots, d_pos, scale);
+      linear(L.o, attn_, t1_, N, h, q_dim);
+      add_norm_kernel<<<N, 256, norm_smem, stream_>>>(x_, t1_, L.bo, L.norm2_w, L.norm2_b, xn_, h, norm_eps, !opt);
+      LAUNCH_CHECK();
+      const size_t ffn_total = static_cast<size_t>(N) * a.ffn;
+      const int ew_blocks = static_cast<int>(std::min<size_t>((ffn_total + 255) / 256, 4096));
+      const half* mlp_out;
+      const half* mlp_bias = nullptr;
+      if (opt) {
+        linear(L.fc1, xn_, t1_, N, a.ffn, h);
+        bias_relu_kernel<<<ew_blocks, 256, 0, stream_>>>(t1_, L.b1, a.ffn, ffn_total);
+        LAUNCH_CHECK();
+        linear(L.fc2, t1_, t2_, N, h, a.ffn);
+        mlp_out = t2_;
+        mlp_bias = L.b2;
+      } else {
+        linear(L.gate, xn_, t1_, N, a.ffn, h);
+        linear(L.up, xn_, t2_, N, a.ffn, h);
+        swiglu_kernel<<<ew_blocks, 256, 0, stream_>>>(t1_, t2_, ffn_total);
+        LAUNCH_CHECK();
+        linear(L.down, t1_, attn_, N, h, a.ffn);
+        mlp_out = attn_;
+      }
+      const bool last = l + 1 == layers_.size();
+      add_norm_kernel<<<N, 256, norm_smem, stream_>>>(x_, mlp_out, mlp_bias, last ? final_w_ : layers_[l + 1].norm1_w,
+                                                      last ? final_b_ : layers_[l + 1].norm1_b, xn_, h, norm_eps, !opt);
+      LAUNCH_CHECK();
+    }
+    gather_rows_kernel<<<C, 256, 0, stream_>>>(xn_, d_last, last_rows_, h);
+    LAUNCH_CHECK();
+    linear_f32(lm_head_, last_rows_, logits_, C, a.vocab, h);
+    argmax_kernel<<<C, 1024, 0, stream_>>>(logits_, a.vocab, next_);
+    LAUNCH_CHECK();
+    std::vector<TokenId> next(static_cast<size_t>(C));
+    CUDA_CHECK(cudaMemcpyAsync(next.data(), next_, static_cast<size_t>(C) * sizeof(int), cudaMemcpyDeviceToHost, stream_));
+    if (last_logits) {
+      last_logits->resize(static_cast<size_t>(C) * a.vocab);
+      CUDA_CHECK(cudaMemcpyAsync(last_logits->data(), logits_, last_logits->size() * sizeof(float),
+                                 cudaMemcpyDeviceToHost, stream_));
+    }
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    for (const SequenceChunk& c : chunks) lengths_[static_cast<size_t>(c.slot)] += static_cast<int>(c.tokens.size());
+    return next;
+  }
+
+ private:
+  static constexpr int kGemvMaxRows = 8;
+  static constexpr int kCublasAttentionMinRows = 32;  // chunks at least this long use the GEMM attention
+
+  void release() {
+    if (device_.index >= 0) cudaSetDevice(device_.index);
+    for (void* p : owned_) cudaFree(p);
+    owned_.clear();
+    free_buffers();
+    if (scores_) cudaFree(scores_);
+    if (probs_) cudaFree(probs_);
+    scores_ = nullptr;
+    probs_ = nullptr;
+    if (blas_) cublasDestroy(blas_);
+    if (stream_) cudaStreamDestroy(stream_);
+    blas_ = nullptr;
+    stream_ = nullptr;
+  }
+
+  // Points at the loader's device tensors, or uploads host tensors (converted to fp16) into one allocation.
+  void load_weights(const TensorSource& w) {
+    const ModelArch& a = arch_;
+    const bool opt = a.family == ModelFamily::kOpt;
+    const std::int64_t h = a.hidden, f = a.ffn, q_dim = std::int64_t{a.heads} * a.head_dim,
+                       kv_dim = std::int64_t{a.kv_heads} * a.head_dim;
+    struct Want {
+      const half** slot;
+      std::string name;
+      std::vector<std::int64_t> shape;
+    };
+    std::vector<Want> wants;
+    layers_.resize(static_cast<size_t>(a.layers));
+    const std::string base = opt ? "model.decoder." : "model.";
+    wants.push_back({&embed_, base + "embed_tokens.weight", {a.vocab, h}});
+    if (opt) {
+      wants.push_back({&positions_, base + "embed_positions.weight", {a.max_positions + detail::kOptPositionOffset, h}});
+    }
+    for (int i = 0; i < a.layers; ++i) {
+      LayerWeights& L = layers_[static_cast<size_t>(i)];
+      const std::string p = base + "layers." + std::to_string(i) + ".";
+      if (opt) {
+        wants.insert(wants.end(), {{&L.q, p + "self_attn.q_proj.weight", {q_dim, h}},
+                                   {&L.bq, p + "self_attn.q_proj.bias", {q_dim}},
+                                   {&L.k, p + "self_attn.k_proj.weight", {kv_dim, h}},
+                                   {&L.bk, p + "self_attn.k_proj.bias", {kv_dim}},
+                                   {&L.v, p + "self_attn.v_proj.weight", {kv_dim, h}},
+                                   {&L.bv, p + "self_attn.v_proj.bias", {kv_dim}},
+                                   {&L.o, p + "self_attn.out_proj.weight", {h, q_dim}},
+                                   {&L.bo, p + "self_attn.out_proj.bias", {h}},
+                                   {&L.norm1_w, p + "self_attn_layer_norm.weight", {h}},
+                                   {&L.norm1_b, p + "self_attn_layer_norm.bias", {h}},
+                                   {&L.norm2_w, p + "final_layer_norm.weight", {h}},
+                                   {&L.norm2_b, p + "final_layer_norm.bias", {h}},
+                                   {&L.fc1, p + "fc1.weight", {f, h}},
+                                   {&L.b1, p + "fc1.bias", {f}},
+                                   {&L.fc2, p + "fc2.weight", {h, f}},
+                                   {&L.b2, p + "fc2.bias", {h}}});
+      } else {
+        wants.insert(wants.end(), {{&L.q, p + "self_attn.q_proj.weight", {q_dim, h}},
+                                   {&L.k, p + "self_attn.k_proj.weight", {kv_dim, h}},
+                                   {&L.v, p + "self_attn.v_proj.weight", {kv_dim, h}},
+                                   {&L.o, p + "self_attn.o_proj.weight", {h, q_dim}},
+                                   {&L.norm1_w, p + "input_layernorm.weight", {h}},
+                                   {&L.norm2_w, p + "post_attention_layernorm.weight", {h}},
+                                   {&L.gate, p + "mlp.gate_proj.weight", {f, h}},
+                                   {&L.up, p + "mlp.up_proj.weight", {f, h}},
+                                   {&L.down, p + "mlp.down_proj.weight", {h, f}}});
+      }
+    }
+    if (opt) {
+      wants.push_back({&final_w_, base + "final_layer_norm.weight", {h}});
+      wants.push_back({&final_b_, base + "final_layer_norm.bias", {h}});
+    } else {
+      wants.push_back({&final_w_, "model.norm.weight", {h}});
+      wants.push_back({&lm_head_, "lm_head.weight", {a.vocab, h}});
+    }
+    // Host tensors are uploaded into one allocation, 256-byte aligned each (the GEMV reads 16 bytes).
+    std::vector<std::pair<const TensorView*, size_t>> uploads;
+    size_t upload_bytes = 0;
+    for (const Want& want : wants) {
+      const TensorView& view = detail::require_tensor(w, want.name, want.shape);
+      if (view.device.is_cuda()) {
+        if (view.device.index != device_.index || view.dtype != DType::kF16) {
+          throw InputError("tensor '" + want.name + "'", "the CUDA engine on " + device_.to_string() +
+                                                             " needs F16 tensors on that device, got " +
+                                                             std::string(to_string(view.dtype)) + " on " +
+                                                             view.device.to_string());
+        }
+        if (reinterpret_cast<std::uintptr_t>(view.data) % 16 != 0) {
+          throw InputError("tensor '" + want.name + "'", "device tensors must be 16-byte aligned");
+        }
+        *want.slot = static_cast<const half*>(view.data);
+      } else {
+        uploads.emplace_back(&view, upload_bytes);
+        upload_bytes += (view.bytes / dtype_size(view.dtype) * 2 + 255) / 256 * 256;
+      }
+    }
+    if (!uploads.empty()) {
+      auto* block = device_alloc<std::byte>(upload_bytes);
+      owned_.push_back(block);
+      std::vector<std::uint16_t> staging;
+      size_t i = 0;
+      for (const Want& want : wants) {
+        if (*want.slot != nullptr) continue;
+        const auto& [view, offset] = uploads[i++];
+        const size_t elements = view->bytes / dtype_size(view->dtype);
+        const void* src = view->data;
+        if (view->dtype != DType::kF16) {
+          const std::vector<float> values = detail::host_to_float(*view);
+          staging.resize(elements);
+          for (size_t e = 0; e < elements; ++e) staging[e] = float_to_half(values[e]);
+          src = staging.data();
+        }
+        CUDA_CHECK(cudaMemcpy(block + offset, src, elements * 2, cudaMemcpyHostToDevice));
+        *want.slot = reinterpret_cast<const half*>(block + offset);
+      }
+    }
+    if (opt) lm_head_ = embed_;  // tied
+    if (!opt) {
+      std::vector<double> inv(static_cast<size_t>(a.head_dim / 2));
+      for (size_t i = 0; i < inv.size(); ++i) inv[i] = std::pow(a.rope_theta, -2.0 * static_cast<double>(i) / a.head_dim);
+      inv_freq_ = device_alloc<double>(inv.size());
+      owned_.push_back(inv_freq_);
+      CUDA_CHECK(cudaMemcpy(inv_freq_, inv.data(), inv.size() * sizeof(double), cudaMemcpyHostToDevice));
+    }
+  }
+
+  void allocate_cache() {
+    const size_t kv_dim = static_cast<size_t>(arch_.kv_heads) * arch_.head_dim;
+    const size_t elements = kv_dim * config_.max_context * config_.max_sequences * layers_.size();
+    cache_k_ = device_alloc<half>(elements);
+    owned_.push_back(cache_k_);
+    cache_v_ = device_alloc<half>(elements);
+    owned_.push_back(cache_v_);
+    lengths_.assign(static_cast<size_t>(config_.max_sequences), 0);
+    const size_t smem = (static_cast<size_t>(arch_.head_dim) + config_.max_context) * sizeof(float);
+    if (smem > 48 * 1024) {
+      CUDA_CHECK(cudaFuncSetAttribute(attention_rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(smem)));
+    }
+  }
+
+  void free_buffers() {
+    for (void* p : buffers_) cudaFree(p);
+    buffers_.clear();
+    rows_capacity_ = 0;
+    chunks_capacity_ = 0;
+  }
+
+  template <typename T>
+  T* buffer(size_t count) {
+    T* p = device_alloc<T>(count);
+    buffers_.push_back(p);
+    return p;
+  }
+
+  void ensure_buffers(int rows, int chunks) {
+    if (rows <= rows_capacity_ && chunks <= chunks_capacity_) return;
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    free_buffers();
+    rows_capacity_ = std::max(rows, 8);
+    chunks_capacity_ = std::max(chunks, 8);
+    const size_t R = static_cast<size_t>(rows_capacity_);
+    const ModelArch& a = arch_;
+    const size_t q_dim = static_cast<size_t>(a.heads) * a.head_dim, kv_dim = static_cast<size_t>(a.kv_heads) * a.head_dim;
+    const size_t wide = std::max({static_cast<size_t>(a.ffn), static_cast<size_t>(a.hidden), q_dim});
+    x_ = buffer<float>(R * a.hidden);
+    xn_ = buffer<half>(R * a.hidden);
+    q_ = buffer<half>(R * q_dim);
+    k_ = buffer<half>(R * kv_dim);
+    v_ = buffer<half>(R * kv_dim);
+    attn_ = buffer<half>(R * wide);
+    t1_ = buffer<half>(R * wide);
+    t2_ = buffer<half>(R * wide);
+    ints_ = buffer<int>(3 * R + static_cast<size_t>(chunks_capacity_));
+    last_rows_ = buffer<half>(static_cast<size_t>(chunks_capacity_) * a.hidden);
+    logits_ = buffer<float>(static_cast<size_t>(chunks_capacity_) * a.vocab);
+    next_ = buffer<int>(static_cast<size_t>(chunks_capacity_));
+  }
+
+  void ensure_scores(size_t elements) {
+    if (elements <= scores_capacity_) return;
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    if (scores_) cudaFree(scores_);
+    if (probs_) cudaFree(probs_);
+    scores_ = nullptr;
+    probs_ = nullptr;
+    scores_ = device_alloc<float>(elements);
+    probs_ = device_alloc<half>(elements);
+    scores_capacity_ = elements;
+  }
+
+  // Y[rows, out] = X[rows, in] W^T (W as stored: [out, in]).
+  void linear(const half* W, const half* X, half* Y, int rows, int out, int in) {
+    if (rows <= kGemvMaxRows && in % 8 == 0 && !config_.cublas_for_small_batches) {
+      gemv(W, X, Y, rows, out, in);
+      return;
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    BLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, W, CUDA_R_16F, in, X, CUDA_R_16F, in,
+                            &beta, Y, CUDA_R_16F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+  void linear_f32(const half* W, const half* X, float* Y, int rows, int out, int in) {
+    if (rows <= kGemvMaxRows && in % 8 == 0 && !config_.cublas_for_small_batches) {
+      gemv(W, X, Y, rows, out, in);
+      return;
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    BLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, W, CUDA_R_16F, in, X, CUDA_R_16F, in,
+                            &beta, Y, CUDA_R_32F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+  template <typename Out>
+  void gemv(const half* W, const half* X, Out* Y, int rows, int out, int in) {
+    const int blocks = (out + 7) / 8;
+    switch (rows) {
+      case 1: gemv_kernel<1, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
+      case 2: gemv_kernel<2, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
+      case 3: gemv_kernel<3, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
+      case 4: gemv_kernel<4, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
+      case 5: gemv_kernel<5, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
+      case 6: gemv_kernel<6, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
+      case 7: gemv_kernel<7, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
+      default: gemv_kernel<8, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
+    }
+    LAUNCH_CHECK();
+  }
+
+  // Long chunks: S = Q K^T (scaled) and O = P V with cuBLAS, softmax in between; short chunks (decode,
+  // small recomputes), grouped into consecutive row ranges: the own per-(row, head) kernel.
+  void attention(std::span<const SequenceChunk> chunks, const std::vector<int>& first_row, half* ck, half* cv,
+                 size_t slot_stride, const int* d_slots, const int* d_pos, float scale) {
+    const ModelArch& a = arch_;
+    const int q_dim = a.heads * a.head_dim, kv_dim = a.kv_heads * a.head_dim, group = a.heads / a.kv_heads;
+    const size_t smem = (static_cast<size_t>(a.head_dim) + config_.max_context) * sizeof(float);
+    int pending_begin = -1, pending_end = -1;  // a range of rows for the own kernel
+    auto flush = [&] {
+      if (pending_begin < 0) return;
+      const dim3 grid(static_cast<unsigned>(pending_end - pending_begin), static_cast<unsigned>(a.heads));
+      attention_rows_kernel<<<grid, 128, smem, stream_>>>(q_, d_slots, d_pos, ck, cv, slot_stride, attn_, pending_begin,
+                                                          a.heads, a.kv_heads, a.head_dim, scale);
+      LAUNCH_CHECK();
+      pending_begin = pending_end = -1;
+    };
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const int T = static_cast<int>(chunks[c].tokens.size()), row0 = first_row[c];
+      if (T < kCublasAttentionMinRows) {
+        if (pending_begin < 0) pending_begin = row0;
+        pending_end = row0 + T;
+        continue;
+      }
+      flush();
+      const int start = lengths_[static_cast<size_t>(chunks[c].slot)], L = start + T;
+      ensure_scores(static_cast<size_t>(a.heads) * T * L);
+      const half* kbase = ck + static_cast<size_t>(chunks[c].slot) * slot_stride;
+      const half* vbase = cv + static_cast<size_t>(chunks[c].slot) * slot_stride;
+      const float one = 1.0f, zero = 0.0f;
+      const long long TL = static_cast<long long>(T) * L;
+      for (int g = 0; g < group; ++g) {  // heads kvh * group + g share kv head kvh
+        BLAS_CHECK(cublasGemmStridedBatchedEx(
+            blas_, CUBLAS_OP_T, CUBLAS_OP_N, L, T, a.head_dim, &scale, kbase, CUDA_R_16F, kv_dim, a.head_dim,
+            q_ + static_cast<size_t>(row0) * q_dim + static_cast<size_t>(g) * a.head_dim, CUDA_R_16F, q_dim,
+            static_cast<long long>(group) * a.head_dim, &zero, scores_ + g * TL, CUDA_R_32F, L, group * TL, a.kv_heads,
+            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      }
+      causal_softmax_kernel<<<a.heads * T, 256, 0, stream_>>>(scores_, probs_, T, L, start);
+      LAUNCH_CHECK();
+      for (int g = 0; g < group; ++g) {
+        BLAS_CHECK(cublasGemmStridedBatchedEx(
+            blas_, CUBLAS_OP_N, CUBLAS_OP_N, a.head_dim, T, L, &one, vbase, CUDA_R_16F, kv_dim, a.head_dim,
+            probs_ + g * TL, CUDA_R_16F, L, group * TL, &zero,
+            attn_ + static_cast<size_t>(row0) * q_dim + static_cast<size_t>(g) * a.head_dim, CUDA_R_16F, q_dim,
+            static_cast<long long>(group) * a.head_dim, a.kv_heads, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      }
+    }
+    flush();
+  }
+
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  std::vector<void*> owned_, buffers_;
+  const half *embed_ = nullptr, *positions_ = nullptr, *final_w_ = nullptr, *final_b_ = nullptr, *lm_head_ = nullptr;
+  std::vector<LayerWeights> layers_;
+  double* inv_freq_ = nullptr;
+  half *cache_k_ = nullptr, *cache_v_ = nullptr;
+  std::vector<int> lengths_;
+  int rows_capacity_ = 0, chunks_capacity_ = 0;
+  float* x_ = nullptr;
+  half *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *attn_ = nullptr, *t1_ = nullptr, *t2_ = nullptr;
+  int* ints_ = nullptr;
+  half* last_rows_ = nullptr;
+  float* logits_ = nullptr;
+  int* next_ = nullptr;
+  float* scores_ = nullptr;
+  half* probs_ = nullptr;
+  size_t scores_capacity_ = 0;
+  std::vector<int> host_ints_;
+};
+
+}  // namespace
+
+namespace detail {
+
+std::unique_ptr<Engine> create_cuda_engine(const ModelArch& arch, const TensorSource& weights, Device device,
+                                           const EngineConfig& config) {
+  return std::make_unique<CudaEngine>(arch, weights, device, config);
+}
+
+}  // namespace detail
+
+CudaCeilings measure_cuda_ceilings(int device_index, std::int64_t m, std::int64_t n, std::int64_t k) {
+  const Device device{Device::Kind::kCuda, device_index};
+  require_gpu(device);
+  CudaCeilings out;
+  cudaStream_t stream;
+  CUDA_CHECK(cudaStreamCreate(&stream));
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  auto time_ms = [&](auto&& body, int repeats) {
+    body();  // warm-up
+    CUDA_CHECK(cudaEventRecord(start, stream));
+    for (int i = 0; i < repeats; ++i) body();
+    CUDA_CHECK(cudaEventRecord(stop, stream));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    return static_cast<double>(ms) / repeats;
+  };
+  {  // device-to-device copy of 2 GiB: bytes read plus bytes written
+    const size_t bytes = 2ull << 30;
+    auto* a = device_alloc<half>(bytes / 2);
+    auto* b = device_alloc<half>(bytes / 2);
+    fill_random_kernel<<<1024, 256, 0, stream>>>(a, bytes / 2, 1);
+    const double ms = time_ms([&] { CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream)); }, 10);
+    out.copy_bytes_per_second = 2.0 * static_cast<double>(bytes) / (ms * 1e-3);
+    cudaFree(a);
+    cudaFree(b);
+  }
+  {  // cuBLAS fp16 GEMM, fp32 accumulation, random inputs
+    cublasHandle_t blas;
+    BLAS_CHECK(cublasCreate(&blas));
+    BLAS_CHECK(cublasSetStream(blas, stream));
+    auto* A = device_alloc<half>(static_cast<size_t>(m * k));
+    auto* B = device_alloc<half>(static_cast<size_t>(k * n));
+    auto* Cm = device_alloc<half>(static_cast<size_t>(m * n));
+    fill_random_kernel<<<1024, 256, 0, stream>>>(A, static_cast<size_t>(m * k), 2);
+    fill_random_kernel<<<1024, 256, 0, stream>>>(B, static_cast<size_t>(k * n), 3);
+    const float alpha = 1.0f, beta = 0.0f;
+    const double ms = time_ms(
+        [&] {
+          BLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(n),
+                                  static_cast<int>(k), &alpha, A, CUDA_R_16F, static_cast<int>(k), B, CUDA_R_16F,
+                                  static_cast<int>(k), &beta, Cm, CUDA_R_16F, static_cast<int>(m), CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT));
+        },
+        20);
+    out.gemm_flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) / (ms * 1e-3);
+    cudaFree(A);
+    cudaFree(B);
+    cudaFree(Cm);
+    cublasDestroy(blas);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaStreamDestroy(stream);
+  return out;
+}
+
+}  // namespace sllm::models
