@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -81,6 +82,8 @@ __global__ void embed_kernel(const int* tokens, const int* positions, const half
   }
 }
 
+constexpr int kNormThreads = 1024;  // decode normalises one row: one block must keep many loads in flight
+
 // x += add (+ add_bias) when add is given; out = norm(x) (LayerNorm with bias, or RMSNorm when norm_b is
 // null and rms is set). One block per row; the row is staged in shared memory.
 __global__ void add_norm_kernel(float* x, const half* add, const half* add_bias, const half* norm_w,
@@ -89,6 +92,7 @@ __global__ void add_norm_kernel(float* x, const half* add, const half* add_bias,
   __shared__ float scratch[32];
   const size_t base = static_cast<size_t>(blockIdx.x) * hidden;
   float sum = 0;
+#pragma unroll 4
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
     float v = x[base + i];
     if (add) {
@@ -120,7 +124,11 @@ __global__ void qkv_post_kernel(half* q, const half* k, const half* v, const hal
   half* vc = cache_v + static_cast<size_t>(slots[r]) * slot_stride + static_cast<size_t>(pos) * kv_dim;
   half* qr = q + static_cast<size_t>(r) * q_dim;
   const half* kr = k + static_cast<size_t>(r) * kv_dim;
-  for (int p = threadIdx.x; p < (q_dim + kv_dim) / 2; p += blockDim.x) {
+  // Items: q pairs, then k pairs, then v elements; one per thread across blockIdx.y (a decode step has
+  // one row, so the work must spread over many blocks to finish quickly).
+  const int p = blockIdx.y * blockDim.x + threadIdx.x;
+  const int pairs = (q_dim + kv_dim) / 2;
+  if (p < pairs) {
     const bool is_q = p < q_dim / 2;
     const int pp = is_q ? p : p - q_dim / 2;
     const int i = pp % half_d, i1 = (pp / half_d) * head_dim + i, i2 = i1 + half_d;
@@ -132,9 +140,9 @@ __global__ void qkv_post_kernel(half* q, const half* k, const half* v, const hal
       a2 += __half2float(bias[i2]);
     }
     if (inv_freq) {
-      double s, c;
-      sincos(static_cast<double>(pos) * inv_freq[i], &s, &c);
-      const float cf = static_cast<float>(c), sf = static_cast<float>(s);
+      double sn, cs;
+      sincos(static_cast<double>(pos) * inv_freq[i], &sn, &cs);
+      const float cf = static_cast<float>(cs), sf = static_cast<float>(sn);
       const float r1 = a1 * cf - a2 * sf, r2 = a2 * cf + a1 * sf;
       a1 = r1;
       a2 = r2;
@@ -142,8 +150,8 @@ __global__ void qkv_post_kernel(half* q, const half* k, const half* v, const hal
     half* dst = is_q ? qr : kc;
     dst[i1] = __float2half(a1);
     dst[i2] = __float2half(a2);
-  }
-  for (int j = threadIdx.x; j < kv_dim; j += blockDim.x) {
+  } else if (p < pairs + kv_dim) {
+    const int j = p - pairs;
     float val = __half2float(v[static_cast<size_t>(r) * kv_dim + j]);
     if (bv) val += __half2float(bv[j]);
     vc[j] = __float2half(val);
@@ -151,37 +159,44 @@ __global__ void qkv_post_kernel(half* q, const half* k, const half* v, const hal
 }
 
 // Attention of one token row (blockIdx.x + row0) and one head (blockIdx.y) over keys 0..position of its
-// slot. Scores live in shared memory; a warp per key for the dot products, a thread per dimension for
-// the weighted sum of values.
-__global__ void attention_rows_kernel(const half* q, const int* slots, const int* positions, const half* cache_k,
-                                      const half* cache_v, size_t slot_stride, half* out, int row0, int heads,
-                                      int kv_heads, int head_dim, float scale) {
+// slot, 256 threads. Scores: a thread per key, reading its key row with 16-byte loads (many loads in
+// flight). Weighted sum: each warp takes every 8th key, each lane 2 dims per 64, then the warps' partial
+// sums are added through shared memory. head_dim is a multiple of 8 and at most 256.
+constexpr int kAttentionThreads = 256;
+constexpr int kAttentionWarps = kAttentionThreads / 32;
+__global__ void __launch_bounds__(kAttentionThreads) attention_rows_kernel(
+    const half* q, const int* slots, const int* positions, const half* cache_k, const half* cache_v,
+    size_t slot_stride, half* out, int row0, int heads, int kv_heads, int head_dim, int max_context, float scale) {
   extern __shared__ float smem[];
   __shared__ float scratch[32];
   const int r = row0 + blockIdx.x, h = blockIdx.y, L = positions[r] + 1;
   const int kvh = h / (heads / kv_heads), q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
   float* qs = smem;
   float* scores = smem + head_dim;
+  float* partial = scores + max_context;  // [warps][head_dim]
   const half* kb = cache_k + static_cast<size_t>(slots[r]) * slot_stride + kvh * head_dim;
   const half* vb = cache_v + static_cast<size_t>(slots[r]) * slot_stride + kvh * head_dim;
   for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
     qs[i] = __half2float(q[static_cast<size_t>(r) * q_dim + h * head_dim + i]) * scale;
   }
   __syncthreads();
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-  for (int j = warp; j < L; j += warps) {
-    const half2* kr = reinterpret_cast<const half2*>(kb + static_cast<size_t>(j) * kv_dim);
-    float s = 0;
-    for (int p = lane; p < head_dim / 2; p += 32) {
-      const float2 kf = __half22float2(kr[p]);
-      s += qs[2 * p] * kf.x + qs[2 * p + 1] * kf.y;
-    }
-    s = warp_sum(s);
-    if (lane == 0) scores[j] = s;
-  }
-  __syncthreads();
   float mx = -INFINITY;
-  for (int j = threadIdx.x; j < L; j += blockDim.x) mx = fmaxf(mx, scores[j]);
+  for (int j = threadIdx.x; j < L; j += blockDim.x) {
+    const uint4* kr = reinterpret_cast<const uint4*>(kb + static_cast<size_t>(j) * kv_dim);
+    float s = 0;
+#pragma unroll 4
+    for (int c = 0; c < head_dim / 8; ++c) {
+      const uint4 kv = kr[c];
+      const half2* kh = reinterpret_cast<const half2*>(&kv);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const float2 f = __half22float2(kh[k]);
+        s += qs[c * 8 + 2 * k] * f.x + qs[c * 8 + 2 * k + 1] * f.y;
+      }
+    }
+    scores[j] = s;
+    mx = fmaxf(mx, s);
+  }
   mx = block_max(mx, scratch);
   float sum = 0;
   for (int j = threadIdx.x; j < L; j += blockDim.x) {
@@ -190,10 +205,34 @@ __global__ void attention_rows_kernel(const half* q, const int* slots, const int
     sum += e;
   }
   const float inv = 1.0f / block_sum(sum, scratch);  // block_sum's barriers also publish scores[]
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, pairs = head_dim / 2;
+  float2 acc[4] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};  // pairs lane, lane + 32, ... (head_dim <= 256)
+#pragma unroll 8
+  for (int j = warp; j < L; j += kAttentionWarps) {
+    const half2* vr = reinterpret_cast<const half2*>(vb + static_cast<size_t>(j) * kv_dim);
+    const float p = scores[j];
+#pragma unroll
+    for (int m = 0; m < 4; ++m) {
+      if (lane + 32 * m < pairs) {
+        const float2 f = __half22float2(vr[lane + 32 * m]);
+        acc[m].x += p * f.x;
+        acc[m].y += p * f.y;
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < 4; ++m) {
+    if (lane + 32 * m < pairs) {
+      partial[warp * head_dim + 2 * (lane + 32 * m)] = acc[m].x;
+      partial[warp * head_dim + 2 * (lane + 32 * m) + 1] = acc[m].y;
+    }
+  }
+  __syncthreads();
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-    float acc = 0;
-    for (int j = 0; j < L; ++j) acc += scores[j] * __half2float(vb[static_cast<size_t>(j) * kv_dim + d]);
-    out[static_cast<size_t>(r) * q_dim + h * head_dim + d] = __float2half(acc * inv);
+    float total = 0;
+#pragma unroll
+    for (int w = 0; w < kAttentionWarps; ++w) total += partial[w * head_dim + d];
+    out[static_cast<size_t>(r) * q_dim + h * head_dim + d] = __float2half(total * inv);
   }
 }
 
@@ -274,19 +313,46 @@ __global__ void argmax_kernel(const float* logits, int vocab, int* out) {
 __device__ void store_out(half* y, float v) { *y = __float2half(v); }
 __device__ void store_out(float* y, float v) { *y = v; }
 
+// Up to three linear layers over the same input in one launch (q, k and v): outputs of segment 0 come
+// first, then 1, then 2.
+template <typename Out>
+struct GemvJob {
+  const half *w0 = nullptr, *w1 = nullptr, *w2 = nullptr;
+  Out *y0 = nullptr, *y1 = nullptr, *y2 = nullptr;
+  int out0 = 0, out1 = 0, out2 = 0;
+  const half* relu_bias0 = nullptr;  // segment 0 only: y = relu(y + bias) (OPT's fc1)
+};
+
 // Y[n][o] = sum_i X[n][i] W[o][i] for N <= 8 rows: one warp per output row of W, 16-byte loads, so that
 // the weights stream through once at close to memory bandwidth. `in` is a multiple of 8.
 template <int N, typename Out>
-__global__ void __launch_bounds__(256) gemv_kernel(const half* __restrict__ W, const half* __restrict__ X,
-                                                   Out* __restrict__ Y, int out, int in) {
-  const int o = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-  if (o >= out) return;
+__global__ void __launch_bounds__(256) gemv_kernel(const GemvJob<Out> job, const half* __restrict__ X, int in) {
+  int o = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  const half* W = job.w0;
+  Out* Y = job.y0;
+  int out = job.out0;
+  const half* relu_bias = job.relu_bias0;
+  if (o >= job.out0) {
+    o -= job.out0;
+    relu_bias = nullptr;
+    W = job.w1;
+    Y = job.y1;
+    out = job.out1;
+    if (o >= job.out1) {
+      o -= job.out1;
+      W = job.w2;
+      Y = job.y2;
+      out = job.out2;
+      if (o >= job.out2) return;
+    }
+  }
   const uint4* w = reinterpret_cast<const uint4*>(W + static_cast<size_t>(o) * in);
   const int chunks = in / 8;
   float acc[N];
 #pragma unroll
   for (int n = 0; n < N; ++n) acc[n] = 0.0f;
-#pragma unroll 4
+#pragma unroll(N <= 2 ? 8 : 4)
   for (int c = lane; c < chunks; c += 32) {
     const uint4 wv = __ldg(w + c);
     const half2* wh = reinterpret_cast<const half2*>(&wv);
@@ -307,7 +373,9 @@ __global__ void __launch_bounds__(256) gemv_kernel(const half* __restrict__ W, c
 #pragma unroll
   for (int n = 0; n < N; ++n) {
     const float s = warp_sum(acc[n]);
-    if (lane == 0) store_out(Y + static_cast<size_t>(n) * out + o, s);
+    if (lane == 0) {
+      store_out(Y + static_cast<size_t>(n) * out + o, relu_bias ? fmaxf(s + __half2float(relu_bias[o]), 0.0f) : s);
+    }
   }
 }
 
@@ -360,6 +428,9 @@ class CudaEngine final : public Engine {
  public:
   CudaEngine(const ModelArch& arch, const TensorSource& weights, Device device, const EngineConfig& config)
       : Engine(arch, device, config) {
+    if (arch.head_dim % 8 != 0 || arch.head_dim > 256) {
+      throw InputError("model " + arch.name, "the CUDA engine needs head_dim to be a multiple of 8, at most 256");
+    }
     require_gpu(device);
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     BLAS_CHECK(cublasCreate(&blas_));
@@ -381,16 +452,14 @@ class CudaEngine final : public Engine {
     detail::validate_chunks(*this, chunks, lengths_);
     CUDA_CHECK(cudaSetDevice(device_.index));
     const ModelArch& a = arch_;
-    const bool opt = a.family == ModelFamily::kOpt;
-    const int q_dim = a.heads * a.head_dim, kv_dim = a.kv_heads * a.head_dim, h = a.hidden;
+    const int h = a.hidden;
     const int C = static_cast<int>(chunks.size());
     std::vector<int> first_row(static_cast<size_t>(C) + 1, 0);
     for (int c = 0; c < C; ++c) first_row[c + 1] = first_row[c] + static_cast<int>(chunks[c].tokens.size());
     const int N = first_row.back();
     ensure_buffers(N, C);
-    // Host staging: tokens | positions | slots | last rows, one copy.
-    std::vector<int>& host = host_ints_;
-    host.assign(static_cast<size_t>(3 * N + C), 0);
+    // Pinned host staging (so that the copies are real asynchronous DMA): tokens | positions | slots | last rows.
+    int* host = host_ints_;
     for (int c = 0; c < C; ++c) {
       const int start = lengths_[static_cast<size_t>(chunks[c].slot)];
       for (int j = 0; j < static_cast<int>(chunks[c].tokens.size()); ++j) {
@@ -401,17 +470,61 @@ class CudaEngine final : public Engine {
       }
       host[3 * N + c] = first_row[c + 1] - 1;
     }
-    CUDA_CHECK(cudaMemcpyAsync(ints_, host.data(), host.size() * sizeof(int), cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(cudaMemcpyAsync(ints_, host, static_cast<size_t>(3 * N + C) * sizeof(int), cudaMemcpyHostToDevice, stream_));
+    // Decode steps (one token per sequence, own kernels only) launch the same ~11 kernels per layer with
+    // only device-side data changing: replay them as one CUDA graph per row count, which removes the
+    // per-launch CPU cost that would otherwise dominate small kernels.
+    const bool single_tokens = N == C;
+    if (single_tokens && use_gemv(N, h) && use_gemv(N, a.ffn)) {
+      auto it = graphs_.find(N);
+      if (it == graphs_.end()) {
+        cudaGraph_t graph = nullptr;
+        CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+        try {
+          enqueue(chunks, first_row);
+        } catch (...) {
+          cudaStreamEndCapture(stream_, &graph);
+          if (graph) cudaGraphDestroy(graph);
+          throw;
+        }
+        CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+        cudaGraphExec_t exec = nullptr;
+        const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+        cudaGraphDestroy(graph);
+        CUDA_CHECK(e);
+        it = graphs_.emplace(N, exec).first;
+      }
+      CUDA_CHECK(cudaGraphLaunch(it->second, stream_));
+    } else {
+      enqueue(chunks, first_row);
+    }
+    CUDA_CHECK(cudaMemcpyAsync(host_next_, next_, static_cast<size_t>(C) * sizeof(int), cudaMemcpyDeviceToHost, stream_));
+    if (last_logits) {
+      last_logits->resize(static_cast<size_t>(C) * a.vocab);
+      CUDA_CHECK(cudaMemcpyAsync(last_logits->data(), logits_, last_logits->size() * sizeof(float),
+                                 cudaMemcpyDeviceToHost, stream_));
+    }
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    for (const SequenceChunk& c : chunks) lengths_[static_cast<size_t>(c.slot)] += static_cast<int>(c.tokens.size());
+    return std::vector<TokenId>(host_next_, host_next_ + C);
+  }
+
+ private:
+  // Every kernel of one forward pass, on stream_ (captured into a graph for decode steps).
+  void enqueue(std::span<const SequenceChunk> chunks, const std::vector<int>& first_row) {
+    const ModelArch& a = arch_;
+    const bool opt = a.family == ModelFamily::kOpt;
+    const int q_dim = a.heads * a.head_dim, kv_dim = a.kv_heads * a.head_dim, h = a.hidden;
+    const int C = static_cast<int>(chunks.size()), N = first_row.back();
     const int* d_tokens = ints_;
     const int* d_pos = ints_ + N;
     const int* d_slots = ints_ + 2 * N;
     const int* d_last = ints_ + 3 * N;
-
     const float norm_eps = static_cast<float>(opt ? detail::kLayerNormEps : detail::kRmsNormEps);
     const size_t norm_smem = static_cast<size_t>(h) * sizeof(float);
     embed_kernel<<<N, 256, 0, stream_>>>(d_tokens, d_pos, embed_, positions_, detail::kOptPositionOffset, x_, h);
     LAUNCH_CHECK();
-    add_norm_kernel<<<N, 256, norm_smem, stream_>>>(x_, nullptr, nullptr, layers_[0].norm1_w, layers_[0].norm1_b, xn_, h,
+    add_norm_kernel<<<N, kNormThreads, norm_smem, stream_>>>(x_, nullptr, nullptr, layers_[0].norm1_w, layers_[0].norm1_b, xn_, h,
                                                     norm_eps, !opt);
     LAUNCH_CHECK();
     const size_t slot_stride = static_cast<size_t>(config_.max_context) * kv_dim;
@@ -421,24 +534,38 @@ class CudaEngine final : public Engine {
       const LayerWeights& L = layers_[l];
       half* ck = cache_k_ + l * layer_stride;
       half* cv = cache_v_ + l * layer_stride;
-      linear(L.q, xn_, q_, N, q_dim, h);
-      linear(L.k, xn_, k_, N, kv_dim, h);
-      linear(L.v, xn_, v_, N, kv_dim, h);
-      qkv_post_kernel<<<N, 256, 0, stream_>>>(q_, k_, v_, L.bq, L.bk, L.bv, d_slots, d_pos, ck, cv, slot_stride, q_dim,
+      if (use_gemv(N, h)) {  // q, k and v in one launch
+        gemv(GemvJob<half>{L.q, L.k, L.v, q_, k_, v_, q_dim, kv_dim, kv_dim}, xn_, N, h);
+      } else {
+        linear(L.q, xn_, q_, N, q_dim, h);
+        linear(L.k, xn_, k_, N, kv_dim, h);
+        linear(L.v, xn_, v_, N, kv_dim, h);
+      }
+      const dim3 post_grid(static_cast<unsigned>(N), static_cast<unsigned>(((q_dim + kv_dim) / 2 + kv_dim + 255) / 256));
+      qkv_post_kernel<<<post_grid, 256, 0, stream_>>>(q_, k_, v_, L.bq, L.bk, L.bv, d_slots, d_pos, ck, cv, slot_stride, q_dim,
                                               kv_dim, a.head_dim, opt ? nullptr : inv_freq_);
       LAUNCH_CHECK();
       attention(chunks, first_row, ck, cv, slot_stride, d_slots, d_pos, scale);
       linear(L.o, attn_, t1_, N, h, q_dim);
-      add_norm_kernel<<<N, 256, norm_smem, stream_>>>(x_, t1_, L.bo, L.norm2_w, L.norm2_b, xn_, h, norm_eps, !opt);
+      add_norm_kernel<<<N, kNormThreads, norm_smem, stream_>>>(x_, t1_, L.bo, L.norm2_w, L.norm2_b, xn_, h, norm_eps, !opt);
       LAUNCH_CHECK();
       const size_t ffn_total = static_cast<size_t>(N) * a.ffn;
       const int ew_blocks = static_cast<int>(std::min<size_t>((ffn_total + 255) / 256, 4096));
       const half* mlp_out;
       const half* mlp_bias = nullptr;
       if (opt) {
-        linear(L.fc1, xn_, t1_, N, a.ffn, h);
-        bias_relu_kernel<<<ew_blocks, 256, 0, stream_>>>(t1_, L.b1, a.ffn, ffn_total);
-        LAUNCH_CHECK();
+        if (use_gemv(N, h)) {  // bias and ReLU in the GEMV's epilogue
+          GemvJob<half> job;
+          job.w0 = L.fc1;
+          job.y0 = t1_;
+          job.out0 = a.ffn;
+          job.relu_bias0 = L.b1;
+          gemv(job, xn_, N, h);
+        } else {
+          linear(L.fc1, xn_, t1_, N, a.ffn, h);
+          bias_relu_kernel<<<ew_blocks, 256, 0, stream_>>>(t1_, L.b1, a.ffn, ffn_total);
+          LAUNCH_CHECK();
+        }
         linear(L.fc2, t1_, t2_, N, h, a.ffn);
         mlp_out = t2_;
         mlp_bias = L.b2;
@@ -451,7 +578,7 @@ class CudaEngine final : public Engine {
         mlp_out = attn_;
       }
       const bool last = l + 1 == layers_.size();
-      add_norm_kernel<<<N, 256, norm_smem, stream_>>>(x_, mlp_out, mlp_bias, last ? final_w_ : layers_[l + 1].norm1_w,
+      add_norm_kernel<<<N, kNormThreads, norm_smem, stream_>>>(x_, mlp_out, mlp_bias, last ? final_w_ : layers_[l + 1].norm1_w,
                                                       last ? final_b_ : layers_[l + 1].norm1_b, xn_, h, norm_eps, !opt);
       LAUNCH_CHECK();
     }
@@ -460,19 +587,8 @@ class CudaEngine final : public Engine {
     linear_f32(lm_head_, last_rows_, logits_, C, a.vocab, h);
     argmax_kernel<<<C, 1024, 0, stream_>>>(logits_, a.vocab, next_);
     LAUNCH_CHECK();
-    std::vector<TokenId> next(static_cast<size_t>(C));
-    CUDA_CHECK(cudaMemcpyAsync(next.data(), next_, static_cast<size_t>(C) * sizeof(int), cudaMemcpyDeviceToHost, stream_));
-    if (last_logits) {
-      last_logits->resize(static_cast<size_t>(C) * a.vocab);
-      CUDA_CHECK(cudaMemcpyAsync(last_logits->data(), logits_, last_logits->size() * sizeof(float),
-                                 cudaMemcpyDeviceToHost, stream_));
-    }
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
-    for (const SequenceChunk& c : chunks) lengths_[static_cast<size_t>(c.slot)] += static_cast<int>(c.tokens.size());
-    return next;
   }
 
- private:
   static constexpr int kGemvMaxRows = 8;
   static constexpr int kCublasAttentionMinRows = 32;  // chunks at least this long use the GEMM attention
 
@@ -607,16 +723,26 @@ class CudaEngine final : public Engine {
     cache_v_ = device_alloc<half>(elements);
     owned_.push_back(cache_v_);
     lengths_.assign(static_cast<size_t>(config_.max_sequences), 0);
-    const size_t smem = (static_cast<size_t>(arch_.head_dim) + config_.max_context) * sizeof(float);
+    const size_t smem = attention_smem();
     if (smem > 48 * 1024) {
       CUDA_CHECK(cudaFuncSetAttribute(attention_rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       static_cast<int>(smem)));
     }
   }
 
+  size_t attention_smem() const {
+    return (static_cast<size_t>(arch_.head_dim) * (1 + kAttentionWarps) + config_.max_context) * sizeof(float);
+  }
+
   void free_buffers() {
+    for (auto& [rows, exec] : graphs_) cudaGraphExecDestroy(exec);
+    graphs_.clear();
     for (void* p : buffers_) cudaFree(p);
     buffers_.clear();
+    if (host_ints_) cudaFreeHost(host_ints_);
+    if (host_next_) cudaFreeHost(host_next_);
+    host_ints_ = nullptr;
+    host_next_ = nullptr;
     rows_capacity_ = 0;
     chunks_capacity_ = 0;
   }
@@ -650,6 +776,10 @@ class CudaEngine final : public Engine {
     last_rows_ = buffer<half>(static_cast<size_t>(chunks_capacity_) * a.hidden);
     logits_ = buffer<float>(static_cast<size_t>(chunks_capacity_) * a.vocab);
     next_ = buffer<int>(static_cast<size_t>(chunks_capacity_));
+    CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_ints_), (3 * R + static_cast<size_t>(chunks_capacity_)) * sizeof(int),
+                             cudaHostAllocDefault));
+    CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_next_), static_cast<size_t>(chunks_capacity_) * sizeof(int),
+                             cudaHostAllocDefault));
   }
 
   void ensure_scores(size_t elements) {
@@ -666,8 +796,12 @@ class CudaEngine final : public Engine {
 
   // Y[rows, out] = X[rows, in] W^T (W as stored: [out, in]).
   void linear(const half* W, const half* X, half* Y, int rows, int out, int in) {
-    if (rows <= kGemvMaxRows && in % 8 == 0 && !config_.cublas_for_small_batches) {
-      gemv(W, X, Y, rows, out, in);
+    if (use_gemv(rows, in)) {
+      GemvJob<half> job;
+      job.w0 = W;
+      job.y0 = Y;
+      job.out0 = out;
+      gemv(job, X, rows, in);
       return;
     }
     const float alpha = 1.0f, beta = 0.0f;
@@ -675,8 +809,12 @@ class CudaEngine final : public Engine {
                             &beta, Y, CUDA_R_16F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
   void linear_f32(const half* W, const half* X, float* Y, int rows, int out, int in) {
-    if (rows <= kGemvMaxRows && in % 8 == 0 && !config_.cublas_for_small_batches) {
-      gemv(W, X, Y, rows, out, in);
+    if (use_gemv(rows, in)) {
+      GemvJob<float> job;
+      job.w0 = W;
+      job.y0 = Y;
+      job.out0 = out;
+      gemv(job, X, rows, in);
       return;
     }
     const float alpha = 1.0f, beta = 0.0f;
@@ -684,19 +822,22 @@ class CudaEngine final : public Engine {
                             &beta, Y, CUDA_R_32F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
   template <typename Out>
-  void gemv(const half* W, const half* X, Out* Y, int rows, int out, int in) {
-    const int blocks = (out + 7) / 8;
+  void gemv(const GemvJob<Out>& job, const half* X, int rows, int in) {
+    const int blocks = (job.out0 + job.out1 + job.out2 + 7) / 8;
     switch (rows) {
-      case 1: gemv_kernel<1, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
-      case 2: gemv_kernel<2, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
-      case 3: gemv_kernel<3, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
-      case 4: gemv_kernel<4, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
-      case 5: gemv_kernel<5, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
-      case 6: gemv_kernel<6, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
-      case 7: gemv_kernel<7, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
-      default: gemv_kernel<8, Out><<<blocks, 256, 0, stream_>>>(W, X, Y, out, in); break;
+      case 1: gemv_kernel<1, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
+      case 2: gemv_kernel<2, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
+      case 3: gemv_kernel<3, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
+      case 4: gemv_kernel<4, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
+      case 5: gemv_kernel<5, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
+      case 6: gemv_kernel<6, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
+      case 7: gemv_kernel<7, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
+      default: gemv_kernel<8, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
     }
     LAUNCH_CHECK();
+  }
+  bool use_gemv(int rows, int in) const {
+    return rows <= kGemvMaxRows && in % 8 == 0 && !config_.cublas_for_small_batches;
   }
 
   // Long chunks: S = Q K^T (scaled) and O = P V with cuBLAS, softmax in between; short chunks (decode,
@@ -705,13 +846,14 @@ class CudaEngine final : public Engine {
                  size_t slot_stride, const int* d_slots, const int* d_pos, float scale) {
     const ModelArch& a = arch_;
     const int q_dim = a.heads * a.head_dim, kv_dim = a.kv_heads * a.head_dim, group = a.heads / a.kv_heads;
-    const size_t smem = (static_cast<size_t>(a.head_dim) + config_.max_context) * sizeof(float);
+    const size_t smem = attention_smem();
     int pending_begin = -1, pending_end = -1;  // a range of rows for the own kernel
     auto flush = [&] {
       if (pending_begin < 0) return;
       const dim3 grid(static_cast<unsigned>(pending_end - pending_begin), static_cast<unsigned>(a.heads));
-      attention_rows_kernel<<<grid, 128, smem, stream_>>>(q_, d_slots, d_pos, ck, cv, slot_stride, attn_, pending_begin,
-                                                          a.heads, a.kv_heads, a.head_dim, scale);
+      attention_rows_kernel<<<grid, kAttentionThreads, smem, stream_>>>(q_, d_slots, d_pos, ck, cv, slot_stride, attn_,
+                                                                        pending_begin, a.heads, a.kv_heads, a.head_dim,
+                                                                        config_.max_context, scale);
       LAUNCH_CHECK();
       pending_begin = pending_end = -1;
     };
@@ -767,7 +909,9 @@ class CudaEngine final : public Engine {
   float* scores_ = nullptr;
   half* probs_ = nullptr;
   size_t scores_capacity_ = 0;
-  std::vector<int> host_ints_;
+  int* host_ints_ = nullptr;  // pinned
+  int* host_next_ = nullptr;  // pinned
+  std::map<int, cudaGraphExec_t> graphs_;  // decode step graphs by row count; they capture buffer addresses
 };
 
 }  // namespace

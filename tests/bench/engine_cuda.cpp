@@ -81,7 +81,9 @@ int main(int argc, char** argv) {
   }
   const Device device = Device::parse(device_text, "--device");
   const sllm::ModelArch arch = sllm::ModelCatalog::builtin().get(model, "--model");
-  constexpr int kPrefill = 1024, kMigrationContext = 1000;
+  // The migration starts at ~1,000 tokens of context; enough new tokens that the inference outlasts the
+  // destination's load (weights uploaded from host memory), or the migration would be dropped.
+  constexpr int kPrefill = 1024, kMigrationContext = 1000, kMigrationNew = 800;
 
   const CudaCeilings square = measure_cuda_ceilings(device.index, 8192, 8192, 8192);
   const CudaCeilings fc1 = measure_cuda_ceilings(device.index, arch.ffn, kPrefill, arch.hidden);
@@ -139,9 +141,9 @@ int main(int argc, char** argv) {
   {
     auto source = Engine::create(arch, weights, device, config);
     const std::vector<TokenId> mprompt(prompt.begin(), prompt.begin() + (kMigrationContext - 8));
-    const std::vector<TokenId> uninterrupted = generate_greedy(*source, 0, mprompt, 96);
+    const std::vector<TokenId> uninterrupted = generate_greedy(*source, 0, mprompt, kMigrationNew);
     mig = run_live_migration(
-        *source, [&] { return Engine::create(arch, weights, device, config); }, {mprompt, 96, 8}, MigrationConfig{});
+        *source, [&] { return Engine::create(arch, weights, device, config); }, {mprompt, kMigrationNew, 8}, MigrationConfig{});
     identical = mig.output == uninterrupted;
   }
   for (const LiveMigrationRound& r : mig.rounds) {
