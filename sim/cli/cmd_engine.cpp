@@ -7,11 +7,14 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <string>
 #include <vector>
 
+#include "sllm/models/checkpoint.h"
 #include "sllm/models/engine.h"
+#include "sllm/models/loader.h"
 #include "sllm/models/migration.h"
 #include "sllm/sim/error.h"
 #include "sllm/sim/model_arch.h"
@@ -25,16 +28,39 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Where the weights come from: random weights of a catalog model (no files), or a checkpoint.
+// An engine that owns the loaded checkpoint it reads (the CUDA engine reads the loader's device tensors
+// in place, so they must outlive it).
+class LoadedEngine final : public Engine {
+ public:
+  LoadedEngine(std::unique_ptr<LoadedModel> weights, std::unique_ptr<Engine> inner)
+      : Engine(inner->arch(), inner->device(), inner->config()), weights_(std::move(weights)), inner_(std::move(inner)) {}
+  std::vector<TokenId> forward(std::span<const SequenceChunk> chunks, std::vector<float>* logits) override {
+    return inner_->forward(chunks, logits);
+  }
+  void reset(int slot) override { inner_->reset(slot); }
+  int context_length(int slot) const override { return inner_->context_length(slot); }
+
+ private:
+  std::unique_ptr<LoadedModel> weights_;
+  std::unique_ptr<Engine> inner_;  // destroyed first
+};
+
+// Where the weights come from: a checkpoint read through the multi-tier loader (every engine loads its
+// own copy, as a destination server would), or random weights of a catalog model (no files).
 class WeightSource {
  public:
-  explicit WeightSource(const po::variables_map& vm) {
-    const bool has_ckpt = vm.count("ckpt") > 0, has_model = vm.count("model") > 0;
-    if (has_ckpt == has_model) throw sllm::InputError("command line", "give exactly one of --ckpt DIR or --model NAME");
-    if (has_ckpt) {
-      throw sllm::InputError("--ckpt", "checkpoints need the loader, which this build does not have yet; "
-                                       "use --model NAME for random weights");
+  WeightSource(const po::variables_map& vm, Device device) {
+    if (vm.count("ckpt") > 0) {
+      checkpoint_ = std::make_unique<Checkpoint>(open_checkpoint(vm["ckpt"].as<std::string>()));
+      const std::string name = vm.count("model") ? vm["model"].as<std::string>() : checkpoint_->index.model;
+      if (name.empty()) throw sllm::InputError("--model", "the checkpoint names no model: give its architecture");
+      arch_ = sllm::ModelCatalog::builtin().get(name, vm.count("model") ? "--model" : "checkpoint index model");
+      LoaderOptions options;
+      options.pinned_pool = device.is_cuda();
+      loader_ = std::make_unique<Loader>(options);
+      return;
     }
+    if (vm.count("model") == 0) throw sllm::InputError("command line", "give --ckpt DIR or --model NAME");
     arch_ = sllm::ModelCatalog::builtin().get(vm["model"].as<std::string>(), "--model");
     seed_ = vm["weights-seed"].as<std::uint64_t>();
     const auto t0 = Clock::now();
@@ -43,28 +69,44 @@ class WeightSource {
   }
   const sllm::ModelArch& arch() const { return arch_; }
   std::string describe() const {
-    char text[160];
-    std::snprintf(text, sizeof text, "random (seed %llu, %.2f GB, generated in %.2f s)",
-                  static_cast<unsigned long long>(seed_), static_cast<double>(random_->bytes()) / 1e9,
-                  prepare_seconds_);
+    char text[400];
+    if (checkpoint_) {
+      std::snprintf(text, sizeof text, "checkpoint %s (%.2f GB), loaded through the loader (pipelined mode)",
+                    checkpoint_->dir.c_str(), static_cast<double>(checkpoint_->index.total_bytes()) / 1e9);
+    } else {
+      std::snprintf(text, sizeof text, "random (seed %llu, %.2f GB, generated in %.2f s)",
+                    static_cast<unsigned long long>(seed_), static_cast<double>(random_->bytes()) / 1e9,
+                    prepare_seconds_);
+    }
     return text;
   }
-  // A new engine over these weights; for a checkpoint this is a real load through the loader.
-  std::unique_ptr<Engine> make_engine(Device device, const EngineConfig& config) const {
-    return Engine::create(arch_, *random_, device, config);
+  // A new engine over these weights; for a checkpoint this includes a real load (one at a time).
+  std::unique_ptr<Engine> make_engine(Device device, const EngineConfig& config) {
+    if (!checkpoint_) return Engine::create(arch_, *random_, device, config);
+    std::lock_guard lock(load_mutex_);
+    LoadStats stats;
+    auto model = loader_->load(*checkpoint_, LoadOptions{device, LoadMode::kPipelined, true}, &stats);
+    last_load_seconds_ = stats.seconds;
+    auto engine = Engine::create(arch_, *model, device, config);
+    return std::make_unique<LoadedEngine>(std::move(model), std::move(engine));
   }
+  double last_load_seconds() const { return last_load_seconds_; }
 
  private:
   sllm::ModelArch arch_;
   std::uint64_t seed_ = 0;
   std::unique_ptr<RandomWeights> random_;
   double prepare_seconds_ = 0;
+  std::unique_ptr<Checkpoint> checkpoint_;
+  std::unique_ptr<Loader> loader_;
+  std::mutex load_mutex_;
+  double last_load_seconds_ = 0;
 };
 
 void add_common_options(po::options_description& o) {
   o.add_options()
       ("ckpt", po::value<std::string>(), "checkpoint directory (sllmsim ckpt synth/convert)")
-      ("model", po::value<std::string>(), "catalog model with random weights instead of a checkpoint")
+      ("model", po::value<std::string>(), "catalog model: random weights without --ckpt, else the checkpoint's architecture")
       ("weights-seed", po::value<std::uint64_t>()->default_value(1), "seed of the random weights (--model)")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda:N")
       ("prompt-len", po::value<int>()->default_value(32), "prompt tokens")
@@ -95,7 +137,7 @@ int run_generate(const std::vector<std::string>& args) {
   const Device device = Device::parse(vm["device"].as<std::string>(), "--device");
   const int prompt_len = positive(vm, "prompt-len", 1), new_tokens = positive(vm, "new-tokens", 1);
   const int batch = positive(vm, "batch", 1);
-  const WeightSource weights(vm);
+  WeightSource weights(vm, device);
   const sllm::ModelArch& arch = weights.arch();
   const auto load0 = Clock::now();
   auto engine = weights.make_engine(device, {.max_sequences = batch, .max_context = prompt_len + new_tokens});
@@ -132,6 +174,7 @@ int run_generate(const std::vector<std::string>& args) {
 
   std::printf("model: %s\nweights: %s\ndevice: %s (engine ready in %.3f s)\n", model_line(arch).c_str(),
               weights.describe().c_str(), device.to_string().c_str(), engine_seconds);
+  if (weights.last_load_seconds() > 0) std::printf("checkpoint load: %.3f s\n", weights.last_load_seconds());
   std::printf("batch %d, prompt %d tokens, %d new tokens\n", batch, prompt_len, new_tokens);
   std::printf("prefill: %.3f ms (%d tokens, %.0f tokens/s)\n", prefill * 1e3, batch * prompt_len,
               batch * prompt_len / prefill);
@@ -170,7 +213,7 @@ int run_migrate(const std::vector<std::string>& args) {
   const int at = vm["at-token"].as<int>();
   if (at < 0 || at >= new_tokens) throw sllm::InputError("--at-token", "must be in [0, --new-tokens)");
   const MigrationConfig config{positive(vm, "stop-tokens", 0), positive(vm, "max-rounds", 1)};
-  const WeightSource weights(vm);
+  WeightSource weights(vm, device);
   const sllm::ModelArch& arch = weights.arch();
   const EngineConfig engine_config{.max_sequences = 1, .max_context = prompt_len + new_tokens};
   auto source = weights.make_engine(device, engine_config);
@@ -188,7 +231,7 @@ int run_migrate(const std::vector<std::string>& args) {
               new_tokens, at, config.stop_tokens, config.max_rounds);
   std::printf("uninterrupted run: %.3f s; source decode step before the migration: %.3f ms\n", uninterrupted_seconds,
               r.decode_step_seconds * 1e3);
-  std::printf("destination load: %.3f s\n", r.load_seconds);
+  std::printf("destination load: %.3f s (model load and engine set-up)\n", r.load_seconds);
   for (const LiveMigrationRound& round : r.rounds) {
     std::printf("round %d%s: tokens [%lld, %lld): %lld sent, recompute %.3f ms\n", round.round,
                 round.final ? " (final)" : "", static_cast<long long>(round.begin), static_cast<long long>(round.end),
