@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on a GPU host (H100/H200) from binaries built by scripts/gpu-build.sh:
-#   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader (default: all, in that order)
+#   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader engine (default: all, in that order)
 # Environment: SLLM_GPU_BIN (binaries; default: bin/ beside this script), SLLM_BENCH_DIR (scratch on the
 # disk under test; default /tmp/sllm-bench), SLLM_BENCH_MODEL (default opt-6.7b, ~13 GB fp16), OUT (where
 # logs and the table go; default $SLLM_BENCH_DIR/out).
@@ -25,7 +25,7 @@ device=${SLLM_BENCH_DEVICE:-cuda:0}  # cpu: a dry run of the script on a machine
 out=${OUT:-$work/out}
 mkdir -p "$work" "$out"
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(checks tests loader)
+[ ${#sections[@]} -gt 0 ] || sections=(checks tests loader engine)
 sllmsim="$bin/sllmsim"
 export SLLM_BINARY=$sllmsim
 
@@ -183,6 +183,35 @@ for mode in ("safetensors", "torch"):
     row(f"sllmsim --mode {mode} (same files), cold", s, g)
 print(f"\nGPU bytes vs source: {cmp.group(0) if cmp else 'compare did not run'}")
 PY
+}
+
+# --- engine section (docs/engine.md) ---
+# CUDA-vs-CPU engine tests, bench_engine_cuda (decode vs weight bytes / copy bandwidth, 1024-token prefill vs
+# cuBLAS GEMM throughput, a live migration with ~1,000 tokens of context, all measured in one process), the
+# Hugging Face transformers baseline on the same shapes, and real migrations from the CLI (random weights,
+# then the loader section's checkpoint when it exists, the destination loading through the loader).
+section_engine() {
+  stamp "engine: tests"
+  timeout 180 "$bin/engine_cuda_test" 2>&1 | tail -3
+  timeout 60 "$bin/migration_live_test" 2>&1 | tail -1
+  if [ "$device" = cpu ]; then
+    echo "engine: bench and HF baseline skipped on cpu (dry run)"
+  else
+  stamp "engine: bench_engine_cuda --model $model"
+  timeout 300 "$bin/bench_engine_cuda" --model "$model" --device "$device" 2>&1 | tee "$out/engine_bench.txt"
+  stamp "engine: Hugging Face transformers baseline (same shapes, random weights)"
+  PYTHONUNBUFFERED=1 timeout 240 python3 "$here/engine_hf_bench.py" --engine-results "$out/engine_bench.txt" 2>&1 |
+    grep -v Warning | tee "$out/engine_hf.txt"
+  fi
+  stamp "engine: sllmsim engine migrate"
+  timeout 180 "$sllmsim" engine migrate --model "$model" --device "$device" --prompt-len 992 --new-tokens 600 \
+    --at-token 8 2>&1 | tee "$out/engine_migrate.txt"
+  if [ -d "$work/ckpt" ]; then
+    timeout 240 "$sllmsim" engine migrate --ckpt "$work/ckpt" --model "$model" --device "$device" --prompt-len 500 \
+      --new-tokens 1500 --at-token 8 --stop-tokens 20 2>&1 | tee -a "$out/engine_migrate.txt"
+  fi
+  grep -q "identical: no" "$out/engine_migrate.txt" && return 1
+  return 0
 }
 
 rc=0

@@ -14,11 +14,13 @@ cuda_lib=/usr/local/cuda/lib64
 # CMAKE_FIND_LIBRARY_SUFFIXES=.a (SLLM_STATIC) hides the shared CUDA libraries from FindCUDAToolkit: name them
 # (cudart itself is linked statically through CUDA::cudart_static).
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLLM_WERROR=ON -DSLLM_STATIC=ON -DSLLM_CUDA=ON \
-  -DSLLM_BUILD_TESTS=ON -DSLLM_BUILD_BENCH=OFF \
+  -DSLLM_BUILD_TESTS=ON -DSLLM_BUILD_BENCH=ON \
   -DCUDA_CUDART="$cuda_lib/libcudart.so" -DCUDA_cublas_LIBRARY="$cuda_lib/libcublas.so" -DCUDA_cublasLt_LIBRARY="$cuda_lib/libcublasLt.so"
 
 # --- loader section ---
 targets=(sllmsim ckpt_format_test loader_pipeline_test loader_cuda_test)
+# --- engine section ---
+targets+=(engine_cuda_test migration_live_test bench_engine_cuda)
 # --- further sections append their targets here or via SLLM_GPU_EXTRA_TARGETS ---
 read -r -a extra <<<"${SLLM_GPU_EXTRA_TARGETS:-}"
 targets+=("${extra[@]}")
@@ -31,6 +33,6 @@ for t in "${targets[@]}"; do
   [ "$t" = sllmsim ] || cp "$build/tests/$t" "$out/bin/"
 done
 strip "$out"/bin/*
-cp scripts/gpu-bench.sh "$out/"
+cp scripts/gpu-bench.sh scripts/engine_hf_bench.py "$out/"
 echo "built into $out:"
 du -sh "$out"/bin/* "$out"
