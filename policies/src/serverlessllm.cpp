@@ -1,31 +1,75 @@
-// ServerlessLLM's startup-time-optimised placement (OSDI 2024, section 6): for every server that can host
-// the model, estimate its startup time as q + n/b (q: the server's loading-queue wait, n: checkpoint
-// bytes, b: bandwidth of the fastest tier holding the checkpoint there, i.e. the slowest link on that
-// tier's path to the GPUs) plus the pipeline fill and runtime initialisation, and pick the minimum.
-// As in the paper, estimates are refined from observed loads: per server and tier, the load part is
-// scaled by a smoothed ratio of actual to estimated load time (contention on shared links shows up
-// there). Idle (keep-alive) instances on a server may be unloaded to make room. Live migration of
-// running inferences comes with the policies issue.
+// ServerlessLLM's startup-time-optimised placement (OSDI 2024, sections 3 and 6). For every server that
+// can host the model, estimate its startup time and pick the minimum:
+//  - free (or idle, reclaimable) GPUs: q + n/b, with q the server's loading-queue wait, n the checkpoint
+//    bytes and b the bandwidth of the fastest tier holding the checkpoint there (the slowest link on
+//    that tier's path to the GPUs), plus pipeline fill and runtime initialisation;
+//  - otherwise, with live migration on: the same plus the cost of migrating enough running inferences
+//    away. Each candidate instance's cost is a * (input + output tokens so far, over its batch) + b plus
+//    the load time (with its loading queue) at its best destination; a knapsack over the server's
+//    running instances picks the set that frees enough GPUs at the least total cost. Migrations run in
+//    parallel, so the startup estimate adds the slowest one. a and b come from the cost model (a: KV
+//    recomputation time per token of a 1,024-token prefill on the server's GPUs; b: the final round's
+//    recomputation of `stop_tokens` tokens) unless configured.
+// As in the paper, load estimates are refined from observed loads: per server and tier, the load part
+// is scaled by a smoothed ratio of actual to estimated load time (contention on shared links shows up
+// there); this applies to destination loads of migrations too.
+// Ties: no migration first, then fewer warm instances lost, then the lower server id (deterministic).
+#include <algorithm>
 #include <array>
-#include <vector>
+#include <cmath>
+#include <limits>
 
 #include "sllm/sim/policy.h"
 
 namespace sllm {
 namespace {
 
+struct MigrationParams {
+  bool enabled = true;
+  MigrationConfig protocol;
+  double a = -1;  // seconds per token; < 0: from the cost model
+  double b = -1;  // seconds; < 0: from the cost model
+};
+
 class ServerlessLlmPolicy final : public SchedulingPolicy {
  public:
   explicit ServerlessLlmPolicy(const ConfigNode& params)
       : reclaim_idle_(params.get_bool("reclaim_idle", true)),
         refine_(params.get_bool("refine_estimates", true)),
-        smoothing_(params.get_double("estimate_smoothing", 0.5, 0.0, 1.0)) {}
+        smoothing_(params.get_double("estimate_smoothing", 0.5, 0.0, 1.0)) {
+    if (auto m = params.optional_child("migration")) {
+      migration_.enabled = m->get_bool("enabled", true);
+      migration_.protocol.stop_tokens = static_cast<int>(m->get_int("stop_tokens", 20, 0, 1 << 20));
+      migration_.protocol.max_rounds = static_cast<int>(m->get_int("max_rounds", 8, 1, 1000));
+      if (m->has("a")) migration_.a = to_seconds(m->get_duration("a"));
+      if (m->has("b")) migration_.b = to_seconds(m->get_duration("b"));
+      m->finish();
+    }
+  }
+
+  bool may_preempt() const override { return migration_.enabled; }
+
+  void on_load_finished(ServerId s, ModelId, Tier tier, Nanos estimated, Nanos actual) override {
+    if (!refine_ || estimated <= 0 || tier == Tier::kWarm) return;
+    if (s >= ratio_.size()) ratio_.resize(s + 1, {1.0, 1.0, 1.0});
+    double& r = ratio_[s][static_cast<std::size_t>(tier)];
+    r = (1.0 - smoothing_) * r + smoothing_ * static_cast<double>(actual) / static_cast<double>(estimated);
+  }
+  bool moves_need_spare_gpus() const override { return true; }
 
   Decision place(const ClusterView& view, ModelId model) override {
     const std::uint32_t need = view.gpus_needed(model);
     Decision best;
     bool found = false;
-    std::size_t best_unloads = 0;
+    const auto consider = [&](Decision&& d) {
+      if (!found || better(d, best)) {
+        best = std::move(d);
+        found = true;
+      }
+    };
+    // Pass 1: servers with enough free or idle GPUs.
+    std::vector<ServerId>& busy = busy_;
+    busy.clear();
     for (ServerId s = 0; s < view.server_count(); ++s) {
       if (view.total_gpus(s) < need) continue;
       std::optional<std::vector<InstanceId>> plan;
@@ -34,30 +78,38 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
       } else if (reclaim_idle_) {
         plan = reclaim_plan(view, s, need);
       }
-      if (!plan) continue;
-      const Tier tier = view.best_tier(s, model);
-      const Nanos load = view.estimate_load(s, model, tier);
-      const Nanos estimate = view.loading_queue_wait(s) + scaled(s, tier, load);
-      // Ties: fewer warm instances lost, then the lower server id (deterministic).
-      if (!found || estimate < best.estimated_startup ||
-          (estimate == best.estimated_startup && plan->size() < best_unloads)) {
-        found = true;
-        best.action = Decision::Action::kStart;
-        best.server = s;
-        best.tier = tier;
-        best.unload_idle = std::move(*plan);
-        best.estimated_startup = estimate;
-        best_unloads = best.unload_idle.size();
+      if (!plan) {
+        busy.push_back(s);
+        continue;
       }
+      Decision d = start(view, model, s);
+      d.unload_idle = std::move(*plan);
+      consider(std::move(d));
+    }
+    if (!migration_.enabled || busy.empty()) return found ? best : Decision::wait();
+    // Pass 2: busy servers, freeing GPUs by live migration. Migration only adds time to a server's
+    // own load estimate, so servers already slower than the best free placement are skipped first.
+    const auto can_win = [&](ServerId s) { return !found || start(view, model, s).estimated_startup < best.estimated_startup; };
+    std::erase_if(busy, [&](ServerId s) { return !can_win(s); });
+    if (busy.empty()) return found ? best : Decision::wait();
+    spare_.clear();  // destinations need free or idle GPUs
+    for (ServerId s = 0; s < view.server_count(); ++s) {
+      if (view.free_gpus(s) > 0 || (reclaim_idle_ && view.idle_gpus(s) > 0)) spare_.push_back(s);
+    }
+    if (spare_.empty()) return found ? best : Decision::wait();
+    for (ServerId s : busy) {
+      if (!can_win(s)) continue;  // `best` may have improved
+      Decision d = start(view, model, s);
+      // Unload every idle instance here and migrate running ones for the rest.
+      if (reclaim_idle_) d.unload_idle = view.idle_instances(s);
+      std::uint32_t have = view.free_gpus(s);
+      for (InstanceId i : d.unload_idle) have += static_cast<std::uint32_t>(view.instance(i).gpus.size());
+      Nanos migration_time = 0;
+      if (!plan_migrations(view, model, s, need - have, d.migrate, migration_time)) continue;
+      d.estimated_startup += migration_time;
+      consider(std::move(d));
     }
     return found ? best : Decision::wait();
-  }
-
-  void on_load_finished(ServerId s, ModelId, Tier tier, Nanos estimated, Nanos actual) override {
-    if (!refine_ || estimated <= 0 || tier == Tier::kWarm) return;
-    if (s >= ratio_.size()) ratio_.resize(s + 1, {1.0, 1.0, 1.0});
-    double& r = ratio_[s][static_cast<std::size_t>(tier)];
-    r = (1.0 - smoothing_) * r + smoothing_ * static_cast<double>(actual) / static_cast<double>(estimated);
   }
 
  private:
@@ -66,10 +118,132 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
     return static_cast<Nanos>(static_cast<double>(load) * ratio_[s][static_cast<std::size_t>(tier)] + 0.5);
   }
 
+  Decision start(const ClusterView& view, ModelId model, ServerId s) const {
+    Decision d;
+    d.action = Decision::Action::kStart;
+    d.server = s;
+    d.tier = view.best_tier(s, model);
+    d.estimated_startup = view.loading_queue_wait(s) + scaled(s, d.tier, view.estimate_load(s, model, d.tier));
+    return d;
+  }
+
+  static bool better(const Decision& x, const Decision& y) {
+    if (x.estimated_startup != y.estimated_startup) return x.estimated_startup < y.estimated_startup;
+    if (x.migrate.size() != y.migrate.size()) return x.migrate.size() < y.migrate.size();
+    return x.unload_idle.size() < y.unload_idle.size();  // equal: keep the lower server id
+  }
+
+  struct Destination {
+    ServerId server = kNone;
+    Tier tier = Tier::kRemote;
+    Nanos load = 0;
+    std::vector<InstanceId> unload_idle;
+  };
+
+  // The fastest place to load `model` on a server other than `source`, given GPUs already promised
+  // to earlier migrations of the same plan (`used`).
+  std::optional<Destination> best_destination(const ClusterView& view, ModelId model, ServerId source,
+                                              const std::vector<std::uint32_t>& used) const {
+    std::optional<Destination> best;
+    const std::uint32_t need = view.gpus_needed(model);
+    for (ServerId d : spare_) {
+      if (d == source) continue;
+      std::optional<std::vector<InstanceId>> plan;
+      if (view.free_gpus(d) >= need + used[d]) {
+        plan.emplace();
+      } else if (reclaim_idle_ && used[d] == 0) {
+        plan = reclaim_plan(view, d, need);
+      }
+      if (!plan) continue;
+      const Tier tier = view.best_tier(d, model);
+      const Nanos load = view.loading_queue_wait(d) + scaled(d, tier, view.estimate_load(d, model, tier));
+      if (!best || load < best->load) best = Destination{d, tier, load, std::move(*plan)};
+    }
+    return best;
+  }
+
+  // Seconds per recomputed token (a) and the resume cost (b) for `model` on `server`'s GPUs.
+  std::pair<double, double> coefficients(const ClusterView& view, ModelId model, ServerId server) const {
+    constexpr std::uint64_t kProbe = 1024;
+    const double a = migration_.a >= 0 ? migration_.a
+                                       : view.prefill_seconds(model, server, kProbe, double(kProbe) * kProbe) / kProbe;
+    const auto stop = static_cast<std::uint64_t>(std::max(1, migration_.protocol.stop_tokens));
+    const double b = migration_.b >= 0 ? migration_.b : view.prefill_seconds(model, server, stop, double(stop) * stop);
+    return {a, b};
+  }
+
+  // Chooses running instances on `s` whose migration frees at least `deficit` GPUs at the least total
+  // cost (0/1 knapsack cover over GPU counts), with a destination each. False when impossible.
+  bool plan_migrations(const ClusterView& view, ModelId model, ServerId s, std::uint32_t deficit,
+                       std::vector<MigrationOrder>& out, Nanos& slowest) const {
+    struct Item {
+      InstanceId instance;
+      std::uint32_t gpus;
+      double cost;  // seconds
+    };
+    std::vector<Item> items;
+    const std::vector<std::uint32_t> none(view.server_count(), 0);
+    for (InstanceId i : view.instances_on(s)) {
+      const Instance& inst = view.instance(i);
+      // Moving an instance of the model being placed would only add a load to the placement.
+      if (!view.movable(i) || inst.state != InstanceState::kDecode || !inst.joining.empty() || inst.model == model) {
+        continue;
+      }
+      const auto dest = best_destination(view, inst.model, s, none);
+      if (!dest) continue;
+      double tokens = 0;
+      for (const RequestProgress& p : view.progress(i)) tokens += p.input_tokens + p.generated;
+      const auto [a, b] = coefficients(view, inst.model, s);
+      items.push_back({i, static_cast<std::uint32_t>(inst.gpus.size()), a * tokens + b + to_seconds(dest->load)});
+      if (items.size() == 64) break;  // the chosen set is a 64-bit mask
+    }
+    // best[c]: least cost to free at least c GPUs (c capped at the deficit) and the set achieving it.
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    std::vector<double> cost{0.0};
+    cost.resize(std::size_t{deficit} + 1, kInf);
+    std::vector<std::uint64_t> chosen(std::size_t{deficit} + 1, 0);
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      for (std::uint32_t c = deficit + 1; c-- > 0;) {
+        if (cost[c] == kInf) continue;
+        const std::uint32_t to = std::min(deficit, c + items[k].gpus);
+        if (cost[c] + items[k].cost < cost[to]) {
+          cost[to] = cost[c] + items[k].cost;
+          chosen[to] = chosen[c] | (std::uint64_t{1} << k);
+        }
+      }
+    }
+    if (cost[deficit] == kInf) return false;
+    // Destinations for the chosen set together (two migrations may not count on the same free GPUs).
+    std::vector<std::uint32_t> used(view.server_count(), 0);
+    slowest = 0;
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      if (!(chosen[deficit] >> k & 1)) continue;
+      const Instance& inst = view.instance(items[k].instance);
+      const auto dest = best_destination(view, inst.model, s, used);
+      if (!dest) return false;
+      used[dest->server] += items[k].gpus;
+      MigrationOrder order;
+      order.instance = items[k].instance;
+      order.destination = dest->server;
+      order.tier = dest->tier;
+      order.unload_idle = dest->unload_idle;
+      order.protocol = migration_.protocol;
+      out.push_back(std::move(order));
+      double tokens = 0;
+      for (const RequestProgress& p : view.progress(items[k].instance)) tokens += p.input_tokens + p.generated;
+      const auto [a, b] = coefficients(view, inst.model, s);
+      slowest = std::max(slowest, from_seconds(a * tokens + b) + dest->load);
+    }
+    return true;
+  }
+
   bool reclaim_idle_;
   bool refine_;
   double smoothing_;  // weight of the newest observation
   std::vector<std::array<double, 3>> ratio_;  // [server][remote, ssd, dram]: actual / estimated
+  MigrationParams migration_;
+  // Scratch of one place() call: servers without room, servers with free or idle GPUs.
+  std::vector<ServerId> busy_, spare_;
 };
 
 std::unique_ptr<SchedulingPolicy> make(const ConfigNode& params) {
@@ -77,7 +251,8 @@ std::unique_ptr<SchedulingPolicy> make(const ConfigNode& params) {
 }
 
 SLLM_REGISTER(SchedulingPolicy, "serverlessllm",
-              "startup-time-optimised: minimise loading-queue wait + checkpoint bytes / best local tier bandwidth",
+              "startup-time-optimised: minimise loading-queue wait + checkpoint bytes / best local tier bandwidth, "
+              "live-migrating running inferences when that is faster",
               make);
 
 }  // namespace

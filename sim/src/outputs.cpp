@@ -64,7 +64,8 @@ std::string json_distribution(const Distribution& d) {
 
 constexpr const char* kCsvHeader =
     "id,model,arrival_s,service_start_s,first_token_s,completion_s,input_tokens,output_tokens,server,gpus,"
-    "cold_start,load_tier,load_time_s,queueing_s,latency_s,ttft_s,outcome\n";
+    "cold_start,load_tier,load_time_s,queueing_s,latency_s,ttft_s,outcome,preemptions,lost_tokens,migrations,"
+    "migration_rounds,migration_tokens,migration_pause_s\n";
 
 }  // namespace
 
@@ -181,6 +182,18 @@ void RequestRecorder::record(const RequestState& r, const ClusterState& state) {
   if (r.first_token >= 0) append_seconds(b, r.first_token - arrival);
   b.push_back(',');
   append(b, to_string(r.outcome));
+  b.push_back(',');
+  append_uint(b, r.preemptions);
+  b.push_back(',');
+  append_uint(b, r.lost_tokens);
+  b.push_back(',');
+  append_uint(b, r.migrations);
+  b.push_back(',');
+  append_uint(b, r.migration_rounds);
+  b.push_back(',');
+  append_uint(b, r.migration_tokens);
+  b.push_back(',');
+  append_seconds(b, r.migration_pause);
   b.push_back('\n');
   if (b.size() > (1u << 20) - 512) {
     if (std::fwrite(b.data(), 1, b.size(), csv_) != b.size()) throw std::runtime_error("writing requests.csv failed");
@@ -198,6 +211,7 @@ void RequestRecorder::finish(RunSummary& s) {
   s.tpot = summarize(tpot_);
   s.queueing = summarize(queueing_);
   s.load_time = summarize(load_time_);
+  s.migration_pause = summarize(migration_pause_);
 }
 
 void RequestRecorder::commit() {
@@ -228,6 +242,11 @@ std::string RunSummary::to_json(bool timing) const {
     << ", \"dram\": " << loads_by_tier[2] << "},\n"
     << "  \"preemptions\": " << preemptions << ",\n"
     << "  \"lost_tokens\": " << lost_tokens << ",\n"
+    << "  \"migrations\": {\"started\": " << migrations_started << ", \"completed\": " << migrations_completed
+    << ", \"dropped\": " << migrations_dropped << ", \"rounds\": " << migration_rounds
+    << ", \"tokens_sent\": " << migration_tokens << ", \"pause_s\": " << json_distribution(migration_pause)
+    << "},\n"
+    << "  \"prewarms\": " << prewarms << ",\n"
     << "  \"latency_s\": " << json_distribution(latency) << ",\n"
     << "  \"ttft_s\": " << json_distribution(ttft) << ",\n"
     << "  \"tpot_s\": " << json_distribution(tpot) << ",\n"
@@ -261,6 +280,11 @@ void RunSummary::print_table(std::ostream& out) const {
       << (completed ? 100.0 * static_cast<double>(cold_starts) / static_cast<double>(completed) : 0.0)
       << "% of completed); loads: " << loads << " (remote " << loads_by_tier[0] << ", ssd " << loads_by_tier[1]
       << ", dram " << loads_by_tier[2] << ")\n";
+  if (preemptions > 0 || migrations_started > 0 || prewarms > 0) {
+    out << "preemptions: " << preemptions << " (" << lost_tokens << " tokens lost); migrations: "
+        << migrations_started << " started, " << migrations_completed << " completed, " << migrations_dropped
+        << " dropped; pre-warms: " << prewarms << "\n";
+  }
   out << "  seconds           mean       p50       p90       p99       max\n";
   row("latency", latency);
   row("ttft", ttft);

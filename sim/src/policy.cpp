@@ -1,6 +1,9 @@
 #include "sllm/sim/policy.h"
 
 #include <algorithm>
+#include <stdexcept>
+
+#include "sllm/sim/cost_model.h"
 
 namespace sllm {
 
@@ -38,13 +41,34 @@ std::vector<RequestProgress> ClusterView::progress(InstanceId i) const {
   for (RequestSlot slot : inst.running) {
     const RequestState& r = state_.requests[slot];
     out.push_back({r.spec.id, r.spec.input_tokens, r.spec.output_tokens,
-                   static_cast<std::uint32_t>(r.generated + steps)});
+                   static_cast<std::uint32_t>(r.generated + steps), r.preemptions});
   }
   for (RequestSlot slot : inst.joining) {
     const RequestState& r = state_.requests[slot];
-    out.push_back({r.spec.id, r.spec.input_tokens, r.spec.output_tokens, 0});
+    out.push_back({r.spec.id, r.spec.input_tokens, r.spec.output_tokens, 0, r.preemptions});
   }
   return out;
+}
+
+bool ClusterView::movable(InstanceId i) const {
+  const Instance& inst = state_.instances[i];
+  return (inst.state == InstanceState::kDecode || inst.state == InstanceState::kPrefill) &&
+         inst.migration == kNone && inst.gpus_owed == 0;
+}
+
+std::uint32_t ClusterView::waiting_preemptions(ModelId m) const {
+  std::uint32_t most = 0;
+  for (const QueuedRequest& e : state_.models[m].queue) {
+    const RequestState& r = state_.requests[e.slot];
+    if (r.in_use && r.spec.id == e.id && r.instance == kNone) most = std::max(most, r.preemptions);
+  }
+  return most;
+}
+
+double ClusterView::prefill_seconds(ModelId m, ServerId s, std::uint64_t tokens, double squares) const {
+  if (cost_ == nullptr) throw std::logic_error("ClusterView: no cost model attached");
+  return cost_->prefill_seconds(*state_.models[m].deployed->arch, state_.servers[s].spec->gpu, gpus_needed(m),
+                                tokens, squares);
 }
 
 std::optional<std::vector<InstanceId>> reclaim_plan(const ClusterView& view, ServerId s, std::uint32_t needed) {

@@ -14,6 +14,7 @@
 #include "sllm/sim/error.h"
 #include "sllm/sim/event_queue.h"
 #include "sllm/sim/flow_network.h"
+#include "sllm/sim/migration_protocol.h"
 #include "sllm/sim/policy.h"
 
 namespace sllm {
@@ -27,6 +28,23 @@ enum EventType : std::uint32_t {
   kLoadReady = 5,     // a = load id: last byte arrived + pipeline fill + runtime init
   kKeepAlive = 6,     // a = instance id: idle long enough, unload
   kPrewarm = 7,       // a = model: the keep-alive policy asked to load it ahead of demand
+  kMigrationRound = 8,  // a = migration id, b = round: the destination finished recomputing a round
+};
+
+// One running instance being moved live to another server: one MigrationProtocol per inference of its
+// batch. They advance in lockstep (every decoding request gains one token per step, and each round
+// recomputes all of them in one batched prefill at the destination).
+struct Migration {
+  bool in_use = false;
+  InstanceId source = kNone, destination = kNone;
+  InstanceId beneficiary = kNone;  // the instance waiting on the source's server for its GPUs
+  std::uint32_t beneficiary_generation = 0;
+  std::vector<RequestSlot> slots;
+  std::vector<MigrationProtocol> protocols;
+  int round = 0;
+  bool stopping = false;
+  Nanos stop_time = -1;
+  EventId round_event;
 };
 
 template <class T>
@@ -89,12 +107,27 @@ class Simulator::Impl {
   void on_keep_alive(InstanceId id);
   void on_prewarm(ModelId m);
 
+  // Live migration.
+  std::uint64_t steps_now(const Instance& inst) const;
+  void start_migration(const MigrationOrder& order, InstanceId beneficiary);
+  void sync_source(Migration& mg);
+  void apply(std::uint32_t mid, const std::vector<std::optional<MigrationCommand>>& commands);
+  void on_destination_loaded(Instance& dest);
+  void on_migration_round(std::uint32_t mid, int round);
+  void request_source_stop(Migration& mg);
+  void freeze_source(Instance& inst);
+  void resume_at_destination(std::uint32_t mid);
+  void drop_finished(Instance& source, RequestSlot slot);
+  void end_migration(std::uint32_t mid);
+  void release_source(InstanceId id, InstanceId beneficiary, std::uint32_t generation);
+  void give_gpus(InstanceId beneficiary, std::uint32_t generation);
+
   void dispatch(ModelId m);
   void ensure_capacity(ModelId m);
   bool place_once(ModelId m);  // true when an instance was started
   void retry_pending();
-  void execute(const Decision& d, ModelId m);
-  InstanceId create_instance(ModelId m, ServerId s, Nanos created);
+  InstanceId execute(const Decision& d, ModelId m);
+  InstanceId create_instance(ModelId m, ServerId s, Nanos created, bool partial = false);
   void enqueue_load(InstanceId id, const Decision& d);
   void start_load(LoadId id);
   void reschedule_flow_event();
@@ -124,7 +157,8 @@ class Simulator::Impl {
   std::unique_ptr<traces::RequestSource> source_;
   traces::RequestSpec next_spec_;
   bool source_done_ = false;  // no more arrivals: pre-warming stops (so that runs end)
-  std::vector<std::uint32_t> free_requests_, free_instances_, free_loads_;
+  std::vector<std::uint32_t> free_requests_, free_instances_, free_loads_, free_migrations_;
+  std::vector<Migration> migrations_;
   std::deque<ModelId> pending_;  // models waiting for a placement, FIFO
   EventId flow_event_;
   Nanos flow_event_time_ = -1;
@@ -233,7 +267,9 @@ const RequestState* Simulator::Impl::queue_head(ModelRuntime& m) {
 
 bool Simulator::Impl::can_admit_head(ModelRuntime& m, const Instance& inst) {
   const RequestState* r = queue_head(m);
-  return r != nullptr && inst.batch() < inst.max_batch && inst.kv_tokens_reserved + kv_need(*r) <= inst.kv_token_budget;
+  // A migration source takes no new requests (they would have to be migrated too).
+  return r != nullptr && inst.migration == kNone && inst.batch() < inst.max_batch &&
+         inst.kv_tokens_reserved + kv_need(*r) <= inst.kv_token_budget;
 }
 
 void Simulator::Impl::dispatch(ModelId m) {
@@ -248,7 +284,7 @@ void Simulator::Impl::dispatch(ModelId m) {
       try_admit(inst);
       return;
     }
-    if (inst.state != InstanceState::kDecode || inst.batch() >= inst.max_batch) continue;
+    if (inst.state != InstanceState::kDecode || inst.migration != kNone || inst.batch() >= inst.max_batch) continue;
     if (!have_head) {  // the queue's head (after dropping stale entries) decides what fits
       const RequestState* head = queue_head(mr);
       if (head == nullptr) return;
@@ -282,7 +318,7 @@ void Simulator::Impl::ensure_capacity(ModelId m) {
 
 bool Simulator::Impl::place_once(ModelId m) {
   ModelRuntime& mr = st_.models[m];
-  ClusterView view(st_, now());
+  ClusterView view(st_, now(), cost_.get());
   const Decision d = scheduler_->place(view, m);
   switch (d.action) {
     case Decision::Action::kStart:
@@ -319,8 +355,9 @@ void Simulator::Impl::retry_pending() {
     pending_.pop_front();
     ModelRuntime& mr = st_.models[m];
     mr.pending = false;
-    if (!scheduler_->may_preempt() && free_gpus_ + idle_gpus_ < mr.gpus_per_instance &&
-        demand(mr) > mr.capacity) {
+    const std::uint32_t spare = free_gpus_ + idle_gpus_;
+    const bool busy_gpus_usable = scheduler_->may_preempt() && (spare > 0 || !scheduler_->moves_need_spare_gpus());
+    if (!busy_gpus_usable && spare < mr.gpus_per_instance && demand(mr) > mr.capacity) {
       mr.pending = true;  // nothing the policy could use: skip the call
       pending_.push_back(m);
       continue;
@@ -330,7 +367,7 @@ void Simulator::Impl::retry_pending() {
   retrying_ = false;
 }
 
-void Simulator::Impl::execute(const Decision& d, ModelId m) {
+InstanceId Simulator::Impl::execute(const Decision& d, ModelId m) {
   if (d.server >= st_.servers.size()) throw std::logic_error("policy chose a server that does not exist");
   if (!st_.holds(d.server, m, d.tier)) {
     throw std::logic_error(std::string("policy chose to load from ") + to_string(d.tier) +
@@ -343,22 +380,48 @@ void Simulator::Impl::execute(const Decision& d, ModelId m) {
     }
     unload(id);
   }
+  ClusterView view(st_, now());
   for (InstanceId id : d.preempt) {
-    const Instance& inst = st_.instances[id];
-    if (!inst.alive() || inst.state == InstanceState::kLoading || inst.server != d.server) {
+    if (!view.movable(id) || st_.instances[id].server != d.server) {
       throw std::logic_error("policy asked to preempt an instance that is not serving on the chosen server");
     }
     preempt(id);
   }
-  const InstanceId id = create_instance(m, d.server, now());
-  enqueue_load(id, d);
+  for (const MigrationOrder& order : d.migrate) {
+    const Instance& inst = st_.instances[order.instance];
+    if (!view.movable(order.instance) || inst.state != InstanceState::kDecode || inst.server != d.server ||
+        order.destination >= st_.servers.size() || order.destination == d.server ||
+        !st_.holds(order.destination, inst.model, order.tier)) {
+      throw std::logic_error("policy asked to migrate an instance that is not decoding on the chosen server, "
+                             "or to an invalid destination");
+    }
+  }
+  const InstanceId id = create_instance(m, d.server, now(), !d.migrate.empty());
+  Instance& inst = st_.instances[id];
+  std::uint32_t migrated_gpus = 0;
+  for (const MigrationOrder& order : d.migrate) {
+    migrated_gpus += static_cast<std::uint32_t>(st_.instances[order.instance].gpus.size());
+  }
+  if (migrated_gpus < inst.gpus_owed) {
+    throw std::logic_error("policy's migrations do not free enough GPUs for the new instance");
+  }
+  if (inst.gpus_owed == 0) {
+    enqueue_load(id, d);
+  } else {  // loads when the migrations hand the GPUs over (see give_gpus)
+    inst.loaded_from = d.tier;
+    inst.deferred_extra_startup = d.extra_startup;
+    inst.deferred_populate_dram = d.populate_dram;
+    inst.deferred_populate_ssd = d.populate_ssd;
+  }
+  for (const MigrationOrder& order : d.migrate) start_migration(order, id);
   if (!d.preempt.empty()) retry_pending();  // the preempted requests' models look for capacity
+  return id;
 }
 
-InstanceId Simulator::Impl::create_instance(ModelId m, ServerId s, Nanos created) {
+InstanceId Simulator::Impl::create_instance(ModelId m, ServerId s, Nanos created, bool partial) {
   ModelRuntime& mr = st_.models[m];
   Server& server = st_.servers[s];
-  if (server.free_gpus < mr.gpus_per_instance) {
+  if (!partial && server.free_gpus < mr.gpus_per_instance) {
     throw std::logic_error("policy placed " + mr.deployed->name + " on server" + std::to_string(s) +
                            " without enough free GPUs");
   }
@@ -390,12 +453,14 @@ InstanceId Simulator::Impl::create_instance(ModelId m, ServerId s, Nanos created
       inst.gpus.push_back(g);
     }
   }
-  server.free_gpus -= mr.gpus_per_instance;
-  free_gpus_ -= mr.gpus_per_instance;
+  const auto taken = static_cast<std::uint32_t>(inst.gpus.size());
+  inst.gpus_owed = mr.gpus_per_instance - taken;  // partial: the rest comes from migrating instances
+  server.free_gpus -= taken;
+  free_gpus_ -= taken;
   server.instances.push_back(id);
   mr.instances.push_back(id);
   mr.capacity += inst.max_batch;
-  allocated_.change(now(), mr.gpus_per_instance);
+  allocated_.change(now(), taken);
   return id;
 }
 
@@ -495,6 +560,15 @@ void Simulator::Impl::on_load_ready(LoadId lid) {
     start_load(server.load_queue.front());
   } else {
     server.queue_estimated_end = now();
+  }
+  if (inst.discard_when_loaded) {  // its migration was dropped meanwhile: nothing to serve here
+    unload(inst.id);
+    retry_pending();
+    return;
+  }
+  if (inst.migration_destination) {
+    on_destination_loaded(inst);
+    return;
   }
   inst.state = InstanceState::kIdle;  // briefly: try_admit moves it on when requests wait
   idle_gpus_ += static_cast<std::uint32_t>(inst.gpus.size());
@@ -602,14 +676,33 @@ void Simulator::Impl::on_instance_step(InstanceId id) {
     const RequestSlot slot = inst.running[i];
     RequestState& r = st_.requests[slot];
     if (r.generated >= r.spec.output_tokens) {
+      if (r.generated != r.spec.output_tokens) throw std::logic_error("a request produced more tokens than asked");
       inst.kv_tokens_reserved -= kv_need(r);
       --mr.in_service;
+      if (inst.migration != kNone) drop_finished(inst, slot);
       finish_request(slot, Outcome::kCompleted);
     } else {
       inst.running[keep++] = slot;
     }
   }
   inst.running.resize(keep);
+  if (inst.migration != kNone) {
+    const std::uint32_t mid = inst.migration;
+    Migration& mg = migrations_[mid];
+    if (mg.slots.empty()) {
+      // Every inference finished at the source first: the migration is dropped and the source's GPUs
+      // go to the instance that waits for them.
+      const InstanceId beneficiary = mg.beneficiary;
+      const std::uint32_t generation = mg.beneficiary_generation;
+      end_migration(mid);
+      release_source(inst.id, beneficiary, generation);
+      return;
+    }
+    if (mg.stopping) {
+      freeze_source(inst);
+      return;
+    }
+  }
   try_admit(inst);
 }
 
@@ -669,18 +762,18 @@ void Simulator::Impl::unload(InstanceId id) {
 void Simulator::Impl::on_prewarm(ModelId m) {
   ModelRuntime& mr = st_.models[m];
   if (!mr.instances.empty() || mr.pending || source_done_) return;  // demand got there first, or all is over
-  ClusterView view(st_, now());
+  ClusterView view(st_, now(), cost_.get());
   const Decision d = scheduler_->place(view, m);
-  if (d.action == Decision::Action::kStart) execute(d, m);  // no room: pre-warming is best effort
+  // Best effort, and only on free or idle GPUs: a pre-warm never disturbs running inferences.
+  if (d.action != Decision::Action::kStart || !d.migrate.empty() || !d.preempt.empty()) return;
+  execute(d, m);
+  ++summary_.prewarms;
 }
 
 void Simulator::Impl::preempt(InstanceId id) {
   Instance& inst = st_.instances[id];
   ModelRuntime& mr = model_of(inst);
-  std::uint64_t steps = 0;
-  if (inst.state == InstanceState::kDecode) {
-    steps = inst.segment.steps_within(now() - inst.segment_start, inst.segment_max_steps);
-  }
+  const std::uint64_t steps = steps_now(inst);
   queue_.cancel(inst.next_event);
   // Requests restart from scratch at the front of their model's queue, oldest first.
   std::vector<RequestSlot> victims(inst.running.begin(), inst.running.end());
@@ -690,8 +783,11 @@ void Simulator::Impl::preempt(InstanceId id) {
   for (RequestSlot slot : victims) {
     RequestState& r = st_.requests[slot];
     const bool decoding = r.first_token >= 0;
-    summary_.lost_tokens += decoding ? r.generated + steps : 0;
+    const auto lost = static_cast<std::uint32_t>(decoding ? r.generated + steps : 0);
+    summary_.lost_tokens += lost;
     ++summary_.preemptions;
+    r.lost_tokens += lost;
+    ++r.preemptions;
     r.instance = kNone;
     r.server = kNone;
     r.generated = 0;
@@ -714,6 +810,261 @@ void Simulator::Impl::preempt(InstanceId id) {
   if (!mr.pending) {
     mr.pending = true;
     pending_.push_back(inst.model);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Live migration (token-based, multi-round), driven by MigrationProtocol with simulated time: the
+// destination loads the model through its loading queue; each round the destination recomputes the KV
+// cache of the tokens sent (one batched prefill, attention over the context already there) while the
+// source keeps decoding; on the stop rule the source finishes its current step and freezes; after the
+// final round the requests continue at the destination and the source's GPUs go to the waiting
+// instance. Protocol events are fed at the moments they matter (the source's progress is read from
+// its decode segment in closed form, so no per-token events are needed).
+
+std::uint64_t Simulator::Impl::steps_now(const Instance& inst) const {
+  if (inst.state != InstanceState::kDecode) return 0;
+  return inst.segment.steps_within(now() - inst.segment_start, inst.segment_max_steps);
+}
+
+void Simulator::Impl::start_migration(const MigrationOrder& order, InstanceId beneficiary) {
+  for (InstanceId idle : order.unload_idle) {
+    const Instance& inst = st_.instances[idle];
+    if (inst.state != InstanceState::kIdle || inst.server != order.destination) {
+      throw std::logic_error("policy asked to unload an instance that is not idle on the migration destination");
+    }
+    unload(idle);
+  }
+  const std::uint32_t mid = take_slot(migrations_, free_migrations_);
+  Migration& mg = migrations_[mid];
+  mg = Migration{};
+  mg.in_use = true;
+  mg.source = order.instance;
+  mg.beneficiary = beneficiary;
+  mg.beneficiary_generation = st_.instances[beneficiary].generation;
+  Instance& source = st_.instances[order.instance];
+  const std::uint64_t steps = steps_now(source);
+  for (RequestSlot slot : source.running) {
+    const RequestState& r = st_.requests[slot];
+    mg.slots.push_back(slot);
+    mg.protocols.emplace_back(order.protocol,
+                              static_cast<std::int64_t>(r.spec.input_tokens + r.generated + steps));
+    ++summary_.migrations_started;
+  }
+  source.migration = mid;
+  const InstanceId dest = create_instance(source.model, order.destination, now());
+  Instance& d = st_.instances[dest];
+  d.migration = mid;
+  d.migration_destination = true;
+  mg.destination = dest;
+  Decision load;
+  load.tier = order.tier;
+  enqueue_load(dest, load);
+}
+
+void Simulator::Impl::sync_source(Migration& mg) {
+  const Instance& source = st_.instances[mg.source];
+  const std::uint64_t steps = steps_now(source);
+  for (std::size_t i = 0; i < mg.slots.size(); ++i) {
+    const RequestState& r = st_.requests[mg.slots[i]];
+    const auto tokens = static_cast<std::int64_t>(r.spec.input_tokens + r.generated + steps);
+    const std::int64_t delta = tokens - mg.protocols[i].source_tokens();
+    if (delta > 0) mg.protocols[i].source_produced(delta);
+  }
+}
+
+void Simulator::Impl::apply(std::uint32_t mid, const std::vector<std::optional<MigrationCommand>>& commands) {
+  Migration& mg = migrations_[mid];
+  if (commands.empty() || !commands.front()) throw std::logic_error("migration protocol gave no command");
+  const MigrationCommand::Kind kind = commands.front()->kind;
+  for (const auto& c : commands) {
+    if (!c || c->kind != kind || c->round != commands.front()->round) {
+      throw std::logic_error("migration protocols of one batch out of step");
+    }
+  }
+  switch (kind) {
+    case MigrationCommand::Kind::kSend: {
+      std::uint64_t tokens = 0;
+      double squares = 0;  // causal attention of tokens [begin, end) over the context before them
+      for (const auto& c : commands) {
+        tokens += static_cast<std::uint64_t>(c->end - c->begin);
+        squares += static_cast<double>(c->end) * static_cast<double>(c->end) -
+                   static_cast<double>(c->begin) * static_cast<double>(c->begin);
+      }
+      const Instance& dest = st_.instances[mg.destination];
+      const double seconds = cost_->prefill_seconds(*model_of(dest).deployed->arch, gpu_of(dest),
+                                                    static_cast<std::uint32_t>(dest.gpus.size()), tokens, squares);
+      mg.round = commands.front()->round;
+      mg.round_event = queue_.schedule(now() + from_seconds(seconds), kMigrationRound, mid,
+                                       static_cast<std::uint64_t>(mg.round));
+      break;
+    }
+    case MigrationCommand::Kind::kStopSource: request_source_stop(mg); break;
+    case MigrationCommand::Kind::kResume: resume_at_destination(mid); break;
+    case MigrationCommand::Kind::kDrop: throw std::logic_error("unexpected migration drop");
+  }
+}
+
+void Simulator::Impl::on_destination_loaded(Instance& dest) {
+  const std::uint32_t mid = dest.migration;
+  Migration& mg = migrations_[mid];
+  sync_source(mg);
+  std::vector<std::optional<MigrationCommand>> commands;
+  for (auto& p : mg.protocols) commands.push_back(p.destination_loaded());
+  apply(mid, commands);
+}
+
+void Simulator::Impl::on_migration_round(std::uint32_t mid, int round) {
+  Migration& mg = migrations_[mid];
+  mg.round_event = EventId{};
+  sync_source(mg);
+  std::vector<std::optional<MigrationCommand>> commands;
+  for (auto& p : mg.protocols) commands.push_back(p.recompute_finished(round));
+  apply(mid, commands);
+}
+
+void Simulator::Impl::request_source_stop(Migration& mg) {
+  mg.stopping = true;
+  Instance& source = st_.instances[mg.source];
+  // The step in progress completes; the source stops at that step boundary.
+  Nanos boundary = now();
+  if (source.state == InstanceState::kDecode) {
+    const std::uint64_t k = steps_now(source);
+    if (source.segment_start + from_seconds(source.segment.cumulative(k)) < now()) {
+      boundary = source.segment_start +
+                 from_seconds(source.segment.cumulative(std::min(k + 1, source.segment_max_steps)));
+    }
+  }
+  boundary = std::max(boundary, now());
+  if (source.next_event_time < 0 || boundary < source.next_event_time) schedule_step(source, boundary);
+}
+
+void Simulator::Impl::freeze_source(Instance& inst) {
+  // on_instance_step already counted the steps up to now into `generated`.
+  queue_.cancel(inst.next_event);
+  inst.next_event = EventId{};
+  inst.next_event_time = -1;
+  if (inst.busy) busy_.change(now(), -static_cast<std::int64_t>(inst.gpus.size()));
+  inst.busy = false;
+  inst.state = InstanceState::kHandoff;
+  const std::uint32_t mid = inst.migration;
+  Migration& mg = migrations_[mid];
+  mg.stop_time = now();
+  sync_source(mg);
+  std::vector<std::optional<MigrationCommand>> commands;
+  for (auto& p : mg.protocols) commands.push_back(p.source_stopped());
+  apply(mid, commands);
+}
+
+void Simulator::Impl::resume_at_destination(std::uint32_t mid) {
+  Migration& mg = migrations_[mid];
+  Instance& source = st_.instances[mg.source];
+  Instance& dest = st_.instances[mg.destination];
+  const Nanos pause = now() - mg.stop_time;
+  for (std::size_t i = 0; i < mg.slots.size(); ++i) {
+    RequestState& r = st_.requests[mg.slots[i]];
+    const MigrationProtocol& p = mg.protocols[i];
+    if (p.sent_tokens() != static_cast<std::int64_t>(r.spec.input_tokens + r.generated)) {
+      throw std::logic_error("migration resumed without every token at the destination (sent " +
+                             std::to_string(p.sent_tokens()) + ", sequence " +
+                             std::to_string(r.spec.input_tokens + r.generated) + ", round " +
+                             std::to_string(p.round()) + ", source " + std::to_string(p.source_tokens()) + ")");
+    }
+    r.instance = dest.id;
+    r.server = dest.server;
+    ++r.migrations;
+    r.migration_rounds += static_cast<std::uint32_t>(p.round());
+    r.migration_tokens += static_cast<std::uint64_t>(p.sent_tokens());
+    r.migration_pause += pause;
+    dest.running.push_back(mg.slots[i]);
+    dest.kv_tokens_reserved += kv_need(r);
+    source.kv_tokens_reserved -= kv_need(r);
+    ++summary_.migrations_completed;
+    summary_.migration_rounds += static_cast<std::uint64_t>(p.round());
+    summary_.migration_tokens += static_cast<std::uint64_t>(p.sent_tokens());
+    recorder_.record_migration_pause(pause);
+  }
+  source.running.clear();
+  const InstanceId source_id = source.id, beneficiary = mg.beneficiary;
+  const std::uint32_t generation = mg.beneficiary_generation;
+  dest.migration = kNone;
+  dest.migration_destination = false;
+  busy_.change(now(), static_cast<std::int64_t>(dest.gpus.size()));
+  dest.busy = true;
+  end_migration(mid);
+  try_admit(dest);  // decodes the migrated batch (and admits waiting requests of its model)
+  release_source(source_id, beneficiary, generation);
+}
+
+void Simulator::Impl::drop_finished(Instance& source, RequestSlot slot) {
+  Migration& mg = migrations_[source.migration];
+  for (std::size_t i = 0; i < mg.slots.size(); ++i) {
+    if (mg.slots[i] != slot) continue;
+    // No sync here: on_instance_step has already added this segment's steps to `generated` while the
+    // segment still reads as running, so the token count would be off until the next segment starts.
+    if (mg.protocols[i].source_finished()) ++summary_.migrations_dropped;
+    mg.slots.erase(mg.slots.begin() + static_cast<std::ptrdiff_t>(i));
+    mg.protocols.erase(mg.protocols.begin() + static_cast<std::ptrdiff_t>(i));
+    return;
+  }
+}
+
+void Simulator::Impl::end_migration(std::uint32_t mid) {
+  Migration& mg = migrations_[mid];
+  queue_.cancel(mg.round_event);
+  Instance& source = st_.instances[mg.source];
+  source.migration = kNone;
+  Instance& dest = st_.instances[mg.destination];
+  if (dest.migration == mid) {  // dropped: abandon the destination's copy
+    dest.migration = kNone;
+    dest.migration_destination = false;
+    if (dest.load != kNone) {
+      dest.discard_when_loaded = true;
+    } else {
+      unload(dest.id);
+    }
+  }
+  mg = Migration{};
+  free_migrations_.push_back(mid);
+}
+
+void Simulator::Impl::release_source(InstanceId id, InstanceId beneficiary, std::uint32_t generation) {
+  Instance& inst = st_.instances[id];
+  queue_.cancel(inst.next_event);
+  inst.next_event = EventId{};
+  if (inst.busy) busy_.change(now(), -static_cast<std::int64_t>(inst.gpus.size()));
+  inst.busy = false;
+  unload(id);
+  give_gpus(beneficiary, generation);
+  retry_pending();
+}
+
+void Simulator::Impl::give_gpus(InstanceId beneficiary, std::uint32_t generation) {
+  Instance& inst = st_.instances[beneficiary];
+  // Nothing owed (earlier migrations freed enough, or the slot now holds another instance).
+  if (inst.generation != generation || !inst.alive() || inst.gpus_owed == 0) return;
+  Server& server = st_.servers[inst.server];
+  std::uint32_t taken = 0;
+  for (std::uint32_t g = 0; g < server.gpu_owner.size() && inst.gpus_owed > 0; ++g) {
+    if (server.gpu_owner[g] == kNone) {
+      server.gpu_owner[g] = beneficiary;
+      inst.gpus.push_back(g);
+      --inst.gpus_owed;
+      ++taken;
+    }
+  }
+  server.free_gpus -= taken;
+  free_gpus_ -= taken;
+  allocated_.change(now(), taken);
+  if (inst.gpus_owed == 0) {
+    std::sort(inst.gpus.begin(), inst.gpus.end());
+    // The fastest tier holding the checkpoint now (the one chosen may have been evicted meanwhile).
+    Decision load;
+    load.tier = st_.best_tier(inst.server, inst.model);
+    load.extra_startup = inst.deferred_extra_startup;
+    load.populate_dram = inst.deferred_populate_dram;
+    load.populate_ssd = inst.deferred_populate_ssd;
+    enqueue_load(beneficiary, load);
   }
 }
 
@@ -762,6 +1113,7 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
       case kLoadReady: on_load_ready(static_cast<LoadId>(ev.a)); break;
       case kKeepAlive: on_keep_alive(static_cast<InstanceId>(ev.a)); break;
       case kPrewarm: on_prewarm(static_cast<ModelId>(ev.a)); break;
+      case kMigrationRound: on_migration_round(static_cast<std::uint32_t>(ev.a), static_cast<int>(ev.b)); break;
       default: throw std::logic_error("unknown event type");
     }
     if (progress && queue_.processed() >= next_progress) {

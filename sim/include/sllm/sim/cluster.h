@@ -34,6 +34,7 @@ enum class InstanceState : std::uint8_t {
   kIdle,     // loaded, no requests (keep-alive timer running)
   kPrefill,  // a prefill pass over newly admitted requests
   kDecode,   // decoding a fixed batch until the next batch change
+  kHandoff,  // migration source stopped: waiting for the destination's final recomputation
   kFree,     // slot unused
 };
 
@@ -62,6 +63,16 @@ struct Instance {
   Nanos next_event_time = -1;
   EventId keep_alive_event;
   bool busy = false;                     // serving (prefill/decode), for GPU utilisation
+  // Migration: the migration this instance is the source or destination of (kNone: none).
+  std::uint32_t migration = kNone;
+  bool migration_destination = false;
+  bool discard_when_loaded = false;      // its migration was dropped while it was loading
+  // GPUs still to come from migrating instances on the same server; loads once this reaches 0.
+  std::uint32_t gpus_owed = 0;
+  // The deciding policy's load options, kept for the load that starts when the GPUs are handed over.
+  Nanos deferred_extra_startup = 0;
+  bool deferred_populate_dram = true;
+  bool deferred_populate_ssd = true;
   std::uint32_t batch() const { return static_cast<std::uint32_t>(running.size() + joining.size()); }
   bool alive() const { return state != InstanceState::kFree; }
 };
@@ -83,6 +94,13 @@ struct RequestState {
   Nanos load_time = 0;
   ServerId server = kNone;
   bool in_use = false;
+  // Preemption (restarted from scratch) and live migration, per request.
+  std::uint32_t preemptions = 0;
+  std::uint32_t lost_tokens = 0;
+  std::uint32_t migrations = 0;         // completed live migrations
+  std::uint32_t migration_rounds = 0;   // recomputation rounds over all its migrations
+  std::uint64_t migration_tokens = 0;   // tokens sent to destinations
+  Nanos migration_pause = 0;            // time stopped at sources waiting for the final round
 };
 
 struct Load {

@@ -27,6 +27,12 @@ struct RunSummary {
   std::uint64_t loads_by_tier[3] = {};  // remote, ssd, dram
   std::uint64_t preemptions = 0;        // requests restarted from scratch
   std::uint64_t lost_tokens = 0;        // output tokens discarded by preemption
+  // Live migrations, counted per inference (request): started, resumed at the destination, dropped
+  // because the inference finished at the source first; rounds and tokens sent of the completed ones.
+  std::uint64_t migrations_started = 0, migrations_completed = 0, migrations_dropped = 0;
+  std::uint64_t migration_rounds = 0, migration_tokens = 0;
+  Distribution migration_pause;          // handoff pause per completed migration
+  std::uint64_t prewarms = 0;            // loads started by keep-alive pre-warming
   Distribution latency, ttft, tpot, queueing, load_time;
   double gpu_allocated_fraction = 0;    // GPU-time held by instances (incl. loading and keep-alive)
   double gpu_busy_fraction = 0;         // GPU-time with requests in service
@@ -53,6 +59,8 @@ class RequestRecorder {
   // Opens DIR/requests.csv.tmp (creates DIR).
   void open_csv(const std::string& dir);
   void record(const RequestState& r, const ClusterState& state);
+  // One completed live migration's handoff pause (summarised into RunSummary::migration_pause).
+  void record_migration_pause(Nanos pause) { migration_pause_.push_back(to_seconds(pause)); }
   // Fills the distributions and counts of `summary` from what was recorded.
   void finish(RunSummary& summary);
   // Renames requests.csv.tmp to requests.csv.
@@ -63,6 +71,7 @@ class RequestRecorder {
   std::string dir_;
   std::vector<char> buffer_;
   std::vector<double> latency_, ttft_, tpot_, queueing_, load_time_;
+  std::vector<double> migration_pause_;
   std::uint64_t completed_ = 0, timed_out_ = 0, rejected_ = 0, cold_ = 0;
 };
 

@@ -4,13 +4,13 @@
 // policies/src/ and configured by their YAML section (`policy:` for the scheduler,
 // `policy.keep_alive:`, `policy.eviction.{dram,ssd}:`).
 //
-// Extension points for later policies (issue 3):
+// Mechanisms a Decision can ask for (the simulator carries them out; policies only decide):
 //  - Decision::unload_idle: idle instances to unload first (keep-alive reclaim), carried out now;
 //  - Decision::preempt: running instances to stop, their requests put back in their model's queue
 //    from scratch (progress lost and counted), carried out now (Shepherd-style preemption);
-//  - live migration adds a `migrate` list (instance -> destination server) executed by the simulator
-//    step by step; the view already exposes what its cost estimate needs (request progress, loading
-//    queues, tier bandwidths);
+//  - Decision::migrate: running instances to move live to another server (token-based, multi-round,
+//    driven by MigrationProtocol); the new instance takes the chosen server's free GPUs now and the
+//    migrating instances' GPUs as each migration hands off, then loads;
 //  - Decision::populate_dram / populate_ssd / extra_startup: cache-less systems (Ray Serve), container
 //    start-up (KServe);
 //  - KeepAlivePolicy::prewarm_delay: reload a model ahead of demand after it was unloaded (hybrid
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "sllm/sim/cluster.h"
+#include "sllm/sim/migration_protocol.h"
 #include "sllm/sim/registry.h"
 
 namespace sllm {
@@ -36,11 +37,15 @@ struct RequestProgress {
   std::uint32_t input_tokens = 0;
   std::uint32_t output_tokens = 0;  // target
   std::uint32_t generated = 0;      // produced so far (as of the view's `now`)
+  std::uint32_t preemptions = 0;    // times this request was restarted from scratch
 };
+
+class CostModel;
 
 class ClusterView {
  public:
-  ClusterView(const ClusterState& state, Nanos now) : state_(state), now_(now) {}
+  ClusterView(const ClusterState& state, Nanos now, const CostModel* cost = nullptr)
+      : state_(state), now_(now), cost_(cost) {}
 
   Nanos now() const { return now_; }
   const ClusterState& state() const { return state_; }
@@ -72,10 +77,30 @@ class ClusterView {
   std::uint32_t queued_requests(ModelId m) const { return state_.models[m].queued_live; }
   // Progress of each request an instance serves, as of now (decode progress computed in closed form).
   std::vector<RequestProgress> progress(InstanceId i) const;
+  // Serving and can be preempted or migrated: decoding or in prefill, not part of a migration, not
+  // waiting for GPUs.
+  bool movable(InstanceId i) const;
+  // Largest preemption count among the model's waiting requests (a policy can refuse to let a
+  // restarted request preempt others, so that preemption cannot ping-pong).
+  std::uint32_t waiting_preemptions(ModelId m) const;
+  // One prefill pass of `tokens` tokens (sum of squared sequence lengths `squares`) of `m` on the GPU
+  // type of server `s`, from the run's cost model (what a migration round's recomputation costs).
+  double prefill_seconds(ModelId m, ServerId s, std::uint64_t tokens, double squares) const;
 
  private:
   const ClusterState& state_;
   Nanos now_;
+  const CostModel* cost_;
+};
+
+// Move running instance `instance` to `destination` (loading from `tier` there, after unloading the
+// idle instances `unload_idle` on the destination).
+struct MigrationOrder {
+  InstanceId instance = kNone;
+  ServerId destination = kNone;
+  Tier tier = Tier::kRemote;
+  std::vector<InstanceId> unload_idle;
+  MigrationConfig protocol;  // stop rule
 };
 
 // What to do about a model that needs one more instance.
@@ -90,6 +115,7 @@ struct Decision {
   Tier tier = Tier::kRemote;
   std::vector<InstanceId> unload_idle;  // on `server`, unloaded before placing
   std::vector<InstanceId> preempt;      // on `server`, stopped (requests restart from scratch)
+  std::vector<MigrationOrder> migrate;  // on `server`, moved away live; their GPUs go to the new instance
   Nanos estimated_startup = 0;          // the policy's estimate (reported to on_load_finished)
   // Systems without a local checkpoint cache (Ray Serve) load without leaving copies behind; a remote
   // load normally fills the SSD and the DRAM pool, an SSD load the DRAM pool.
@@ -116,6 +142,9 @@ class SchedulingPolicy {
   // False lets the simulator skip asking while no free or idle GPUs exist anywhere (a policy that can
   // preempt or migrate running instances must return true).
   virtual bool may_preempt() const { return false; }
+  // True when the policy uses busy GPUs only by moving their instances onto free or idle GPUs elsewhere
+  // (live migration): the simulator then still skips asking while no free or idle GPU exists anywhere.
+  virtual bool moves_need_spare_gpus() const { return false; }
 };
 
 class KeepAlivePolicy {

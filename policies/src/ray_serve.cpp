@@ -1,0 +1,44 @@
+// Ray Serve as the paper measures it: availability-driven placement (round-robin over servers with free
+// or idle GPUs) and no local checkpoint cache, so every cold start downloads the checkpoint from the
+// remote store; loads leave no copy in the DRAM pool or on the SSD. Unlike `serverless`, the download is not pipelined into the GPUs: the checkpoint is
+// written to local disk and then read into the GPUs (`read_after_download`, on by default), which adds
+// the SSD read time (checkpoint bytes / the SSD path's bandwidth) to every load.
+#include "availability.h"
+
+namespace sllm {
+namespace {
+
+class RayServePolicy final : public SchedulingPolicy {
+ public:
+  explicit RayServePolicy(const ConfigNode& params)
+      : placement_(params.get_bool("reclaim_idle", true)),
+        read_after_download_(params.get_bool("read_after_download", true)) {}
+
+  Decision place(const ClusterView& view, ModelId model) override {
+    auto d = placement_.next(view, model);
+    if (!d) return Decision::wait();
+    d->tier = Tier::kRemote;
+    d->populate_dram = false;  // no local checkpoint store of any kind
+    d->populate_ssd = false;
+    if (read_after_download_) {
+      const double bytes = static_cast<double>(view.checkpoint_bytes(model));
+      d->extra_startup = from_seconds(bytes / view.tier_bandwidth(d->server, Tier::kSsd, view.gpus_needed(model)));
+    }
+    d->estimated_startup = view.loading_queue_wait(d->server) + view.estimate_load(d->server, model, Tier::kRemote) +
+                           d->extra_startup;
+    return *d;
+  }
+
+ private:
+  RoundRobinPlacement placement_;
+  bool read_after_download_;
+};
+
+std::unique_ptr<SchedulingPolicy> make(const ConfigNode& params) { return std::make_unique<RayServePolicy>(params); }
+
+SLLM_REGISTER(SchedulingPolicy, "ray-serve",
+              "Ray Serve: availability-driven, every cold start downloads from the remote store (no local cache)",
+              make);
+
+}  // namespace
+}  // namespace sllm
