@@ -18,6 +18,8 @@ constexpr std::size_t kBottomMax = 48;
 constexpr std::size_t kKeysPerBucket = 8;
 constexpr std::uint64_t kMaxRungBuckets = 4096;
 constexpr std::size_t kMaxRungs = 24;
+// Payload prefetching pays off once the pool outgrows the first-level caches.
+constexpr std::size_t kPrefetchFrom = 4096;
 
 // Stafford's "Mix13" 64-bit finaliser (as in splitmix64): every input bit affects every output bit.
 inline std::uint64_t mix64(std::uint64_t x) {
@@ -173,20 +175,27 @@ inline bool EventQueue::front_is_early() const {
 }
 
 void EventQueue::move_to_bottom(std::vector<Key>& from) {
-  for (const Key k : from) {
-    if (cancelled_pending_ != 0 && is_cancelled(key_slot(k))) {
-      release_cancelled(key_slot(k));
-    } else {
-      bottom_.push_back(k);
-      // These events fire soon; fetching their payloads now hides what would be a cache miss at
-      // each pop in a large queue.
-      __builtin_prefetch(&payload_[key_slot(k)]);
+  // bottom_ is empty here: take over the bucket's buffer instead of copying its keys.
+  bottom_.swap(from);
+  if (cancelled_pending_ != 0) {
+    std::size_t kept = 0;
+    for (const Key k : bottom_) {
+      if (is_cancelled(key_slot(k))) {
+        release_cancelled(key_slot(k));
+      } else {
+        bottom_[kept++] = k;
+      }
     }
+    bottom_.resize(kept);
   }
-  from.clear();
-  // Latest first. Buckets are short (about kKeysPerBucket keys), where insertion sort is fastest.
   Key* keys = bottom_.data();
   const std::size_t n = bottom_.size();
+  if (payload_.size() > kPrefetchFrom) {
+    // These events fire soon; fetching their payloads now hides what would be a cache miss at each
+    // pop in a large queue.
+    for (std::size_t i = 0; i < n; ++i) __builtin_prefetch(&payload_[key_slot(keys[i])]);
+  }
+  // Latest first. Buckets are short (about kKeysPerBucket keys), where insertion sort is fastest.
   if (n > 4 * kBottomMax) {
     std::sort(keys, keys + n, [](Key x, Key y) { return y < x; });  // an unsplittable bucket
     return;
