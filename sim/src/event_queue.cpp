@@ -21,16 +21,6 @@ constexpr std::size_t kMaxRungs = 24;
 // Payload prefetching pays off once the pool outgrows the first-level caches.
 constexpr std::size_t kPrefetchFrom = 4096;
 
-// Stafford's "Mix13" 64-bit finaliser (as in splitmix64): every input bit affects every output bit.
-inline std::uint64_t mix64(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
-
 template <class K>
 inline std::uint64_t key_time(K key) {
   return static_cast<std::uint64_t>(key >> 64);
@@ -100,54 +90,20 @@ EventQueue::EventQueue(std::size_t expected_pending) {
   free_slots_.reserve(expected_pending);
 }
 
-inline std::uint32_t EventQueue::allocate_slot() {
-  if (!free_slots_.empty()) {
-    const std::uint32_t slot = free_slots_.back();
-    free_slots_.pop_back();
-    return slot;
-  }
-  if (payload_.size() >= kMaxSlots) {
-    throw std::length_error("EventQueue: more than " + std::to_string(kMaxSlots) + " pending events");
-  }
-  payload_.push_back(Payload{0, 0, 0, 0});
-  if (payload_.size() > cancelled_bits_.size() * 64) cancelled_bits_.push_back(0);
-  return static_cast<std::uint32_t>(payload_.size() - 1);
-}
-
-inline void EventQueue::push_key(Key key) {
-  const std::uint64_t t = key_time(key);
-  if (t < bottom_limit_) {
-    push_early(key);
-    return;
-  }
-  // The deepest rung covers the earliest times; each outer rung continues where its child ends.
-  for (std::size_t r = rungs_.size(); r-- > 0;) {
-    const Rung& rung = rungs_[r];
-    if (t < rung.end) {
-      bucket_pool_[rung.first_bucket + ((t - rung.start) >> rung.shift)].push_back(key);
-      return;
-    }
-  }
-  top_.push_back(key);
-  top_min_ = std::min(top_min_, t);
-  top_max_ = std::max(top_max_, t);
-}
-
-EventId EventQueue::schedule(Nanos time, std::uint32_t type, std::uint64_t a, std::uint64_t b) {
+EventId EventQueue::schedule_slow(Nanos time, std::uint32_t type, std::uint64_t a, std::uint64_t b) {
   if (time < now_) {
     throw std::logic_error("EventQueue: event of type " + std::to_string(type) + " scheduled at " +
                            std::to_string(time) + " ns, before now (" + std::to_string(now_) + " ns)");
   }
   if (next_seq_ >= kMaxSequence) throw std::length_error("EventQueue: sequence numbers exhausted");
-  const std::uint32_t slot = allocate_slot();
-  Payload& p = payload_[slot];
-  p.a = a;
-  p.b = b;
-  p.type = type;
-  // time >= now() >= 0, so it fits the unsigned high word with its order intact.
-  push_key((Key{static_cast<std::uint64_t>(time)} << 64) | ((next_seq_++ << kSlotBits) | slot));
-  ++live_;
-  return EventId{slot, p.generation};
+  // No free slot: grow the pool by one, then take the inline path.
+  if (payload_.size() >= kMaxSlots) {
+    throw std::length_error("EventQueue: more than " + std::to_string(kMaxSlots) + " pending events");
+  }
+  payload_.push_back(Payload{0, 0, 0, 0});
+  if (payload_.size() > cancelled_bits_.size() * 64) cancelled_bits_.push_back(0);
+  free_slots_.push_back(static_cast<std::uint32_t>(payload_.size() - 1));
+  return schedule(time, type, a, b);
 }
 
 void EventQueue::push_early(Key key) {
@@ -351,32 +307,6 @@ EventQueue::Key EventQueue::pop_key_slow() {
     bottom_.pop_back();
   }
   return key;
-}
-
-Event EventQueue::pop() {
-  Key key;
-  if (early_.empty() && !bottom_.empty() && cancelled_pending_ == 0) [[likely]] {
-    key = bottom_.back();  // the common case: no refill, no competing early event, nothing to skip
-    bottom_.pop_back();
-  } else {
-    key = pop_key_slow();
-  }
-  const std::uint32_t slot = key_slot(key);
-  Payload& p = payload_[slot];
-  const Event event{static_cast<Nanos>(key_time(key)), key_low(key) >> kSlotBits, p.type, p.a, p.b};
-  ++p.generation;
-  free_slots_.push_back(slot);
-  --live_;
-  now_ = event.time;
-  ++processed_;
-  // Fold what happened into the fingerprint. The fields are spread by independent odd multipliers
-  // (off the critical path) and one full mix chains them in order, so a changed field, a changed
-  // order or a missing event all change the result.
-  const std::uint64_t h = (static_cast<std::uint64_t>(event.time) * 0x9e3779b97f4a7c15ull) ^
-                          (std::uint64_t{event.type} * 0xd6e8feb86659fd93ull) ^
-                          (event.a * 0xc2b2ae3d27d4eb4full) ^ (event.b * 0x165667b19e3779f9ull);
-  fingerprint_ = mix64(fingerprint_ ^ h);
-  return event;
 }
 
 }  // namespace sllm

@@ -83,7 +83,17 @@ class EventQueue {
     std::uint32_t first_bucket;
   };
 
+  EventId schedule_slow(Nanos time, std::uint32_t type, std::uint64_t a, std::uint64_t b);
   void push_key(Key key);
+  static std::uint64_t mix64(std::uint64_t x) {
+    // Stafford's "Mix13" 64-bit finaliser (as in splitmix64): every input bit affects every output bit.
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+  }
   void push_early(Key key);
   void pop_early();
   bool front_is_early() const;
@@ -93,7 +103,6 @@ class EventQueue {
   void add_rung(std::uint64_t start, std::uint32_t shift, std::uint64_t buckets, std::vector<Key>& from);
   void move_to_bottom(std::vector<Key>& from);
   void compact();
-  std::uint32_t allocate_slot();
   bool is_cancelled(std::uint32_t slot) const { return (cancelled_bits_[slot >> 6] >> (slot & 63)) & 1; }
   void release_cancelled(std::uint32_t slot);
 
@@ -119,5 +128,70 @@ class EventQueue {
   std::uint64_t fingerprint_ = 0x9e3779b97f4a7c15ull;
   Nanos now_ = 0;
 };
+
+// The two hot paths are inline: a simulation spends much of its time here, and the common case
+// (a free slot, an event landing in the deepest rung; the next event at the end of the sorted bottom)
+// is a few instructions. Everything else is in event_queue.cpp.
+inline EventId EventQueue::schedule(Nanos time, std::uint32_t type, std::uint64_t a, std::uint64_t b) {
+  if (time < now_ || free_slots_.empty() || next_seq_ >= kMaxSequence) [[unlikely]] {
+    return schedule_slow(time, type, a, b);  // throws, or grows the slot pool
+  }
+  const std::uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  Payload& p = payload_[slot];
+  p.a = a;
+  p.b = b;
+  p.type = type;
+  // time >= now() >= 0, so it fits the unsigned high word with its order intact.
+  push_key((Key{static_cast<std::uint64_t>(time)} << 64) | ((next_seq_++ << kSlotBits) | slot));
+  ++live_;
+  return EventId{slot, p.generation};
+}
+
+inline void EventQueue::push_key(Key key) {
+  const auto t = static_cast<std::uint64_t>(key >> 64);
+  if (t < bottom_limit_) [[unlikely]] {
+    push_early(key);
+    return;
+  }
+  // The deepest rung covers the earliest times; each outer rung continues where its child ends.
+  for (std::size_t r = rungs_.size(); r-- > 0;) {
+    const Rung& rung = rungs_[r];
+    if (t < rung.end) {
+      bucket_pool_[rung.first_bucket + ((t - rung.start) >> rung.shift)].push_back(key);
+      return;
+    }
+  }
+  top_.push_back(key);
+  top_min_ = t < top_min_ ? t : top_min_;
+  top_max_ = t > top_max_ ? t : top_max_;
+}
+
+inline Event EventQueue::pop() {
+  Key key;
+  if (early_.empty() && !bottom_.empty() && cancelled_pending_ == 0) [[likely]] {
+    key = bottom_.back();
+    bottom_.pop_back();
+  } else {
+    key = pop_key_slow();
+  }
+  const auto low = static_cast<std::uint64_t>(key);
+  const auto slot = static_cast<std::uint32_t>(low & (kMaxSlots - 1));
+  Payload& p = payload_[slot];
+  const Event event{static_cast<Nanos>(key >> 64), low >> kSlotBits, p.type, p.a, p.b};
+  ++p.generation;
+  free_slots_.push_back(slot);
+  --live_;
+  now_ = event.time;
+  ++processed_;
+  // Fold what happened into the fingerprint. The fields are spread by independent odd multipliers
+  // (off the critical path) and one full mix chains them in order, so a changed field, a changed
+  // order or a missing event all change the result.
+  const std::uint64_t h = (static_cast<std::uint64_t>(event.time) * 0x9e3779b97f4a7c15ull) ^
+                          (std::uint64_t{event.type} * 0xd6e8feb86659fd93ull) ^
+                          (event.a * 0xc2b2ae3d27d4eb4full) ^ (event.b * 0x165667b19e3779f9ull);
+  fingerprint_ = mix64(fingerprint_ ^ h);
+  return event;
+}
 
 }  // namespace sllm
