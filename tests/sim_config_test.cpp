@@ -169,6 +169,11 @@ TEST(ScenarioConfigOverrides, SetChangesValuesAndBadPathsFail) {
   const std::string msg = error_of(kBase, {"simulation.speed=2"});
   EXPECT_NE(msg.find("simulation.speed: unknown key 'speed'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("set on the command line"), std::string::npos) << msg;
+  // A bad value given with --set is located on the command line, not at a line of the file.
+  const std::string unit = error_of(kBase, {"simulation.request_timeout=10 parsecs"});
+  EXPECT_NE(unit.find("set on the command line: simulation.request_timeout: unknown duration unit"),
+            std::string::npos) << unit;
+  EXPECT_EQ(unit.find("test.yaml"), std::string::npos) << unit;
 }
 
 TEST(ScenarioConfigErrors, PlacementMustFitTheSsds) {

@@ -11,7 +11,20 @@
 namespace sllm {
 
 ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path)
-    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
+    : ConfigNode(std::move(node), std::make_shared<Origin>(Origin{*file, {}}), std::move(path)) {}
+
+ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<Origin> origin, std::string path)
+    : node_(std::move(node)), origin_(std::move(origin)), path_(std::move(path)) {}
+
+bool ConfigNode::overridden() const {
+  for (const std::string& o : origin_->overrides) {
+    if (path_.compare(0, o.size(), o) == 0 &&
+        (path_.size() == o.size() || path_[o.size()] == '.' || path_[o.size()] == '[')) {
+      return true;
+    }
+  }
+  return false;
+}
 
 ConfigNode ConfigNode::load_file(const std::string& path) {
   std::ifstream in(path);
@@ -33,10 +46,14 @@ ConfigNode ConfigNode::load_string(const std::string& text, const std::string& n
 }
 
 std::string ConfigNode::location() const {
-  std::string where = *file_;
+  std::string where = origin_->file;
   const YAML::Mark mark = node_.Mark();
+  if (overridden()) {
+    where = "set on the command line: " + path_;
+    return where;
+  }
   if (mark.is_null() || mark.line < 0) {
-    where += " (set on the command line)";
+    where += " (default)";
   } else {
     where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
   }
@@ -63,14 +80,14 @@ ConfigNode ConfigNode::child(std::string_view key) const {
   read_keys_.emplace(key);
   YAML::Node c = node_[std::string(key)];
   if (!c.IsDefined() || c.IsNull()) fail("missing required key '" + std::string(key) + "'");
-  return ConfigNode(c, file_, child_path(key));
+  return ConfigNode(c, origin_, child_path(key));
 }
 
 std::optional<ConfigNode> ConfigNode::optional_child(std::string_view key) const {
   expect_map();
   read_keys_.emplace(key);
   if (!has(key)) return std::nullopt;
-  return ConfigNode(node_[std::string(key)], file_, child_path(key));
+  return ConfigNode(node_[std::string(key)], origin_, child_path(key));
 }
 
 std::vector<ConfigNode> ConfigNode::elements() const {
@@ -78,7 +95,7 @@ std::vector<ConfigNode> ConfigNode::elements() const {
   std::vector<ConfigNode> out;
   out.reserve(node_.size());
   for (std::size_t i = 0; i < node_.size(); ++i) {
-    out.emplace_back(node_[i], file_, path_ + "[" + std::to_string(i) + "]");
+    out.push_back(ConfigNode(node_[i], origin_, path_ + "[" + std::to_string(i) + "]"));
   }
   return out;
 }
@@ -217,7 +234,7 @@ void ConfigNode::finish() const {
     if (read_keys_.count(key)) continue;
     std::string known;
     for (const std::string& k : read_keys_) known += (known.empty() ? "" : ", ") + k;
-    ConfigNode bad(kv.first, file_, child_path(key));
+    ConfigNode bad(kv.first, origin_, child_path(key));
     bad.fail("unknown key '" + key + "'" + (known.empty() ? "" : " (expected one of: " + known + ")"));
   }
 }
@@ -228,6 +245,7 @@ void ConfigNode::apply_override(std::string_view assignment) {
     throw InputError("--set " + std::string(assignment), "expected key.path=value");
   }
   const std::string key_path(assignment.substr(0, eq));
+  origin_->overrides.push_back(key_path);
   const std::string value_text(assignment.substr(eq + 1));
   YAML::Node value;
   try {

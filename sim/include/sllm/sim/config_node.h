@@ -31,7 +31,7 @@ class ConfigNode {
 
   const std::string& path() const { return path_; }
   // The config file this node came from (relative paths in a config are relative to its directory).
-  const std::string& file() const { return *file_; }
+  const std::string& file() const { return origin_->file; }
   const YAML::Node& yaml() const { return node_; }
   bool is_map() const { return node_.IsMap(); }
   bool is_sequence() const { return node_.IsSequence(); }
@@ -79,8 +79,17 @@ class ConfigNode {
   void expect_map() const;
   std::string scalar(std::string_view kind) const;
 
+  // Shared by a root and all nodes read from it: the file name and the key paths set by --set, so a
+  // bad overridden value is reported as coming from the command line, not from a line of the file.
+  struct Origin {
+    std::string file;
+    std::vector<std::string> overrides;
+  };
+  ConfigNode(YAML::Node node, std::shared_ptr<Origin> origin, std::string path);
+  bool overridden() const;
+
   YAML::Node node_;
-  std::shared_ptr<const std::string> file_;
+  std::shared_ptr<Origin> origin_;
   std::string path_;
   mutable std::set<std::string, std::less<>> read_keys_;
 };
