@@ -179,6 +179,9 @@ void ClusterState::compute_geometry() {
         for (LinkId l : topology_.path(source_vertex(s.id, tier), s.gpu_vertex[0])) {
           if (l != governing) fill += static_cast<double>(s.spec->chunk_size) / topology_.link(l).bandwidth;
         }
+        // A profile's measured fixed part of a load (cluster.profile) replaces the modelled fill.
+        const Nanos measured = tier == Tier::kSsd ? s.spec->ssd_load_fixed : tier == Tier::kDram ? s.spec->dram_load_fixed : -1;
+        if (measured >= 0) fill = to_seconds(measured);
         table[static_cast<std::size_t>(tier) * (gpus + 1) + g] =
             LoadGeometry{per_byte, from_seconds(fill) + scenario_->cluster.runtime_init};
       }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "sllm/sim/profile.h"
+
 namespace sllm {
 
 double StepLaw::at(double context) const {
@@ -43,8 +45,18 @@ StepLaw RooflineCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu
   return law;
 }
 
+double CostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
+                                    std::uint64_t tokens, std::uint64_t context) const {
+  const double end = static_cast<double>(context + tokens), begin = static_cast<double>(context);
+  return prefill_seconds(model, gpu, gpus, tokens, end * end - begin * begin);
+}
+
 std::unique_ptr<CostModel> make_cost_model(const CostModelSpec& spec) {
-  if (spec.kind == "roofline") return std::make_unique<RooflineCostModel>(spec);
+  if (spec.kind == "roofline") {
+    auto roofline = std::make_unique<RooflineCostModel>(spec);
+    if (spec.profile) return std::make_unique<ProfileCostModel>(spec.profile, std::move(roofline));
+    return roofline;
+  }
   throw std::logic_error("unknown cost model '" + spec.kind + "'");
 }
 

@@ -4,7 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#include <filesystem>
+
 #include "sllm/sim/error.h"
+#include "sllm/sim/profile.h"
 #include "sllm/sim/policy.h"
 #include "sllm/sim/workload.h"
 
@@ -64,7 +67,21 @@ double positive_bandwidth(const ConfigNode& node, std::string_view key, std::opt
   return bw;
 }
 
-ServerGroupSpec read_group(const ConfigNode& node, std::size_t index) {
+// The loader laws a profile measured replace the configured bandwidths (naming both is an error: one
+// source of truth per number).
+const LoaderModeProfile* profile_loads(const ClusterSpec& c) {
+  if (!c.profile) return nullptr;
+  const auto it = c.profile->loader.find(c.profile_loader);
+  return it == c.profile->loader.end() ? nullptr : &it->second;
+}
+
+void reject_if_profiled(const ConfigNode& node, std::string_view key, const std::string& profile) {
+  if (node.has(key)) node.child(key).fail("given by the profile " + profile + "; remove it here (or the profile)");
+}
+
+ServerGroupSpec read_group(const ConfigNode& node, std::size_t index, const ClusterSpec& cluster) {
+  const LoaderModeProfile* loads = profile_loads(cluster);
+  const bool ssd_profiled = loads && loads->ssd, dram_profiled = loads && loads->dram;
   ServerGroupSpec g;
   g.name = node.get_string("name", "group" + std::to_string(index));
   g.count = static_cast<std::uint32_t>(node.get_int("count", 1, 1, kMaxCount));
@@ -73,13 +90,25 @@ ServerGroupSpec read_group(const ConfigNode& node, std::size_t index) {
   g.dram_capacity = dram.get_bytes("capacity");
   g.chunk_size = dram.get_bytes("chunk_size", "32 MiB");
   if (g.chunk_size == 0) dram.child("chunk_size").fail("chunk size must be positive");
-  g.pcie_bandwidth = positive_bandwidth(node, "pcie");
+  if (dram_profiled) {
+    reject_if_profiled(node, "pcie", cluster.profile->source);
+    g.pcie_bandwidth = loads->dram->bandwidth;
+    g.dram_load_fixed = loads->dram->overhead;
+  } else {
+    g.pcie_bandwidth = positive_bandwidth(node, "pcie");
+  }
   // By default the host-memory side never limits: it carries every GPU's PCIe link at full rate.
   g.dram_bandwidth = dram.has("bandwidth") ? positive_bandwidth(dram, "bandwidth") : g.pcie_bandwidth * g.gpus;
   dram.finish();
   const ConfigNode ssd = node.child("ssd");
   g.ssd_capacity = ssd.get_bytes("capacity");
-  g.ssd_read_bandwidth = positive_bandwidth(ssd, "read_bandwidth");
+  if (ssd_profiled) {
+    reject_if_profiled(ssd, "read_bandwidth", cluster.profile->source);
+    g.ssd_read_bandwidth = loads->ssd->bandwidth;
+    g.ssd_load_fixed = loads->ssd->overhead;
+  } else {
+    g.ssd_read_bandwidth = positive_bandwidth(ssd, "read_bandwidth");
+  }
   ssd.finish();
   g.nic_bandwidth = positive_bandwidth(node, "nic");
   node.finish();
@@ -92,10 +121,31 @@ ClusterSpec read_cluster(const ConfigNode& node) {
   c.remote_store_bandwidth = positive_bandwidth(store, "bandwidth");
   store.finish();
   c.runtime_init = node.get_duration("runtime_init", "0 s");
+  if (auto p = node.optional_child("profile")) {
+    // `profile: FILE` or `profile: {file: FILE, loader: sllm|safetensors|torch}`; FILE relative to the config.
+    std::string file;
+    if (p->is_map()) {
+      file = p->get_string("file");
+      c.profile_loader = p->get_enum("loader", {"sllm", "safetensors", "torch"}, "sllm");
+      p->finish();
+    } else {
+      file = p->as_string();
+    }
+    std::filesystem::path path(file);
+    if (path.is_relative()) path = std::filesystem::path(node.file()).parent_path() / path;
+    try {
+      c.profile = std::make_shared<const Profile>(read_profile(path.string()));
+    } catch (const InputError& e) {
+      p->fail(std::string("cannot use the profile: ") + e.what());
+    }
+    if (!c.profile->loader.empty() && !c.profile->loader.count(c.profile_loader)) {
+      p->fail("the profile " + path.string() + " has no loader laws for mode '" + c.profile_loader + "'");
+    }
+  }
   const ConfigNode servers = node.child("servers");
   const auto groups = servers.elements();
   if (groups.empty()) servers.fail("at least one server group is required");
-  for (std::size_t i = 0; i < groups.size(); ++i) c.groups.push_back(read_group(groups[i], i));
+  for (std::size_t i = 0; i < groups.size(); ++i) c.groups.push_back(read_group(groups[i], i, c));
   node.finish();
   return c;
 }
@@ -216,6 +266,7 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
     }
     sim->finish();
   }
+  s.simulation.cost_model.profile = s.cluster.profile;
   if (seed) s.simulation.seed = *seed;
 
   // models

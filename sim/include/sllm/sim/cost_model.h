@@ -35,6 +35,10 @@ class CostModel {
   // The step law of decoding a batch of `batch` sequences.
   virtual StepLaw decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
                              std::uint32_t batch) const = 0;
+  // Recomputing the KV cache of `tokens` tokens appended to `context` cached ones (a migration round at
+  // the destination). By default a prefill whose causal attention spans the context too.
+  virtual double recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
+                                   std::uint64_t tokens, std::uint64_t context) const;
 };
 
 // Roofline from GPU specs: a pass takes max(bytes moved / (HBM bandwidth x efficiency),
@@ -53,6 +57,7 @@ class RooflineCostModel final : public CostModel {
   CostModelSpec spec_;
 };
 
+// The spec's kind, or a ProfileCostModel (roofline fallback) when the spec names a profile.
 std::unique_ptr<CostModel> make_cost_model(const CostModelSpec& spec);
 
 // A run of decode steps with a fixed batch: step j (from 0) takes law.at(context0 + batch * j).

@@ -18,6 +18,8 @@
 
 namespace sllm {
 
+struct Profile;  // sllm/sim/profile.h
+
 struct GpuSpec {
   std::string type;
   std::uint64_t memory = 0;  // bytes
@@ -41,12 +43,18 @@ struct ServerGroupSpec {
   double ssd_read_bandwidth = 0;
   double nic_bandwidth = 0;
   double pcie_bandwidth = 0;            // per GPU, host -> device
+  // Fixed part of a load from the SSD / DRAM tier when a profile measured it (it then replaces the
+  // modelled pipeline fill); -1: pipeline fill.
+  Nanos ssd_load_fixed = -1;
+  Nanos dram_load_fixed = -1;
 };
 
 struct ClusterSpec {
   std::vector<ServerGroupSpec> groups;
   double remote_store_bandwidth = 0;  // the checkpoint store's link into the switch
   Nanos runtime_init = 0;             // added to every load (process / runtime start-up)
+  std::shared_ptr<const Profile> profile;  // cluster.profile, when named
+  std::string profile_loader = "sllm";     // the loader mode whose measured laws the loads follow
   std::uint32_t server_count() const;
 };
 
@@ -55,6 +63,7 @@ struct CostModelSpec {
   double hbm_efficiency = 0.8;    // achieved share of peak HBM bandwidth
   double flops_efficiency = 0.6;  // achieved share of peak FP16 FLOP/s
   Nanos step_overhead = 0;        // fixed time per forward pass (kernel launches, scheduling)
+  std::shared_ptr<const Profile> profile;  // engine / migration coefficients replacing the roofline
 };
 
 // One catalog model deployed as `count` checkpoints (fine-tunes / replicas of one architecture).

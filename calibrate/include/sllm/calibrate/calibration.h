@@ -1,0 +1,47 @@
+// `sllmsim calibrate`: real probes of this host (raw SSD reads, DRAM copies, host<->GPU copies, the real
+// loader, the real engine, real live migrations), least-squares fits of the simulator's cost laws, and the
+// profile (sllm/sim/profile.h) plus the measurements it was fitted from. docs/calibration.md.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "sllm/sim/profile.h"
+
+namespace sllm::calibrate {
+
+struct CalibrationOptions {
+  std::string device = "cpu";  // "cpu" (host-memory loads, CPU engine) or "cuda:N"
+  bool quick = false;          // fewer and smaller points (CI: well under a minute on CPU)
+  std::string scratch;         // directory for probe files and synthesised checkpoints (removed after)
+  std::ostream* log = nullptr; // progress lines
+};
+
+// One measured operation, in the units of the law it feeds. Kinds and fields:
+//   load      mode (sllm|safetensors|torch), tier (ssd|dram), x0 = bytes
+//   prefill   model, x0 = prompt tokens, x1 = sum of squared prompt lengths
+//   decode    model, x0 = batch, x1 = total context of the batch (after the step's token)
+//   recompute model, x0 = tokens recomputed in a migration round, x1 = tokens already cached
+//   pause     model, x0 = tokens of the final round (source's last token -> destination's first)
+struct Measurement {
+  std::string kind, model, mode, tier;
+  double x0 = 0, x1 = 0;
+  double seconds = 0;
+};
+
+// CSV with a header; read back strictly (InputError with file:line).
+void write_measurements(const std::vector<Measurement>& rows, const std::string& path);
+std::vector<Measurement> read_measurements(const std::string& path);
+
+// CPU model, GPU name and driver (CUDA builds), the disk under `dir`, kernel, UTC date.
+MachineInfo describe_machine(const std::string& dir, const std::string& device);
+
+// Runs every probe, fits, and returns the profile (measurements appended to `measurements`).
+Profile run_calibration(const CalibrationOptions& options, std::vector<Measurement>& measurements);
+
+// Fits the profile's laws from measurements alone (what run_calibration does after probing).
+void fit_profile(const std::vector<Measurement>& measurements, Profile& profile);
+
+}  // namespace sllm::calibrate

@@ -1,0 +1,415 @@
+#include "sllm/calibrate/calibration.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "probes.h"
+#include "sllm/calibrate/fit.h"
+#include "sllm/models/checkpoint.h"
+#include "sllm/models/engine.h"
+#include "sllm/models/loader.h"
+#include "sllm/models/migration.h"
+#include "sllm/sim/error.h"
+#include "sllm/sim/model_arch.h"
+
+namespace sllm::calibrate {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+constexpr std::uint64_t kMiB = 1ull << 20;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void say(const CalibrationOptions& o, const std::string& line) {
+  if (o.log) *o.log << line << std::endl;
+}
+
+std::string gbps(double bw) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GB/s", bw / 1e9);
+  return buf;
+}
+
+// A checkpoint of `bytes` in 16 MiB fp16 tensors (names and shapes do not matter to the loader).
+models::Checkpoint synth_blob_checkpoint(const std::string& dir, std::uint64_t bytes) {
+  models::CheckpointWriter writer(dir, 1, models::kDefaultChecksumChunk, "calibration-blob");
+  const std::uint64_t tensor = std::min<std::uint64_t>(16 * kMiB, bytes);
+  std::vector<std::uint16_t> data(tensor / 2);
+  std::uint64_t x = bytes;
+  for (auto& h : data) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    h = models::float_to_half(static_cast<float>(static_cast<double>(x >> 40) / 16777216.0 - 0.5));
+  }
+  const std::span<const std::byte> span(reinterpret_cast<const std::byte*>(data.data()), tensor);
+  for (std::uint64_t i = 0; i * tensor < bytes; ++i) {
+    writer.add("blob." + std::to_string(i), DType::kF16, {static_cast<std::int64_t>(tensor / 2)}, 0, span);
+  }
+  writer.finish();
+  return models::open_checkpoint(dir);
+}
+
+void probe_storage(const CalibrationOptions& o, Profile& p) {
+  const std::string file = o.scratch + "/read-probe.bin";
+  const std::uint64_t size = (o.quick ? 128 : 1024) * kMiB;
+  write_scratch_file(file, size);
+  const std::vector<std::uint64_t> chunks = o.quick ? std::vector<std::uint64_t>{1 * kMiB, 8 * kMiB}
+                                                     : std::vector<std::uint64_t>{256 << 10, 1 * kMiB, 4 * kMiB, 16 * kMiB, 32 * kMiB};
+  const std::vector<std::pair<int, int>> configs = o.quick ? std::vector<std::pair<int, int>>{{1, 1}, {4, 4}}
+                                                           : std::vector<std::pair<int, int>>{{1, 1}, {1, 8}, {4, 1}, {4, 4}, {8, 8}};
+  double best = 0;
+  for (auto chunk : chunks) {
+    for (auto [threads, qd] : configs) {
+      evict_from_page_cache(file);
+      const DirectReadResult r = direct_read(file, chunk, threads, qd);
+      const double bw = static_cast<double>(r.bytes) / r.seconds;
+      best = std::max(best, bw);
+      char key[96];
+      std::snprintf(key, sizeof key, "ssd_read_%s_chunk%lluKiB_threads%d_qd%d", r.direct ? "direct" : "buffered",
+                    static_cast<unsigned long long>(chunk >> 10), threads, qd);
+      p.probes[key] = bw;
+      say(o, std::string("  ") + key + ": " + gbps(bw));
+    }
+  }
+  p.probes["ssd_read_best"] = best;
+  fs::remove(file);
+  const std::uint64_t copy = (o.quick ? 64 : 512) * kMiB;
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int threads : {1, hw}) {
+    const double bw = dram_copy_bandwidth(copy, threads);
+    p.probes["dram_copy_threads" + std::to_string(threads)] = bw;
+    say(o, "  dram copy, " + std::to_string(threads) + " thread(s): " + gbps(bw));
+    if (hw == 1) break;
+  }
+  for (const CopyProbe& c : gpu_copy_probes((o.quick ? 64 : 512) * kMiB)) {
+    const std::string key = c.kind + (c.gpu >= 0 ? "_gpu" + std::to_string(c.gpu) : "");
+    p.probes[key] = c.bandwidth;
+    say(o, "  " + key + ": " + gbps(c.bandwidth));
+  }
+}
+
+void probe_loader(const CalibrationOptions& o, const models::Device& device, Profile& p, std::vector<Measurement>& out) {
+  const std::vector<std::uint64_t> sizes = o.quick ? std::vector<std::uint64_t>{8 * kMiB, 32 * kMiB, 64 * kMiB}
+                                                   : std::vector<std::uint64_t>{256 * kMiB, 1024 * kMiB, 2048 * kMiB, 4096 * kMiB};
+  const int repeats = o.quick ? 2 : 3;
+  models::LoaderOptions lo;
+  lo.chunk_bytes = o.quick ? 4 * kMiB : 32 * kMiB;
+  lo.pool_bytes = sizes.back() + 2 * lo.chunk_bytes;  // a warm load finds the whole checkpoint in the pool
+  lo.pinned_pool = device.is_cuda();
+  lo.threads = 4;
+  lo.queue_depth = 4;
+  p.chunk_size = lo.chunk_bytes;
+  models::Loader loader(lo);
+  const std::vector<std::pair<std::string, models::LoadMode>> modes = {
+      {"sllm", models::LoadMode::kPipelined}, {"safetensors", models::LoadMode::kSafetensors}, {"torch", models::LoadMode::kTorch}};
+  for (std::uint64_t size : sizes) {
+    const std::string dir = o.scratch + "/ckpt-" + std::to_string(size >> 20) + "MiB";
+    const models::Checkpoint ckpt = synth_blob_checkpoint(dir, size);
+    const double bytes = static_cast<double>(ckpt.index.total_bytes());
+    for (const auto& [mode_name, mode] : modes) {
+      models::LoadOptions opt;
+      opt.device = device;
+      opt.mode = mode;
+      opt.verify = false;  // the checksum pass is not part of what the paper's loaders do per load
+      std::vector<double> cold, warm;
+      for (int r = 0; r < repeats; ++r) {
+        loader.drop_cache();
+        for (std::size_t part = 0; part < ckpt.index.partitions.size(); ++part) evict_from_page_cache(ckpt.partition_path(static_cast<int>(part)));
+        models::LoadStats s;
+        loader.load(ckpt, opt, &s).reset();
+        cold.push_back(s.seconds);
+        loader.load(ckpt, opt, &s).reset();  // the checkpoint is now in the pool / page cache
+        warm.push_back(s.seconds);
+      }
+      for (const auto& [tier, times] : {std::pair{"ssd", &cold}, std::pair{"dram", &warm}}) {
+        out.push_back({"load", "", mode_name, tier, bytes, 0, median(*times)});
+      }
+      char line[160];
+      std::snprintf(line, sizeof line, "  load %-11s %6.0f MiB: cold %.4f s (%s), warm %.4f s (%s)", mode_name.c_str(),
+                    bytes / kMiB, median(cold), gbps(bytes / median(cold)).c_str(), median(warm),
+                    gbps(bytes / median(warm)).c_str());
+      say(o, line);
+    }
+    fs::remove_all(dir);
+  }
+}
+
+struct EngineShape {
+  std::string model;
+  std::vector<int> prompts;
+  std::vector<int> batches;
+  std::vector<int> contexts;
+  std::vector<int> migration_prompts;
+  int migration_new_tokens = 0;
+};
+
+void probe_engine(const CalibrationOptions& o, const models::Device& device, const EngineShape& shape,
+                  std::vector<Measurement>& out) {
+  const ModelArch& arch = ModelCatalog::builtin().get(shape.model, "calibration model");
+  const auto t_weights = Clock::now();
+  const models::RandomWeights weights(arch, 7);
+  say(o, "  " + shape.model + ": random weights in " + std::to_string(since(t_weights)) + " s");
+  const int max_batch = *std::max_element(shape.batches.begin(), shape.batches.end());
+  models::EngineConfig config;
+  config.max_sequences = max_batch;
+  config.max_context = arch.max_positions;
+  auto engine = models::Engine::create(arch, weights, device, config);
+  const int repeats = o.quick ? 3 : 5;
+  std::uint64_t seed = 1;
+  // Warm-up: first passes allocate workspaces and (CUDA) capture graphs.
+  {
+    const auto warm = models::random_tokens(seed++, shape.prompts.back(), arch.vocab);
+    models::generate_greedy(*engine, 0, warm, 4);
+    engine->reset(0);
+  }
+  // Prefill: one prompt of L tokens.
+  for (int len : shape.prompts) {
+    std::vector<double> t;
+    for (int r = 0; r < repeats; ++r) {
+      const auto prompt = models::random_tokens(seed++, len, arch.vocab);
+      engine->reset(0);
+      const models::SequenceChunk chunk{0, prompt};
+      const auto t0 = Clock::now();
+      engine->forward(std::span(&chunk, 1));
+      t.push_back(since(t0));
+    }
+    engine->reset(0);
+    out.push_back({"prefill", shape.model, "", "", static_cast<double>(len), static_cast<double>(len) * len, median(t)});
+  }
+  // Decode: `batch` sequences of `ctx` tokens each, then single-token steps.
+  const int steps = o.quick ? 3 : 6;
+  for (int batch : shape.batches) {
+    for (int ctx : shape.contexts) {
+      std::vector<std::vector<models::TokenId>> last(static_cast<std::size_t>(batch));
+      for (int s = 0; s < batch; ++s) {
+        engine->reset(s);
+        const auto prompt = models::random_tokens(seed++, ctx, arch.vocab);
+        const models::SequenceChunk chunk{s, prompt};
+        last[static_cast<std::size_t>(s)] = {engine->forward(std::span(&chunk, 1)).front()};
+      }
+      std::vector<double> t;
+      double context = 0;
+      for (int step = 0; step < steps; ++step) {
+        std::vector<models::SequenceChunk> chunks;
+        for (int s = 0; s < batch; ++s) chunks.push_back({s, last[static_cast<std::size_t>(s)]});
+        const auto t0 = Clock::now();
+        const auto next = engine->forward(chunks);
+        t.push_back(since(t0));
+        for (int s = 0; s < batch; ++s) last[static_cast<std::size_t>(s)] = {next[static_cast<std::size_t>(s)]};
+        if (step == steps / 2) context = static_cast<double>(batch) * (ctx + step + 1);
+      }
+      // The median step (its context is the middle step's: the steps differ by `batch` tokens only).
+      out.push_back({"decode", shape.model, "", "", static_cast<double>(batch), context, median(t)});
+    }
+  }
+  for (int s = 0; s < max_batch; ++s) engine->reset(s);
+  // Live migrations: the source decodes while the destination recomputes; every round is a point.
+  engine.reset();
+  models::EngineConfig one;
+  one.max_sequences = 1;
+  one.max_context = arch.max_positions;
+  auto source = models::Engine::create(arch, weights, device, one);
+  models::MigrationConfig mc;
+  for (int prompt_len : shape.migration_prompts) {
+    for (int r = 0; r < (o.quick ? 1 : 2); ++r) {
+      models::LiveMigrationRequest req;
+      req.prompt = models::random_tokens(seed++, prompt_len, arch.vocab);
+      req.new_tokens = shape.migration_new_tokens;
+      req.migrate_at_token = shape.migration_new_tokens / 4;
+      // The destination loads from the same host weights (the load is not what is measured here).
+      const auto report = models::run_live_migration(
+          *source, [&] { return models::Engine::create(arch, weights, device, one); }, req, mc);
+      if (report.dropped) continue;
+      for (const auto& round : report.rounds) {
+        out.push_back({"recompute", shape.model, "", "", static_cast<double>(round.end - round.begin),
+                       static_cast<double>(round.begin), round.recompute_seconds});
+      }
+      if (!report.rounds.empty()) {
+        const auto& fin = report.rounds.back();
+        out.push_back({"pause", shape.model, "", "", static_cast<double>(fin.end - fin.begin), static_cast<double>(fin.begin),
+                       report.pause_seconds});
+      }
+    }
+  }
+  say(o, "  " + shape.model + ": engine and migration probes done");
+}
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cell;
+  std::stringstream ss(line);
+  while (std::getline(ss, cell, ',')) out.push_back(cell);
+  if (!line.empty() && line.back() == ',') out.emplace_back();
+  return out;
+}
+
+}  // namespace
+
+void write_measurements(const std::vector<Measurement>& rows, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+    out << "kind,model,mode,tier,x0,x1,seconds\n";
+    char buf[128];
+    for (const auto& m : rows) {
+      std::snprintf(buf, sizeof buf, "%.17g,%.17g,%.17g", m.x0, m.x1, m.seconds);
+      out << m.kind << ',' << m.model << ',' << m.mode << ',' << m.tier << ',' << buf << '\n';
+    }
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, path);
+}
+
+std::vector<Measurement> read_measurements(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "cannot open measurements file");
+  std::string line;
+  if (!std::getline(in, line) || line != "kind,model,mode,tier,x0,x1,seconds") {
+    throw InputError(path + ":1", "expected the header 'kind,model,mode,tier,x0,x1,seconds'");
+  }
+  std::vector<Measurement> rows;
+  int lineno = 1;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    const auto cells = split_csv(line);
+    const std::string where = path + ":" + std::to_string(lineno);
+    if (cells.size() != 7) throw InputError(where, "expected 7 columns, got " + std::to_string(cells.size()));
+    Measurement m{cells[0], cells[1], cells[2], cells[3]};
+    static const std::vector<std::string> kinds = {"load", "prefill", "decode", "recompute", "pause"};
+    if (std::find(kinds.begin(), kinds.end(), m.kind) == kinds.end()) {
+      throw InputError(where, "unknown kind '" + m.kind + "' (expected load, prefill, decode, recompute or pause)");
+    }
+    if (m.kind == "load" && m.tier != "ssd" && m.tier != "dram") throw InputError(where, "load tier must be ssd or dram");
+    try {
+      std::size_t used = 0;
+      m.x0 = std::stod(cells[4], &used);
+      m.x1 = std::stod(cells[5]);
+      m.seconds = std::stod(cells[6]);
+    } catch (const std::exception&) {
+      throw InputError(where, "x0, x1 and seconds must be numbers");
+    }
+    if (!(m.seconds > 0)) throw InputError(where, "seconds must be positive");
+    rows.push_back(m);
+  }
+  return rows;
+}
+
+void fit_profile(const std::vector<Measurement>& ms, Profile& p) {
+  // Group the points of each law.
+  std::map<std::pair<std::string, std::string>, std::pair<std::vector<double>, std::vector<double>>> loads;
+  std::map<std::string, std::vector<const Measurement*>> prefill, decode, recompute, pause;
+  std::vector<std::string> engine_order, migration_order;
+  for (const Measurement& m : ms) {
+    if (m.kind == "load") {
+      auto& [x, y] = loads[{m.mode, m.tier}];
+      x.push_back(m.x0);
+      y.push_back(m.seconds);
+    } else if (m.kind == "prefill" || m.kind == "decode") {
+      if (!prefill.count(m.model) && !decode.count(m.model)) engine_order.push_back(m.model);
+      (m.kind == "prefill" ? prefill : decode)[m.model].push_back(&m);
+    } else if (m.kind == "recompute" || m.kind == "pause") {
+      if (!recompute.count(m.model) && !pause.count(m.model)) migration_order.push_back(m.model);
+      (m.kind == "recompute" ? recompute : pause)[m.model].push_back(&m);
+    }
+  }
+  p.loader.clear();
+  for (const auto& [key, xy] : loads) {
+    LoaderModeProfile& lm = p.loader[key.first];
+    (key.second == "ssd" ? lm.ssd : lm.dram) = fit_load(xy.first, xy.second);
+  }
+  p.engine.clear();
+  for (const std::string& model : engine_order) {
+    EngineProfile e;
+    e.model = model;
+    std::vector<double> a, b, t;
+    for (const Measurement* m : prefill[model]) {
+      a.push_back(m->x0);
+      b.push_back(m->x1);
+      t.push_back(m->seconds);
+    }
+    if (t.size() >= 3) fit_prefill(a, b, t, e);
+    a.clear(), b.clear(), t.clear();
+    for (const Measurement* m : decode[model]) {
+      a.push_back(m->x0);
+      b.push_back(m->x1);
+      t.push_back(m->seconds);
+    }
+    if (t.size() >= 3) fit_decode(a, b, t, e);
+    p.engine.push_back(e);
+  }
+  p.migration.clear();
+  for (const std::string& model : migration_order) {
+    MigrationProfile mp;
+    mp.model = model;
+    std::vector<double> n, t;
+    for (const Measurement* m : recompute[model]) {
+      n.push_back(m->x0);
+      t.push_back(m->seconds);
+    }
+    if (t.size() < 2) continue;
+    fit_migration(n, t, mp);
+    double sum = 0;
+    for (const Measurement* m : pause[model]) sum += m->seconds;
+    mp.pause = pause[model].empty() ? 0 : sum / static_cast<double>(pause[model].size());
+    p.migration.push_back(mp);
+  }
+}
+
+Profile run_calibration(const CalibrationOptions& o, std::vector<Measurement>& measurements) {
+  const models::Device device = models::Device::parse(o.device, "--device");
+  if (device.is_cuda() && device.index >= models::cuda_device_count()) {
+    throw InputError("--device", o.device + " is not available (" + std::to_string(models::cuda_device_count()) +
+                                     " CUDA devices in this build/host)");
+  }
+  fs::create_directories(o.scratch);
+  Profile p;
+  p.machine = describe_machine(o.scratch, o.device);
+  say(o, "machine: " + p.machine.cpu + "; GPU " + p.machine.gpu + "; disk " + p.machine.disk);
+  say(o, "storage and copy probes");
+  probe_storage(o, p);
+  say(o, "loader probes (" + o.device + ")");
+  probe_loader(o, device, p, measurements);
+  say(o, "engine probes (" + o.device + ")");
+  std::vector<EngineShape> shapes;
+  if (device.is_cuda()) {
+    const std::vector<int> prompts = o.quick ? std::vector<int>{32, 128, 512} : std::vector<int>{16, 64, 128, 256, 512, 1024, 1536};
+    const std::vector<int> batches = o.quick ? std::vector<int>{1, 4} : std::vector<int>{1, 2, 4, 8, 16};
+    const std::vector<int> contexts = o.quick ? std::vector<int>{64, 512} : std::vector<int>{64, 256, 512, 1024};
+    const std::vector<int> mig = o.quick ? std::vector<int>{64, 512} : std::vector<int>{64, 256, 512, 1024};
+    for (const char* model : {"opt-2.7b", "opt-6.7b"}) shapes.push_back({model, prompts, batches, contexts, mig, 96});
+  } else {
+    const std::vector<int> prompts = o.quick ? std::vector<int>{8, 32, 64, 128} : std::vector<int>{8, 16, 32, 64, 128, 256, 384};
+    const std::vector<int> batches = o.quick ? std::vector<int>{1, 2, 4} : std::vector<int>{1, 2, 4, 8};
+    const std::vector<int> contexts = o.quick ? std::vector<int>{16, 128} : std::vector<int>{16, 64, 128, 256};
+    const std::vector<int> mig = o.quick ? std::vector<int>{16, 64, 128} : std::vector<int>{16, 64, 128, 256};
+    for (const char* model : {"tiny-opt", "tiny-llama"}) shapes.push_back({model, prompts, batches, contexts, mig, 64});
+  }
+  for (const auto& s : shapes) {
+    try {
+      probe_engine(o, device, s, measurements);
+    } catch (const std::runtime_error& e) {  // e.g. out of memory, or a build without the CUDA engine
+      say(o, "  " + s.model + ": engine probes skipped: " + e.what());
+    }
+  }
+  fit_profile(measurements, p);
+  return p;
+}
+
+}  // namespace sllm::calibrate

@@ -1,0 +1,306 @@
+// Raw probes of the host: O_DIRECT reads of a scratch file, DRAM copies, host<->GPU copies.
+#include "probes.h"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#if defined(SLLM_HAVE_CUDA)
+#include <cuda_runtime_api.h>
+#endif
+
+#include "sllm/models/loader.h"
+
+namespace sllm::calibrate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<std::byte, AlignedFree>;
+AlignedBuffer aligned(std::size_t bytes) {
+  void* p = std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+  if (!p) throw std::bad_alloc();
+  return AlignedBuffer(static_cast<std::byte*>(p));
+}
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\n')) line.pop_back();
+  return line;
+}
+
+#if defined(SLLM_HAVE_CUDA)
+void cuda_check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+#endif
+
+}  // namespace
+
+void write_scratch_file(const std::string& path, std::uint64_t bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+  const std::size_t block = 8u << 20;
+  std::vector<std::uint64_t> data(block / 8);
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;  // incompressible-looking content (splitmix steps)
+  for (std::uint64_t done = 0; done < bytes; done += block) {
+    for (auto& w : data) {
+      x += 0x9E3779B97F4A7C15ull;
+      std::uint64_t z = x;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      w = z ^ (z >> 27);
+    }
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(block, bytes - done));
+    if (::write(fd, data.data(), n) != static_cast<ssize_t>(n)) {
+      ::close(fd);
+      throw std::runtime_error("cannot write " + path);
+    }
+  }
+  ::fsync(fd);
+  ::close(fd);
+}
+
+void evict_from_page_cache(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return;
+  ::fdatasync(fd);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+}
+
+DirectReadResult direct_read(const std::string& path, std::uint64_t chunk, int threads, int queue_depth) {
+  DirectReadResult r;
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT);
+  if (fd < 0) {  // tmpfs and some file systems refuse O_DIRECT
+    r.direct = false;
+    evict_from_page_cache(path);
+    fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) throw std::runtime_error("cannot open " + path);
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  const std::uint64_t size = static_cast<std::uint64_t>(st.st_size) / chunk * chunk;
+  const std::uint64_t chunks = size / chunk;
+  std::atomic<std::uint64_t> next{0};
+  std::atomic<bool> failed{false};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      io_uring ring{};
+      if (io_uring_queue_init(static_cast<unsigned>(queue_depth), &ring, 0) != 0) {
+        failed = true;
+        return;
+      }
+      std::vector<AlignedBuffer> bufs;
+      for (int q = 0; q < queue_depth; ++q) bufs.push_back(aligned(chunk));
+      std::vector<int> free_slots;
+      for (int q = 0; q < queue_depth; ++q) free_slots.push_back(q);
+      int in_flight = 0;
+      while (true) {
+        while (!free_slots.empty()) {
+          const std::uint64_t c = next.fetch_add(1);
+          if (c >= chunks) break;
+          const int slot = free_slots.back();
+          free_slots.pop_back();
+          io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+          if (!sqe) {  // cannot happen: at most queue_depth reads are in flight
+            failed = true;
+            return;
+          }
+          io_uring_prep_read(sqe, fd, bufs[static_cast<std::size_t>(slot)].get(), static_cast<unsigned>(chunk), c * chunk);
+          io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(slot));
+          ++in_flight;
+        }
+        if (in_flight == 0) break;
+        io_uring_submit(&ring);
+        io_uring_cqe* cqe = nullptr;
+        if (io_uring_wait_cqe(&ring, &cqe) != 0) {
+          failed = true;
+          break;
+        }
+        if (cqe->res != static_cast<int>(chunk)) failed = true;
+        free_slots.push_back(static_cast<int>(io_uring_cqe_get_data64(cqe)));
+        io_uring_cqe_seen(&ring, cqe);
+        --in_flight;
+      }
+      io_uring_queue_exit(&ring);
+    });
+  }
+  for (auto& th : pool) th.join();
+  r.seconds = since(t0);
+  ::close(fd);
+  if (failed) throw std::runtime_error("read probe of " + path + " failed");
+  r.bytes = size;
+  return r;
+}
+
+double dram_copy_bandwidth(std::uint64_t bytes, int threads) {
+  auto src = aligned(bytes), dst = aligned(bytes);
+  std::memset(src.get(), 1, bytes);
+  std::memset(dst.get(), 2, bytes);  // fault the pages in before timing
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = Clock::now();
+    std::vector<std::thread> pool;
+    const std::uint64_t part = bytes / static_cast<std::uint64_t>(threads) / 4096 * 4096;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        const std::uint64_t begin = part * static_cast<std::uint64_t>(t);
+        const std::uint64_t n = t == threads - 1 ? bytes - begin : part;
+        std::memcpy(dst.get() + begin, src.get() + begin, n);
+      });
+    }
+    for (auto& th : pool) th.join();
+    best = std::max(best, static_cast<double>(bytes) / since(t0));
+  }
+  return best;
+}
+
+std::vector<CopyProbe> gpu_copy_probes(std::uint64_t bytes) {
+  std::vector<CopyProbe> out;
+#if defined(SLLM_HAVE_CUDA)
+  const int gpus = models::cuda_device_count();
+  // Pinned and pageable host buffers, shared by the per-GPU probes.
+  void* pinned = nullptr;
+  cuda_check(cudaSetDevice(0), "cudaSetDevice");
+  cuda_check(cudaHostAlloc(&pinned, bytes * static_cast<std::size_t>(std::max(gpus, 1)), cudaHostAllocPortable), "cudaHostAlloc");
+  auto pageable = aligned(bytes);
+  std::memset(pageable.get(), 3, bytes);
+  std::memset(pinned, 3, bytes);
+  std::vector<void*> dev(static_cast<std::size_t>(gpus), nullptr);
+  for (int g = 0; g < gpus; ++g) {
+    cuda_check(cudaSetDevice(g), "cudaSetDevice");
+    cuda_check(cudaMalloc(&dev[static_cast<std::size_t>(g)], bytes), "cudaMalloc");
+  }
+  auto timed = [&](int g, void* dst, const void* src, cudaMemcpyKind kind) {
+    cuda_check(cudaSetDevice(g), "cudaSetDevice");
+    cuda_check(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy");  // warm-up
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto t0 = Clock::now();
+      cuda_check(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy");
+      cuda_check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+      best = std::max(best, static_cast<double>(bytes) / since(t0));
+    }
+    return best;
+  };
+  for (int g = 0; g < gpus; ++g) {
+    void* d = dev[static_cast<std::size_t>(g)];
+    out.push_back({"h2d_pinned", g, timed(g, d, pinned, cudaMemcpyHostToDevice)});
+    out.push_back({"h2d_pageable", g, timed(g, d, pageable.get(), cudaMemcpyHostToDevice)});
+    out.push_back({"d2h_pinned", g, timed(g, pinned, d, cudaMemcpyDeviceToHost)});
+    out.push_back({"d2h_pageable", g, timed(g, pageable.get(), d, cudaMemcpyDeviceToHost)});
+  }
+  if (gpus > 1) {  // every GPU at once from its own pinned slice: the host side's aggregate
+    std::vector<cudaStream_t> streams(static_cast<std::size_t>(gpus));
+    for (int g = 0; g < gpus; ++g) {
+      cuda_check(cudaSetDevice(g), "cudaSetDevice");
+      cuda_check(cudaStreamCreate(&streams[static_cast<std::size_t>(g)]), "cudaStreamCreate");
+    }
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto t0 = Clock::now();
+      for (int g = 0; g < gpus; ++g) {
+        cuda_check(cudaSetDevice(g), "cudaSetDevice");
+        cuda_check(cudaMemcpyAsync(dev[static_cast<std::size_t>(g)], static_cast<std::byte*>(pinned) + bytes * static_cast<std::size_t>(g), bytes,
+                                   cudaMemcpyHostToDevice, streams[static_cast<std::size_t>(g)]),
+                   "cudaMemcpyAsync");
+      }
+      for (int g = 0; g < gpus; ++g) cuda_check(cudaStreamSynchronize(streams[static_cast<std::size_t>(g)]), "sync");
+      best = std::max(best, static_cast<double>(bytes) * gpus / since(t0));
+    }
+    out.push_back({"h2d_pinned_concurrent", -1, best});
+    for (auto s : streams) cudaStreamDestroy(s);
+  }
+  for (int g = 0; g < gpus; ++g) {
+    cudaSetDevice(g);
+    cudaFree(dev[static_cast<std::size_t>(g)]);
+  }
+  cudaFreeHost(pinned);
+#else
+  (void)bytes;
+#endif
+  return out;
+}
+
+MachineInfo describe_machine(const std::string& dir, const std::string& device) {
+  MachineInfo m;
+  m.device = device;
+  {
+    std::ifstream in("/proc/cpuinfo");
+    int cores = 0;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("model name", 0) == 0) {
+        if (m.cpu.empty()) m.cpu = line.substr(line.find(':') + 2);
+        ++cores;
+      }
+    }
+    m.cpu += " (" + std::to_string(cores) + " logical CPUs)";
+  }
+  utsname u{};
+  if (::uname(&u) == 0) m.kernel = std::string(u.sysname) + " " + u.release + " " + u.machine;
+  // The block device under the scratch directory: its model from sysfs (the partition's parent when
+  // the device is a partition).
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    const std::string sys = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+    std::string model = first_line(sys + "/device/model");
+    if (model.empty()) model = first_line(sys + "/../device/model");
+    const std::string name = first_line(sys + "/uevent").empty() ? "" : [&] {
+      std::ifstream in(sys + "/uevent");
+      for (std::string line; std::getline(in, line);) {
+        if (line.rfind("DEVNAME=", 0) == 0) return line.substr(8);
+      }
+      return std::string();
+    }();
+    m.disk = name.empty() ? "device " + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) : name;
+    if (!model.empty()) m.disk += " (" + model + ")";
+  }
+#if defined(SLLM_HAVE_CUDA)
+  const int gpus = models::cuda_device_count();
+  if (gpus > 0) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) m.gpu = std::to_string(gpus) + " x " + prop.name;
+    int driver = 0, runtime = 0;
+    cudaDriverGetVersion(&driver);
+    cudaRuntimeGetVersion(&runtime);
+    m.driver = "CUDA driver API " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
+               ", runtime " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10);
+    const std::string nv = first_line("/sys/module/nvidia/version");
+    if (!nv.empty()) m.driver = "NVIDIA " + nv + ", " + m.driver;
+  }
+#endif
+  if (m.gpu.empty()) m.gpu = "none";
+  if (m.driver.empty()) m.driver = "none";
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  m.date = date;
+  return m;
+}
+
+}  // namespace sllm::calibrate

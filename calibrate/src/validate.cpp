@@ -1,0 +1,171 @@
+#include "sllm/calibrate/validate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <ostream>
+
+#include "sllm/sim/cluster.h"
+#include "sllm/sim/config_node.h"
+#include "sllm/sim/cost_model.h"
+#include "sllm/sim/error.h"
+#include "sllm/sim/profile.h"
+#include "sllm/sim/scenario.h"
+
+namespace sllm::calibrate {
+namespace {
+
+double target_for(const std::string& kind) {
+  // The targets on a GPU host.
+  if (kind == "load" || kind == "prefill" || kind == "decode") return 0.05;
+  return 0.10;  // recompute, pause (migration)
+}
+
+// A one-server scenario whose loads follow `mode`'s laws in the profile; one deployment of tiny-opt per
+// replayed load (its checkpoint size replaced by the measured one).
+Scenario replay_scenario(const std::string& profile_path, const Profile& profile, const std::string& mode,
+                         std::size_t loads) {
+  const auto it = profile.loader.find(mode);
+  const bool ssd = it != profile.loader.end() && it->second.ssd;
+  const bool dram = it != profile.loader.end() && it->second.dram;
+  std::string yaml;
+  yaml += "cluster:\n";
+  yaml += "  profile: {file: \"" + std::filesystem::absolute(profile_path).string() + "\", loader: " +
+          (profile.loader.count(mode) ? mode : std::string("sllm")) + "}\n";
+  yaml += "  remote_store: {bandwidth: 1 GB/s}\n";
+  yaml += "  servers:\n    - gpus: {type: H100, count: 1}\n";
+  yaml += "      dram: {capacity: 64 GB}\n";
+  yaml += std::string("      ssd: {capacity: 1 TB") + (ssd ? "" : ", read_bandwidth: 1 GB/s") + "}\n";
+  yaml += "      nic: 10 Gbps\n";
+  if (!dram) yaml += "      pcie: 16 GB/s\n";
+  yaml += "models:\n  deployments: [{model: tiny-opt, count: " + std::to_string(std::max<std::size_t>(loads, 1)) + "}]\n";
+  yaml += "workload: {kind: synthetic, requests: 1, rps: 1}\npolicy: {name: serverlessllm}\n";
+  return Scenario::from_config(ConfigNode::load_string(yaml, "<validation replay>"));
+}
+
+}  // namespace
+
+std::vector<ValidationRow> validate(const std::string& profile_path, const std::vector<Measurement>& measurements) {
+  const Profile profile = read_profile(profile_path);
+  std::vector<ValidationRow> rows;
+  // Loads: through ClusterState's estimate (the topology built from the profile, the governing link,
+  // the measured fixed part), per loader mode.
+  std::map<std::string, std::vector<const Measurement*>> loads_by_mode;
+  for (const auto& m : measurements) {
+    if (m.kind == "load") loads_by_mode[m.mode].push_back(&m);
+  }
+  for (const auto& [mode, list] : loads_by_mode) {
+    if (!profile.loader.count(mode)) {
+      throw InputError(profile_path, "no loader laws for mode '" + mode + "' measured in the measurements file");
+    }
+    Scenario sc = replay_scenario(profile_path, profile, mode, list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) sc.models[i].checkpoint_bytes = static_cast<std::uint64_t>(list[i]->x0);
+    const ClusterState state(sc);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const Tier tier = list[i]->tier == "ssd" ? Tier::kSsd : Tier::kDram;
+      const LoaderModeProfile& lm = profile.loader.at(mode);
+      if ((tier == Tier::kSsd && !lm.ssd) || (tier == Tier::kDram && !lm.dram)) continue;
+      ValidationRow r;
+      r.measured = *list[i];
+      r.predicted = to_seconds(state.estimate_load(0, static_cast<ModelId>(i), tier, 1));
+      rows.push_back(r);
+    }
+  }
+  // Engine and migration: the simulator's cost model built from the profile (as a scenario naming it gets).
+  const Scenario sc = replay_scenario(profile_path, profile, "sllm", 1);
+  const auto cost = make_cost_model(sc.simulation.cost_model);
+  const GpuSpec& gpu = sc.cluster.groups.front().gpu;
+  for (const auto& m : measurements) {
+    if (m.kind == "load") continue;
+    const ModelArch& arch = ModelCatalog::builtin().get(m.model, "measurement model");
+    ValidationRow r;
+    r.measured = m;
+    if (m.kind == "prefill") {
+      if (!profile.find_engine(m.model, 1)) continue;
+      r.predicted = cost->prefill_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0), m.x1);
+    } else if (m.kind == "decode") {
+      if (!profile.find_engine(m.model, 1)) continue;
+      r.predicted = cost->decode_law(arch, gpu, 1, static_cast<std::uint32_t>(m.x0)).at(m.x1);
+    } else {  // recompute and pause: the pause is the final round's recompute
+      if (!profile.find_migration(m.model)) continue;
+      r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0), static_cast<std::uint64_t>(m.x1));
+    }
+    rows.push_back(r);
+  }
+  for (auto& r : rows) {
+    r.relative_error = std::abs(r.predicted - r.measured.seconds) / r.measured.seconds;
+    r.target = target_for(r.measured.kind);
+  }
+  return rows;
+}
+
+namespace {
+std::string describe(const Measurement& m) {
+  char buf[128];
+  if (m.kind == "load") {
+    std::snprintf(buf, sizeof buf, "%s %s %.0f MiB", m.mode.c_str(), m.tier.c_str(), m.x0 / 1048576.0);
+  } else if (m.kind == "prefill") {
+    std::snprintf(buf, sizeof buf, "%s L=%.0f", m.model.c_str(), m.x0);
+  } else if (m.kind == "decode") {
+    std::snprintf(buf, sizeof buf, "%s batch=%.0f C=%.0f", m.model.c_str(), m.x0, m.x1);
+  } else {
+    std::snprintf(buf, sizeof buf, "%s n=%.0f ctx=%.0f", m.model.c_str(), m.x0, m.x1);
+  }
+  return buf;
+}
+
+struct KindSummary {
+  int count = 0, missed = 0;
+  double max_error = 0, sum_error = 0;
+  double target = 0;
+};
+
+std::map<std::string, KindSummary> summarise(const std::vector<ValidationRow>& rows) {
+  std::map<std::string, KindSummary> by;
+  for (const auto& r : rows) {
+    const std::string key = r.measured.kind == "load" ? "load " + r.measured.mode + " " + r.measured.tier
+                                                      : r.measured.kind + " " + r.measured.model;
+    KindSummary& s = by[key];
+    ++s.count;
+    s.missed += r.ok() ? 0 : 1;
+    s.max_error = std::max(s.max_error, r.relative_error);
+    s.sum_error += r.relative_error;
+    s.target = r.target;
+  }
+  return by;
+}
+}  // namespace
+
+void print_validation(const std::vector<ValidationRow>& rows, std::ostream& out) {
+  char line[256];
+  std::snprintf(line, sizeof line, "%-10s %-34s %12s %12s %8s %7s\n", "operation", "point", "measured s", "predicted s",
+                "error", "target");
+  out << line;
+  for (const auto& r : rows) {
+    std::snprintf(line, sizeof line, "%-10s %-34s %12.6f %12.6f %7.2f%% %6.0f%%%s\n", r.measured.kind.c_str(),
+                  describe(r.measured).c_str(), r.measured.seconds, r.predicted, 100 * r.relative_error, 100 * r.target,
+                  r.ok() ? "" : "  MISSED");
+    out << line;
+  }
+  out << "\nsummary:\n";
+  for (const auto& [key, s] : summarise(rows)) {
+    std::snprintf(line, sizeof line, "  %-32s %3d points  max %6.2f%%  mean %6.2f%%  target %3.0f%%  %s\n", key.c_str(),
+                  s.count, 100 * s.max_error, 100 * s.sum_error / s.count, 100 * s.target,
+                  s.missed ? (std::to_string(s.missed) + " missed").c_str() : "ok");
+    out << line;
+  }
+}
+
+void print_validation_markdown(const std::vector<ValidationRow>& rows, std::ostream& out) {
+  out << "| operation | points | max error | mean error | target | missed |\n| --- | --- | --- | --- | --- | --- |\n";
+  char line[256];
+  for (const auto& [key, s] : summarise(rows)) {
+    std::snprintf(line, sizeof line, "| %s | %d | %.2f%% | %.2f%% | %.0f%% | %d |\n", key.c_str(), s.count, 100 * s.max_error,
+                  100 * s.sum_error / s.count, 100 * s.target, s.missed);
+    out << line;
+  }
+}
+
+}  // namespace sllm::calibrate

@@ -1,0 +1,114 @@
+// A calibration profile (docs/calibration.md): what `sllmsim calibrate` measured on a host, fitted into
+// the simulator's cost models. A scenario names one with `cluster.profile: FILE`; it then replaces the
+// configured SSD / DRAM / PCIe bandwidths and the pipeline-fill estimate of loads (per loader mode), the
+// roofline for the models it has engine coefficients for, and the migration recompute law.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sllm/sim/cost_model.h"
+#include "sllm/sim/units.h"
+
+namespace sllm {
+
+// Quality of a least-squares fit over its own measurements.
+struct FitQuality {
+  double r2 = 0;
+  double max_relative_error = 0;
+  int points = 0;
+  bool operator==(const FitQuality&) const = default;
+};
+
+// time = overhead + bytes / bandwidth for one loader mode reading from one tier into its destination.
+struct LoadLaw {
+  double bandwidth = 0;  // bytes/s
+  Nanos overhead = 0;    // fixed part of a load (opening, allocation, pipeline fill)
+  FitQuality fit;
+  bool operator==(const LoadLaw&) const = default;
+};
+
+struct LoaderModeProfile {
+  std::optional<LoadLaw> ssd;   // cold: nothing cached in DRAM or the page cache
+  std::optional<LoadLaw> dram;  // warm: the checkpoint is in host memory
+  bool operator==(const LoaderModeProfile&) const = default;
+};
+
+// Per model shape, on `gpus` devices: prefill t = c0 + c1 tokens + c2 sum(L_i^2);
+// decode step t = d0 + d1 batch + d2 C (C: total context of the batch after the step's token).
+struct EngineProfile {
+  std::string model;  // catalog name
+  std::uint32_t gpus = 1;
+  double c0 = 0, c1 = 0, c2 = 0;
+  double d0 = 0, d1 = 0, d2 = 0;
+  FitQuality prefill_fit, decode_fit;
+  bool operator==(const EngineProfile&) const = default;
+};
+
+// Token-based migration: recomputing n tokens at the destination takes a n + b (the paper's estimator);
+// pause: mean measured time from the source's last token to the destination's first new token.
+struct MigrationProfile {
+  std::string model;
+  double a = 0;  // seconds per token
+  double b = 0;  // seconds
+  double pause = 0;  // seconds (informational: the simulator derives the pause from a and b)
+  FitQuality fit;
+  bool operator==(const MigrationProfile&) const = default;
+};
+
+struct MachineInfo {
+  std::string cpu, gpu, disk, driver, kernel, date, device;
+  bool operator==(const MachineInfo&) const = default;
+};
+
+struct Profile {
+  std::string source;  // file it was read from (not written)
+  MachineInfo machine;
+  // Raw probe results, kept for reference (bandwidths in bytes/s); the simulator uses the loader laws.
+  std::map<std::string, double> probes;
+  std::uint64_t chunk_size = 0;  // the loader's chunk when measured (informational)
+  std::map<std::string, LoaderModeProfile> loader;  // "sllm", "safetensors", "torch"
+  std::vector<EngineProfile> engine;
+  std::vector<MigrationProfile> migration;
+  std::string measurements;  // measurement CSV written next to the profile (relative to it), may be empty
+
+  const EngineProfile* find_engine(const std::string& model, std::uint32_t gpus) const;
+  const MigrationProfile* find_migration(const std::string& model) const;
+  // Loader efficiency of `mode`: its SSD-tier bandwidth over the sllm mode's (1 when unknown).
+  double loader_efficiency(const std::string& mode) const;
+  bool operator==(const Profile& o) const {
+    return machine == o.machine && probes == o.probes && chunk_size == o.chunk_size && loader == o.loader &&
+           engine == o.engine && migration == o.migration && measurements == o.measurements;
+  }
+};
+
+// Strict reading (unknown keys, bad units, missing sections are InputErrors at file:line).
+Profile read_profile(const std::string& path);
+Profile parse_profile(const std::string& text, const std::string& name);
+// YAML text with a comment per section; doubles written with 17 significant digits (exact round trip).
+std::string profile_to_yaml(const Profile& profile, const std::string& header_comment = {});
+// Written to a temporary name and renamed.
+void write_profile(const Profile& profile, const std::string& path, const std::string& header_comment = {});
+
+// Engine and migration costs from a profile; models it has no coefficients for use `fallback`.
+// Coefficients measured on k GPUs serve an instance of g GPUs only when g == k (else the fallback).
+class ProfileCostModel final : public CostModel {
+ public:
+  ProfileCostModel(std::shared_ptr<const Profile> profile, std::unique_ptr<CostModel> fallback);
+  double prefill_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus, std::uint64_t tokens,
+                         double sum_squares) const override;
+  StepLaw decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
+                     std::uint32_t batch) const override;
+  double recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus, std::uint64_t tokens,
+                           std::uint64_t context) const override;
+
+ private:
+  std::shared_ptr<const Profile> profile_;
+  std::unique_ptr<CostModel> fallback_;
+};
+
+}  // namespace sllm

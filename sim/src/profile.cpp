@@ -1,0 +1,260 @@
+#include "sllm/sim/profile.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include "sllm/sim/config_node.h"
+#include "sllm/sim/error.h"
+
+namespace sllm {
+namespace {
+
+constexpr int kProfileVersion = 1;
+constexpr double kHuge = std::numeric_limits<double>::max();
+
+// 17 significant digits: the text parses back to the same double.
+std::string exact(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// YAML double-quoted scalar (machine strings may hold colons, quotes, parentheses).
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += (c == '\n' || c == '\r') ? ' ' : c;
+  }
+  return out + "\"";
+}
+
+FitQuality read_fit(const ConfigNode& n) {
+  FitQuality f;
+  f.r2 = n.get_double("r2", 0.0, -kHuge, 1.0);
+  f.max_relative_error = n.get_double("max_relative_error", 0.0, 0.0, kHuge);
+  f.points = static_cast<int>(n.get_int("points", 0, 0, 1 << 30));
+  return f;
+}
+
+std::string fit_fields(const FitQuality& f) {
+  return "r2: " + exact(f.r2) + ", max_relative_error: " + exact(f.max_relative_error) +
+         ", points: " + std::to_string(f.points);
+}
+
+LoadLaw read_law(const ConfigNode& n) {
+  LoadLaw law;
+  law.bandwidth = n.get_bandwidth("bandwidth");
+  if (law.bandwidth <= 0) n.child("bandwidth").fail("bandwidth must be positive");
+  law.overhead = n.get_duration("overhead", "0 s");
+  law.fit = read_fit(n);
+  n.finish();
+  return law;
+}
+
+}  // namespace
+
+const EngineProfile* Profile::find_engine(const std::string& model, std::uint32_t gpus) const {
+  for (const auto& e : engine) {
+    if (e.model == model && e.gpus == gpus) return &e;
+  }
+  return nullptr;
+}
+
+const MigrationProfile* Profile::find_migration(const std::string& model) const {
+  for (const auto& m : migration) {
+    if (m.model == model) return &m;
+  }
+  return nullptr;
+}
+
+double Profile::loader_efficiency(const std::string& mode) const {
+  const auto base = loader.find("sllm");
+  const auto it = loader.find(mode);
+  if (base == loader.end() || it == loader.end() || !base->second.ssd || !it->second.ssd) return 1.0;
+  return it->second.ssd->bandwidth / base->second.ssd->bandwidth;
+}
+
+Profile parse_profile(const std::string& text, const std::string& name) {
+  const ConfigNode root = ConfigNode::load_string(text, name);
+  Profile p;
+  p.source = name;
+  root.get_int("profile_version", {}, kProfileVersion, kProfileVersion);
+  if (auto m = root.optional_child("machine")) {
+    p.machine.cpu = m->get_string("cpu", "");
+    p.machine.gpu = m->get_string("gpu", "");
+    p.machine.disk = m->get_string("disk", "");
+    p.machine.driver = m->get_string("driver", "");
+    p.machine.kernel = m->get_string("kernel", "");
+    p.machine.date = m->get_string("date", "");
+    p.machine.device = m->get_string("device", "");
+    m->finish();
+  }
+  if (auto probes = root.optional_child("probes")) {
+    for (const std::string& key : probes->keys()) p.probes[key] = probes->get_double(key, {}, -kHuge, kHuge);
+  }
+  if (auto loader = root.optional_child("loader")) {
+    p.chunk_size = loader->get_bytes("chunk_size", "0 B");
+    if (auto modes = loader->optional_child("modes")) {
+      for (const std::string& mode : modes->keys()) {
+        if (mode != "sllm" && mode != "safetensors" && mode != "torch") {
+          modes->child(mode).fail("unknown loader mode (expected sllm, safetensors or torch)");
+        }
+        const ConfigNode m = modes->child(mode);
+        LoaderModeProfile lm;
+        if (auto ssd = m.optional_child("ssd")) lm.ssd = read_law(*ssd);
+        if (auto dram = m.optional_child("dram")) lm.dram = read_law(*dram);
+        m.finish();
+        p.loader[mode] = lm;
+      }
+    }
+    loader->finish();
+  }
+  if (auto engine = root.optional_child("engine")) {
+    for (const ConfigNode& e : engine->elements()) {
+      EngineProfile ep;
+      ep.model = e.get_string("model");
+      ModelCatalog::builtin().get(ep.model, e.child("model").location());
+      ep.gpus = static_cast<std::uint32_t>(e.get_int("gpus", 1, 1, 1024));
+      const ConfigNode pre = e.child("prefill");
+      ep.c0 = pre.get_double("c0", {}, -kHuge, kHuge);
+      ep.c1 = pre.get_double("c1", {}, -kHuge, kHuge);
+      ep.c2 = pre.get_double("c2", {}, -kHuge, kHuge);
+      ep.prefill_fit = read_fit(pre);
+      pre.finish();
+      const ConfigNode dec = e.child("decode");
+      ep.d0 = dec.get_double("d0", {}, -kHuge, kHuge);
+      ep.d1 = dec.get_double("d1", {}, -kHuge, kHuge);
+      ep.d2 = dec.get_double("d2", {}, -kHuge, kHuge);
+      ep.decode_fit = read_fit(dec);
+      dec.finish();
+      e.finish();
+      p.engine.push_back(ep);
+    }
+  }
+  if (auto migration = root.optional_child("migration")) {
+    for (const ConfigNode& m : migration->elements()) {
+      MigrationProfile mp;
+      mp.model = m.get_string("model");
+      ModelCatalog::builtin().get(mp.model, m.child("model").location());
+      mp.a = m.get_double("a", {}, -kHuge, kHuge);
+      mp.b = m.get_double("b", {}, -kHuge, kHuge);
+      mp.pause = m.get_double("pause", 0.0, 0.0, kHuge);
+      mp.fit = read_fit(m);
+      m.finish();
+      p.migration.push_back(mp);
+    }
+  }
+  p.measurements = root.get_string("measurements", "");
+  root.finish();
+  return p;
+}
+
+Profile read_profile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "cannot open profile file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_profile(text.str(), path);
+}
+
+std::string profile_to_yaml(const Profile& p, const std::string& header_comment) {
+  std::ostringstream o;
+  if (!header_comment.empty()) {
+    std::istringstream lines(header_comment);
+    for (std::string line; std::getline(lines, line);) o << "# " << line << "\n";
+  }
+  o << "profile_version: " << kProfileVersion << "\n";
+  o << "machine:\n"
+    << "  cpu: " << quoted(p.machine.cpu) << "\n  gpu: " << quoted(p.machine.gpu) << "\n  disk: "
+    << quoted(p.machine.disk) << "\n  driver: " << quoted(p.machine.driver) << "\n  kernel: "
+    << quoted(p.machine.kernel) << "\n  date: " << quoted(p.machine.date) << "\n  device: "
+    << quoted(p.machine.device) << "\n";
+  if (!p.probes.empty()) {
+    o << "# Raw probes (bandwidths in bytes/s): the best configuration of each kind; see the measurements file.\n";
+    o << "probes:\n";
+    for (const auto& [k, v] : p.probes) o << "  " << k << ": " << exact(v) << "\n";
+  }
+  if (!p.loader.empty()) {
+    o << "# Loads: time = overhead + bytes / bandwidth per loader mode and source tier (least squares over\n"
+         "# checkpoint sizes). The simulator uses the chosen mode's laws for its SSD and DRAM tiers.\n";
+    o << "loader:\n  chunk_size: \"" << p.chunk_size << " B\"\n  modes:\n";
+    for (const auto& [mode, lm] : p.loader) {
+      o << "    " << mode << ":\n";
+      for (const auto& [tier, law] : {std::pair{"ssd", &lm.ssd}, std::pair{"dram", &lm.dram}}) {
+        if (!*law) continue;
+        o << "      " << tier << ": {bandwidth: \"" << exact((*law)->bandwidth) << " B/s\", overhead: \""
+          << (*law)->overhead << " ns\", " << fit_fields((*law)->fit) << "}\n";
+      }
+    }
+  }
+  if (!p.engine.empty()) {
+    o << "# Engine per model shape (seconds): prefill = c0 + c1 tokens + c2 sum(L^2);\n"
+         "# decode step = d0 + d1 batch + d2 total_context.\n";
+    o << "engine:\n";
+    for (const auto& e : p.engine) {
+      o << "  - model: " << e.model << "\n    gpus: " << e.gpus << "\n";
+      o << "    prefill: {c0: " << exact(e.c0) << ", c1: " << exact(e.c1) << ", c2: " << exact(e.c2) << ", "
+        << fit_fields(e.prefill_fit) << "}\n";
+      o << "    decode: {d0: " << exact(e.d0) << ", d1: " << exact(e.d1) << ", d2: " << exact(e.d2) << ", "
+        << fit_fields(e.decode_fit) << "}\n";
+    }
+  }
+  if (!p.migration.empty()) {
+    o << "# Migration recompute of n tokens = a n + b seconds; pause: mean measured (seconds).\n";
+    o << "migration:\n";
+    for (const auto& m : p.migration) {
+      o << "  - {model: " << m.model << ", a: " << exact(m.a) << ", b: " << exact(m.b) << ", pause: "
+        << exact(m.pause) << ", " << fit_fields(m.fit) << "}\n";
+    }
+  }
+  if (!p.measurements.empty()) o << "measurements: " << quoted(p.measurements) << "\n";
+  return o.str();
+}
+
+void write_profile(const Profile& profile, const std::string& path, const std::string& header_comment) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+    out << profile_to_yaml(profile, header_comment);
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+ProfileCostModel::ProfileCostModel(std::shared_ptr<const Profile> profile, std::unique_ptr<CostModel> fallback)
+    : profile_(std::move(profile)), fallback_(std::move(fallback)) {}
+
+double ProfileCostModel::prefill_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
+                                         std::uint64_t tokens, double sum_squares) const {
+  const EngineProfile* e = profile_->find_engine(model.name, gpus);
+  if (!e) return fallback_->prefill_seconds(model, gpu, gpus, tokens, sum_squares);
+  return e->c0 + e->c1 * static_cast<double>(tokens) + e->c2 * sum_squares;
+}
+
+StepLaw ProfileCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
+                                     std::uint32_t batch) const {
+  const EngineProfile* e = profile_->find_engine(model.name, gpus);
+  if (!e) return fallback_->decode_law(model, gpu, gpus, batch);
+  StepLaw law;
+  law.lines = 1;
+  law.base[0] = e->d0 + e->d1 * batch;
+  law.per_context_token[0] = e->d2;
+  return law;
+}
+
+double ProfileCostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
+                                           std::uint64_t tokens, std::uint64_t context) const {
+  if (const MigrationProfile* m = profile_->find_migration(model.name)) {
+    return m->a * static_cast<double>(tokens) + m->b;
+  }
+  return CostModel::recompute_seconds(model, gpu, gpus, tokens, context);
+}
+
+}  // namespace sllm
