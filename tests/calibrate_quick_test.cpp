@@ -1,0 +1,85 @@
+// A `--quick` CPU calibration through the CLI writes a profile and its measurements that the simulator
+// loads and runs with, and that `calibrate validate` replays (no timing assertions: CI machines are noisy).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "sim_test_util.h"
+#include "sllm/calibrate/calibration.h"
+#include "sllm/calibrate/validate.h"
+#include "sllm/sim/profile.h"
+
+namespace sllm {
+namespace {
+
+namespace fs = std::filesystem;
+
+int run(const std::string& cmd) {
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(CalibrateQuick, CpuProfileLoadsIntoTheSimulatorAndValidates) {
+  const std::string dir = testing::temp_dir("calibrate_quick");
+  fs::create_directories(dir);
+  const std::string profile = dir + "/cpu.yaml";
+  ASSERT_EQ(run(std::string(SLLM_BINARY) + " calibrate --quick --device cpu -o " + profile + " --dir " + dir + " >" + dir +
+                "/out.txt 2>" + dir + "/err.txt"),
+            0)
+      << testing::read_text(dir + "/err.txt");
+  // The scratch directory was removed; profile and measurements remain.
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    EXPECT_EQ(entry.path().filename().string().rfind("sllm-calibrate-", 0), std::string::npos) << entry.path();
+  }
+  const Profile p = read_profile(profile);
+  EXPECT_EQ(p.machine.device, "cpu");
+  EXPECT_FALSE(p.machine.cpu.empty());
+  EXPECT_FALSE(p.machine.date.empty());
+  EXPECT_TRUE(p.probes.count("ssd_read_best"));
+  for (const char* mode : {"sllm", "safetensors", "torch"}) {
+    ASSERT_TRUE(p.loader.count(mode)) << mode;
+    ASSERT_TRUE(p.loader.at(mode).ssd && p.loader.at(mode).dram) << mode;
+    EXPECT_GT(p.loader.at(mode).ssd->bandwidth, 0);
+    EXPECT_EQ(p.loader.at(mode).ssd->fit.points, 3);  // three checkpoint sizes
+  }
+  ASSERT_NE(p.find_engine("tiny-opt", 1), nullptr);
+  ASSERT_NE(p.find_engine("tiny-llama", 1), nullptr);
+  EXPECT_EQ(p.find_engine("tiny-opt", 1)->prefill_fit.points, 4);
+  EXPECT_EQ(p.find_engine("tiny-opt", 1)->decode_fit.points, 6);
+  const auto measurements = calibrate::read_measurements(dir + "/" + p.measurements);
+  EXPECT_GE(measurements.size(), 18u + 20u);  // 3 modes x 3 sizes x 2 tiers; 2 models x (4 + 6) engine points
+
+  // A scenario naming it runs to completion on the measured laws.
+  std::ofstream(dir + "/scenario.yaml") << "cluster:\n  profile: cpu.yaml\n  remote_store: {bandwidth: 10 Gbps}\n"
+                                           "  servers:\n    - gpus: {type: A40, count: 2}\n"
+                                           "      dram: {capacity: 1 GB}\n      ssd: {capacity: 100 GB}\n      nic: 10 Gbps\n"
+                                           "models:\n  deployments: [{model: tiny-opt, count: 3}, {model: tiny-llama, count: 3}]\n"
+                                           "workload: {kind: synthetic, requests: 200, rps: 20, lengths: {kind: fixed, input: 32, output: 8}}\n"
+                                           "policy: {name: serverlessllm}\n";
+  const Scenario sc = Scenario::load(dir + "/scenario.yaml");
+  ASSERT_TRUE(sc.cluster.profile);
+  EXPECT_EQ(sc.cluster.groups[0].ssd_read_bandwidth, p.loader.at("sllm").ssd->bandwidth);
+  Simulator sim(sc);
+  const RunSummary summary = sim.run();
+  (void)summary;
+  ASSERT_EQ(run(std::string(SLLM_BINARY) + " run -q -c " + dir + "/scenario.yaml -o " + dir + "/sim >/dev/null 2>&1"), 0);
+  const auto rows = testing::read_csv(dir + "/sim/requests.csv");
+  EXPECT_EQ(rows.size(), 200u);
+
+  // validate replays every load, prefill and decode point through the simulator's paths.
+  const auto replay = calibrate::validate(profile, measurements);
+  std::size_t loads = 0;
+  for (const auto& r : replay) {
+    EXPECT_GT(r.predicted, 0) << r.measured.kind;
+    loads += r.measured.kind == "load" ? 1 : 0;
+  }
+  EXPECT_EQ(loads, 18u);
+  EXPECT_EQ(run(std::string(SLLM_BINARY) + " calibrate validate --profile " + profile + " >/dev/null"), 0);
+  EXPECT_EQ(run(std::string(SLLM_BINARY) + " calibrate validate --profile " + dir + "/nowhere.yaml 2>/dev/null"), 2);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sllm

@@ -1,0 +1,190 @@
+// Profiles: exact round trip, strict reading, `cluster.profile` in a scenario (missing or malformed files
+// fail clearly, exit 2 through the CLI), the loads and costs a profile implies, the A5000 paper profile.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "sim_test_util.h"
+#include "sllm/sim/cluster.h"
+#include "sllm/sim/cost_model.h"
+#include "sllm/sim/error.h"
+#include "sllm/sim/profile.h"
+
+namespace sllm {
+namespace {
+
+namespace fs = std::filesystem;
+
+Profile sample_profile() {
+  Profile p;
+  p.machine = {"Some CPU: \"quoted\" (8 cores)", "1 x H100", "nvme0n1 (Model: X)", "535.1", "Linux 6.1", "2026-11-22T00:00:00Z", "cuda:0"};
+  p.probes["ssd_read_best"] = 3.3333333333333335e9;
+  p.probes["dram_copy_threads1"] = 1.0 / 7.0 * 1e10;
+  p.chunk_size = 32ull << 20;
+  LoadLaw ssd{6.123456789012345e9, 12'345'678, {0.999123, 0.0123, 4}};
+  LoadLaw dram{2.4e10 / 3.0, 1'000, {0.98, 0.04, 4}};
+  p.loader["sllm"] = {ssd, dram};
+  p.loader["torch"] = {LoadLaw{1.1e9, 0, {}}, std::nullopt};
+  EngineProfile e;
+  e.model = "opt-6.7b";
+  e.c0 = 1.0 / 3.0 * 1e-3, e.c1 = 2.2e-5, e.c2 = 1e-9 / 7.0;
+  e.d0 = 0.0123, e.d1 = 1.5e-4, e.d2 = 3.3e-8;
+  e.prefill_fit = {0.99, 0.03, 7};
+  e.decode_fit = {0.98, 0.04, 20};
+  p.engine.push_back(e);
+  p.migration.push_back({"opt-6.7b", 2.5e-5, 4e-3, 0.011, {0.97, 0.05, 9}});
+  p.measurements = "x.measurements.csv";
+  return p;
+}
+
+std::string temp_dir(const std::string& name) {
+  const auto dir = testing::temp_dir(name);
+  fs::create_directories(dir);
+  return dir;
+}
+
+TEST(ProfileIo, WriteReadIsExact) {
+  const std::string dir = temp_dir("profile_rt");
+  const Profile p = sample_profile();
+  write_profile(p, dir + "/p.yaml", "a header\nof two lines");
+  const Profile back = read_profile(dir + "/p.yaml");
+  EXPECT_EQ(back, p);
+  EXPECT_EQ(back.source, dir + "/p.yaml");
+  EXPECT_FALSE(fs::exists(dir + "/p.yaml.tmp"));
+  EXPECT_NEAR(back.loader_efficiency("torch"), 1.1e9 / 6.123456789012345e9, 1e-15);
+  fs::remove_all(dir);
+}
+
+TEST(ProfileIo, UnknownKeysAndBadValuesAreLocated) {
+  const std::string base = "profile_version: 1\n";
+  EXPECT_THROW(parse_profile(base + "tiers: {}\n", "p.yaml"), InputError);
+  EXPECT_THROW(parse_profile("profile_version: 2\n", "p.yaml"), InputError);
+  EXPECT_THROW(parse_profile(base + "loader: {modes: {sllm: {ssd: {bandwidth: \"-1 GB/s\"}}}}\n", "p.yaml"), InputError);
+  EXPECT_THROW(parse_profile(base + "loader: {modes: {fast: {}}}\n", "p.yaml"), InputError);
+  try {
+    parse_profile(base + "engine:\n  - model: gpt-5\n    prefill: {c0: 0, c1: 0, c2: 0}\n    decode: {d0: 0, d1: 0, d2: 0}\n", "p.yaml");
+    FAIL() << "an unknown model was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("p.yaml:3"), std::string::npos) << e.what();
+  }
+}
+
+std::string scenario_yaml(const std::string& profile_line, const std::string& extra_ssd_keys = "",
+                          const std::string& extra_server_lines = "") {
+  return "cluster:\n" + profile_line +
+         "  remote_store: {bandwidth: 10 Gbps}\n"
+         "  servers:\n"
+         "    - gpus: {type: H100, count: 2}\n"
+         "      dram: {capacity: 64 GB, chunk_size: 32 MiB}\n"
+         "      ssd: {capacity: 1 TB" + extra_ssd_keys + "}\n" + extra_server_lines +
+         "      nic: 10 Gbps\n"
+         "models:\n  deployments: [{model: opt-6.7b, count: 2}, {model: tiny-opt, count: 1}]\n"
+         "workload: {kind: synthetic, requests: 40, rps: 2, lengths: {kind: fixed, input: 64, output: 16}}\n"
+         "policy: {name: serverlessllm}\n";
+}
+
+Scenario load_scenario(const std::string& dir, const std::string& yaml) {
+  std::ofstream(dir + "/scenario.yaml") << yaml;
+  return Scenario::load(dir + "/scenario.yaml");
+}
+
+TEST(ProfileScenario, ProfileReplacesBandwidthsAndFillAndDrivesCosts) {
+  const std::string dir = temp_dir("profile_scenario");
+  fs::create_directories(dir + "/profiles");
+  write_profile(sample_profile(), dir + "/profiles/p.yaml");
+  // Relative to the config's directory.
+  const Scenario sc = load_scenario(dir, scenario_yaml("  profile: profiles/p.yaml\n"));
+  const ServerGroupSpec& g = sc.cluster.groups[0];
+  EXPECT_EQ(g.ssd_read_bandwidth, 6.123456789012345e9);
+  EXPECT_EQ(g.pcie_bandwidth, 2.4e10 / 3.0);
+  EXPECT_EQ(g.dram_bandwidth, 2 * 2.4e10 / 3.0);
+
+  // Loads follow overhead + bytes / bandwidth of the measured laws (runtime_init is 0).
+  const ClusterState st(sc);
+  const double bytes = static_cast<double>(sc.models[0].checkpoint_bytes);
+  EXPECT_EQ(st.estimate_load(0, 0, Tier::kSsd, 1), from_seconds(bytes / 6.123456789012345e9) + 12'345'678);
+  EXPECT_EQ(st.estimate_load(0, 0, Tier::kDram, 1), from_seconds(bytes / (2.4e10 / 3.0)) + 1'000);
+
+  // Costs: the profile's coefficients for opt-6.7b on 1 GPU, the roofline otherwise.
+  const auto cost = make_cost_model(sc.simulation.cost_model);
+  const ModelArch& opt = *sc.models[0].arch;
+  const GpuSpec& gpu = g.gpu;
+  EXPECT_DOUBLE_EQ(cost->prefill_seconds(opt, gpu, 1, 100, 6000), 1.0 / 3.0 * 1e-3 + 100 * 2.2e-5 + 6000 * (1e-9 / 7.0));
+  EXPECT_DOUBLE_EQ(cost->decode_law(opt, gpu, 1, 4).at(1000), 0.0123 + 4 * 1.5e-4 + 1000 * 3.3e-8);
+  EXPECT_DOUBLE_EQ(cost->recompute_seconds(opt, gpu, 1, 300, 50), 2.5e-5 * 300 + 4e-3);
+  const RooflineCostModel roofline(sc.simulation.cost_model);
+  const ModelArch& tiny = *sc.models[2].arch;
+  EXPECT_EQ(cost->prefill_seconds(tiny, gpu, 1, 100, 6000), roofline.prefill_seconds(tiny, gpu, 1, 100, 6000));
+  EXPECT_EQ(cost->prefill_seconds(opt, gpu, 2, 100, 6000), roofline.prefill_seconds(opt, gpu, 2, 100, 6000));
+
+  // And a whole simulation runs with it.
+  Simulator sim(sc);
+  const RunSummary summary = sim.run();
+  (void)summary;
+
+  // A loader mode without a DRAM law leaves `pcie` to the config (required again).
+  EXPECT_THROW(load_scenario(dir, scenario_yaml("  profile: {file: profiles/p.yaml, loader: torch}\n")), InputError);
+  const Scenario torch =
+      load_scenario(dir, scenario_yaml("  profile: {file: profiles/p.yaml, loader: torch}\n", "", "      pcie: 20 GB/s\n"));
+  EXPECT_EQ(torch.cluster.groups[0].ssd_read_bandwidth, 1.1e9);
+  EXPECT_EQ(torch.cluster.groups[0].pcie_bandwidth, 20e9);
+  fs::remove_all(dir);
+}
+
+TEST(ProfileScenario, MissingMalformedOrConflictingProfilesFailClearly) {
+  const std::string dir = temp_dir("profile_errors");
+  try {
+    load_scenario(dir, scenario_yaml("  profile: nowhere.yaml\n"));
+    FAIL() << "a missing profile was accepted";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cluster.profile"), std::string::npos) << what;
+    EXPECT_NE(what.find("nowhere.yaml"), std::string::npos) << what;
+    EXPECT_NE(what.find("cannot open"), std::string::npos) << what;
+  }
+  std::ofstream(dir + "/bad.yaml") << "profile_version: 1\nloader: {modes: {sllm: {ssd: {bandwidth: fast}}}}\n";
+  try {
+    load_scenario(dir, scenario_yaml("  profile: bad.yaml\n"));
+    FAIL() << "a malformed profile was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.yaml:2"), std::string::npos) << e.what();
+  }
+  write_profile(sample_profile(), dir + "/p.yaml");
+  EXPECT_THROW(load_scenario(dir, scenario_yaml("  profile: p.yaml\n", ", read_bandwidth: 3 GB/s")), InputError);
+
+  // Through the CLI: exit status 2 and the reason on stderr.
+  std::ofstream(dir + "/scenario.yaml") << scenario_yaml("  profile: nowhere.yaml\n");
+  const std::string cmd = std::string(SLLM_BINARY) + " run -q -c " + dir + "/scenario.yaml -o " + dir + "/out 2>" + dir + "/err.txt";
+  const int status = std::system(cmd.c_str());
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(testing::read_text(dir + "/err.txt").find("nowhere.yaml"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(ProfileA5000Paper, BandwidthsReproduceTheMeasuredMeanLoadTimes) {
+  const Profile p = read_profile(std::string(SLLM_SOURCE_DIR) + "/configs/profiles/a5000-paper.yaml");
+  const double bytes = static_cast<double>(ModelCatalog::builtin().get("opt-6.7b", "test").checkpoint_bytes());
+  EXPECT_EQ(bytes, 13'316'947'968.0);  // 6,658,473,984 parameters x 2 bytes
+  // Means of loading_time over the 30 loads of each JSON file (hand-computed from the data set).
+  EXPECT_NEAR(bytes / p.loader.at("sllm").ssd->bandwidth, 1.1750046571095785, 1e-9);
+  EXPECT_NEAR(bytes / p.loader.at("safetensors").ssd->bandwidth, 5.094716628392537, 1e-8);
+  EXPECT_NEAR(p.loader_efficiency("safetensors"), 0.2306, 1e-4);
+  const std::string data = std::string(SLLM_SHARED_DATA_DIR) + "/calibration/sllm-store-a5000-2024/facebook_opt-6.7b_phantom_30_random.json";
+  if (!fs::exists(data)) GTEST_SKIP() << "data set absent (" << data << "): the means above are the recorded ones";
+  // The data set itself: recompute the sllm mean from the JSON's loading_time fields.
+  const std::string text = testing::read_text(data);
+  double sum = 0;
+  int n = 0;
+  for (std::size_t at = text.find("\"loading_time\":"); at != std::string::npos; at = text.find("\"loading_time\":", at + 1)) {
+    sum += std::stod(text.substr(at + 15));
+    ++n;
+  }
+  ASSERT_EQ(n, 30);
+  EXPECT_NEAR(sum / n, bytes / p.loader.at("sllm").ssd->bandwidth, 1e-9);
+}
+
+}  // namespace
+}  // namespace sllm
