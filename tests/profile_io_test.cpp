@@ -113,7 +113,7 @@ TEST(ProfileScenario, ProfileReplacesBandwidthsAndFillAndDrivesCosts) {
   const GpuSpec& gpu = g.gpu;
   EXPECT_DOUBLE_EQ(cost->prefill_seconds(opt, gpu, 1, 100, 6000), 1.0 / 3.0 * 1e-3 + 100 * 2.2e-5 + 6000 * (1e-9 / 7.0));
   EXPECT_DOUBLE_EQ(cost->decode_law(opt, gpu, 1, 4).at(1000), 0.0123 + 4 * 1.5e-4 + 1000 * 3.3e-8);
-  EXPECT_DOUBLE_EQ(cost->recompute_seconds(opt, gpu, 1, 300, 50), 2.5e-5 * 300 + 4e-3);
+  EXPECT_DOUBLE_EQ(cost->recompute_seconds(opt, gpu, 1, 300, 350.0 * 350 - 50.0 * 50), 2.5e-5 * 300 + 4e-3);
   const RooflineCostModel roofline(sc.simulation.cost_model);
   const ModelArch& tiny = *sc.models[2].arch;
   EXPECT_EQ(cost->prefill_seconds(tiny, gpu, 1, 100, 6000), roofline.prefill_seconds(tiny, gpu, 1, 100, 6000));

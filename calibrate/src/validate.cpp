@@ -90,7 +90,8 @@ std::vector<ValidationRow> validate(const std::string& profile_path, const std::
       r.predicted = cost->decode_law(arch, gpu, 1, static_cast<std::uint32_t>(m.x0)).at(m.x1);
     } else {  // recompute and pause: the pause is the final round's recompute
       if (!profile.find_migration(m.model)) continue;
-      r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0), static_cast<std::uint64_t>(m.x1));
+      const double end = m.x1 + m.x0;  // x1 tokens cached, x0 recomputed
+      r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0), end * end - m.x1 * m.x1);
     }
     rows.push_back(r);
   }

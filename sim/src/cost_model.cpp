@@ -46,9 +46,8 @@ StepLaw RooflineCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu
 }
 
 double CostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
-                                    std::uint64_t tokens, std::uint64_t context) const {
-  const double end = static_cast<double>(context + tokens), begin = static_cast<double>(context);
-  return prefill_seconds(model, gpu, gpus, tokens, end * end - begin * begin);
+                                    std::uint64_t tokens, double sum_squares) const {
+  return prefill_seconds(model, gpu, gpus, tokens, sum_squares);
 }
 
 std::unique_ptr<CostModel> make_cost_model(const CostModelSpec& spec) {

@@ -250,11 +250,11 @@ StepLaw ProfileCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu,
 }
 
 double ProfileCostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
-                                           std::uint64_t tokens, std::uint64_t context) const {
+                                           std::uint64_t tokens, double sum_squares) const {
   if (const MigrationProfile* m = profile_->find_migration(model.name)) {
     return m->a * static_cast<double>(tokens) + m->b;
   }
-  return CostModel::recompute_seconds(model, gpu, gpus, tokens, context);
+  return CostModel::recompute_seconds(model, gpu, gpus, tokens, sum_squares);
 }
 
 }  // namespace sllm

@@ -35,10 +35,11 @@ class CostModel {
   // The step law of decoding a batch of `batch` sequences.
   virtual StepLaw decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
                              std::uint32_t batch) const = 0;
-  // Recomputing the KV cache of `tokens` tokens appended to `context` cached ones (a migration round at
-  // the destination). By default a prefill whose causal attention spans the context too.
+  // A migration round at the destination: recomputing the KV cache of `tokens` tokens in total, appended
+  // to sequences already holding some (sum_squares = sum over sequences of end^2 - begin^2, the causal
+  // attention pairs x 2). By default the prefill with those terms; a profile has a measured law.
   virtual double recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
-                                   std::uint64_t tokens, std::uint64_t context) const;
+                                   std::uint64_t tokens, double sum_squares) const;
 };
 
 // Roofline from GPU specs: a pass takes max(bytes moved / (HBM bandwidth x efficiency),

@@ -104,7 +104,7 @@ class ProfileCostModel final : public CostModel {
   StepLaw decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
                      std::uint32_t batch) const override;
   double recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus, std::uint64_t tokens,
-                           std::uint64_t context) const override;
+                           double sum_squares) const override;
 
  private:
   std::shared_ptr<const Profile> profile_;
