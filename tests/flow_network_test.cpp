@@ -1,6 +1,9 @@
 // Flow network: finish times and rates against values computed by hand from max-min fairness.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -22,6 +25,9 @@ Topology links(const std::vector<double>& bandwidths) {
   }
   return t;
 }
+
+// Whole nanoseconds to move `bytes` at `rate`, rounded up (the contract of next_completion()).
+Nanos duration_ns(double bytes, double rate) { return static_cast<Nanos>(std::ceil(bytes / rate * 1e9)); }
 
 // Completes the next flow, checking that it is `expected` at `time`.
 void expect_next(FlowNetwork& net, FlowId expected, Nanos time) {
@@ -193,38 +199,137 @@ TEST(FlowNetwork, IdsAreReusedAndMisuseThrows) {
   EXPECT_EQ(net.tag(b), 9u);
 }
 
-TEST(FlowNetwork, ManyFlowsConserveLinkCapacity) {
-  // Invariant: on every link the rates sum to at most its capacity, and every flow is held by a
-  // saturated link or its cap (max-min optimality), for an irregular set of paths.
-  const Topology topo = links({10 * GB, 7 * GB, 3 * GB, 12 * GB, 1 * GB});
-  FlowNetwork net(topo);
-  std::vector<std::vector<LinkId>> paths = {{0}, {0, 1}, {1, 2}, {2, 3}, {3}, {3, 4}, {0, 3}, {1}, {4}, {0, 1, 2, 3}};
-  std::vector<FlowId> ids;
+// Max-min optimality, checked independently of the algorithm: rates are feasible on every link, and
+// every flow is either at its cap or crosses a saturated link on which no flow has a higher rate
+// (so it cannot grow without taking from a flow that is no richer).
+void expect_max_min_fair(const Topology& topo, const FlowNetwork& net, const std::vector<std::vector<LinkId>>& paths,
+                         const std::vector<FlowId>& ids, const std::vector<double>& caps) {
+  std::vector<double> used(topo.link_count(), 0);
+  std::vector<double> max_on_link(topo.link_count(), 0);
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    ids.push_back(net.start(paths[i], 100 * GB, 0, i == 4 ? 2 * GB : std::numeric_limits<double>::infinity()));
+    for (LinkId l : paths[i]) {
+      used[l] += net.rate(ids[i]);
+      max_on_link[l] = std::max(max_on_link[l], net.rate(ids[i]));
+    }
   }
-  std::vector<double> used(5, 0);
-  for (std::size_t i = 0; i < paths.size(); ++i) {
-    for (LinkId l : paths[i]) used[l] += net.rate(ids[i]);
-  }
-  for (LinkId l = 0; l < 5; ++l) EXPECT_LE(used[l], topo.link(l).bandwidth * (1 + 1e-12)) << l;
+  for (LinkId l = 0; l < topo.link_count(); ++l) EXPECT_LE(used[l], topo.link(l).bandwidth * (1 + 1e-12)) << l;
   for (std::size_t i = 0; i < paths.size(); ++i) {
     const double r = net.rate(ids[i]);
-    bool held = (i == 4 && r == 2 * GB);
+    bool held = r >= caps[i] * (1 - 1e-12);
     for (LinkId l : paths[i]) {
-      if (used[l] < topo.link(l).bandwidth * (1 - 1e-12)) continue;
-      // Saturated link where this flow has the largest rate: it cannot grow without taking from a
-      // flow that is no richer.
-      double max_on_link = 0;
-      for (std::size_t j = 0; j < paths.size(); ++j) {
-        for (LinkId m : paths[j]) {
-          if (m == l) max_on_link = std::max(max_on_link, net.rate(ids[j]));
-        }
-      }
-      if (r >= max_on_link * (1 - 1e-12)) held = true;
+      if (used[l] >= topo.link(l).bandwidth * (1 - 1e-12) && r >= max_on_link[l] * (1 - 1e-12)) held = true;
     }
     EXPECT_TRUE(held) << "flow " << i << " at " << r;
   }
+}
+
+TEST(FlowNetwork, ManyFlowsAreMaxMinFair) {
+  const Topology topo = links({10 * GB, 7 * GB, 3 * GB, 12 * GB, 1 * GB});
+  FlowNetwork net(topo);
+  const std::vector<std::vector<LinkId>> paths = {{0}, {0, 1}, {1, 2}, {2, 3}, {3}, {3, 4}, {0, 3}, {1}, {4}, {0, 1, 2, 3}};
+  std::vector<double> caps;
+  std::vector<FlowId> ids;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    caps.push_back(i == 4 ? 2 * GB : std::numeric_limits<double>::infinity());
+    ids.push_back(net.start(paths[i], 100 * GB, 0, caps.back()));
+  }
+  expect_max_min_fair(topo, net, paths, ids, caps);
+}
+
+TEST(FlowNetwork, LargeComponentWithCaps) {
+  // 30 flows on one 100 GB/s link: 10 capped at 1, 10 at 2, 10 uncapped. The capped ones get their caps
+  // (30 in all); the other 70 is split evenly: 7 each.
+  const Topology topo = links({100 * GB});
+  FlowNetwork net(topo);
+  const std::vector<LinkId> path = {0};
+  std::vector<FlowId> ids;
+  for (int i = 0; i < 30; ++i) {
+    const double cap = i % 3 == 0 ? 1 * GB : i % 3 == 1 ? 2 * GB : std::numeric_limits<double>::infinity();
+    ids.push_back(net.start(path, 10 * GB, 0, cap));
+  }
+  for (int i = 0; i < 30; ++i) EXPECT_DOUBLE_EQ(net.rate(ids[i]), (i % 3 == 0 ? 1 : i % 3 == 1 ? 2 : 7) * GB) << i;
+  // The uncapped ones finish first (10 GB at 7 GB/s), the earliest started first.
+  const auto next = net.next_completion();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->second, ids[2]);
+  EXPECT_EQ(next->first, duration_ns(10 * GB, 7 * GB));
+}
+
+TEST(FlowNetwork, LargeComponentThroughASharedStore) {
+  // Remote store link of 60 GB/s, 40 flows each also crossing its own NIC: 20 NICs of 1.25 GB/s and 20
+  // of 10 GB/s. Store share 60/40 = 1.5 > 1.25, so the slow NICs bind first (1.25 each, 25 in all);
+  // the store's other 35 go to the 20 fast-NIC flows: 1.75 each.
+  std::vector<double> bw = {60 * GB};
+  for (int i = 0; i < 40; ++i) bw.push_back(i < 20 ? 1.25 * GB : 10 * GB);
+  const Topology topo = links(bw);
+  FlowNetwork net(topo);
+  std::vector<std::vector<LinkId>> paths;
+  std::vector<FlowId> ids;
+  for (LinkId i = 0; i < 40; ++i) {
+    paths.push_back({0, i + 1});
+    ids.push_back(net.start(paths.back(), 3.5 * GB, 0));
+  }
+  for (int i = 0; i < 40; ++i) EXPECT_DOUBLE_EQ(net.rate(ids[i]), i < 20 ? 1.25 * GB : 1.75 * GB) << i;
+  // Fast flows finish at 2 s (3.5 / 1.75); then the slow ones are held by their NICs alone (the store
+  // has 60 for 20 flows): still 1.25, finishing at 2.8 s.
+  for (int i = 20; i < 40; ++i) expect_next(net, ids[i], 2 * s);
+  EXPECT_DOUBLE_EQ(net.rate(ids[0]), 1.25 * GB);
+  for (int i = 0; i < 20; ++i) expect_next(net, ids[i], 2800 * kNanosPerMilli);
+}
+
+TEST(FlowNetwork, RandomLargeComponentsAreMaxMinFair) {
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<double> bw;
+    for (int l = 0; l < 12; ++l) bw.push_back(static_cast<double>(1 + rng() % 20) * GB);
+    const Topology topo = links(bw);
+    FlowNetwork net(topo);
+    std::vector<std::vector<LinkId>> paths;
+    std::vector<double> caps;
+    std::vector<FlowId> ids;
+    const int flows = 5 + static_cast<int>(rng() % 60);  // both sides of the small/large threshold
+    for (int f = 0; f < flows; ++f) {
+      std::vector<LinkId> p;
+      for (LinkId l = 0; l < 12; ++l) {
+        if (rng() % 4 == 0) p.push_back(l);
+      }
+      if (p.empty()) p.push_back(static_cast<LinkId>(rng() % 12));
+      paths.push_back(p);
+      caps.push_back(rng() % 3 == 0 ? static_cast<double>(1 + rng() % 4) * GB / 4 : std::numeric_limits<double>::infinity());
+      ids.push_back(net.start(p, 1 * GB, 0, caps.back()));
+    }
+    expect_max_min_fair(topo, net, paths, ids, caps);
+    // Cancel a third of them: the rest must be max-min fair among themselves again.
+    std::vector<std::vector<LinkId>> kept_paths;
+    std::vector<double> kept_caps;
+    std::vector<FlowId> kept_ids;
+    for (int f = 0; f < flows; ++f) {
+      if (f % 3 == 0) {
+        net.cancel(ids[f], 1000);
+      } else {
+        kept_paths.push_back(paths[f]);
+        kept_caps.push_back(caps[f]);
+        kept_ids.push_back(ids[f]);
+      }
+    }
+    expect_max_min_fair(topo, net, kept_paths, kept_ids, kept_caps);
+  }
+}
+
+TEST(FlowNetwork, NextCompletionFollowsRateChanges) {
+  // Completion order computed by hand through a sequence of starts and a cancellation on one 10 GB/s
+  // link; after each change the earliest completion must be re-derived, not remembered.
+  const Topology topo = links({10 * GB});
+  FlowNetwork net(topo);
+  const std::vector<LinkId> path = {0};
+  const FlowId a = net.start(path, 5 * GB, 0);         // alone: done at 0.5 s
+  EXPECT_EQ(net.next_completion()->first, s / 2);
+  const FlowId b = net.start(path, 1 * GB, s / 10);    // a has 4 GB left; both at 5: b done at 0.3 s
+  EXPECT_EQ(net.next_completion()->second, b);
+  EXPECT_EQ(net.next_completion()->first, 3 * s / 10);
+  net.cancel(b, 2 * s / 10);                           // a has 3.5 GB left at 10: done at 0.55 s
+  EXPECT_EQ(net.next_completion()->second, a);
+  EXPECT_EQ(net.next_completion()->first, 550 * kNanosPerMilli);
 }
 
 }  // namespace

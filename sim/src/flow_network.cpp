@@ -1,6 +1,8 @@
 // Max-min fair sharing by progressive filling, restricted to the flows a change can affect: a flow's
 // rate depends only on flows connected to it through shared links, so a start or end recomputes just
-// that connected component. A lone flow (the common case) costs one pass over its own path.
+// that connected component. A lone flow (the common case) costs one pass over its own path. Progress
+// is accounted lazily (a flow's bytes are brought up to date only when its rate changes) and the next
+// completion is the root of a heap, so nothing scans all active flows.
 #include "sllm/sim/flow_network.h"
 
 #include <algorithm>
@@ -12,6 +14,8 @@ namespace sllm {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// Components with more flows than this use the heap-based progressive filling.
+constexpr std::size_t kSmallComponent = 16;
 
 // Whole nanoseconds needed to move `bytes` at `rate`, rounded up. The tiny relative slack keeps an
 // exact result (2 s computed as 2.0000000000000004e9 ns) from being pushed to the next nanosecond.
@@ -29,6 +33,7 @@ FlowNetwork::FlowNetwork(const Topology& topology) {
   link_visit_.assign(capacity_.size(), 0);
   link_left_.assign(capacity_.size(), 0);
   link_unfrozen_.assign(capacity_.size(), 0);
+  link_order_.assign(capacity_.size(), 0);
 }
 
 void FlowNetwork::check_time(Nanos now, const char* what) const {
@@ -75,6 +80,8 @@ FlowId FlowNetwork::start(std::span<const LinkId> path, double bytes, Nanos now,
   f.active_pos = static_cast<std::uint32_t>(active_.size());
   f.is_active = true;
   active_.push_back(id);
+  completions_.push_back(id);  // finish = never: it belongs at the end until its rate is set
+  f.heap_pos = static_cast<std::uint32_t>(completions_.size() - 1);
   for (LinkId l : path) link_flows_[l].push_back(id);
   last_update_ = now;
   recompute_rates(path, id, now);
@@ -116,11 +123,48 @@ void FlowNetwork::remove(FlowId id) {
   active_[f.active_pos] = moved;
   flows_[moved].active_pos = f.active_pos;
   active_.pop_back();
+  const std::size_t pos = f.heap_pos;
+  const FlowId last = completions_.back();
+  completions_.pop_back();
+  if (last != id) {
+    heap_place(pos, last);
+    heap_fix(pos);
+  }
   f.is_active = false;
   free_ids_.push_back(id);
 }
 
-void FlowNetwork::set_rate(Flow& f, double rate, Nanos now) {
+bool FlowNetwork::completes_before(FlowId x, FlowId y) const {
+  const Flow& a = flows_[x];
+  const Flow& b = flows_[y];
+  return a.finish != b.finish ? a.finish < b.finish : a.start_seq < b.start_seq;
+}
+
+void FlowNetwork::heap_place(std::size_t pos, FlowId id) {
+  completions_[pos] = id;
+  flows_[id].heap_pos = static_cast<std::uint32_t>(pos);
+}
+
+// Restores the heap order around `pos` after its flow's finish time changed (either direction).
+void FlowNetwork::heap_fix(std::size_t pos) {
+  const FlowId id = completions_[pos];
+  while (pos > 0 && completes_before(id, completions_[(pos - 1) / 2])) {
+    heap_place(pos, completions_[(pos - 1) / 2]);
+    pos = (pos - 1) / 2;
+  }
+  for (;;) {
+    std::size_t child = 2 * pos + 1;
+    if (child >= completions_.size()) break;
+    if (child + 1 < completions_.size() && completes_before(completions_[child + 1], completions_[child])) ++child;
+    if (!completes_before(completions_[child], id)) break;
+    heap_place(pos, completions_[child]);
+    pos = child;
+  }
+  heap_place(pos, id);
+}
+
+void FlowNetwork::set_rate(FlowId id, double rate, Nanos now) {
+  Flow& f = flows_[id];
   if (rate == f.rate && f.finish != kNever) return;  // unchanged: the lazy account stays valid
   if (f.finish <= now) {
     f.remaining = 0;  // done by now at its old rate (its completion event is due at `now`)
@@ -136,6 +180,7 @@ void FlowNetwork::set_rate(Flow& f, double rate, Nanos now) {
   } else {
     f.finish = kNever;
   }
+  heap_fix(f.heap_pos);
 }
 
 void FlowNetwork::recompute_rates(std::span<const LinkId> seeds, FlowId seed_flow, Nanos now) {
@@ -166,18 +211,34 @@ void FlowNetwork::recompute_rates(std::span<const LinkId> seeds, FlowId seed_flo
 
   if (comp_flows_.size() == 1) {
     // Alone on its links: the slowest link or its own cap.
-    Flow& f = flows_[comp_flows_[0]];
+    const Flow& f = flows_[comp_flows_[0]];
     double r = f.rate_cap;
     for (LinkId l : f.path) r = std::min(r, capacity_[l]);
-    set_rate(f, r, now);
+    set_rate(comp_flows_[0], r, now);
     return;
   }
-  progressive_filling();
-  for (FlowId id : comp_flows_) set_rate(flows_[id], flows_[id].new_rate, now);
+  if (comp_flows_.size() <= kSmallComponent) {
+    progressive_filling();
+  } else {
+    progressive_filling_large();
+  }
+  for (FlowId id : comp_flows_) set_rate(id, flows_[id].new_rate, now);
+}
+
+void FlowNetwork::freeze(Flow& f, double rate) {
+  f.frozen = true;
+  f.new_rate = rate;
+  --unfrozen_;
+  for (LinkId l : f.path) {
+    link_left_[l] = std::max(0.0, link_left_[l] - rate);
+    --link_unfrozen_[l];
+  }
 }
 
 // Raises all unfrozen flows together; whichever constraint binds first (a link's remaining capacity
-// split among its unfrozen flows, or a flow's own cap) freezes its flows at that level.
+// split among its unfrozen flows, or a flow's own cap) freezes its flows at that level. Ties go to
+// links over caps, and otherwise to the earliest link in comp_links_ / flow in comp_flows_, so that
+// both implementations below take the same steps and compute bit-identical rates.
 void FlowNetwork::progressive_filling() {
   for (LinkId l : comp_links_) {
     link_left_[l] = capacity_[l];
@@ -188,17 +249,8 @@ void FlowNetwork::progressive_filling() {
     f.frozen = false;
     for (LinkId l : f.path) ++link_unfrozen_[l];
   }
-  std::size_t unfrozen = comp_flows_.size();
-  auto freeze = [&](Flow& f, double r) {
-    f.frozen = true;
-    f.new_rate = r;
-    --unfrozen;
-    for (LinkId l : f.path) {
-      link_left_[l] = std::max(0.0, link_left_[l] - r);
-      --link_unfrozen_[l];
-    }
-  };
-  while (unfrozen > 0) {
+  unfrozen_ = comp_flows_.size();
+  while (unfrozen_ > 0) {
     double level = kInf;
     LinkId bottleneck_link = 0;
     bool link_binds = false;
@@ -236,18 +288,77 @@ void FlowNetwork::progressive_filling() {
   }
 }
 
-std::optional<std::pair<Nanos, FlowId>> FlowNetwork::next_completion() const {
-  std::optional<std::pair<Nanos, FlowId>> best;
-  std::uint64_t best_seq = 0;
-  for (FlowId id : active_) {
-    const Flow& f = flows_[id];
-    if (f.finish == kNever) continue;
-    if (!best || f.finish < best->first || (f.finish == best->first && f.start_seq < best_seq)) {
-      best = std::make_pair(f.finish, id);
-      best_seq = f.start_seq;
+// The same algorithm for large components (e.g. hundreds of loads sharing the remote store's link):
+// link shares sit in a lazy min-heap (an entry is current while it equals the link's share) and caps
+// in a sorted list, so a step costs O(log) instead of a scan of every link and flow.
+void FlowNetwork::progressive_filling_large() {
+  for (std::uint32_t i = 0; i < comp_links_.size(); ++i) {
+    const LinkId l = comp_links_[i];
+    link_left_[l] = capacity_[l];
+    link_unfrozen_[l] = 0;
+    link_order_[l] = i;
+  }
+  caps_.clear();
+  for (std::uint32_t i = 0; i < comp_flows_.size(); ++i) {
+    Flow& f = flows_[comp_flows_[i]];
+    f.frozen = false;
+    for (LinkId l : f.path) ++link_unfrozen_[l];
+    if (f.rate_cap < kInf) caps_.emplace_back(f.rate_cap, i);
+  }
+  std::sort(caps_.begin(), caps_.end());
+  unfrozen_ = comp_flows_.size();
+
+  // Min-heap on (share, order): std heap functions with a "greater" comparison.
+  auto later = [](const Share& x, const Share& y) {
+    return x.share != y.share ? x.share > y.share : x.order > y.order;
+  };
+  share_heap_.clear();
+  for (std::uint32_t i = 0; i < comp_links_.size(); ++i) {
+    const LinkId l = comp_links_[i];
+    if (link_unfrozen_[l] > 0) share_heap_.push_back(Share{link_left_[l] / link_unfrozen_[l], i});
+  }
+  std::make_heap(share_heap_.begin(), share_heap_.end(), later);
+  auto freeze_and_requeue = [&](Flow& f, double rate) {
+    freeze(f, rate);
+    for (LinkId l : f.path) {
+      if (link_unfrozen_[l] == 0) continue;
+      share_heap_.push_back(Share{link_left_[l] / link_unfrozen_[l], link_order_[l]});
+      std::push_heap(share_heap_.begin(), share_heap_.end(), later);
+    }
+  };
+
+  std::size_t next_cap = 0;
+  while (unfrozen_ > 0) {
+    // Drop stale entries: links that lost all unfrozen flows or whose share has changed since.
+    while (!share_heap_.empty()) {
+      const Share& top = share_heap_.front();
+      const LinkId l = comp_links_[top.order];
+      if (link_unfrozen_[l] > 0 && top.share == link_left_[l] / link_unfrozen_[l]) break;
+      std::pop_heap(share_heap_.begin(), share_heap_.end(), later);
+      share_heap_.pop_back();
+    }
+    while (next_cap < caps_.size() && flows_[comp_flows_[caps_[next_cap].second]].frozen) ++next_cap;
+    const double link_level = share_heap_.empty() ? kInf : share_heap_.front().share;
+    if (next_cap < caps_.size() && caps_[next_cap].first < link_level) {
+      freeze_and_requeue(flows_[comp_flows_[caps_[next_cap].second]], caps_[next_cap].first);
+    } else if (!share_heap_.empty()) {
+      const LinkId l = comp_links_[share_heap_.front().order];
+      for (FlowId id : link_flows_[l]) {
+        if (!flows_[id].frozen) freeze_and_requeue(flows_[id], link_level);
+      }
+    } else {
+      for (FlowId id : comp_flows_) {
+        if (!flows_[id].frozen) freeze(flows_[id], kInf);
+      }
     }
   }
-  return best;
+}
+
+std::optional<std::pair<Nanos, FlowId>> FlowNetwork::next_completion() const {
+  if (completions_.empty()) return std::nullopt;
+  const Flow& f = flows_[completions_.front()];
+  if (f.finish == kNever) return std::nullopt;
+  return std::make_pair(f.finish, completions_.front());
 }
 
 bool FlowNetwork::active(FlowId id) const { return id < flows_.size() && flows_[id].is_active; }

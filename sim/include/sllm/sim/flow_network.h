@@ -58,6 +58,7 @@ class FlowNetwork {
     std::uint64_t tag = 0;
     std::uint64_t start_seq = 0;  // tie-breaker for equal completion times
     std::uint32_t active_pos = 0; // index in active_
+    std::uint32_t heap_pos = 0;   // index in completions_
     bool is_active = false;
     bool frozen = false;          // scratch for progressive filling
     double new_rate = 0;          // scratch for progressive filling
@@ -69,13 +70,20 @@ class FlowNetwork {
   // Recomputes the rates of every flow connected (through shared links) to `seeds` and, if given, to
   // `seed_flow`; flows elsewhere keep their rates. `now` is when the new rates take effect.
   void recompute_rates(std::span<const LinkId> seeds, FlowId seed_flow, Nanos now);
-  void progressive_filling();
-  void set_rate(Flow& f, double rate, Nanos now);
+  void progressive_filling();        // scans every link per step: best for small components
+  void progressive_filling_large();  // same steps and arithmetic, with a heap of link shares
+  void freeze(Flow& f, double rate);
+  void set_rate(FlowId id, double rate, Nanos now);
+  // completions_ is a binary min-heap of active flows by (finish, start_seq): next_completion() is O(1).
+  bool completes_before(FlowId x, FlowId y) const;
+  void heap_place(std::size_t pos, FlowId id);
+  void heap_fix(std::size_t pos);
 
   std::vector<double> capacity_;  // per LinkId
   std::vector<Flow> flows_;       // slot per FlowId, reused after completion
   std::vector<FlowId> free_ids_;
   std::vector<FlowId> active_;
+  std::vector<FlowId> completions_;
   std::vector<std::vector<FlowId>> link_flows_;  // per LinkId: active flows crossing it
   std::uint64_t next_start_seq_ = 0;
   Nanos last_update_ = 0;
@@ -86,6 +94,14 @@ class FlowNetwork {
   std::vector<std::uint32_t> link_unfrozen_;
   std::vector<FlowId> comp_flows_;
   std::vector<LinkId> comp_links_;
+  std::size_t unfrozen_ = 0;
+  std::vector<std::uint32_t> link_order_;  // per LinkId: its index in comp_links_ (tie-breaker)
+  struct Share {
+    double share;
+    std::uint32_t order;  // index in comp_links_
+  };
+  std::vector<Share> share_heap_;
+  std::vector<std::pair<double, std::uint32_t>> caps_;  // (rate cap, index in comp_flows_), sorted
 };
 
 }  // namespace sllm
