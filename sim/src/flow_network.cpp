@@ -14,8 +14,9 @@ namespace sllm {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// Components with more flows than this use the heap-based progressive filling.
-constexpr std::size_t kSmallComponent = 16;
+// Progressive filling scans all links for this many steps (each step freezes every flow at one level;
+// one or two steps are typical), then continues with a heap of link shares.
+constexpr int kScanSteps = 4;
 
 // Whole nanoseconds needed to move `bytes` at `rate`, rounded up. The tiny relative slack keeps an
 // exact result (2 s computed as 2.0000000000000004e9 ns) from being pushed to the next nanosecond.
@@ -217,11 +218,7 @@ void FlowNetwork::recompute_rates(std::span<const LinkId> seeds, FlowId seed_flo
     set_rate(comp_flows_[0], r, now);
     return;
   }
-  if (comp_flows_.size() <= kSmallComponent) {
-    progressive_filling();
-  } else {
-    progressive_filling_large();
-  }
+  progressive_filling();
   for (FlowId id : comp_flows_) set_rate(id, flows_[id].new_rate, now);
 }
 
@@ -238,7 +235,8 @@ void FlowNetwork::freeze(Flow& f, double rate) {
 // Raises all unfrozen flows together; whichever constraint binds first (a link's remaining capacity
 // split among its unfrozen flows, or a flow's own cap) freezes its flows at that level. Ties go to
 // links over caps, and otherwise to the earliest link in comp_links_ / flow in comp_flows_, so that
-// both implementations below take the same steps and compute bit-identical rates.
+// the scanning steps here and the heap-based steps of progressive_filling_large() are the same steps
+// with the same arithmetic: where one hands over to the other does not change any rate.
 void FlowNetwork::progressive_filling() {
   for (LinkId l : comp_links_) {
     link_left_[l] = capacity_[l];
@@ -250,7 +248,11 @@ void FlowNetwork::progressive_filling() {
     for (LinkId l : f.path) ++link_unfrozen_[l];
   }
   unfrozen_ = comp_flows_.size();
-  while (unfrozen_ > 0) {
+  for (int step = 0; unfrozen_ > 0; ++step) {
+    if (step == kScanSteps) {
+      progressive_filling_large();  // many distinct levels: finish with the heap
+      return;
+    }
     double level = kInf;
     LinkId bottleneck_link = 0;
     bool link_binds = false;
@@ -288,25 +290,18 @@ void FlowNetwork::progressive_filling() {
   }
 }
 
-// The same algorithm for large components (e.g. hundreds of loads sharing the remote store's link):
-// link shares sit in a lazy min-heap (an entry is current while it equals the link's share) and caps
-// in a sorted list, so a step costs O(log) instead of a scan of every link and flow.
+// Continues progressive_filling() from its current state when a component has many distinct levels
+// (e.g. hundreds of loads with different bottlenecks behind the remote store's link): link shares sit
+// in a lazy min-heap (an entry is current while it equals the link's share) and caps in a sorted
+// list, so a step costs O(log) instead of a scan of every link and flow.
 void FlowNetwork::progressive_filling_large() {
-  for (std::uint32_t i = 0; i < comp_links_.size(); ++i) {
-    const LinkId l = comp_links_[i];
-    link_left_[l] = capacity_[l];
-    link_unfrozen_[l] = 0;
-    link_order_[l] = i;
-  }
   caps_.clear();
+  for (std::uint32_t i = 0; i < comp_links_.size(); ++i) link_order_[comp_links_[i]] = i;
   for (std::uint32_t i = 0; i < comp_flows_.size(); ++i) {
-    Flow& f = flows_[comp_flows_[i]];
-    f.frozen = false;
-    for (LinkId l : f.path) ++link_unfrozen_[l];
-    if (f.rate_cap < kInf) caps_.emplace_back(f.rate_cap, i);
+    const Flow& f = flows_[comp_flows_[i]];
+    if (!f.frozen && f.rate_cap < kInf) caps_.emplace_back(f.rate_cap, i);
   }
   std::sort(caps_.begin(), caps_.end());
-  unfrozen_ = comp_flows_.size();
 
   // Min-heap on (share, order): std heap functions with a "greater" comparison.
   auto later = [](const Share& x, const Share& y) {

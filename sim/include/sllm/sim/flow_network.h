@@ -70,8 +70,8 @@ class FlowNetwork {
   // Recomputes the rates of every flow connected (through shared links) to `seeds` and, if given, to
   // `seed_flow`; flows elsewhere keep their rates. `now` is when the new rates take effect.
   void recompute_rates(std::span<const LinkId> seeds, FlowId seed_flow, Nanos now);
-  void progressive_filling();        // scans every link per step: best for small components
-  void progressive_filling_large();  // same steps and arithmetic, with a heap of link shares
+  void progressive_filling();        // scans every link per step: best for few steps
+  void progressive_filling_large();  // continues with the same steps, using a heap of link shares
   void freeze(Flow& f, double rate);
   void set_rate(FlowId id, double rate, Nanos now);
   // completions_ is a binary min-heap of active flows by (finish, start_seq): next_completion() is O(1).
