@@ -9,7 +9,8 @@ missing, else 0. Checked claims (CI, docs/paper.md):
   1: every ServerlessLLM speedup over Safetensors and PyTorch is within 3.6x-8.2x;
   2: no ablation step is slower than the previous one;
   3: ServerlessLLM has the lowest mean and P99 latency at every (model, dataset, rate) point;
-  4: ServerlessLLM's mean latency is >= 10x lower than Ray Serve's for OPT-6.7B and OPT-13B.
+  4: ServerlessLLM's mean latency is >= 10x lower than Ray Serve's for OPT-6.7B and OPT-13B on both
+     datasets (means over completed and timed-out requests, a timeout counting 300 s; docs/paper.md).
 Figure 5 is reported, not checked.
 """
 import datetime
@@ -158,6 +159,11 @@ def fig4(rows, rep):
     rep.add()
     rep.add("Paper: 10-200x lower latency than the baselines; the baselines time out many requests.")
     rep.add()
+    rep.add("Two means: over completed requests only (`latency_mean_s`), and over completed and timed-out "
+            "requests with each timeout counted at the 300 s timeout (`latency_mean_with_timeouts_s`, a lower "
+            "bound). The first improves when a system drops more requests, so the claim is checked on the "
+            "second; both ratios are listed.")
+    rep.add()
     models = pr.ordered([r[pr.MODEL] for r in rows], list(pr.MODEL_NAMES))
     datasets = pr.ordered([r[pr.LENGTHS] for r in rows], ["gsm8k", "sharegpt"])
     policies = pr.ordered([r[pr.POLICY] for r in rows], ["serverlessllm", "ray-serve", "ray-serve-cache", "kserve"])
@@ -172,28 +178,33 @@ def fig4(rows, rep):
                 if not r:
                     cells.append("missing")
                     continue
-                cell = "%s s, %.0f%%" % (s(r["latency_mean_s"]), 100 * r["served_share"])
+                cell = "%s s (%s s), %.0f%%" % (s(r["latency_mean_with_timeouts_s"]), s(r["latency_mean_s"]),
+                                                100 * r["served_share"])
                 if ours and p != "serverlessllm" and ours["latency_mean_s"] > 0:
-                    cell += ", %.1fx" % (r["latency_mean_s"] / ours["latency_mean_s"])
+                    cell += ", %.1fx (%.1fx)" % (r["latency_mean_with_timeouts_s"] / ours["latency_mean_with_timeouts_s"],
+                                                r["latency_mean_s"] / ours["latency_mean_s"])
                 cells.append(cell)
             table.append(cells)
             if m in RAY_SERVE_MODELS:
                 ray = at.get("ray-serve")
                 if not ours or not ray:
                     bad.append("%s %s: missing ServerlessLLM or Ray Serve result" % (m, d))
-                elif ray["latency_mean_s"] < RAY_SERVE_FACTOR * ours["latency_mean_s"]:
-                    bad.append("%s %s: Ray Serve %.3f s / ServerlessLLM %.3f s = %.1fx < %.0fx"
-                               % (m, d, ray["latency_mean_s"], ours["latency_mean_s"],
-                                  ray["latency_mean_s"] / ours["latency_mean_s"], RAY_SERVE_FACTOR))
+                    continue
+                ratio = ray["latency_mean_with_timeouts_s"] / ours["latency_mean_with_timeouts_s"]
+                if ratio < RAY_SERVE_FACTOR:
+                    bad.append("%s %s: Ray Serve %.3f s / ServerlessLLM %.3f s = %.1fx < %.0fx (means with "
+                               "timeouts; completed only: %.1fx)"
+                               % (m, d, ray["latency_mean_with_timeouts_s"], ours["latency_mean_with_timeouts_s"],
+                                  ratio, RAY_SERVE_FACTOR, ray["latency_mean_s"] / ours["latency_mean_s"]))
     for m in RAY_SERVE_MODELS:
         if m not in models:
             bad.append("%s: no results" % m)
-    rep.add("Mean latency, share of requests served within the 300 s timeout, and the baseline's latency over "
-            "ServerlessLLM's:")
+    rep.add("Mean latency with timeouts (completed only), share served within the 300 s timeout, and the "
+            "baseline's mean over ServerlessLLM's (completed only):")
     rep.add()
     rep.table(["model", "dataset"] + [pr.name(pr.POLICY_NAMES, p) for p in policies], table)
-    rep.claim("4", "ServerlessLLM's mean latency is >= %.0fx lower than Ray Serve's for OPT-6.7B and OPT-13B"
-              % RAY_SERVE_FACTOR, not bad, bad)
+    rep.claim("4", "ServerlessLLM's mean latency (timeouts counted at 300 s) is >= %.0fx lower than Ray Serve's "
+              "for OPT-6.7B and OPT-13B on both datasets" % RAY_SERVE_FACTOR, not bad, bad)
     rep.add("![figure 4](fig4-system.png)")
     rep.add()
 
@@ -210,9 +221,10 @@ def fig5(rows, rep):
         table = []
         for x in sorted({r[key] for r in pts}):
             at = {r[pr.POLICY]: r for r in pts if r[key] == x}
-            table.append(["%g" % x] + ["%s s, %.0f%%" % (s(at[p]["latency_mean_s"]), 100 * at[p]["served_share"])
+            table.append(["%g" % x] + ["%s s, %.0f%%" % (s(at[p]["latency_mean_with_timeouts_s"]),
+                                                         100 * at[p]["served_share"])
                                        if p in at else "missing" for p in policies])
-        rep.add("Mean latency and share served, by %s:" % label)
+        rep.add("Mean latency (timeouts counted at 300 s) and share served, by %s:" % label)
         rep.add()
         rep.table([label] + [pr.name(pr.POLICY_NAMES, p) for p in policies], table)
     rep.add("![figure 5](fig5-scale.png)")
