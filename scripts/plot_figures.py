@@ -81,7 +81,7 @@ def plot_fig2(rows, out_dir):
     ax.set_xticklabels([pr.name(pr.ABLATION_NAMES, s) for s in steps], rotation=15)
     ax.set_yscale("log")
     ax.set_ylabel("loading latency (s, log scale)")
-    title = "Figure 2: loading ablation"
+    title = "Figure 2: loading ablation, cold load from the SSD"
     if models:
         title += " (" + ", ".join(pr.name(pr.MODEL_NAMES, m) for m in models) + ")"
     ax.set_title(title)
@@ -145,9 +145,10 @@ def plot_fig4(rows, out_dir):
             ax.set_ylabel(ylabel)
             ax.set_title(pr.name(pr.DATASET_NAMES, d))
             ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle("Figure 4: whole-system comparison, testbed (ii)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.legend(handles, labels, loc="upper center", ncol=len(policies), bbox_to_anchor=(0.5, 0.955), fontsize=9)
     save(fig, out_dir, "fig4-system")
 
 

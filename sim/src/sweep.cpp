@@ -92,6 +92,10 @@ const Metric kMetrics[] = {
     {"loads_dram", SLLM_UINT(s.loads_by_tier[2])},
     {"preemptions", SLLM_UINT(s.preemptions)},
     {"lost_tokens", SLLM_UINT(s.lost_tokens)},
+    {"migrations_completed", SLLM_UINT(s.migrations_completed)},
+    {"migrations_dropped", SLLM_UINT(s.migrations_dropped)},
+    {"migration_pause_mean_s", SLLM_REAL(s.migration_pause.mean)},
+    {"prewarms", SLLM_UINT(s.prewarms)},
     {"latency_mean_s", SLLM_REAL(s.latency.mean)},
     {"latency_mean_with_timeouts_s", [](const RunSummary& s, double timeout) {
        return number(mean_with_timeouts(s, timeout));
