@@ -11,6 +11,19 @@
 #include "sllm/sim/error.h"
 
 namespace sllm {
+
+bool is_profile_loader_mode(std::string_view mode) {
+  for (std::string_view m : kProfileLoaderModes) {
+    if (m == mode) return true;
+  }
+  return false;
+}
+
+std::string profile_loader_mode_list() {
+  std::string list;
+  for (std::string_view m : kProfileLoaderModes) list += (list.empty() ? "" : ", ") + std::string(m);
+  return list;
+}
 namespace {
 
 constexpr int kProfileVersion = 1;
@@ -101,8 +114,8 @@ Profile parse_profile(const std::string& text, const std::string& name) {
     p.chunk_size = loader->get_bytes("chunk_size", "0 B");
     if (auto modes = loader->optional_child("modes")) {
       for (const std::string& mode : modes->keys()) {
-        if (mode != "sllm" && mode != "safetensors" && mode != "torch") {
-          modes->child(mode).fail("unknown loader mode (expected sllm, safetensors or torch)");
+        if (!is_profile_loader_mode(mode)) {
+          modes->child(mode).fail("unknown loader mode (expected one of " + profile_loader_mode_list() + ")");
         }
         const ConfigNode m = modes->child(mode);
         LoaderModeProfile lm;

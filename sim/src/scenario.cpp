@@ -126,7 +126,11 @@ ClusterSpec read_cluster(const ConfigNode& node) {
     std::string file;
     if (p->is_map()) {
       file = p->get_string("file");
-      c.profile_loader = p->get_enum("loader", {"sllm", "safetensors", "torch"}, "sllm");
+      c.profile_loader = p->get_string("loader", "sllm");
+      if (!is_profile_loader_mode(c.profile_loader)) {
+        p->child("loader").fail("unknown loader mode '" + c.profile_loader + "' (expected one of " +
+                                profile_loader_mode_list() + ")");
+      }
       p->finish();
     } else {
       file = p->as_string();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sllm/sim/cost_model.h"
@@ -31,6 +32,15 @@ struct LoadLaw {
   FitQuality fit;
   bool operator==(const LoadLaw&) const = default;
 };
+
+// Loader modes a profile may hold laws for: the calibrated end-to-end modes ("sllm" = the loader's
+// pipelined mode, "safetensors", "torch") and the loader's ablation modes (`sllmsim ckpt load --mode`),
+// which the paper's figure 2 compares (configs/paper/fig2-ablation.yaml).
+inline constexpr std::string_view kProfileLoaderModes[] = {"sllm",   "safetensors", "torch",  "by-tensor", "bulk",
+                                                           "direct", "threads",     "pinned", "pipelined"};
+bool is_profile_loader_mode(std::string_view mode);
+// "sllm, safetensors, ..." for error messages.
+std::string profile_loader_mode_list();
 
 struct LoaderModeProfile {
   std::optional<LoadLaw> ssd;   // cold: nothing cached in DRAM or the page cache
