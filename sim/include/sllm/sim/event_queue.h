@@ -60,12 +60,12 @@ class EventQueue {
   // non-empty bucket of the deepest rung is sorted into it, or, if that bucket is crowded, split into
   // a finer rung first. Events scheduled into the bottom's time range after it was filled (e.g. at
   // now()) go to `early_`, a 4-ary heap that is usually empty. Scheduling is an O(1) append in the
-  // common case and popping is O(1), which is what makes this faster than one big heap at every size
+  // common case and popping is amortised O(1) (plus sorting short buckets), which is what makes this faster than one big heap at every size
   // (see tests/bench/event_queue.cpp); bucket widths are powers of two, so routing is a shift.
   //
   // A key is one unsigned 128-bit integer: time in the high word, (sequence << kSlotBits | slot) in
   // the low word, so (time, sequence) order is integer order; the slot finds the payload.
-  __extension__ using Key = unsigned __int128;  // GCC/Clang extension; -Wpedantic is told so
+  __extension__ using Key = unsigned __int128;  // GCC/Clang extension; __extension__ silences -Wpedantic
   struct Payload {
     std::uint64_t a;
     std::uint64_t b;
@@ -129,9 +129,9 @@ class EventQueue {
   Nanos now_ = 0;
 };
 
-// The two hot paths are inline: a simulation spends much of its time here, and the common case
-// (a free slot, an event landing in the deepest rung; the next event at the end of the sorted bottom)
-// is a few instructions. Everything else is in event_queue.cpp.
+// The two hot paths are inline: a simulation spends much of its time here, and the common cases
+// (reuse a free slot and append the key to a bucket; take the last key of the sorted bottom) are a
+// few instructions. Refilling, splitting, cancellation and errors are in event_queue.cpp.
 inline EventId EventQueue::schedule(Nanos time, std::uint32_t type, std::uint64_t a, std::uint64_t b) {
   if (time < now_ || free_slots_.empty() || next_seq_ >= kMaxSequence) [[unlikely]] {
     return schedule_slow(time, type, a, b);  // throws, or grows the slot pool
