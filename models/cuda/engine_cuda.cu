@@ -44,6 +44,22 @@ void check_blas(cublasStatus_t s, const char* what, int line) {
 
 // ---- kernels -------------------------------------------------------------------------------------------
 
+// Programmatic dependent launch (decode-step graphs): a kernel may start while the previous one still
+// runs. Each kernel calls pdl_wait() before touching memory that earlier kernels write or read (it returns
+// once the previous kernel has completed and its writes are visible; only constant weights are read
+// before it), and pdl_launch_next() to let the next kernel start early. Both are no-ops for a kernel
+// launched without the attribute.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_launch_next() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 __device__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffU, v, o);
   return v;
@@ -72,6 +88,8 @@ __device__ float block_max(float v, float* scratch) {
 
 __global__ void embed_kernel(const int* tokens, const int* positions, const half* embed, const half* pos_embed,
                              int pos_offset, float* x, int hidden) {
+  pdl_launch_next();
+  pdl_wait();
   const int r = blockIdx.x;
   const half* e = embed + static_cast<size_t>(tokens[r]) * hidden;
   const half* p = pos_embed ? pos_embed + static_cast<size_t>(positions[r] + pos_offset) * hidden : nullptr;
@@ -84,30 +102,57 @@ __global__ void embed_kernel(const int* tokens, const int* positions, const half
 
 constexpr int kNormThreads = 1024;  // decode normalises one row: one block must keep many loads in flight
 
+constexpr int kNormCached = 4;  // elements per thread whose constant parameters are read ahead
+
 // x += add (+ add_bias) when add is given; out = norm(x) (LayerNorm with bias, or RMSNorm when norm_b is
-// null and rms is set). One block per row; the row is staged in shared memory.
+// null and rms is set). One block per row; the row is staged in shared memory. The parameters of each
+// thread's first kNormCached elements (constants) are read before waiting for the previous kernel, so
+// that only the row itself is on the critical path.
 __global__ void add_norm_kernel(float* x, const half* add, const half* add_bias, const half* norm_w,
                                 const half* norm_b, half* out, int hidden, float eps, int rms) {
   extern __shared__ float row[];
   __shared__ float scratch[32];
+  float w_c[kNormCached], b_c[kNormCached], add_b_c[kNormCached];
+#pragma unroll
+  for (int k = 0; k < kNormCached; ++k) {
+    const int i = threadIdx.x + k * blockDim.x;
+    const bool in = i < hidden;
+    w_c[k] = in ? __half2float(norm_w[i]) : 0.0f;
+    b_c[k] = in && norm_b ? __half2float(norm_b[i]) : 0.0f;
+    add_b_c[k] = in && add_bias ? __half2float(add_bias[i]) : 0.0f;
+  }
+  pdl_launch_next();
+  pdl_wait();
   const size_t base = static_cast<size_t>(blockIdx.x) * hidden;
-  float sum = 0;
-#pragma unroll 4
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+  const int cached_end = kNormCached * blockDim.x;
+  auto load = [&](int i, float bias) {
     float v = x[base + i];
     if (add) {
-      v += __half2float(add[base + i]);
-      if (add_bias) v += __half2float(add_bias[i]);
+      v += __half2float(add[base + i]) + bias;
       x[base + i] = v;
     }
     row[i] = v;
-    sum += v;
+    return v;
+  };
+  float sum = 0;
+#pragma unroll
+  for (int k = 0; k < kNormCached; ++k) {
+    const int i = threadIdx.x + k * blockDim.x;
+    if (i < hidden) sum += load(i, add_b_c[k]);
+  }
+  for (int i = threadIdx.x + cached_end; i < hidden; i += blockDim.x) {
+    sum += load(i, add_bias ? __half2float(add_bias[i]) : 0.0f);
   }
   const float mean = rms ? 0.0f : block_sum(sum, scratch) / hidden;
   float sq = 0;
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) sq += (row[i] - mean) * (row[i] - mean);
   const float inv = rsqrtf(block_sum(sq, scratch) / hidden + eps);
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+#pragma unroll
+  for (int k = 0; k < kNormCached; ++k) {
+    const int i = threadIdx.x + k * blockDim.x;
+    if (i < hidden) out[base + i] = __float2half((row[i] - mean) * inv * w_c[k] + b_c[k]);
+  }
+  for (int i = threadIdx.x + cached_end; i < hidden; i += blockDim.x) {
     float y = (row[i] - mean) * inv * __half2float(norm_w[i]);
     if (norm_b) y += __half2float(norm_b[i]);
     out[base + i] = __float2half(y);
@@ -119,6 +164,8 @@ __global__ void add_norm_kernel(float* x, const half* add, const half* add_bias,
 __global__ void qkv_post_kernel(half* q, const half* k, const half* v, const half* bq, const half* bk, const half* bv,
                                 const int* slots, const int* positions, half* cache_k, half* cache_v,
                                 size_t slot_stride, int q_dim, int kv_dim, int head_dim, const double* inv_freq) {
+  pdl_launch_next();
+  pdl_wait();
   const int r = blockIdx.x, pos = positions[r], half_d = head_dim / 2;
   half* kc = cache_k + static_cast<size_t>(slots[r]) * slot_stride + static_cast<size_t>(pos) * kv_dim;
   half* vc = cache_v + static_cast<size_t>(slots[r]) * slot_stride + static_cast<size_t>(pos) * kv_dim;
@@ -167,6 +214,8 @@ constexpr int kAttentionWarps = kAttentionThreads / 32;
 __global__ void __launch_bounds__(kAttentionThreads) attention_rows_kernel(
     const half* q, const int* slots, const int* positions, const half* cache_k, const half* cache_v,
     size_t slot_stride, half* out, int row0, int heads, int kv_heads, int head_dim, int max_context, float scale) {
+  pdl_launch_next();
+  pdl_wait();
   extern __shared__ float smem[];
   __shared__ float scratch[32];
   const int r = row0 + blockIdx.x, h = blockIdx.y, L = positions[r] + 1;
@@ -238,6 +287,8 @@ __global__ void __launch_bounds__(kAttentionThreads) attention_rows_kernel(
 
 // Rows of S = [heads][T][L] (already scaled): row i of a chunk starting at `start` sees keys 0..start+i.
 __global__ void causal_softmax_kernel(const float* scores, half* probs, int T, int L, int start) {
+  pdl_launch_next();
+  pdl_wait();
   __shared__ float scratch[32];
   const size_t row = blockIdx.x;
   const int visible = start + static_cast<int>(row % T) + 1;
@@ -253,6 +304,8 @@ __global__ void causal_softmax_kernel(const float* scores, half* probs, int T, i
 }
 
 __global__ void bias_relu_kernel(half* y, const half* bias, int cols, size_t total) {
+  pdl_launch_next();
+  pdl_wait();
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     const float v = __half2float(y[i]) + __half2float(bias[i % cols]);
@@ -261,6 +314,8 @@ __global__ void bias_relu_kernel(half* y, const half* bias, int cols, size_t tot
 }
 
 __global__ void swiglu_kernel(half* gate, const half* up, size_t total) {
+  pdl_launch_next();
+  pdl_wait();
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     const float g = __half2float(gate[i]);
@@ -269,12 +324,16 @@ __global__ void swiglu_kernel(half* gate, const half* up, size_t total) {
 }
 
 __global__ void gather_rows_kernel(const half* src, const int* rows, half* dst, int hidden) {
+  pdl_launch_next();
+  pdl_wait();
   const half* s = src + static_cast<size_t>(rows[blockIdx.x]) * hidden;
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) dst[static_cast<size_t>(blockIdx.x) * hidden + i] = s[i];
 }
 
 // First index of the maximum of each row (ties to the lowest index, like the CPU backend).
 __global__ void argmax_kernel(const float* logits, int vocab, int* out) {
+  pdl_launch_next();
+  pdl_wait();
   __shared__ float best_v[32];
   __shared__ int best_i[32];
   const float* row = logits + static_cast<size_t>(blockIdx.x) * vocab;
@@ -321,61 +380,134 @@ struct GemvJob {
   Out *y0 = nullptr, *y1 = nullptr, *y2 = nullptr;
   int out0 = 0, out1 = 0, out2 = 0;
   const half* relu_bias0 = nullptr;  // segment 0 only: y = relu(y + bias) (OPT's fc1)
+  int rows_per_block = 0;            // set by the launcher
 };
 
-// Y[n][o] = sum_i X[n][i] W[o][i] for N <= 8 rows: one warp per output row of W, 16-byte loads, so that
-// the weights stream through once at close to memory bandwidth. `in` is a multiple of 8.
-template <int N, typename Out>
-__global__ void __launch_bounds__(256) gemv_kernel(const GemvJob<Out> job, const half* __restrict__ X, int in) {
-  int o = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  const int lane = threadIdx.x & 31;
+constexpr int kGemvThreads = 256;
+constexpr int kGemvBatch = 8;             // 16-byte weight loads per thread per batch; two batches in flight
+constexpr int kGemvMaxRowsPerBlock = 256;  // bounds the block's shared reduction array
+
+template <typename Out>
+__device__ const uint4* gemv_row(const GemvJob<Out>& job, int g, int in) {
   const half* W = job.w0;
-  Out* Y = job.y0;
-  int out = job.out0;
-  const half* relu_bias = job.relu_bias0;
-  if (o >= job.out0) {
-    o -= job.out0;
-    relu_bias = nullptr;
+  if (g >= job.out0) {
+    g -= job.out0;
     W = job.w1;
-    Y = job.y1;
-    out = job.out1;
-    if (o >= job.out1) {
-      o -= job.out1;
+    if (g >= job.out1) {
+      g -= job.out1;
       W = job.w2;
-      Y = job.y2;
-      out = job.out2;
-      if (o >= job.out2) return;
     }
   }
-  const uint4* w = reinterpret_cast<const uint4*>(W + static_cast<size_t>(o) * in);
-  const int chunks = in / 8;
+  return reinterpret_cast<const uint4*>(W + static_cast<size_t>(g) * in);
+}
+
+// Y[n][o] = sum_i X[n][i] W[o][i] for N <= 8 rows. The grid is sized to the GPU (about one wave of
+// blocks), each block owns rows_per_block consecutive output rows, and its 256 threads stream them as one
+// sequence of "units" (a unit: 256 consecutive 16-byte chunks of one row, a chunk per thread), 8 units
+// per batch, two batches in flight. So every block has the
+// same amount of work and many loads in flight from start to end (no tail of half-empty waves), and the
+// weights -- constant -- are requested before waiting for the previous kernel (programmatic dependent
+// launch). Each finished row's partial sums are reduced per warp, then across warps through shared
+// memory. `in` is a multiple of 8.
+template <int N, typename Out>
+__global__ void __launch_bounds__(kGemvThreads, 2) gemv_kernel(const GemvJob<Out> job, const half* __restrict__ X,
+                                                               int in) {
+  __shared__ float red[kGemvMaxRowsPerBlock * N];
+  const int total = job.out0 + job.out1 + job.out2;
+  const int row_begin = blockIdx.x * job.rows_per_block;
+  const int rows = min(job.rows_per_block, total - row_begin);
+  const int t = threadIdx.x, lane = t & 31;
+  const int chunks = in / 8, per_row = (chunks + kGemvThreads - 1) / kGemvThreads, units = rows * per_row;
+
+  uint4 cur[kGemvBatch], nxt[kGemvBatch];
+  // Load cursor: unit index, its row (block-relative) and its unit within the row.
+  int lu = 0, lr = 0, lj = 0;
+  const uint4* lw = gemv_row(job, row_begin, in);
+  auto load_batch = [&](uint4(&buf)[kGemvBatch]) {
+#pragma unroll
+    for (int b = 0; b < kGemvBatch; ++b) {
+      const int c = lj * kGemvThreads + t;
+      buf[b] = lu < units && c < chunks ? __ldg(lw + c) : make_uint4(0, 0, 0, 0);
+      ++lu;
+      if (++lj == per_row) {
+        lj = 0;
+        if (++lr < rows) lw = gemv_row(job, row_begin + lr, in);
+      }
+    }
+  };
+  load_batch(cur);
+  load_batch(nxt);
+  pdl_launch_next();
+  pdl_wait();
+  for (int i = t; i < rows * N; i += kGemvThreads) red[i] = 0.0f;
+  __syncthreads();
+
   float acc[N];
 #pragma unroll
   for (int n = 0; n < N; ++n) acc[n] = 0.0f;
-#pragma unroll(N <= 2 ? 8 : 4)
-  for (int c = lane; c < chunks; c += 32) {
-    const uint4 wv = __ldg(w + c);
-    const half2* wh = reinterpret_cast<const half2*>(&wv);
-    float2 wf[4];
-#pragma unroll
-    for (int k = 0; k < 4; ++k) wf[k] = __half22float2(wh[k]);
+  auto flush = [&](int r) {
 #pragma unroll
     for (int n = 0; n < N; ++n) {
-      const uint4 xv = __ldg(reinterpret_cast<const uint4*>(X + static_cast<size_t>(n) * in) + c);
-      const half2* xh = reinterpret_cast<const half2*>(&xv);
+      const float s = warp_sum(acc[n]);
+      if (lane == 0) atomicAdd(&red[r * N + n], s);
+      acc[n] = 0.0f;
+    }
+  };
+  const uint4* x = reinterpret_cast<const uint4*>(X);
+  const int x_stride = chunks;
+  int cr = 0, cj = 0;  // compute cursor (block-uniform)
+  for (int u0 = 0; u0 < units; u0 += kGemvBatch) {
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const float2 xf = __half22float2(xh[k]);
-        acc[n] += wf[k].x * xf.x + wf[k].y * xf.y;
+    for (int b = 0; b < kGemvBatch; ++b) {
+      if (u0 + b < units) {
+        const int c = cj * kGemvThreads + t;
+        if (c < chunks) {
+          const half2* wh = reinterpret_cast<const half2*>(&cur[b]);
+          float2 wf[4];
+#pragma unroll
+          for (int k = 0; k < 4; ++k) wf[k] = __half22float2(wh[k]);
+#pragma unroll
+          for (int n = 0; n < N; ++n) {
+            const uint4 xv = __ldg(x + static_cast<size_t>(n) * x_stride + c);
+            const half2* xh = reinterpret_cast<const half2*>(&xv);
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+              const float2 xf = __half22float2(xh[k]);
+              acc[n] += wf[k].x * xf.x + wf[k].y * xf.y;
+            }
+          }
+        }
+        if (++cj == per_row) {
+          flush(cr);
+          cj = 0;
+          ++cr;
+        }
       }
     }
-  }
 #pragma unroll
-  for (int n = 0; n < N; ++n) {
-    const float s = warp_sum(acc[n]);
-    if (lane == 0) {
-      store_out(Y + static_cast<size_t>(n) * out + o, relu_bias ? fmaxf(s + __half2float(relu_bias[o]), 0.0f) : s);
+    for (int b = 0; b < kGemvBatch; ++b) cur[b] = nxt[b];
+    if (u0 + 2 * kGemvBatch < units) load_batch(nxt);
+  }
+  __syncthreads();
+  for (int i = t; i < rows * N; i += kGemvThreads) {
+    const int r = i / N, n = i - r * N;
+    int o = row_begin + r;
+    Out* Y = job.y0;
+    int out = job.out0;
+    const half* relu_bias = job.relu_bias0;
+    if (o >= job.out0) {
+      o -= job.out0;
+      relu_bias = nullptr;
+      Y = job.y1;
+      out = job.out1;
+      if (o >= job.out1) {
+        o -= job.out1;
+        Y = job.y2;
+        out = job.out2;
+      }
     }
+    const float s = red[i];
+    store_out(Y + static_cast<size_t>(n) * out + o, relu_bias ? fmaxf(s + __half2float(relu_bias[o]), 0.0f) : s);
   }
 }
 
@@ -432,6 +564,7 @@ class CudaEngine final : public Engine {
       throw InputError("model " + arch.name, "the CUDA engine needs head_dim to be a multiple of 8, at most 256");
     }
     require_gpu(device);
+    CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device.index));
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     BLAS_CHECK(cublasCreate(&blas_));
     BLAS_CHECK(cublasSetStream(blas_, stream_));
@@ -478,20 +611,16 @@ class CudaEngine final : public Engine {
     if (single_tokens && use_gemv(N, h) && use_gemv(N, a.ffn)) {
       auto it = graphs_.find(N);
       if (it == graphs_.end()) {
-        cudaGraph_t graph = nullptr;
-        CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-        try {
-          enqueue(chunks, first_row);
-        } catch (...) {
-          cudaStreamEndCapture(stream_, &graph);
-          if (graph) cudaGraphDestroy(graph);
-          throw;
-        }
-        CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
         cudaGraphExec_t exec = nullptr;
-        const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
-        cudaGraphDestroy(graph);
-        CUDA_CHECK(e);
+        if (pdl_supported_) {
+          try {
+            exec = capture_graph(chunks, first_row, true);
+          } catch (const std::runtime_error&) {
+            pdl_supported_ = false;  // e.g. a driver without PDL in captured graphs: capture without it
+            cudaGetLastError();
+          }
+        }
+        if (!exec) exec = capture_graph(chunks, first_row, false);
         it = graphs_.emplace(N, exec).first;
       }
       CUDA_CHECK(cudaGraphLaunch(it->second, stream_));
@@ -510,6 +639,27 @@ class CudaEngine final : public Engine {
   }
 
  private:
+  cudaGraphExec_t capture_graph(std::span<const SequenceChunk> chunks, const std::vector<int>& first_row, bool pdl) {
+    cudaGraph_t graph = nullptr;
+    CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    pdl_ = pdl;
+    try {
+      enqueue(chunks, first_row);
+    } catch (...) {
+      pdl_ = false;
+      cudaStreamEndCapture(stream_, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    pdl_ = false;
+    CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    CUDA_CHECK(e);
+    return exec;
+  }
+
   // Every kernel of one forward pass, on stream_ (captured into a graph for decode steps).
   void enqueue(std::span<const SequenceChunk> chunks, const std::vector<int>& first_row) {
     const ModelArch& a = arch_;
@@ -522,9 +672,9 @@ class CudaEngine final : public Engine {
     const int* d_last = ints_ + 3 * N;
     const float norm_eps = static_cast<float>(opt ? detail::kLayerNormEps : detail::kRmsNormEps);
     const size_t norm_smem = static_cast<size_t>(h) * sizeof(float);
-    embed_kernel<<<N, 256, 0, stream_>>>(d_tokens, d_pos, embed_, positions_, detail::kOptPositionOffset, x_, h);
+    launch(embed_kernel, N, 256, 0, d_tokens, d_pos, embed_, positions_, detail::kOptPositionOffset, x_, h);
     LAUNCH_CHECK();
-    add_norm_kernel<<<N, kNormThreads, norm_smem, stream_>>>(x_, nullptr, nullptr, layers_[0].norm1_w, layers_[0].norm1_b, xn_, h,
+    launch(add_norm_kernel, N, kNormThreads, norm_smem, x_, nullptr, nullptr, layers_[0].norm1_w, layers_[0].norm1_b, xn_, h,
                                                     norm_eps, !opt);
     LAUNCH_CHECK();
     const size_t slot_stride = static_cast<size_t>(config_.max_context) * kv_dim;
@@ -542,12 +692,12 @@ class CudaEngine final : public Engine {
         linear(L.v, xn_, v_, N, kv_dim, h);
       }
       const dim3 post_grid(static_cast<unsigned>(N), static_cast<unsigned>(((q_dim + kv_dim) / 2 + kv_dim + 255) / 256));
-      qkv_post_kernel<<<post_grid, 256, 0, stream_>>>(q_, k_, v_, L.bq, L.bk, L.bv, d_slots, d_pos, ck, cv, slot_stride, q_dim,
+      launch(qkv_post_kernel, post_grid, 256, 0, q_, k_, v_, L.bq, L.bk, L.bv, d_slots, d_pos, ck, cv, slot_stride, q_dim,
                                               kv_dim, a.head_dim, opt ? nullptr : inv_freq_);
       LAUNCH_CHECK();
       attention(chunks, first_row, ck, cv, slot_stride, d_slots, d_pos, scale);
       linear(L.o, attn_, t1_, N, h, q_dim);
-      add_norm_kernel<<<N, kNormThreads, norm_smem, stream_>>>(x_, t1_, L.bo, L.norm2_w, L.norm2_b, xn_, h, norm_eps, !opt);
+      launch(add_norm_kernel, N, kNormThreads, norm_smem, x_, t1_, L.bo, L.norm2_w, L.norm2_b, xn_, h, norm_eps, !opt);
       LAUNCH_CHECK();
       const size_t ffn_total = static_cast<size_t>(N) * a.ffn;
       const int ew_blocks = static_cast<int>(std::min<size_t>((ffn_total + 255) / 256, 4096));
@@ -563,7 +713,7 @@ class CudaEngine final : public Engine {
           gemv(job, xn_, N, h);
         } else {
           linear(L.fc1, xn_, t1_, N, a.ffn, h);
-          bias_relu_kernel<<<ew_blocks, 256, 0, stream_>>>(t1_, L.b1, a.ffn, ffn_total);
+          launch(bias_relu_kernel, ew_blocks, 256, 0, t1_, L.b1, a.ffn, ffn_total);
           LAUNCH_CHECK();
         }
         linear(L.fc2, t1_, t2_, N, h, a.ffn);
@@ -572,20 +722,20 @@ class CudaEngine final : public Engine {
       } else {
         linear(L.gate, xn_, t1_, N, a.ffn, h);
         linear(L.up, xn_, t2_, N, a.ffn, h);
-        swiglu_kernel<<<ew_blocks, 256, 0, stream_>>>(t1_, t2_, ffn_total);
+        launch(swiglu_kernel, ew_blocks, 256, 0, t1_, t2_, ffn_total);
         LAUNCH_CHECK();
         linear(L.down, t1_, attn_, N, h, a.ffn);
         mlp_out = attn_;
       }
       const bool last = l + 1 == layers_.size();
-      add_norm_kernel<<<N, kNormThreads, norm_smem, stream_>>>(x_, mlp_out, mlp_bias, last ? final_w_ : layers_[l + 1].norm1_w,
+      launch(add_norm_kernel, N, kNormThreads, norm_smem, x_, mlp_out, mlp_bias, last ? final_w_ : layers_[l + 1].norm1_w,
                                                       last ? final_b_ : layers_[l + 1].norm1_b, xn_, h, norm_eps, !opt);
       LAUNCH_CHECK();
     }
-    gather_rows_kernel<<<C, 256, 0, stream_>>>(xn_, d_last, last_rows_, h);
+    launch(gather_rows_kernel, C, 256, 0, xn_, d_last, last_rows_, h);
     LAUNCH_CHECK();
     linear_f32(lm_head_, last_rows_, logits_, C, a.vocab, h);
-    argmax_kernel<<<C, 1024, 0, stream_>>>(logits_, a.vocab, next_);
+    launch(argmax_kernel, C, 1024, 0, logits_, a.vocab, next_);
     LAUNCH_CHECK();
   }
 
@@ -821,20 +971,48 @@ class CudaEngine final : public Engine {
     BLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, W, CUDA_R_16F, in, X, CUDA_R_16F, in,
                             &beta, Y, CUDA_R_32F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
+  template <int N, typename Out>
+  void gemv_launch(GemvJob<Out> job, const half* X, int in) {
+    // About one wave of blocks, every block the same number of rows (see gemv_kernel).
+    static const int blocks_per_sm = [] {
+      int n = 0;
+      CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, gemv_kernel<N, Out>, kGemvThreads, 0));
+      return std::max(n, 1);
+    }();
+    const int total = job.out0 + job.out1 + job.out2;
+    const int wave = sm_count_ * blocks_per_sm;
+    job.rows_per_block = std::clamp((total + wave - 1) / wave, 1, kGemvMaxRowsPerBlock);
+    const int blocks = (total + job.rows_per_block - 1) / job.rows_per_block;
+    launch(gemv_kernel<N, Out>, blocks, kGemvThreads, 0, job, X, in);
+  }
   template <typename Out>
   void gemv(const GemvJob<Out>& job, const half* X, int rows, int in) {
-    const int blocks = (job.out0 + job.out1 + job.out2 + 7) / 8;
     switch (rows) {
-      case 1: gemv_kernel<1, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
-      case 2: gemv_kernel<2, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
-      case 3: gemv_kernel<3, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
-      case 4: gemv_kernel<4, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
-      case 5: gemv_kernel<5, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
-      case 6: gemv_kernel<6, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
-      case 7: gemv_kernel<7, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
-      default: gemv_kernel<8, Out><<<blocks, 256, 0, stream_>>>(job, X, in); break;
+      case 1: gemv_launch<1>(job, X, in); break;
+      case 2: gemv_launch<2>(job, X, in); break;
+      case 3: gemv_launch<3>(job, X, in); break;
+      case 4: gemv_launch<4>(job, X, in); break;
+      case 5: gemv_launch<5>(job, X, in); break;
+      case 6: gemv_launch<6>(job, X, in); break;
+      case 7: gemv_launch<7>(job, X, in); break;
+      default: gemv_launch<8>(job, X, in); break;
     }
-    LAUNCH_CHECK();
+  }
+  // Every kernel launch of the engine; decode-step graphs set pdl_ (programmatic dependent launch: the
+  // next kernel may start, and prefetch its weights, while the previous one drains).
+  template <typename... Params, typename... Args>
+  void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args&&... args) {
+    cudaLaunchAttribute attribute{};
+    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t config{};
+    config.gridDim = grid;
+    config.blockDim = block;
+    config.dynamicSmemBytes = smem;
+    config.stream = stream_;
+    config.attrs = &attribute;
+    config.numAttrs = pdl_ ? 1 : 0;
+    CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
   }
   bool use_gemv(int rows, int in) const {
     return rows <= kGemvMaxRows && in % 8 == 0 && !config_.cublas_for_small_batches;
@@ -851,7 +1029,7 @@ class CudaEngine final : public Engine {
     auto flush = [&] {
       if (pending_begin < 0) return;
       const dim3 grid(static_cast<unsigned>(pending_end - pending_begin), static_cast<unsigned>(a.heads));
-      attention_rows_kernel<<<grid, kAttentionThreads, smem, stream_>>>(q_, d_slots, d_pos, ck, cv, slot_stride, attn_,
+      launch(attention_rows_kernel, grid, kAttentionThreads, smem, q_, d_slots, d_pos, ck, cv, slot_stride, attn_,
                                                                         pending_begin, a.heads, a.kv_heads, a.head_dim,
                                                                         config_.max_context, scale);
       LAUNCH_CHECK();
@@ -878,7 +1056,7 @@ class CudaEngine final : public Engine {
             static_cast<long long>(group) * a.head_dim, &zero, scores_ + g * TL, CUDA_R_32F, L, group * TL, a.kv_heads,
             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
       }
-      causal_softmax_kernel<<<a.heads * T, 256, 0, stream_>>>(scores_, probs_, T, L, start);
+      launch(causal_softmax_kernel, a.heads * T, 256, 0, scores_, probs_, T, L, start);
       LAUNCH_CHECK();
       for (int g = 0; g < group; ++g) {
         BLAS_CHECK(cublasGemmStridedBatchedEx(
@@ -911,7 +1089,10 @@ class CudaEngine final : public Engine {
   size_t scores_capacity_ = 0;
   int* host_ints_ = nullptr;  // pinned
   int* host_next_ = nullptr;  // pinned
-  std::map<int, cudaGraphExec_t> graphs_;  // decode step graphs by row count; they capture buffer addresses
+  std::map<int, cudaGraphExec_t> graphs_;
+  int sm_count_ = 1;
+  bool pdl_ = false;           // set while a decode-step graph is captured
+  bool pdl_supported_ = true;  // cleared if capturing with it failed (then graphs are captured without)  // decode step graphs by row count; they capture buffer addresses
 };
 
 }  // namespace
