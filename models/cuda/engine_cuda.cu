@@ -15,6 +15,7 @@
 #include <chrono>
 #include <map>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -54,9 +55,10 @@ __device__ __forceinline__ void pdl_wait() {
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 }
+__device__ int pdl_early_trigger = 1;  // 0: the next kernel starts only as this one's blocks exit (comparison)
 __device__ __forceinline__ void pdl_launch_next() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  if (pdl_early_trigger) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
 
@@ -511,6 +513,64 @@ __global__ void __launch_bounds__(kGemvThreads, 2) gemv_kernel(const GemvJob<Out
   }
 }
 
+// The previous GEMV (kept for comparison, SLLM_CUDA_GEMV=warp_rows): one warp per output row of W, 16-byte loads, so that
+// the weights stream through once at close to memory bandwidth. `in` is a multiple of 8.
+template <int N, typename Out>
+__global__ void __launch_bounds__(256) gemv_warp_rows_kernel(const GemvJob<Out> job, const half* __restrict__ X, int in) {
+  pdl_launch_next();
+  pdl_wait();
+  int o = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  const half* W = job.w0;
+  Out* Y = job.y0;
+  int out = job.out0;
+  const half* relu_bias = job.relu_bias0;
+  if (o >= job.out0) {
+    o -= job.out0;
+    relu_bias = nullptr;
+    W = job.w1;
+    Y = job.y1;
+    out = job.out1;
+    if (o >= job.out1) {
+      o -= job.out1;
+      W = job.w2;
+      Y = job.y2;
+      out = job.out2;
+      if (o >= job.out2) return;
+    }
+  }
+  const uint4* w = reinterpret_cast<const uint4*>(W + static_cast<size_t>(o) * in);
+  const int chunks = in / 8;
+  float acc[N];
+#pragma unroll
+  for (int n = 0; n < N; ++n) acc[n] = 0.0f;
+#pragma unroll(N <= 2 ? 8 : 4)
+  for (int c = lane; c < chunks; c += 32) {
+    const uint4 wv = __ldg(w + c);
+    const half2* wh = reinterpret_cast<const half2*>(&wv);
+    float2 wf[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) wf[k] = __half22float2(wh[k]);
+#pragma unroll
+    for (int n = 0; n < N; ++n) {
+      const uint4 xv = __ldg(reinterpret_cast<const uint4*>(X + static_cast<size_t>(n) * in) + c);
+      const half2* xh = reinterpret_cast<const half2*>(&xv);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const float2 xf = __half22float2(xh[k]);
+        acc[n] += wf[k].x * xf.x + wf[k].y * xf.y;
+      }
+    }
+  }
+#pragma unroll
+  for (int n = 0; n < N; ++n) {
+    const float s = warp_sum(acc[n]);
+    if (lane == 0) {
+      store_out(Y + static_cast<size_t>(n) * out + o, relu_bias ? fmaxf(s + __half2float(relu_bias[o]), 0.0f) : s);
+    }
+  }
+}
+
 __global__ void fill_random_kernel(half* p, size_t n, unsigned seed) {
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
@@ -565,6 +625,10 @@ class CudaEngine final : public Engine {
     }
     require_gpu(device);
     CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device.index));
+    if (const char* pdl = std::getenv("SLLM_CUDA_PDL"); pdl != nullptr && std::string(pdl) == "late") {
+      const int zero = 0;
+      CUDA_CHECK(cudaMemcpyToSymbol(pdl_early_trigger, &zero, sizeof zero));
+    }
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     BLAS_CHECK(cublasCreate(&blas_));
     BLAS_CHECK(cublasSetStream(blas_, stream_));
@@ -612,7 +676,7 @@ class CudaEngine final : public Engine {
       auto it = graphs_.find(N);
       if (it == graphs_.end()) {
         cudaGraphExec_t exec = nullptr;
-        if (pdl_supported_) {
+        if (pdl_supported_ && pdl_enabled_) {
           try {
             exec = capture_graph(chunks, first_row, true);
           } catch (const std::runtime_error&) {
@@ -983,6 +1047,10 @@ class CudaEngine final : public Engine {
     const int wave = sm_count_ * blocks_per_sm;
     job.rows_per_block = std::clamp((total + wave - 1) / wave, 1, kGemvMaxRowsPerBlock);
     const int blocks = (total + job.rows_per_block - 1) / job.rows_per_block;
+    if (gemv_warp_rows_) {
+      launch(gemv_warp_rows_kernel<N, Out>, (total + 7) / 8, 256, 0, job, X, in);
+      return;
+    }
     launch(gemv_kernel<N, Out>, blocks, kGemvThreads, 0, job, X, in);
   }
   template <typename Out>
@@ -1089,10 +1157,15 @@ class CudaEngine final : public Engine {
   size_t scores_capacity_ = 0;
   int* host_ints_ = nullptr;  // pinned
   int* host_next_ = nullptr;  // pinned
-  std::map<int, cudaGraphExec_t> graphs_;
+  std::map<int, cudaGraphExec_t> graphs_;  // decode step graphs by row count; they capture buffer addresses
   int sm_count_ = 1;
   bool pdl_ = false;           // set while a decode-step graph is captured
-  bool pdl_supported_ = true;  // cleared if capturing with it failed (then graphs are captured without)  // decode step graphs by row count; they capture buffer addresses
+  bool pdl_supported_ = true;  // cleared if capturing with it failed (then graphs are captured without)
+  // Comparison knobs for the decode benchmark (environment): SLLM_CUDA_PDL=0 captures decode graphs
+  // without programmatic dependent launch, SLLM_CUDA_PDL=late keeps it but lets a kernel's successor
+  // start only as its blocks exit, SLLM_CUDA_GEMV=warp_rows uses the previous GEMV kernel.
+  bool pdl_enabled_ = std::getenv("SLLM_CUDA_PDL") == nullptr || std::string(std::getenv("SLLM_CUDA_PDL")) != "0";
+  bool gemv_warp_rows_ = std::getenv("SLLM_CUDA_GEMV") != nullptr && std::string(std::getenv("SLLM_CUDA_GEMV")) == "warp_rows";
 };
 
 }  // namespace
