@@ -15,7 +15,6 @@
 #include <chrono>
 #include <map>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -55,10 +54,9 @@ __device__ __forceinline__ void pdl_wait() {
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 }
-__device__ int pdl_early_trigger = 1;  // 0: the next kernel starts only as this one's blocks exit (comparison)
 __device__ __forceinline__ void pdl_launch_next() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if (pdl_early_trigger) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
 
@@ -382,141 +380,12 @@ struct GemvJob {
   Out *y0 = nullptr, *y1 = nullptr, *y2 = nullptr;
   int out0 = 0, out1 = 0, out2 = 0;
   const half* relu_bias0 = nullptr;  // segment 0 only: y = relu(y + bias) (OPT's fc1)
-  int rows_per_block = 0;            // set by the launcher
 };
 
-constexpr int kGemvThreads = 256;
-constexpr int kGemvBatch = 8;             // 16-byte weight loads per thread per batch; two batches in flight
-constexpr int kGemvMaxRowsPerBlock = 256;  // bounds the block's shared reduction array
-
-template <typename Out>
-__device__ const uint4* gemv_row(const GemvJob<Out>& job, int g, int in) {
-  const half* W = job.w0;
-  if (g >= job.out0) {
-    g -= job.out0;
-    W = job.w1;
-    if (g >= job.out1) {
-      g -= job.out1;
-      W = job.w2;
-    }
-  }
-  return reinterpret_cast<const uint4*>(W + static_cast<size_t>(g) * in);
-}
-
-// Y[n][o] = sum_i X[n][i] W[o][i] for N <= 8 rows. The grid is sized to the GPU (about one wave of
-// blocks), each block owns rows_per_block consecutive output rows, and its 256 threads stream them as one
-// sequence of "units" (a unit: 256 consecutive 16-byte chunks of one row, a chunk per thread), 8 units
-// per batch, two batches in flight. So every block has the
-// same amount of work and many loads in flight from start to end (no tail of half-empty waves), and the
-// weights -- constant -- are requested before waiting for the previous kernel (programmatic dependent
-// launch). Each finished row's partial sums are reduced per warp, then across warps through shared
-// memory. `in` is a multiple of 8.
-template <int N, typename Out>
-__global__ void __launch_bounds__(kGemvThreads, 2) gemv_kernel(const GemvJob<Out> job, const half* __restrict__ X,
-                                                               int in) {
-  __shared__ float red[kGemvMaxRowsPerBlock * N];
-  const int total = job.out0 + job.out1 + job.out2;
-  const int row_begin = blockIdx.x * job.rows_per_block;
-  const int rows = min(job.rows_per_block, total - row_begin);
-  const int t = threadIdx.x, lane = t & 31;
-  const int chunks = in / 8, per_row = (chunks + kGemvThreads - 1) / kGemvThreads, units = rows * per_row;
-
-  uint4 cur[kGemvBatch], nxt[kGemvBatch];
-  // Load cursor: unit index, its row (block-relative) and its unit within the row.
-  int lu = 0, lr = 0, lj = 0;
-  const uint4* lw = gemv_row(job, row_begin, in);
-  auto load_batch = [&](uint4(&buf)[kGemvBatch]) {
-#pragma unroll
-    for (int b = 0; b < kGemvBatch; ++b) {
-      const int c = lj * kGemvThreads + t;
-      buf[b] = lu < units && c < chunks ? __ldg(lw + c) : make_uint4(0, 0, 0, 0);
-      ++lu;
-      if (++lj == per_row) {
-        lj = 0;
-        if (++lr < rows) lw = gemv_row(job, row_begin + lr, in);
-      }
-    }
-  };
-  load_batch(cur);
-  load_batch(nxt);
-  pdl_launch_next();
-  pdl_wait();
-  for (int i = t; i < rows * N; i += kGemvThreads) red[i] = 0.0f;
-  __syncthreads();
-
-  float acc[N];
-#pragma unroll
-  for (int n = 0; n < N; ++n) acc[n] = 0.0f;
-  auto flush = [&](int r) {
-#pragma unroll
-    for (int n = 0; n < N; ++n) {
-      const float s = warp_sum(acc[n]);
-      if (lane == 0) atomicAdd(&red[r * N + n], s);
-      acc[n] = 0.0f;
-    }
-  };
-  const uint4* x = reinterpret_cast<const uint4*>(X);
-  const int x_stride = chunks;
-  int cr = 0, cj = 0;  // compute cursor (block-uniform)
-  for (int u0 = 0; u0 < units; u0 += kGemvBatch) {
-#pragma unroll
-    for (int b = 0; b < kGemvBatch; ++b) {
-      if (u0 + b < units) {
-        const int c = cj * kGemvThreads + t;
-        if (c < chunks) {
-          const half2* wh = reinterpret_cast<const half2*>(&cur[b]);
-          float2 wf[4];
-#pragma unroll
-          for (int k = 0; k < 4; ++k) wf[k] = __half22float2(wh[k]);
-#pragma unroll
-          for (int n = 0; n < N; ++n) {
-            const uint4 xv = __ldg(x + static_cast<size_t>(n) * x_stride + c);
-            const half2* xh = reinterpret_cast<const half2*>(&xv);
-#pragma unroll
-            for (int k = 0; k < 4; ++k) {
-              const float2 xf = __half22float2(xh[k]);
-              acc[n] += wf[k].x * xf.x + wf[k].y * xf.y;
-            }
-          }
-        }
-        if (++cj == per_row) {
-          flush(cr);
-          cj = 0;
-          ++cr;
-        }
-      }
-    }
-#pragma unroll
-    for (int b = 0; b < kGemvBatch; ++b) cur[b] = nxt[b];
-    if (u0 + 2 * kGemvBatch < units) load_batch(nxt);
-  }
-  __syncthreads();
-  for (int i = t; i < rows * N; i += kGemvThreads) {
-    const int r = i / N, n = i - r * N;
-    int o = row_begin + r;
-    Out* Y = job.y0;
-    int out = job.out0;
-    const half* relu_bias = job.relu_bias0;
-    if (o >= job.out0) {
-      o -= job.out0;
-      relu_bias = nullptr;
-      Y = job.y1;
-      out = job.out1;
-      if (o >= job.out1) {
-        o -= job.out1;
-        Y = job.y2;
-        out = job.out2;
-      }
-    }
-    const float s = red[i];
-    store_out(Y + static_cast<size_t>(n) * out + o, relu_bias ? fmaxf(s + __half2float(relu_bias[o]), 0.0f) : s);
-  }
-}
-
-// The previous GEMV (kept for comparison, SLLM_CUDA_GEMV=warp_rows): one warp per output row of W, 16-byte loads, so that
+// Y[n][o] = sum_i X[n][i] W[o][i] for N <= 8 rows: one warp per output row of W, 16-byte loads, so that
 // the weights stream through once at close to memory bandwidth. `in` is a multiple of 8.
 template <int N, typename Out>
-__global__ void __launch_bounds__(256) gemv_warp_rows_kernel(const GemvJob<Out> job, const half* __restrict__ X, int in) {
+__global__ void __launch_bounds__(256) gemv_kernel(const GemvJob<Out> job, const half* __restrict__ X, int in) {
   pdl_launch_next();
   pdl_wait();
   int o = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -624,11 +493,6 @@ class CudaEngine final : public Engine {
       throw InputError("model " + arch.name, "the CUDA engine needs head_dim to be a multiple of 8, at most 256");
     }
     require_gpu(device);
-    CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device.index));
-    if (const char* pdl = std::getenv("SLLM_CUDA_PDL"); pdl != nullptr && std::string(pdl) == "late") {
-      const int zero = 0;
-      CUDA_CHECK(cudaMemcpyToSymbol(pdl_early_trigger, &zero, sizeof zero));
-    }
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     BLAS_CHECK(cublasCreate(&blas_));
     BLAS_CHECK(cublasSetStream(blas_, stream_));
@@ -676,7 +540,7 @@ class CudaEngine final : public Engine {
       auto it = graphs_.find(N);
       if (it == graphs_.end()) {
         cudaGraphExec_t exec = nullptr;
-        if (pdl_supported_ && pdl_enabled_) {
+        if (pdl_supported_) {
           try {
             exec = capture_graph(chunks, first_row, true);
           } catch (const std::runtime_error&) {
@@ -1035,35 +899,18 @@ class CudaEngine final : public Engine {
     BLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, W, CUDA_R_16F, in, X, CUDA_R_16F, in,
                             &beta, Y, CUDA_R_32F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
-  template <int N, typename Out>
-  void gemv_launch(GemvJob<Out> job, const half* X, int in) {
-    // About one wave of blocks, every block the same number of rows (see gemv_kernel).
-    static const int blocks_per_sm = [] {
-      int n = 0;
-      CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, gemv_kernel<N, Out>, kGemvThreads, 0));
-      return std::max(n, 1);
-    }();
-    const int total = job.out0 + job.out1 + job.out2;
-    const int wave = sm_count_ * blocks_per_sm;
-    job.rows_per_block = std::clamp((total + wave - 1) / wave, 1, kGemvMaxRowsPerBlock);
-    const int blocks = (total + job.rows_per_block - 1) / job.rows_per_block;
-    if (gemv_warp_rows_) {
-      launch(gemv_warp_rows_kernel<N, Out>, (total + 7) / 8, 256, 0, job, X, in);
-      return;
-    }
-    launch(gemv_kernel<N, Out>, blocks, kGemvThreads, 0, job, X, in);
-  }
   template <typename Out>
   void gemv(const GemvJob<Out>& job, const half* X, int rows, int in) {
+    const int blocks = (job.out0 + job.out1 + job.out2 + 7) / 8;
     switch (rows) {
-      case 1: gemv_launch<1>(job, X, in); break;
-      case 2: gemv_launch<2>(job, X, in); break;
-      case 3: gemv_launch<3>(job, X, in); break;
-      case 4: gemv_launch<4>(job, X, in); break;
-      case 5: gemv_launch<5>(job, X, in); break;
-      case 6: gemv_launch<6>(job, X, in); break;
-      case 7: gemv_launch<7>(job, X, in); break;
-      default: gemv_launch<8>(job, X, in); break;
+      case 1: launch(gemv_kernel<1, Out>, blocks, 256, 0, job, X, in); break;
+      case 2: launch(gemv_kernel<2, Out>, blocks, 256, 0, job, X, in); break;
+      case 3: launch(gemv_kernel<3, Out>, blocks, 256, 0, job, X, in); break;
+      case 4: launch(gemv_kernel<4, Out>, blocks, 256, 0, job, X, in); break;
+      case 5: launch(gemv_kernel<5, Out>, blocks, 256, 0, job, X, in); break;
+      case 6: launch(gemv_kernel<6, Out>, blocks, 256, 0, job, X, in); break;
+      case 7: launch(gemv_kernel<7, Out>, blocks, 256, 0, job, X, in); break;
+      default: launch(gemv_kernel<8, Out>, blocks, 256, 0, job, X, in); break;
     }
   }
   // Every kernel launch of the engine; decode-step graphs set pdl_ (programmatic dependent launch: the
@@ -1158,14 +1005,8 @@ class CudaEngine final : public Engine {
   int* host_ints_ = nullptr;  // pinned
   int* host_next_ = nullptr;  // pinned
   std::map<int, cudaGraphExec_t> graphs_;  // decode step graphs by row count; they capture buffer addresses
-  int sm_count_ = 1;
   bool pdl_ = false;           // set while a decode-step graph is captured
   bool pdl_supported_ = true;  // cleared if capturing with it failed (then graphs are captured without)
-  // Comparison knobs for the decode benchmark (environment): SLLM_CUDA_PDL=0 captures decode graphs
-  // without programmatic dependent launch, SLLM_CUDA_PDL=late keeps it but lets a kernel's successor
-  // start only as its blocks exit, SLLM_CUDA_GEMV=warp_rows uses the previous GEMV kernel.
-  bool pdl_enabled_ = std::getenv("SLLM_CUDA_PDL") == nullptr || std::string(std::getenv("SLLM_CUDA_PDL")) != "0";
-  bool gemv_warp_rows_ = std::getenv("SLLM_CUDA_GEMV") != nullptr && std::string(std::getenv("SLLM_CUDA_GEMV")) == "warp_rows";
 };
 
 }  // namespace
