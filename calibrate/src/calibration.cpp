@@ -116,7 +116,10 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
   p.chunk_size = lo.chunk_bytes;
   models::Loader loader(lo);
   const std::vector<std::pair<std::string, models::LoadMode>> modes = {
-      {"sllm", models::LoadMode::kPipelined}, {"safetensors", models::LoadMode::kSafetensors}, {"torch", models::LoadMode::kTorch}};
+      {"sllm", models::LoadMode::kPipelined}, {"safetensors", models::LoadMode::kSafetensors}, {"torch", models::LoadMode::kTorch},
+      // The paper's ablation steps (figure 2), each a real loader code path.
+      {"by-tensor", models::LoadMode::kByTensor}, {"bulk", models::LoadMode::kBulk}, {"direct", models::LoadMode::kDirect},
+      {"threads", models::LoadMode::kThreads}, {"pinned", models::LoadMode::kPinned}};
   for (std::uint64_t size : sizes) {
     const std::string dir = o.scratch + "/ckpt-" + std::to_string(size >> 20) + "MiB";
     const models::Checkpoint ckpt = synth_blob_checkpoint(dir, size);
