@@ -182,6 +182,7 @@ std::vector<CopyProbe> gpu_copy_probes(std::uint64_t bytes) {
   std::vector<CopyProbe> out;
 #if defined(SLLM_HAVE_CUDA)
   const int gpus = models::cuda_device_count();
+  if (gpus == 0) return out;  // a CUDA build on a host without a GPU (CI): nothing to probe
   // Pinned and pageable host buffers, shared by the per-GPU probes.
   void* pinned = nullptr;
   cuda_check(cudaSetDevice(0), "cudaSetDevice");

@@ -12,42 +12,14 @@
 #include "sllm/models/safetensors.h"
 #include "sllm/models/tensor_layout.h"
 #include "sllm/sim/error.h"
+#include "sllm/sim/random.h"
 
 namespace sllm::models {
 
 namespace {
 
-std::uint64_t splitmix64(std::uint64_t& x) {
-  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// xoshiro256**: fast and fully specified (std:: distributions are implementation-defined).
-class Xoshiro {
- public:
-  explicit Xoshiro(std::uint64_t seed) {
-    for (auto& w : s_) w = splitmix64(seed);
-  }
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in [-1, 1).
-  float symmetric() { return static_cast<float>(next() >> 40) * (2.0f / 16777216.0f) - 1.0f; }
-
- private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t s_[4];
-};
+// Uniform in [-1, 1) from the top 24 bits: exactly representable in a float.
+float symmetric(Rng& rng) { return static_cast<float>(rng.next() >> 40) * (2.0f / 16777216.0f) - 1.0f; }
 
 std::uint32_t float_bits(float f) {
   std::uint32_t u;
@@ -109,10 +81,10 @@ void fill_tensor(const TensorSpec& t, std::uint64_t seed, std::vector<std::byte>
   std::atomic<std::uint64_t> next{0};
   auto work = [&] {
     for (std::uint64_t b = next.fetch_add(1); b < blocks; b = next.fetch_add(1)) {
-      Xoshiro rng(name_seed ^ (b * 0xD1B54A32D192ED03ull));
+      Rng rng(name_seed, /*stream=*/b);
       const std::uint64_t end = std::min(n, (b + 1) * kBlock);
       for (std::uint64_t i = b * kBlock; i < end; ++i) {
-        const float v = sc.center + sc.spread * rng.symmetric();
+        const float v = sc.center + sc.spread * symmetric(rng);
         std::byte* dst = out.data() + i * esize;
         if (t.dtype == DType::kF16) {
           const std::uint16_t h = to_f16(v);
