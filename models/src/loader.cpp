@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "blocking_queue.h"
 #include "chunk_hash.h"
 #include "chunk_pool.h"
 #include "file_io.h"
@@ -37,47 +38,6 @@ constexpr std::pair<std::string_view, LoadMode> kModes[] = {
 
 using Clock = std::chrono::steady_clock;
 
-// Unbounded multi-producer multi-consumer queue of landed chunks waiting for the copy stage.
-template <typename T>
-class BlockingQueue {
- public:
-  void push(T v) {
-    {
-      std::lock_guard lock(mu_);
-      items_.push_back(std::move(v));
-    }
-    cv_.notify_one();
-  }
-  void close() {
-    {
-      std::lock_guard lock(mu_);
-      closed_ = true;
-    }
-    cv_.notify_all();
-  }
-  // Blocks; false once closed and drained.
-  bool pop(T& out) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !items_.empty() || closed_; });
-    if (items_.empty()) return false;
-    out = std::move(items_.front());
-    items_.pop_front();
-    return true;
-  }
-  bool try_pop(T& out) {
-    std::lock_guard lock(mu_);
-    if (items_.empty()) return false;
-    out = std::move(items_.front());
-    items_.pop_front();
-    return true;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<T> items_;
-  bool closed_ = false;
-};
 
 struct AlignedFree {
   void operator()(std::byte* p) const { std::free(p); }
@@ -433,8 +393,7 @@ std::uint64_t load_pipelined(LoadContext& cx, const std::vector<OpenPartition>& 
   for (const Landed& l : resident) queue_of(l.partition).push(l);
 
   auto drain_queue = [&](BlockingQueue<Landed>& q) {
-    Landed item;
-    while (q.pop(item)) cx.pool.release(item.slot);
+    while (auto item = q.pop()) cx.pool.release(item->slot);
   };
   std::vector<std::thread> copiers;
   if (to_gpu) {
@@ -448,20 +407,20 @@ std::uint64_t load_pipelined(LoadContext& cx, const std::vector<OpenPartition>& 
           auto finish_one = [&] { cx.pool.release(static_cast<std::int64_t>(cq.wait_oldest())); };
           try {
             while (true) {
-              Landed item;
-              if (cq.in_flight() == 0) {
-                if (!q.pop(item)) break;
-              } else if (!q.try_pop(item)) {
-                finish_one();  // nothing new yet: retire the oldest copy meanwhile
+              const bool idle = cq.in_flight() == 0;
+              const std::optional<Landed> item = idle ? q.pop() : q.try_pop();
+              if (!item) {
+                if (idle) break;  // closed and drained
+                finish_one();     // nothing new yet: retire the oldest copy meanwhile
                 continue;
               }
               if (failure.failed()) {
-                cx.pool.release(item.slot);
+                cx.pool.release(item->slot);
                 continue;
               }
               if (cq.in_flight() >= max_in_flight) finish_one();
-              cq.submit(static_cast<std::byte*>(cx.dest[p]) + item.offset, cx.pool.data(item.slot), item.length,
-                        static_cast<std::uint64_t>(item.slot));
+              cq.submit(static_cast<std::byte*>(cx.dest[p]) + item->offset, cx.pool.data(item->slot), item->length,
+                        static_cast<std::uint64_t>(item->slot));
             }
             while (cq.in_flight() > 0) finish_one();
           } catch (const std::exception& e) {
@@ -485,13 +444,12 @@ std::uint64_t load_pipelined(LoadContext& cx, const std::vector<OpenPartition>& 
   } else {
     for (int t = 0; t < cx.lo.copy_streams; ++t) {
       copiers.emplace_back([&] {
-        Landed item;
-        while (landed[0].pop(item)) {
+        while (auto item = landed[0].pop()) {
           if (!failure.failed()) {
-            std::memcpy(static_cast<std::byte*>(cx.dest[static_cast<std::size_t>(item.partition)]) + item.offset, cx.pool.data(item.slot),
-                        item.length);
+            std::memcpy(static_cast<std::byte*>(cx.dest[static_cast<std::size_t>(item->partition)]) + item->offset,
+                        cx.pool.data(item->slot), item->length);
           }
-          cx.pool.release(item.slot);
+          cx.pool.release(item->slot);
         }
       });
     }

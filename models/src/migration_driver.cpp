@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "sllm/models/migration.h"
+
+#include "blocking_queue.h"
 #include "sllm/sim/error.h"
 
 namespace sllm::models {
@@ -23,29 +25,6 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-template <typename T>
-class Queue {
- public:
-  void push(T item) {
-    {
-      std::lock_guard lock(mutex_);
-      items_.push_back(std::move(item));
-    }
-    ready_.notify_one();
-  }
-  T pop() {
-    std::unique_lock lock(mutex_);
-    ready_.wait(lock, [&] { return !items_.empty(); });
-    T item = std::move(items_.front());
-    items_.pop_front();
-    return item;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<T> items_;
-};
 
 struct Event {
   enum class Kind : std::uint8_t {
@@ -82,8 +61,9 @@ LiveMigrationReport run_live_migration(Engine& source, const std::function<std::
                                       std::to_string(request.migrate_at_token));
   }
   const auto prompt_len = static_cast<std::int64_t>(request.prompt.size());
-  Queue<Event> events;
-  Queue<DestCommand> dest_commands;
+  // Never closed: pop() always returns an item.
+  BlockingQueue<Event> events;
+  BlockingQueue<DestCommand> dest_commands;
 
   // The sequence (prompt + output) as the source produced it; the source appends, the loop copies ranges.
   std::mutex sequence_mutex;
@@ -139,7 +119,7 @@ LiveMigrationReport run_live_migration(Engine& source, const std::function<std::
         events.push(Event(Event::Kind::kDestLoaded));
         TokenId next = -1;  // the destination's prediction after the last token it recomputed
         for (;;) {
-          DestCommand cmd = dest_commands.pop();
+          DestCommand cmd = *dest_commands.pop();
           if (cmd.kind == DestCommand::Kind::kQuit) return;
           if (cmd.kind == DestCommand::Kind::kRecompute) {
             const auto r0 = Clock::now();
@@ -200,7 +180,7 @@ LiveMigrationReport run_live_migration(Engine& source, const std::function<std::
 
   if (request.migrate_at_token == 0) begin_migration(0);
   while (!(source_done && (dest_done || !dest_started))) {
-    Event ev = events.pop();
+    Event ev = *events.pop();
     switch (ev.kind) {
       case Event::Kind::kSourceToken:
         source_output = ev.output_count;
