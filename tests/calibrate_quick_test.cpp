@@ -47,7 +47,9 @@ TEST(CalibrateQuick, CpuProfileLoadsIntoTheSimulatorAndValidates) {
   ASSERT_NE(p.find_engine("tiny-opt", 1), nullptr);
   ASSERT_NE(p.find_engine("tiny-llama", 1), nullptr);
   EXPECT_EQ(p.find_engine("tiny-opt", 1)->prefill_fit.points, 4);
-  EXPECT_EQ(p.find_engine("tiny-opt", 1)->decode_fit.points, 6);
+  // 3 batch sizes x 2 contexts: one piece (fewer points could not pin a piece's 4 coefficients).
+  ASSERT_EQ(p.find_engine("tiny-opt", 1)->decode.size(), 1u);
+  EXPECT_EQ(p.find_engine("tiny-opt", 1)->decode[0].fit.points, 6);
   const auto measurements = calibrate::read_measurements(dir + "/" + p.measurements);
   EXPECT_GE(measurements.size(), 18u + 20u);  // 3 modes x 3 sizes x 2 tiers; 2 models x (4 + 6) engine points
 
@@ -79,6 +81,9 @@ TEST(CalibrateQuick, CpuProfileLoadsIntoTheSimulatorAndValidates) {
   // steps) x 2 tiers (cold from SSD, warm from DRAM).
   EXPECT_EQ(loads, 3u * 8u * 2u);
   EXPECT_EQ(run(std::string(SLLM_BINARY) + " calibrate validate --profile " + profile + " >/dev/null"), 0);
+  // refit: the same measurements give the same laws; machine and probes are kept.
+  ASSERT_EQ(run(std::string(SLLM_BINARY) + " calibrate refit --profile " + profile + " -o " + dir + "/refit.yaml >/dev/null 2>&1"), 0);
+  EXPECT_EQ(read_profile(dir + "/refit.yaml"), p);
   EXPECT_EQ(run(std::string(SLLM_BINARY) + " calibrate validate --profile " + dir + "/nowhere.yaml 2>/dev/null"), 2);
   fs::remove_all(dir);
 }

@@ -30,11 +30,11 @@ Profile sample_profile() {
   EngineProfile e;
   e.model = "opt-6.7b";
   e.c0 = 1.0 / 3.0 * 1e-3, e.c1 = 2.2e-5, e.c2 = 1e-9 / 7.0;
-  e.d0 = 0.0123, e.d1 = 1.5e-4, e.d2 = 3.3e-8;
   e.prefill_fit = {0.99, 0.03, 7};
-  e.decode_fit = {0.98, 0.04, 20};
+  e.decode.push_back({8, 0.0123, 1.5e-4, 3.3e-8, 1.0 / 3.0 * 1e-6, {0.98, 0.04, 20}});
+  e.decode.push_back({DecodePiece::kUnbounded, 0.005, 2e-5, 1e-7, 0, {0.97, 0.03, 8}});
   p.engine.push_back(e);
-  p.migration.push_back({"opt-6.7b", 2.5e-5, 4e-3, 0.011, {0.97, 0.05, 9}});
+  p.migration.push_back({"opt-6.7b", 2.5e-5, 4e-3, {0.97, 0.05, 9}, 0.0031, {0.9, 0.08, 3}});
   p.measurements = "x.measurements.csv";
   return p;
 }
@@ -63,8 +63,23 @@ TEST(ProfileIo, UnknownKeysAndBadValuesAreLocated) {
   EXPECT_THROW(parse_profile("profile_version: 2\n", "p.yaml"), InputError);
   EXPECT_THROW(parse_profile(base + "loader: {modes: {sllm: {ssd: {bandwidth: \"-1 GB/s\"}}}}\n", "p.yaml"), InputError);
   EXPECT_THROW(parse_profile(base + "loader: {modes: {fast: {}}}\n", "p.yaml"), InputError);
+  const std::string engine = base + "engine:\n  - model: opt-6.7b\n    prefill: {c0: 0, c1: 0, c2: 0}\n";
+  EXPECT_NO_THROW(parse_profile(engine + "    decode: [{max_batch: 4, d0: 1, d1: 0, d2: 0}, {d0: 2, d1: 0, d2: 0}]\n", "p.yaml"));
+  // A single-piece decode map (the format before piecewise laws) says how to migrate.
   try {
-    parse_profile(base + "engine:\n  - model: gpt-5\n    prefill: {c0: 0, c1: 0, c2: 0}\n    decode: {d0: 0, d1: 0, d2: 0}\n", "p.yaml");
+    parse_profile(engine + "    decode: {d0: 0, d1: 0, d2: 0}\n", "p.yaml");
+    FAIL() << "a decode map was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("p.yaml:4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("one-element list"), std::string::npos) << e.what();
+  }
+  // max_batch: required before the last piece, increasing, absent from the last.
+  EXPECT_THROW(parse_profile(engine + "    decode: [{d0: 1, d1: 0, d2: 0}, {d0: 2, d1: 0, d2: 0}]\n", "p.yaml"), InputError);
+  EXPECT_THROW(parse_profile(engine + "    decode: [{max_batch: 8, d0: 1, d1: 0, d2: 0}, {max_batch: 4, d0: 1, d1: 0, d2: 0}, {d0: 2, d1: 0, d2: 0}]\n", "p.yaml"), InputError);
+  EXPECT_THROW(parse_profile(engine + "    decode: [{max_batch: 8, d0: 1, d1: 0, d2: 0}]\n", "p.yaml"), InputError);
+  EXPECT_THROW(parse_profile(engine + "    decode: []\n", "p.yaml"), InputError);
+  try {
+    parse_profile(base + "engine:\n  - model: gpt-5\n    prefill: {c0: 0, c1: 0, c2: 0}\n    decode: [{d0: 0, d1: 0, d2: 0}]\n", "p.yaml");
     FAIL() << "an unknown model was accepted";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("p.yaml:3"), std::string::npos) << e.what();
@@ -112,12 +127,27 @@ TEST(ProfileScenario, ProfileReplacesBandwidthsAndFillAndDrivesCosts) {
   const ModelArch& opt = *sc.models[0].arch;
   const GpuSpec& gpu = g.gpu;
   EXPECT_DOUBLE_EQ(cost->prefill_seconds(opt, gpu, 1, 100, 6000), 1.0 / 3.0 * 1e-3 + 100 * 2.2e-5 + 6000 * (1e-9 / 7.0));
-  EXPECT_DOUBLE_EQ(cost->decode_law(opt, gpu, 1, 4).at(1000), 0.0123 + 4 * 1.5e-4 + 1000 * 3.3e-8);
+  // Decode: the piece of the batch (up to 8: the first; above: the second, also beyond every measured
+  // batch), with the per-sequence term folded into the line in C for that batch.
+  EXPECT_DOUBLE_EQ(cost->decode_law(opt, gpu, 1, 4).at(1000), 0.0123 + 4 * 1.5e-4 + 1000 * 3.3e-8 + 1000.0 / 4 * (1.0 / 3.0 * 1e-6));
+  EXPECT_DOUBLE_EQ(cost->decode_law(opt, gpu, 1, 8).at(1000), 0.0123 + 8 * 1.5e-4 + 1000 * 3.3e-8 + 1000.0 / 8 * (1.0 / 3.0 * 1e-6));
+  EXPECT_DOUBLE_EQ(cost->decode_law(opt, gpu, 1, 9).at(1000), 0.005 + 9 * 2e-5 + 1000 * 1e-7);
+  EXPECT_DOUBLE_EQ(cost->decode_law(opt, gpu, 1, 500).at(1000), 0.005 + 500 * 2e-5 + 1000 * 1e-7);
+  // The simulator's closed-form sum of a run of steps with a fixed batch equals the step-by-step sum.
+  for (std::uint32_t b : {3u, 12u}) {
+    const StepLaw law = cost->decode_law(opt, gpu, 1, b);
+    const DecodeRun run(law, 700.0, b);
+    double brute = 0;
+    for (int j = 0; j < 250; ++j) brute += law.at(700.0 + b * j);
+    EXPECT_NEAR(run.cumulative(250), brute, 1e-12 * brute) << "batch " << b;
+  }
   EXPECT_DOUBLE_EQ(cost->recompute_seconds(opt, gpu, 1, 300, 350.0 * 350 - 50.0 * 50), 2.5e-5 * 300 + 4e-3);
+  EXPECT_EQ(cost->migration_handoff_seconds(opt, gpu, 1), 0.0031);
   const RooflineCostModel roofline(sc.simulation.cost_model);
   const ModelArch& tiny = *sc.models[2].arch;
   EXPECT_EQ(cost->prefill_seconds(tiny, gpu, 1, 100, 6000), roofline.prefill_seconds(tiny, gpu, 1, 100, 6000));
   EXPECT_EQ(cost->prefill_seconds(opt, gpu, 2, 100, 6000), roofline.prefill_seconds(opt, gpu, 2, 100, 6000));
+  EXPECT_EQ(cost->migration_handoff_seconds(tiny, gpu, 1), 0.0);
 
   // And a whole simulation runs with it.
   Simulator sim(sc);

@@ -158,7 +158,8 @@ struct EngineShape {
   std::vector<int> batches;
   std::vector<int> contexts;
   std::vector<int> migration_prompts;
-  int migration_new_tokens = 0;
+  int migration_min_tokens = 0;       // output tokens of a probe migration at least
+  double migration_max_seconds = 0;   // of decoding per probe migration at most
 };
 
 void probe_engine(const CalibrationOptions& o, const models::Device& device, const EngineShape& shape,
@@ -226,17 +227,45 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
   models::EngineConfig one;
   one.max_sequences = 1;
   one.max_context = arch.max_positions;
+  // The destination's load is creating this engine again from the host weights: time it to size the
+  // probes (then the probes' own loads, which run next to a decoding source, take over when longer).
+  const auto t_load = Clock::now();
   auto source = models::Engine::create(arch, weights, device, one);
+  double load_seconds = since(t_load);
+  double step_seconds = 0;  // the fastest measured single-sequence step: the most tokens per second
+  for (const Measurement& m : out) {
+    if (m.kind == "decode" && m.model == shape.model && m.x0 == 1 && (step_seconds == 0 || m.seconds < step_seconds)) {
+      step_seconds = m.seconds;
+    }
+  }
   models::MigrationConfig mc;
   for (int prompt_len : shape.migration_prompts) {
     for (int r = 0; r < (o.quick ? 1 : 2); ++r) {
       models::LiveMigrationRequest req;
       req.prompt = models::random_tokens(seed++, prompt_len, arch.vocab);
-      req.new_tokens = shape.migration_new_tokens;
-      req.migrate_at_token = shape.migration_new_tokens / 4;
+      source->reset(0);
+      const models::SequenceChunk chunk{0, req.prompt};
+      const auto t_prefill = Clock::now();
+      source->forward(std::span(&chunk, 1));
+      const double prefill_seconds = since(t_prefill);
+      const MigrationProbeSize size =
+          size_migration_probe(load_seconds, step_seconds, prefill_seconds, prompt_len, arch.max_positions,
+                               shape.migration_min_tokens, shape.migration_max_seconds);
+      req.new_tokens = size.new_tokens;
+      req.migrate_at_token = size.migrate_at_token;
       // The destination loads from the same host weights (the load is not what is measured here).
       const auto report = models::run_live_migration(
           *source, [&] { return models::Engine::create(arch, weights, device, one); }, req, mc);
+      load_seconds = std::max(load_seconds, report.load_seconds);
+      if (report.decode_step_seconds > 0 && (step_seconds == 0 || report.decode_step_seconds < step_seconds)) {
+        step_seconds = report.decode_step_seconds;
+      }
+      char line[200];
+      std::snprintf(line, sizeof line, "  migration %s prompt %d, %d new tokens%s: load %.3f s, %s", shape.model.c_str(),
+                    prompt_len, req.new_tokens, size.fits ? "" : " (capped)", report.load_seconds,
+                    report.dropped ? "dropped (the source finished first)"
+                                   : (std::to_string(report.rounds.size()) + " rounds").c_str());
+      say(o, line);
       if (report.dropped) continue;
       for (const auto& round : report.rounds) {
         out.push_back({"recompute", shape.model, "", "", static_cast<double>(round.end - round.begin),
@@ -314,6 +343,20 @@ std::vector<Measurement> read_measurements(const std::string& path) {
   return rows;
 }
 
+MigrationProbeSize size_migration_probe(double load_seconds, double step_seconds, double prefill_seconds,
+                                        int prompt_tokens, int max_positions, int min_tokens, double max_seconds) {
+  MigrationProbeSize size;
+  size.migrate_at_token = min_tokens / 4;
+  const double step = std::max(step_seconds, 1e-9);
+  const double needed = size.migrate_at_token + std::ceil(1.5 * load_seconds / step) +
+                        std::ceil(4 * prefill_seconds / step) + 32;
+  const double cap = std::min<double>(max_positions - prompt_tokens - 1, std::floor(max_seconds / step));
+  size.new_tokens = static_cast<int>(std::max<double>(min_tokens, std::min(needed, cap)));
+  size.new_tokens = std::min(size.new_tokens, max_positions - prompt_tokens - 1);  // never past the positions
+  size.fits = needed <= cap;
+  return size;
+}
+
 void fit_profile(const std::vector<Measurement>& ms, Profile& p) {
   // Group the points of each law.
   std::map<std::pair<std::string, std::string>, std::pair<std::vector<double>, std::vector<double>>> loads;
@@ -354,7 +397,12 @@ void fit_profile(const std::vector<Measurement>& ms, Profile& p) {
       b.push_back(m->x1);
       t.push_back(m->seconds);
     }
-    if (t.size() >= 3) fit_decode(a, b, t, e);
+    if (!t.empty()) {
+      try {
+        fit_decode(a, b, t, e);
+      } catch (const std::invalid_argument&) {  // too few points: the fallback cost model decodes this shape
+      }
+    }
     p.engine.push_back(e);
   }
   p.migration.clear();
@@ -368,9 +416,12 @@ void fit_profile(const std::vector<Measurement>& ms, Profile& p) {
     }
     if (t.size() < 2) continue;
     fit_migration(n, t, mp);
-    double sum = 0;
-    for (const Measurement* m : pause[model]) sum += m->seconds;
-    mp.pause = pause[model].empty() ? 0 : sum / static_cast<double>(pause[model].size());
+    std::vector<double> final_tokens, pauses;
+    for (const Measurement* m : pause[model]) {
+      final_tokens.push_back(m->x0);
+      pauses.push_back(m->seconds);
+    }
+    fit_pause(final_tokens, pauses, mp);
     p.migration.push_back(mp);
   }
 }
@@ -393,16 +444,17 @@ Profile run_calibration(const CalibrationOptions& o, std::vector<Measurement>& m
   std::vector<EngineShape> shapes;
   if (device.is_cuda()) {
     const std::vector<int> prompts = o.quick ? std::vector<int>{32, 128, 512} : std::vector<int>{16, 64, 128, 256, 512, 1024, 1536};
-    const std::vector<int> batches = o.quick ? std::vector<int>{1, 4} : std::vector<int>{1, 2, 4, 8, 16};
+    // Dense in batch: the decode law's pieces (kernel regimes) are placed by the data.
+    const std::vector<int> batches = o.quick ? std::vector<int>{1, 4, 16} : std::vector<int>{1, 2, 4, 6, 8, 12, 16, 24, 32};
     const std::vector<int> contexts = o.quick ? std::vector<int>{64, 512} : std::vector<int>{64, 256, 512, 1024};
     const std::vector<int> mig = o.quick ? std::vector<int>{64, 512} : std::vector<int>{64, 256, 512, 1024};
-    for (const char* model : {"opt-2.7b", "opt-6.7b"}) shapes.push_back({model, prompts, batches, contexts, mig, 96});
+    for (const char* model : {"opt-2.7b", "opt-6.7b"}) shapes.push_back({model, prompts, batches, contexts, mig, 96, 15.0});
   } else {
     const std::vector<int> prompts = o.quick ? std::vector<int>{8, 32, 64, 128} : std::vector<int>{8, 16, 32, 64, 128, 256, 384};
     const std::vector<int> batches = o.quick ? std::vector<int>{1, 2, 4} : std::vector<int>{1, 2, 4, 8};
     const std::vector<int> contexts = o.quick ? std::vector<int>{16, 128} : std::vector<int>{16, 64, 128, 256};
     const std::vector<int> mig = o.quick ? std::vector<int>{16, 64, 128} : std::vector<int>{16, 64, 128, 256};
-    for (const char* model : {"tiny-opt", "tiny-llama"}) shapes.push_back({model, prompts, batches, contexts, mig, 64});
+    for (const char* model : {"tiny-opt", "tiny-llama"}) shapes.push_back({model, prompts, batches, contexts, mig, 64, 5.0});
   }
   for (const auto& s : shapes) {
     try {

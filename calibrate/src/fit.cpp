@@ -120,15 +120,102 @@ void fit_prefill(const std::vector<double>& tokens, const std::vector<double>& s
   e.prefill_fit = f.quality;
 }
 
-void fit_decode(const std::vector<double>& batch, const std::vector<double>& context,
-                const std::vector<double>& seconds, EngineProfile& e) {
+std::optional<DecodePiece> fit_decode_piece(const std::vector<double>& batch, const std::vector<double>& context,
+                                            const std::vector<double>& seconds) {
+  std::vector<double> batches = batch, contexts = context;
+  std::sort(batches.begin(), batches.end());
+  std::sort(contexts.begin(), contexts.end());
+  const bool several_batches = std::unique(batches.begin(), batches.end()) - batches.begin() > 1;
+  const bool several_contexts = std::unique(contexts.begin(), contexts.end()) - contexts.begin() > 1;
+  // Columns: 1, batch, C, C / batch; a column the points cannot resolve is left out (its coefficient 0).
+  const std::vector<bool> used = {true, several_batches, several_contexts, several_batches && several_contexts};
   std::vector<std::vector<double>> x;
-  for (std::size_t i = 0; i < batch.size(); ++i) x.push_back({1.0, batch[i], context[i]});
-  const LinearFit f = fit_linear(x, seconds, {true, true, true});
-  e.d0 = f.coefficients[0];
-  e.d1 = f.coefficients[1];
-  e.d2 = f.coefficients[2];
-  e.decode_fit = f.quality;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    std::vector<double> row;
+    const double full[] = {1.0, batch[i], context[i], context[i] / batch[i]};
+    for (std::size_t j = 0; j < used.size(); ++j) {
+      if (used[j]) row.push_back(full[j]);
+    }
+    x.push_back(row);
+  }
+  // More points than coefficients: an exact fit through as many points as coefficients would claim a
+  // zero error that says nothing about the law.
+  if (x.empty() || x.size() <= x.front().size()) return std::nullopt;
+  const LinearFit f = fit_linear(x, seconds, std::vector<bool>(x.front().size(), true));
+  double coef[4] = {0, 0, 0, 0};
+  for (std::size_t j = 0, k = 0; j < used.size(); ++j) {
+    if (used[j]) coef[j] = f.coefficients[k++];
+  }
+  DecodePiece piece;
+  piece.d0 = coef[0];
+  piece.d1 = coef[1];
+  piece.d2 = coef[2];
+  piece.d3 = coef[3];
+  piece.fit = f.quality;
+  return piece;
+}
+
+void fit_decode(const std::vector<double>& batch, const std::vector<double>& context,
+                const std::vector<double>& seconds, EngineProfile& e, double target, int max_pieces) {
+  if (batch.size() != context.size() || batch.size() != seconds.size() || batch.empty()) {
+    throw std::invalid_argument("decode fit: no points or mismatched sizes");
+  }
+  std::vector<double> sizes = batch;
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  const int k = static_cast<int>(sizes.size());
+  // A split: the indices into `sizes` where pieces 2, 3, ... begin.
+  std::vector<std::vector<int>> splits = {{}};
+  if (max_pieces >= 2) {
+    for (int a = 1; a < k; ++a) splits.push_back({a});
+  }
+  if (max_pieces >= 3) {
+    for (int a = 1; a < k; ++a) {
+      for (int b = a + 1; b < k; ++b) splits.push_back({a, b});
+    }
+  }
+  std::vector<DecodePiece> best;
+  double best_error = 0;
+  std::size_t best_pieces = 0;
+  for (const std::vector<int>& split : splits) {
+    std::vector<DecodePiece> pieces;
+    double worst = 0;
+    bool feasible = true;
+    for (std::size_t p = 0; p <= split.size() && feasible; ++p) {
+      const double lo = sizes[static_cast<std::size_t>(p == 0 ? 0 : split[p - 1])];
+      const int hi_index = p == split.size() ? k - 1 : split[p] - 1;
+      const double hi = sizes[static_cast<std::size_t>(hi_index)];
+      std::vector<double> pb, pc, ps;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i] >= lo && batch[i] <= hi) {
+          pb.push_back(batch[i]);
+          pc.push_back(context[i]);
+          ps.push_back(seconds[i]);
+        }
+      }
+      std::optional<DecodePiece> piece = fit_decode_piece(pb, pc, ps);
+      if (!piece) {
+        feasible = false;
+        break;
+      }
+      piece->max_batch = p == split.size() ? DecodePiece::kUnbounded : static_cast<std::uint32_t>(hi);
+      worst = std::max(worst, piece->fit.max_relative_error);
+      pieces.push_back(*piece);
+    }
+    if (!feasible) continue;
+    // Splits come in increasing piece counts: a later split replaces the best only when it is better
+    // and either the best so far misses the target or it has as few pieces.
+    const bool first = best.empty();
+    const bool best_meets = !first && best_error <= target;
+    const bool better = worst < best_error;
+    if (first || (better && (!best_meets || pieces.size() == best_pieces))) {
+      best = pieces;
+      best_error = worst;
+      best_pieces = pieces.size();
+    }
+  }
+  if (best.empty()) throw std::invalid_argument("decode fit: too few points for any piecewise law");
+  e.decode = best;
 }
 
 void fit_migration(const std::vector<double>& tokens, const std::vector<double>& seconds, MigrationProfile& m) {
@@ -138,6 +225,29 @@ void fit_migration(const std::vector<double>& tokens, const std::vector<double>&
   m.a = f.coefficients[0];
   m.b = f.coefficients[1];
   m.fit = f.quality;
+}
+
+}  // namespace sllm::calibrate
+
+namespace sllm::calibrate {
+
+void fit_pause(const std::vector<double>& final_round_tokens, const std::vector<double>& pause_seconds,
+               MigrationProfile& m) {
+  if (final_round_tokens.size() != pause_seconds.size()) throw std::invalid_argument("pause fit: mismatched sizes");
+  // min over h of sum ((r_i + h - p_i) / p_i)^2  =>  h = sum (p_i - r_i) / p_i^2 / sum 1 / p_i^2.
+  double num = 0, den = 0;
+  std::vector<double> recompute;
+  for (std::size_t i = 0; i < pause_seconds.size(); ++i) {
+    const double p = pause_seconds[i];
+    if (!(p > 0)) throw std::invalid_argument("pause fit: measured values must be positive");
+    recompute.push_back(m.a * final_round_tokens[i] + m.b);
+    num += (p - recompute.back()) / (p * p);
+    den += 1.0 / (p * p);
+  }
+  m.handoff = den > 0 ? std::max(0.0, num / den) : 0.0;
+  std::vector<double> predicted;
+  for (double r : recompute) predicted.push_back(r + m.handoff);
+  m.pause_fit = fit_quality(predicted, pause_seconds);
 }
 
 }  // namespace sllm::calibrate

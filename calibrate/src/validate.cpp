@@ -7,6 +7,7 @@
 #include <map>
 #include <ostream>
 
+#include "sllm/calibrate/fit.h"
 #include "sllm/sim/cluster.h"
 #include "sllm/sim/config_node.h"
 #include "sllm/sim/cost_model.h"
@@ -19,8 +20,8 @@ namespace {
 
 double target_for(const std::string& kind) {
   // The targets on a GPU host.
-  if (kind == "load" || kind == "prefill" || kind == "decode") return 0.05;
-  return 0.10;  // recompute, pause (migration)
+  if (kind == "load" || kind == "prefill" || kind == "decode") return kTimeErrorTarget;
+  return kMigrationErrorTarget;  // recompute, pause
 }
 
 // A one-server scenario whose loads follow `mode`'s laws in the profile; one deployment of tiny-opt per
@@ -86,12 +87,13 @@ std::vector<ValidationRow> validate(const std::string& profile_path, const std::
       if (!profile.find_engine(m.model, 1)) continue;
       r.predicted = cost->prefill_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0), m.x1);
     } else if (m.kind == "decode") {
-      if (!profile.find_engine(m.model, 1)) continue;
+      if (!profile.find_engine(m.model, 1) || profile.find_engine(m.model, 1)->decode.empty()) continue;
       r.predicted = cost->decode_law(arch, gpu, 1, static_cast<std::uint32_t>(m.x0)).at(m.x1);
-    } else {  // recompute and pause: the pause is the final round's recompute
+    } else {  // recompute, and pause = the final round's recompute + the hand-off (as the simulator charges it)
       if (!profile.find_migration(m.model)) continue;
       const double end = m.x1 + m.x0;  // x1 tokens cached, x0 recomputed
       r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0), end * end - m.x1 * m.x1);
+      if (m.kind == "pause") r.predicted += cost->migration_handoff_seconds(arch, gpu, 1);
     }
     rows.push_back(r);
   }

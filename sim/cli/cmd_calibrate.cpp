@@ -1,5 +1,6 @@
-// sllmsim calibrate [validate]: measure this host into a simulator profile, and check a profile against
-// measurements by replaying them through the simulator (docs/calibration.md).
+// sllmsim calibrate [validate|refit]: measure this host into a simulator profile, check a profile against
+// measurements by replaying them through the simulator, refit a profile from its measurements
+// (docs/calibration.md).
 // GCC 12 reports a false -Wnull-dereference inside Boost.Program_options' string notifier (as in the
 // other subcommands that read string options).
 #pragma GCC diagnostic ignored "-Wnull-dereference"
@@ -7,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -61,9 +63,56 @@ int run_validate(const std::vector<std::string>& args) {
   return report(validate(profile, read_measurements(measurements)), vm["check"].as<bool>());
 }
 
+// The profile's own header comment (its leading '#' lines), without the '# '.
+std::string header_of(const std::string& path) {
+  std::ifstream in(path);
+  std::string header, line;
+  while (std::getline(in, line) && !line.empty() && line[0] == '#') {
+    line = line.substr(line.size() > 1 && line[1] == ' ' ? 2 : 1);
+    if (line.rfind("Refitted from ", 0) != 0) header += line + "\n";  // one refit note: the latest
+  }
+  return header;
+}
+
+// Fits every law again from the measurements (machine, probes and chunk size kept): for a changed fit
+// or profile format, without measuring again.
+int run_refit(const std::vector<std::string>& args) {
+  po::options_description options("calibrate refit options");
+  options.add_options()
+      ("profile", po::value<std::string>()->required(), "profile whose machine and probes are kept")
+      ("measurements", po::value<std::string>(), "measurements CSV (default: the one the profile names)")
+      ("output,o", po::value<std::string>(), "profile to write (default: --profile, replaced)")
+      ("check", po::bool_switch(), "exit 1 when the validation misses a target");
+  po::variables_map vm;
+  if (!sllm::cli::parse_options("sllmsim calibrate refit --profile P [--measurements M] [-o OUT] [--check]", options, {},
+                                args, vm)) {
+    return sllm::cli::kExitOk;
+  }
+  const std::string in = vm["profile"].as<std::string>();
+  sllm::Profile profile = sllm::read_profile(in);
+  std::string measurements;
+  if (vm.count("measurements")) {
+    measurements = vm["measurements"].as<std::string>();
+  } else {
+    if (profile.measurements.empty()) throw sllm::InputError("--measurements", "the profile names no measurements file: give one");
+    measurements = (fs::path(in).parent_path() / profile.measurements).string();
+  }
+  const std::string out = vm.count("output") ? vm["output"].as<std::string>() : in;
+  const std::vector<Measurement> rows = read_measurements(measurements);
+  fit_profile(rows, profile);
+  // The profile names its measurements relative to itself.
+  profile.measurements = fs::relative(fs::absolute(measurements), fs::absolute(out).parent_path()).string();
+  std::string header = header_of(in);
+  header += "Refitted from " + fs::path(measurements).filename().string() + " by `sllmsim calibrate refit`.";
+  sllm::write_profile(profile, out, header);
+  std::cerr << "wrote " << out << " (" << rows.size() << " measurements)\n\n";
+  return report(validate(out, rows), vm["check"].as<bool>());
+}
+
 int run_calibrate(const std::vector<std::string>& args) {
   if (!args.empty() && args.front() == "validate") return run_validate({args.begin() + 1, args.end()});
-  po::options_description options("calibrate options (or: sllmsim calibrate validate --help)");
+  if (!args.empty() && args.front() == "refit") return run_refit({args.begin() + 1, args.end()});
+  po::options_description options("calibrate options (or: sllmsim calibrate validate|refit --help)");
   options.add_options()
       ("output,o", po::value<std::string>()->default_value("profile.yaml"), "profile to write (measurements next to it)")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu (host-memory loads, CPU engine) or cuda:N")
@@ -107,6 +156,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   return report(validate(out, measurements), vm["check"].as<bool>());
 }
 
-SLLM_SUBCOMMAND("calibrate", "measure this host into a simulator profile; `calibrate validate` checks one", run_calibrate);
+SLLM_SUBCOMMAND("calibrate", "measure this host into a simulator profile; `calibrate validate` checks one, `calibrate refit` refits one",
+                run_calibrate);
 
 }  // namespace

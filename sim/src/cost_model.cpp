@@ -50,6 +50,8 @@ double CostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, 
   return prefill_seconds(model, gpu, gpus, tokens, sum_squares);
 }
 
+double CostModel::migration_handoff_seconds(const ModelArch&, const GpuSpec&, std::uint32_t) const { return 0; }
+
 std::unique_ptr<CostModel> make_cost_model(const CostModelSpec& spec) {
   if (spec.kind == "roofline") {
     auto roofline = std::make_unique<RooflineCostModel>(spec);

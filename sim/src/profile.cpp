@@ -1,5 +1,6 @@
 #include "sllm/sim/profile.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -78,6 +79,14 @@ const EngineProfile* Profile::find_engine(const std::string& model, std::uint32_
   return nullptr;
 }
 
+const DecodePiece& EngineProfile::decode_piece(std::uint32_t batch) const {
+  if (decode.empty()) throw std::logic_error("decode_piece: no decode law for " + model);
+  for (const DecodePiece& d : decode) {
+    if (batch <= d.max_batch) return d;
+  }
+  return decode.back();
+}
+
 const MigrationProfile* Profile::find_migration(const std::string& model) const {
   for (const auto& m : migration) {
     if (m.model == model) return &m;
@@ -140,11 +149,33 @@ Profile parse_profile(const std::string& text, const std::string& name) {
       ep.prefill_fit = read_fit(pre);
       pre.finish();
       const ConfigNode dec = e.child("decode");
-      ep.d0 = dec.get_double("d0", {}, -kHuge, kHuge);
-      ep.d1 = dec.get_double("d1", {}, -kHuge, kHuge);
-      ep.d2 = dec.get_double("d2", {}, -kHuge, kHuge);
-      ep.decode_fit = read_fit(dec);
-      dec.finish();
+      if (!dec.is_sequence()) {
+        dec.fail("expected a list of decode pieces [{max_batch, d0, d1, d2, d3, ...}, ..., {d0, ...}] (the last "
+                 "without max_batch); a single decode map is from before piecewise laws: the same law is the "
+                 "one-element list [{d0, d1, d2, ...}], and `sllmsim calibrate refit` refits it from its measurements");
+      }
+      const std::vector<ConfigNode> pieces = dec.elements();
+      if (pieces.empty()) dec.fail("at least one decode piece is needed");
+      for (std::size_t i = 0; i < pieces.size(); ++i) {
+        const ConfigNode& piece = pieces[i];
+        DecodePiece dp;
+        const bool last = i + 1 == pieces.size();
+        if (last) {
+          if (piece.has("max_batch")) piece.child("max_batch").fail("the last decode piece serves every larger batch: omit max_batch");
+        } else {
+          dp.max_batch = static_cast<std::uint32_t>(piece.get_int("max_batch", {}, 1, DecodePiece::kUnbounded - 1));
+          if (!ep.decode.empty() && dp.max_batch <= ep.decode.back().max_batch) {
+            piece.child("max_batch").fail("max_batch must increase from piece to piece");
+          }
+        }
+        dp.d0 = piece.get_double("d0", {}, -kHuge, kHuge);
+        dp.d1 = piece.get_double("d1", {}, -kHuge, kHuge);
+        dp.d2 = piece.get_double("d2", {}, -kHuge, kHuge);
+        dp.d3 = piece.get_double("d3", 0.0, -kHuge, kHuge);
+        dp.fit = read_fit(piece);
+        piece.finish();
+        ep.decode.push_back(dp);
+      }
       e.finish();
       p.engine.push_back(ep);
     }
@@ -156,8 +187,12 @@ Profile parse_profile(const std::string& text, const std::string& name) {
       ModelCatalog::builtin().get(mp.model, m.child("model").location());
       mp.a = m.get_double("a", {}, -kHuge, kHuge);
       mp.b = m.get_double("b", {}, -kHuge, kHuge);
-      mp.pause = m.get_double("pause", 0.0, 0.0, kHuge);
       mp.fit = read_fit(m);
+      mp.handoff = m.get_double("handoff", 0.0, 0.0, kHuge);
+      if (auto pf = m.optional_child("pause_fit")) {
+        mp.pause_fit = read_fit(*pf);
+        pf->finish();
+      }
       m.finish();
       p.migration.push_back(mp);
     }
@@ -207,22 +242,29 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
   }
   if (!p.engine.empty()) {
     o << "# Engine per model shape (seconds): prefill = c0 + c1 tokens + c2 sum(L^2);\n"
-         "# decode step = d0 + d1 batch + d2 total_context.\n";
+         "# decode step = d0 + d1 batch + d2 C + d3 C / batch (C: the batch's total context), one piece per\n"
+         "# batch range (a piece serves batches up to its max_batch; the last one every larger batch).\n";
     o << "engine:\n";
     for (const auto& e : p.engine) {
       o << "  - model: " << e.model << "\n    gpus: " << e.gpus << "\n";
       o << "    prefill: {c0: " << exact(e.c0) << ", c1: " << exact(e.c1) << ", c2: " << exact(e.c2) << ", "
         << fit_fields(e.prefill_fit) << "}\n";
-      o << "    decode: {d0: " << exact(e.d0) << ", d1: " << exact(e.d1) << ", d2: " << exact(e.d2) << ", "
-        << fit_fields(e.decode_fit) << "}\n";
+      if (e.decode.empty()) continue;
+      o << "    decode:\n";
+      for (const DecodePiece& d : e.decode) {
+        o << "      - {";
+        if (d.max_batch != DecodePiece::kUnbounded) o << "max_batch: " << d.max_batch << ", ";
+        o << "d0: " << exact(d.d0) << ", d1: " << exact(d.d1) << ", d2: " << exact(d.d2) << ", d3: " << exact(d.d3)
+          << ", " << fit_fields(d.fit) << "}\n";
+      }
     }
   }
   if (!p.migration.empty()) {
-    o << "# Migration recompute of n tokens = a n + b seconds; pause: mean measured (seconds).\n";
+    o << "# Migration recompute of n tokens = a n + b seconds; pause = the final round's recompute + handoff.\n";
     o << "migration:\n";
     for (const auto& m : p.migration) {
-      o << "  - {model: " << m.model << ", a: " << exact(m.a) << ", b: " << exact(m.b) << ", pause: "
-        << exact(m.pause) << ", " << fit_fields(m.fit) << "}\n";
+      o << "  - {model: " << m.model << ", a: " << exact(m.a) << ", b: " << exact(m.b) << ", " << fit_fields(m.fit)
+        << ", handoff: " << exact(m.handoff) << ", pause_fit: {" << fit_fields(m.pause_fit) << "}}\n";
     }
   }
   if (!p.measurements.empty()) o << "measurements: " << quoted(p.measurements) << "\n";
@@ -254,11 +296,15 @@ double ProfileCostModel::prefill_seconds(const ModelArch& model, const GpuSpec& 
 StepLaw ProfileCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
                                      std::uint32_t batch) const {
   const EngineProfile* e = profile_->find_engine(model.name, gpus);
-  if (!e) return fallback_->decode_law(model, gpu, gpus, batch);
+  if (!e || e->decode.empty()) return fallback_->decode_law(model, gpu, gpus, batch);
+  // The batch is fixed for the whole law (the simulator asks again when it changes), so the piece and
+  // its per-sequence term reduce to one line in C.
+  const DecodePiece& d = e->decode_piece(batch);
+  const double b = std::max<std::uint32_t>(batch, 1);
   StepLaw law;
   law.lines = 1;
-  law.base[0] = e->d0 + e->d1 * batch;
-  law.per_context_token[0] = e->d2;
+  law.base[0] = d.d0 + d.d1 * b;
+  law.per_context_token[0] = d.d2 + d.d3 / b;
   return law;
 }
 
@@ -268,6 +314,11 @@ double ProfileCostModel::recompute_seconds(const ModelArch& model, const GpuSpec
     return m->a * static_cast<double>(tokens) + m->b;
   }
   return CostModel::recompute_seconds(model, gpu, gpus, tokens, sum_squares);
+}
+
+double ProfileCostModel::migration_handoff_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus) const {
+  if (const MigrationProfile* m = profile_->find_migration(model.name)) return m->handoff;
+  return CostModel::migration_handoff_seconds(model, gpu, gpus);
 }
 
 }  // namespace sllm

@@ -892,8 +892,11 @@ void Simulator::Impl::apply(std::uint32_t mid, const std::vector<std::optional<M
                    static_cast<double>(c->begin) * static_cast<double>(c->begin);
       }
       const Instance& dest = st_.instances[mg.destination];
-      const double seconds = cost_->recompute_seconds(*model_of(dest).deployed->arch, gpu_of(dest),
-                                                      static_cast<std::uint32_t>(dest.gpus.size()), tokens, squares);
+      const ModelArch& arch = *model_of(dest).deployed->arch;
+      const auto gpus = static_cast<std::uint32_t>(dest.gpus.size());
+      double seconds = cost_->recompute_seconds(arch, gpu_of(dest), gpus, tokens, squares);
+      // The source is stopped during the final round: the pause also holds the hand-off around it.
+      if (commands.front()->final) seconds += cost_->migration_handoff_seconds(arch, gpu_of(dest), gpus);
       mg.round = commands.front()->round;
       mg.round_event = queue_.schedule(now() + from_seconds(seconds), kMigrationRound, mid,
                                        static_cast<std::uint64_t>(mg.round));

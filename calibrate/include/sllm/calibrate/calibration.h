@@ -41,6 +41,20 @@ MachineInfo describe_machine(const std::string& dir, const std::string& device);
 // Runs every probe, fits, and returns the profile (measurements appended to `measurements`).
 Profile run_calibration(const CalibrationOptions& options, std::vector<Measurement>& measurements);
 
+// How long a probe migration's inference runs. The destination loads while the source keeps decoding; a
+// migration whose source finishes first is dropped (nothing measured), so the source must still be
+// generating when the load ends (load_seconds at step_seconds per token, x1.5 for contention and spread
+// between loads) and through the rounds (the first recomputes the prompt, about one prefill: 4 prefills
+// and 32 tokens of margin for all of them). Clamped to [min_tokens, the model's positions left after the
+// prompt] and to max_seconds of decoding; `fits` says whether the needed tokens survived the clamp.
+struct MigrationProbeSize {
+  int new_tokens = 0;
+  int migrate_at_token = 0;  // min_tokens / 4: the source's undisturbed steps before the migration
+  bool fits = true;
+};
+MigrationProbeSize size_migration_probe(double load_seconds, double step_seconds, double prefill_seconds,
+                                        int prompt_tokens, int max_positions, int min_tokens, double max_seconds);
+
 // Fits the profile's laws from measurements alone (what run_calibration does after probing).
 void fit_profile(const std::vector<Measurement>& measurements, Profile& profile);
 

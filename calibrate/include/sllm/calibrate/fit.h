@@ -1,6 +1,7 @@
 // Least-squares fits of the simulator's cost laws (Eigen), with their quality over the fitted points.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "sllm/sim/profile.h"
@@ -27,12 +28,36 @@ FitQuality fit_quality(const std::vector<double>& predicted, const std::vector<d
 
 // time = overhead + bytes / bandwidth.
 LoadLaw fit_load(const std::vector<double>& bytes, const std::vector<double>& seconds);
-// prefill = c0 + c1 tokens + c2 sum_squares; decode = d0 + d1 batch + d2 context. Writes into `e`.
+// The accuracy targets on a GPU host (relative error): loads, prefill and decode; migration.
+inline constexpr double kTimeErrorTarget = 0.05;
+inline constexpr double kMigrationErrorTarget = 0.10;
+
+// prefill = c0 + c1 tokens + c2 sum_squares. Writes into `e`.
 void fit_prefill(const std::vector<double>& tokens, const std::vector<double>& sum_squares,
                  const std::vector<double>& seconds, EngineProfile& e);
+
+// One decode piece over the given points: d0 + d1 batch + d2 context + d3 context / batch, every
+// coefficient non-negative. With a single batch size, d1 and d3 cannot be told apart from d0 and d2 and
+// are 0. nullopt unless the points outnumber the coefficients (an exact fit would claim a zero error).
+// max_batch is left unbounded.
+std::optional<DecodePiece> fit_decode_piece(const std::vector<double>& batch, const std::vector<double>& context,
+                                            const std::vector<double>& seconds);
+
+// The piecewise decode law. The engine changes kernels with the batch (where is up to the engine), so
+// the breakpoints come from the data: every split of the distinct measured batch sizes into at most
+// `max_pieces` contiguous ranges is fitted piece by piece; the fewest pieces whose largest relative
+// error over all points meets `target` win (the smallest error among those), else the split with the
+// smallest error overall. Writes e.decode; throws std::invalid_argument when no split can be fitted.
+inline constexpr int kMaxDecodePieces = 3;
 void fit_decode(const std::vector<double>& batch, const std::vector<double>& context,
-                const std::vector<double>& seconds, EngineProfile& e);
+                const std::vector<double>& seconds, EngineProfile& e, double target = kTimeErrorTarget,
+                int max_pieces = kMaxDecodePieces);
+
 // recompute = a tokens + b.
 void fit_migration(const std::vector<double>& tokens, const std::vector<double>& seconds, MigrationProfile& m);
+// pause = final round's recompute (m.a n + m.b, n its tokens) + handoff: the handoff minimising the squared
+// relative residuals, at least 0. Writes m.handoff and m.pause_fit.
+void fit_pause(const std::vector<double>& final_round_tokens, const std::vector<double>& pause_seconds,
+               MigrationProfile& m);
 
 }  // namespace sllm::calibrate

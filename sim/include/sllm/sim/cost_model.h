@@ -40,6 +40,9 @@ class CostModel {
   // attention pairs x 2). By default the prefill with those terms; a profile has a measured law.
   virtual double recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
                                    std::uint64_t tokens, double sum_squares) const;
+  // What a migration's pause adds to its final round's recompute (stopping the source, handing the last
+  // tokens over, delivering the first token). 0 unless a profile measured it.
+  virtual double migration_handoff_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus) const;
 };
 
 // Roofline from GPU specs: a pass takes max(bytes moved / (HBM bandwidth x efficiency),

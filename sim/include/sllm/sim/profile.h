@@ -48,25 +48,46 @@ struct LoaderModeProfile {
   bool operator==(const LoaderModeProfile&) const = default;
 };
 
-// Per model shape, on `gpus` devices: prefill t = c0 + c1 tokens + c2 sum(L_i^2);
-// decode step t = d0 + d1 batch + d2 C (C: total context of the batch after the step's token).
+// One piece of the decode law: a step of `batch` sequences with total context C (after the step's token)
+// takes d0 + d1 batch + d2 C + d3 C / batch seconds. C / batch is the context per sequence: attention
+// kernels work on the sequences in parallel, so while the GPU is not full their time follows the
+// per-sequence length rather than the total. For a fixed batch the step is linear in C, which is what
+// StepLaw and its closed-form sums need.
+struct DecodePiece {
+  static constexpr std::uint32_t kUnbounded = 0xFFFFFFFFu;
+  std::uint32_t max_batch = kUnbounded;  // largest batch served by this piece (the last piece: unbounded)
+  double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+  FitQuality fit;  // over the measured points of this piece's batch range
+  double seconds(double batch, double context) const { return d0 + d1 * batch + d2 * context + d3 * context / batch; }
+  bool operator==(const DecodePiece&) const = default;
+};
+
+// Per model shape, on `gpus` devices: prefill t = c0 + c1 tokens + c2 sum(L_i^2); decode: pieces in
+// increasing batch ranges (the engine's kernels change regime with the batch: GEMV for small batches,
+// GEMM above), piece i serving batches (max_batch of piece i-1, max_batch of piece i].
 struct EngineProfile {
   std::string model;  // catalog name
   std::uint32_t gpus = 1;
   double c0 = 0, c1 = 0, c2 = 0;
-  double d0 = 0, d1 = 0, d2 = 0;
-  FitQuality prefill_fit, decode_fit;
+  FitQuality prefill_fit;
+  std::vector<DecodePiece> decode;  // empty: decode not measured (the fallback cost model decides)
+  // The piece serving `batch`: the first whose max_batch >= batch. A batch between two measured ranges
+  // belongs to the upper piece; one above every measured batch to the last (an extrapolation).
+  const DecodePiece& decode_piece(std::uint32_t batch) const;
   bool operator==(const EngineProfile&) const = default;
 };
 
-// Token-based migration: recomputing n tokens at the destination takes a n + b (the paper's estimator);
-// pause: mean measured time from the source's last token to the destination's first new token.
+// Token-based migration: recomputing n tokens at the destination takes a n + b (the paper's estimator).
+// Pause (source's last token -> destination's first new token) = the final round's recompute + handoff:
+// the handoff is the part the recompute law leaves out (stopping the source at a step boundary, sending
+// the final tokens, delivering the first token), fitted from the measured pauses.
 struct MigrationProfile {
   std::string model;
   double a = 0;  // seconds per token
   double b = 0;  // seconds
-  double pause = 0;  // seconds (informational: the simulator derives the pause from a and b)
   FitQuality fit;
+  double handoff = 0;  // seconds
+  FitQuality pause_fit;
   bool operator==(const MigrationProfile&) const = default;
 };
 
@@ -115,6 +136,7 @@ class ProfileCostModel final : public CostModel {
                      std::uint32_t batch) const override;
   double recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus, std::uint64_t tokens,
                            double sum_squares) const override;
+  double migration_handoff_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus) const override;
 
  private:
   std::shared_ptr<const Profile> profile_;
