@@ -82,7 +82,7 @@ TEST(CalibrateFit, LinearDecodeDataGivesOnePieceWithItsCoefficients) {
   EXPECT_NEAR(d.d0 / 8e-3, 1.0, 0.05);
   EXPECT_NEAR(d.d1 / 0.15e-3, 1.0, 0.3);  // the smallest term: loosest
   EXPECT_NEAR(d.d2 / 40e-9, 1.0, 0.1);
-  EXPECT_NEAR(d.d3 / 0.5e-6, 1.0, 0.1);
+  EXPECT_NEAR(d.d3 / 0.5e-6, 1.0, 0.2);  // 8-15% of the step: 2% noise leaves ~10% uncertainty
   EXPECT_EQ(d.fit.points, 20);
   EXPECT_LE(d.fit.max_relative_error, 0.05);
 }
@@ -126,8 +126,18 @@ TEST(CalibrateFit, PiecewiseDecodeRecoversBreakpointsAndCoefficients) {
     EXPECT_NEAR(d.d0 / r.d0, 1.0, 0.1);
     EXPECT_NEAR(d.d1 / r.d1, 1.0, 0.35);
     EXPECT_NEAR(d.d2 / r.d2, 1.0, 0.35);
-    EXPECT_NEAR(d.d3 / r.d3, 1.0, 0.1);
+    EXPECT_NEAR(d.d3 / r.d3, 1.0, 0.25);
     EXPECT_LE(d.fit.max_relative_error, 0.025);
+  }
+  // What matters: steps of batches that were not measured, through the piece the simulator picks
+  // (first max_batch >= batch), within 3% of the true law.
+  for (double b : {3.0, 5.0, 7.0, 20.0, 28.0}) {
+    for (double l : {128.0, 768.0}) {
+      const Regime& r = regime_of(b);
+      const double truth = r.d0 + r.d1 * b + r.d2 * b * l + r.d3 * l;
+      EXPECT_NEAR(e.decode_piece(static_cast<std::uint32_t>(b)).seconds(b, b * l) / truth, 1.0, 0.03)
+          << "batch " << b << " context/seq " << l;
+    }
   }
   // With at most two pieces the best split cannot meet the target: the best one is kept, and it is worse.
   EngineProfile two;
@@ -165,18 +175,18 @@ TEST(CalibrateFit, MigrationRecomputeAndPauseLaws) {
   EXPECT_NEAR(m.b / 5e-3, 1.0, 0.05);
 
   // Pauses: the final round's recompute under the fitted law plus a hand-off. Exact data give it back.
-  MigrationProfile exact{"tiny-opt", 30e-6, 5e-3};
+  MigrationProfile exact{"tiny-opt", 30e-6, 5e-3, {}, 0, {}};
   fit_pause({2, 3, 5}, {5e-3 + 60e-6 + 2e-3, 5e-3 + 90e-6 + 2e-3, 5e-3 + 150e-6 + 2e-3}, exact);
   EXPECT_NEAR(exact.handoff, 2e-3, 1e-12);
   EXPECT_LT(exact.pause_fit.max_relative_error, 1e-9);
   EXPECT_EQ(exact.pause_fit.points, 3);
   // Hand-computed weighted mean: recompute 1 ms for every point, pauses 2 and 4 ms ->
   // h = ((2-1)/4 + (4-1)/16) / (1/4 + 1/16) = (0.4375) / (0.3125) = 1.4 ms.
-  MigrationProfile hand{"tiny-opt", 0, 1e-3};
+  MigrationProfile hand{"tiny-opt", 0, 1e-3, {}, 0, {}};
   fit_pause({1, 1}, {2e-3, 4e-3}, hand);
   EXPECT_NEAR(hand.handoff, 1.4e-3, 1e-12);
   // A pause shorter than the recompute: the hand-off cannot be negative.
-  MigrationProfile shorter{"tiny-opt", 0, 1e-3};
+  MigrationProfile shorter{"tiny-opt", 0, 1e-3, {}, 0, {}};
   fit_pause({1}, {0.5e-3}, shorter);
   EXPECT_EQ(shorter.handoff, 0);
 }

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "sim_test_util.h"
+#include "policy_test_util.h"
 #include "sllm/sim/cluster.h"
 #include "sllm/sim/cost_model.h"
 #include "sllm/sim/error.h"
@@ -70,7 +70,7 @@ TEST(ProfileIo, UnknownKeysAndBadValuesAreLocated) {
     parse_profile(engine + "    decode: {d0: 0, d1: 0, d2: 0}\n", "p.yaml");
     FAIL() << "a decode map was accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("p.yaml:4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("p.yaml:5"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("one-element list"), std::string::npos) << e.what();
   }
   // max_batch: required before the last piece, increasing, absent from the last.
@@ -191,6 +191,29 @@ TEST(ProfileScenario, MissingMalformedOrConflictingProfilesFailClearly) {
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 2);
   EXPECT_NE(testing::read_text(dir + "/err.txt").find("nowhere.yaml"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// The simulator charges a migration's pause as the profile says: the final round's recompute (a n + b)
+// plus the hand-off. With a = 0 every round takes b, so the pause is exactly b + handoff. The scenario is
+// the policy tests' locality-contention example (A migrates once when B arrives at 20 s).
+TEST(ProfileScenario, MigrationPauseIsTheFinalRoundPlusTheHandoff) {
+  const std::string dir = temp_dir("profile_pause");
+  Profile p;
+  p.migration.push_back({"opt-6.7b", 0.0, 1e-3, {}, 0.05, {}});
+  write_profile(p, dir + "/migration.yaml");
+  std::string yaml = testing::policy_cluster_yaml(2, 4, true, 1, "  name: serverlessllm\n  keep_alive: {name: fixed, timeout: 2 s}");
+  yaml.replace(yaml.find("cluster:\n"), 9, "cluster:\n  profile: " + dir + "/migration.yaml\n");
+  const Scenario sc = testing::scenario_from_yaml(yaml);
+  Simulator sim(sc);
+  const RunSummary s = sim.run(testing::with_requests(
+      {testing::request(0.0, 3, 10, 1), testing::request(0.1, 1, 100, 1500), testing::request(20.0, 0, 10, 10)}, dir));
+  ASSERT_EQ(s.migrations_completed, 1u);
+  ASSERT_EQ(s.migration_pause.count, 1u);
+  const auto rows = testing::read_csv(dir + "/requests.csv");
+  const testing::Row& a = testing::row_of(rows, 1);
+  EXPECT_EQ(a.at("migrations"), "1");
+  EXPECT_NEAR(testing::num(a, "migration_pause_s"), 1e-3 + 0.05, 1e-9);
   fs::remove_all(dir);
 }
 
