@@ -452,7 +452,8 @@ Profile run_calibration(const CalibrationOptions& o, std::vector<Measurement>& m
   } else {
     const std::vector<int> prompts = o.quick ? std::vector<int>{8, 32, 64, 128} : std::vector<int>{8, 16, 32, 64, 128, 256, 384};
     const std::vector<int> batches = o.quick ? std::vector<int>{1, 2, 4} : std::vector<int>{1, 2, 4, 8};
-    const std::vector<int> contexts = o.quick ? std::vector<int>{16, 128} : std::vector<int>{16, 64, 128, 256};
+    // Three contexts even with --quick: enough points per batch size for a piecewise decode law.
+    const std::vector<int> contexts = o.quick ? std::vector<int>{16, 64, 128} : std::vector<int>{16, 64, 128, 256};
     const std::vector<int> mig = o.quick ? std::vector<int>{16, 64, 128} : std::vector<int>{16, 64, 128, 256};
     for (const char* model : {"tiny-opt", "tiny-llama"}) shapes.push_back({model, prompts, batches, contexts, mig, 64, 5.0});
   }
@@ -464,6 +465,25 @@ Profile run_calibration(const CalibrationOptions& o, std::vector<Measurement>& m
     }
   }
   fit_profile(measurements, p);
+  for (const EngineProfile& e : p.engine) {
+    std::string pieces;
+    double worst = 0;
+    std::uint32_t lo = 1;
+    for (const DecodePiece& d : e.decode) {
+      pieces += pieces.empty() ? "" : ", ";
+      if (d.max_batch == DecodePiece::kUnbounded) {
+        pieces += lo == 1 ? std::string("all") : std::to_string(lo) + "+";
+      } else {
+        pieces += std::to_string(lo) + (lo == d.max_batch ? "" : "-" + std::to_string(d.max_batch));
+        lo = d.max_batch + 1;
+      }
+      worst = std::max(worst, d.fit.max_relative_error);
+    }
+    char line[200];
+    std::snprintf(line, sizeof line, "  %s decode: %zu piece(s) by batch (%s), max fit error %.2f%%", e.model.c_str(),
+                  e.decode.size(), pieces.c_str(), 100 * worst);
+    say(o, line);
+  }
   return p;
 }
 
