@@ -409,19 +409,21 @@ void fit_profile(const std::vector<Measurement>& ms, Profile& p) {
   for (const std::string& model : migration_order) {
     MigrationProfile mp;
     mp.model = model;
-    std::vector<double> n, t;
+    std::vector<double> n, cached, t;
     for (const Measurement* m : recompute[model]) {
       n.push_back(m->x0);
+      cached.push_back(m->x1);
       t.push_back(m->seconds);
     }
     if (t.size() < 2) continue;
-    fit_migration(n, t, mp);
-    std::vector<double> final_tokens, pauses;
+    fit_migration(n, cached, t, mp);
+    n.clear(), cached.clear(), t.clear();
     for (const Measurement* m : pause[model]) {
-      final_tokens.push_back(m->x0);
-      pauses.push_back(m->seconds);
+      n.push_back(m->x0);
+      cached.push_back(m->x1);
+      t.push_back(m->seconds);
     }
-    fit_pause(final_tokens, pauses, mp);
+    fit_pause(n, cached, t, mp);
     p.migration.push_back(mp);
   }
 }

@@ -218,29 +218,38 @@ void fit_decode(const std::vector<double>& batch, const std::vector<double>& con
   e.decode = best;
 }
 
-void fit_migration(const std::vector<double>& tokens, const std::vector<double>& seconds, MigrationProfile& m) {
+namespace {
+double attention_pairs(double tokens, double cached) { return (cached + tokens) * (cached + tokens) - cached * cached; }
+}  // namespace
+
+void fit_migration(const std::vector<double>& tokens, const std::vector<double>& cached, const std::vector<double>& seconds,
+                   MigrationProfile& m) {
+  if (tokens.size() != cached.size() || tokens.empty()) throw std::invalid_argument("migration fit: no points or mismatched sizes");
+  const bool with_attention = tokens.size() > 3;
   std::vector<std::vector<double>> x;
-  for (double t : tokens) x.push_back({t, 1.0});
-  const LinearFit f = fit_linear(x, seconds, {true, true});
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    x.push_back({tokens[i], 1.0});
+    if (with_attention) x.back().push_back(attention_pairs(tokens[i], cached[i]));
+  }
+  const LinearFit f = fit_linear(x, seconds, std::vector<bool>(x.front().size(), true));
   m.a = f.coefficients[0];
   m.b = f.coefficients[1];
+  m.c = with_attention ? f.coefficients[2] : 0.0;
   m.fit = f.quality;
 }
 
-}  // namespace sllm::calibrate
-
-namespace sllm::calibrate {
-
-void fit_pause(const std::vector<double>& final_round_tokens, const std::vector<double>& pause_seconds,
-               MigrationProfile& m) {
-  if (final_round_tokens.size() != pause_seconds.size()) throw std::invalid_argument("pause fit: mismatched sizes");
+void fit_pause(const std::vector<double>& final_round_tokens, const std::vector<double>& cached,
+               const std::vector<double>& pause_seconds, MigrationProfile& m) {
+  if (final_round_tokens.size() != pause_seconds.size() || cached.size() != pause_seconds.size()) {
+    throw std::invalid_argument("pause fit: mismatched sizes");
+  }
   // min over h of sum ((r_i + h - p_i) / p_i)^2  =>  h = sum (p_i - r_i) / p_i^2 / sum 1 / p_i^2.
   double num = 0, den = 0;
   std::vector<double> recompute;
   for (std::size_t i = 0; i < pause_seconds.size(); ++i) {
     const double p = pause_seconds[i];
     if (!(p > 0)) throw std::invalid_argument("pause fit: measured values must be positive");
-    recompute.push_back(m.a * final_round_tokens[i] + m.b);
+    recompute.push_back(m.a * final_round_tokens[i] + m.b + m.c * attention_pairs(final_round_tokens[i], cached[i]));
     num += (p - recompute.back()) / (p * p);
     den += 1.0 / (p * p);
   }

@@ -53,11 +53,13 @@ void fit_decode(const std::vector<double>& batch, const std::vector<double>& con
                 const std::vector<double>& seconds, EngineProfile& e, double target = kTimeErrorTarget,
                 int max_pieces = kMaxDecodePieces);
 
-// recompute = a tokens + b.
-void fit_migration(const std::vector<double>& tokens, const std::vector<double>& seconds, MigrationProfile& m);
-// pause = final round's recompute (m.a n + m.b, n its tokens) + handoff: the handoff minimising the squared
-// relative residuals, at least 0. Writes m.handoff and m.pause_fit.
-void fit_pause(const std::vector<double>& final_round_tokens, const std::vector<double>& pause_seconds,
-               MigrationProfile& m);
+// recompute of tokens [begin, begin + n) = a n + b + c ((begin + n)^2 - begin^2); `cached` holds each
+// round's begin. c is fitted only from more than 3 points (else 0: the paper's a n + b).
+void fit_migration(const std::vector<double>& tokens, const std::vector<double>& cached, const std::vector<double>& seconds,
+                   MigrationProfile& m);
+// pause = the final round's recompute under m's law + handoff: the handoff minimising the squared relative
+// residuals, at least 0. Writes m.handoff and m.pause_fit.
+void fit_pause(const std::vector<double>& final_round_tokens, const std::vector<double>& cached,
+               const std::vector<double>& pause_seconds, MigrationProfile& m);
 
 }  // namespace sllm::calibrate
