@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <tuple>
 
 #include "sllm/calibrate/calibration.h"
 #include "sllm/calibrate/fit.h"
@@ -307,6 +309,61 @@ TEST(CalibrateFit, ProfileFromMeasurementsHasEveryLaw) {
   EXPECT_NEAR(p.migration[0].b / 1e-3, 1.0, 1e-6);
   EXPECT_NEAR(p.migration[0].handoff, 4e-4, 1e-9);
   EXPECT_EQ(p.migration[0].pause_fit.points, 2);
+}
+
+void expect_close(double fitted, double committed, const std::string& what) {
+  EXPECT_NEAR(fitted, committed, 1e-9 * std::max(std::abs(committed), 1e-300)) << what;
+}
+
+// Every committed profile that names its measurements holds the laws the current fit makes from them: a
+// change of the fits (or of the profile format) must come with refitted profiles (`sllmsim calibrate
+// refit`). Relative 1e-9: the GPU build's compiler flags may move the last bits.
+TEST(CalibrateCommittedProfiles, MatchARefitOfTheirMeasurements) {
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(SLLM_SOURCE_DIR) + "/configs/profiles")) {
+    if (entry.path().extension() != ".yaml") continue;
+    const Profile committed = read_profile(entry.path().string());
+    if (committed.measurements.empty()) continue;
+    SCOPED_TRACE(entry.path().filename().string());
+    Profile refit = committed;
+    fit_profile(read_measurements((entry.path().parent_path() / committed.measurements).string()), refit);
+    ASSERT_EQ(refit.loader.size(), committed.loader.size());
+    for (const auto& [mode, lm] : committed.loader) {
+      for (const auto& [tier, law, again] : {std::tuple{"ssd", lm.ssd, refit.loader.at(mode).ssd},
+                                              std::tuple{"dram", lm.dram, refit.loader.at(mode).dram}}) {
+        ASSERT_EQ(law.has_value(), again.has_value()) << mode << " " << tier;
+        if (!law) continue;
+        expect_close(again->bandwidth, law->bandwidth, mode + " " + tier);
+        EXPECT_NEAR(static_cast<double>(again->overhead), static_cast<double>(law->overhead), 1.0) << mode << " " << tier;
+      }
+    }
+    ASSERT_EQ(refit.engine.size(), committed.engine.size());
+    for (std::size_t i = 0; i < committed.engine.size(); ++i) {
+      const EngineProfile &e = committed.engine[i], &f = refit.engine[i];
+      EXPECT_EQ(f.model, e.model);
+      expect_close(f.c0, e.c0, e.model + " c0");
+      expect_close(f.c1, e.c1, e.model + " c1");
+      expect_close(f.c2, e.c2, e.model + " c2");
+      ASSERT_EQ(f.decode.size(), e.decode.size()) << e.model;
+      for (std::size_t j = 0; j < e.decode.size(); ++j) {
+        EXPECT_EQ(f.decode[j].max_batch, e.decode[j].max_batch) << e.model;
+        expect_close(f.decode[j].d0, e.decode[j].d0, e.model + " d0");
+        expect_close(f.decode[j].d1, e.decode[j].d1, e.model + " d1");
+        expect_close(f.decode[j].d2, e.decode[j].d2, e.model + " d2");
+        expect_close(f.decode[j].d3, e.decode[j].d3, e.model + " d3");
+      }
+    }
+    ASSERT_EQ(refit.migration.size(), committed.migration.size());
+    for (std::size_t i = 0; i < committed.migration.size(); ++i) {
+      const MigrationProfile &m = committed.migration[i], &n = refit.migration[i];
+      expect_close(n.a, m.a, m.model + " a");
+      expect_close(n.b, m.b, m.model + " b");
+      expect_close(n.c, m.c, m.model + " c");
+      expect_close(n.handoff, m.handoff, m.model + " handoff");
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 1);
 }
 
 }  // namespace
