@@ -78,6 +78,11 @@ TEST(ProfileIo, UnknownKeysAndBadValuesAreLocated) {
   EXPECT_THROW(parse_profile(engine + "    decode: [{max_batch: 8, d0: 1, d1: 0, d2: 0}, {max_batch: 4, d0: 1, d1: 0, d2: 0}, {d0: 2, d1: 0, d2: 0}]\n", "p.yaml"), InputError);
   EXPECT_THROW(parse_profile(engine + "    decode: [{max_batch: 8, d0: 1, d1: 0, d2: 0}]\n", "p.yaml"), InputError);
   EXPECT_THROW(parse_profile(engine + "    decode: []\n", "p.yaml"), InputError);
+  // Decode not measured: no key, no pieces (and written back the same way).
+  const Profile no_decode = parse_profile(engine, "p.yaml");
+  ASSERT_EQ(no_decode.engine.size(), 1u);
+  EXPECT_TRUE(no_decode.engine[0].decode.empty());
+  EXPECT_EQ(parse_profile(profile_to_yaml(no_decode), "again.yaml"), no_decode);
   try {
     parse_profile(base + "engine:\n  - model: gpt-5\n    prefill: {c0: 0, c1: 0, c2: 0}\n    decode: [{d0: 0, d1: 0, d2: 0}]\n", "p.yaml");
     FAIL() << "an unknown model was accepted";

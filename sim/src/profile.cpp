@@ -70,6 +70,37 @@ LoadLaw read_law(const ConfigNode& n) {
   return law;
 }
 
+std::vector<DecodePiece> read_decode(const ConfigNode& dec) {
+  if (!dec.is_sequence()) {
+    dec.fail("expected a list of decode pieces [{max_batch, d0, d1, d2, d3, ...}, ..., {d0, ...}] (the last "
+             "without max_batch); a single decode map is from before piecewise laws: the same law is the "
+             "one-element list [{d0, d1, d2, ...}], and `sllmsim calibrate refit` refits it from its measurements");
+  }
+  const std::vector<ConfigNode> pieces = dec.elements();
+  if (pieces.empty()) dec.fail("at least one decode piece is needed (or no decode key)");
+  std::vector<DecodePiece> out;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    const ConfigNode& piece = pieces[i];
+    DecodePiece dp;
+    if (i + 1 == pieces.size()) {
+      if (piece.has("max_batch")) piece.child("max_batch").fail("the last decode piece serves every larger batch: omit max_batch");
+    } else {
+      dp.max_batch = static_cast<std::uint32_t>(piece.get_int("max_batch", {}, 1, DecodePiece::kUnbounded - 1));
+      if (!out.empty() && dp.max_batch <= out.back().max_batch) {
+        piece.child("max_batch").fail("max_batch must increase from piece to piece");
+      }
+    }
+    dp.d0 = piece.get_double("d0", {}, -kHuge, kHuge);
+    dp.d1 = piece.get_double("d1", {}, -kHuge, kHuge);
+    dp.d2 = piece.get_double("d2", {}, -kHuge, kHuge);
+    dp.d3 = piece.get_double("d3", 0.0, -kHuge, kHuge);  // 0: the law without the per-sequence term
+    dp.fit = read_fit(piece);
+    piece.finish();
+    out.push_back(dp);
+  }
+  return out;
+}
+
 }  // namespace
 
 const EngineProfile* Profile::find_engine(const std::string& model, std::uint32_t gpus) const {
@@ -148,34 +179,8 @@ Profile parse_profile(const std::string& text, const std::string& name) {
       ep.c2 = pre.get_double("c2", {}, -kHuge, kHuge);
       ep.prefill_fit = read_fit(pre);
       pre.finish();
-      const ConfigNode dec = e.child("decode");
-      if (!dec.is_sequence()) {
-        dec.fail("expected a list of decode pieces [{max_batch, d0, d1, d2, d3, ...}, ..., {d0, ...}] (the last "
-                 "without max_batch); a single decode map is from before piecewise laws: the same law is the "
-                 "one-element list [{d0, d1, d2, ...}], and `sllmsim calibrate refit` refits it from its measurements");
-      }
-      const std::vector<ConfigNode> pieces = dec.elements();
-      if (pieces.empty()) dec.fail("at least one decode piece is needed");
-      for (std::size_t i = 0; i < pieces.size(); ++i) {
-        const ConfigNode& piece = pieces[i];
-        DecodePiece dp;
-        const bool last = i + 1 == pieces.size();
-        if (last) {
-          if (piece.has("max_batch")) piece.child("max_batch").fail("the last decode piece serves every larger batch: omit max_batch");
-        } else {
-          dp.max_batch = static_cast<std::uint32_t>(piece.get_int("max_batch", {}, 1, DecodePiece::kUnbounded - 1));
-          if (!ep.decode.empty() && dp.max_batch <= ep.decode.back().max_batch) {
-            piece.child("max_batch").fail("max_batch must increase from piece to piece");
-          }
-        }
-        dp.d0 = piece.get_double("d0", {}, -kHuge, kHuge);
-        dp.d1 = piece.get_double("d1", {}, -kHuge, kHuge);
-        dp.d2 = piece.get_double("d2", {}, -kHuge, kHuge);
-        dp.d3 = piece.get_double("d3", 0.0, -kHuge, kHuge);
-        dp.fit = read_fit(piece);
-        piece.finish();
-        ep.decode.push_back(dp);
-      }
+      // No decode key: not measured (the fallback cost model decodes this shape).
+      if (auto dec = e.optional_child("decode")) ep.decode = read_decode(*dec);
       e.finish();
       p.engine.push_back(ep);
     }
@@ -187,7 +192,7 @@ Profile parse_profile(const std::string& text, const std::string& name) {
       ModelCatalog::builtin().get(mp.model, m.child("model").location());
       mp.a = m.get_double("a", {}, -kHuge, kHuge);
       mp.b = m.get_double("b", {}, -kHuge, kHuge);
-      mp.c = m.get_double("c", {}, -kHuge, kHuge);
+      mp.c = m.get_double("c", 0.0, -kHuge, kHuge);  // 0: the paper's a n + b
       mp.fit = read_fit(m);
       mp.handoff = m.get_double("handoff", 0.0, 0.0, kHuge);
       if (auto pf = m.optional_child("pause_fit")) {
