@@ -99,9 +99,11 @@ section_loader() {
     timeout 120 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode pipelined --io "$io" --drop-caches --no-baselines 2>&1 |
       sed "s/^run /io $io run /" | tee -a "$log"
   done
-  stamp "loader: ablation, each cold, two rounds (the disk's throughput varies run to run; best of two)"
-  local round
-  for round in 1 2; do
+  # The disk's throughput varies by 10-20% from run to run: each mode is loaded cold in several interleaved
+  # rounds and compared by its median; the spread is reported beside it.
+  local round rounds=${SLLM_ABLATION_ROUNDS:-3}
+  stamp "loader: ablation, each mode cold, $rounds interleaved rounds"
+  for round in $(seq "$rounds"); do
     for mode in by-tensor bulk direct threads pinned pipelined safetensors torch; do
       timeout 150 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode "$mode" --drop-caches --no-baselines 2>&1 |
         sed "s/^run /ablation $mode round $round run /" | tee -a "$log"
@@ -167,20 +169,29 @@ if res:
 for io in ("uring", "threads"):
     s, g = secs(f"io {io} run 1/1")
     row(f"pipelined cold, io={io}", s, g)
+def rounds(mode):  # seconds of every cold round of one ablation mode
+    return sorted(float(m.group(1)) for m in re.finditer(rf"ablation {mode} round [0-9]+ run 1/1: ([0-9.]+) s", log))
+def median(xs):
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 prev = None
-for mode in ("by-tensor", "bulk", "direct", "threads", "pinned", "pipelined"):
-    s, g = secs(f"ablation {mode} round [0-9] run 1/1")
-    if s is None:
+for mode in ("by-tensor", "bulk", "direct", "threads", "pinned", "pipelined", "safetensors", "torch"):
+    xs = rounds(mode)
+    if not xs:
         row(f"ablation: {mode}", None, None, "failed")
         continue
-    if prev is None:
-        row(f"ablation: {mode}, cold", s, g, "baseline")
+    m = median(xs)
+    spread = f"median of {len(xs)} ({xs[0]:.2f}-{xs[-1]:.2f} s)"
+    total = float(res[0]["gbps"]) * float(res[0]["seconds"]) if res else None
+    g = total / m if total else None
+    if mode in ("safetensors", "torch"):
+        row(f"sllmsim --mode {mode} (same files), cold", m, g, spread)
+    elif prev is None:
+        row(f"ablation: {mode}, cold", m, g, f"{spread}; baseline")
     else:
-        row(f"ablation: {mode}, cold", s, g, f"{prev/s:.2f}x previous", ">= 1x", "yes" if s <= prev else "NO")
-    prev = s
-for mode in ("safetensors", "torch"):
-    s, g = secs(f"ablation {mode} round [0-9] run 1/1")
-    row(f"sllmsim --mode {mode} (same files), cold", s, g)
+        row(f"ablation: {mode}, cold", m, g, f"{spread}; {prev / m:.2f}x previous", ">= 1x", "yes" if m <= prev else "NO")
+    if mode not in ("safetensors", "torch"):
+        prev = m
 print(f"\nGPU bytes vs source: {cmp.group(0) if cmp else 'compare did not run'}")
 PY
 }

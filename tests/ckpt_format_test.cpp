@@ -581,4 +581,40 @@ TEST(CkptCli, ConvertInspectVerifyLoad) {
   EXPECT_NE(out.find("'straddle'"), std::string::npos) << out;
 }
 
+// Where open(O_DIRECT) is refused (EINVAL, as on some file systems), every direct mode loads the same bytes
+// with buffered reads and says so once. The refusal is injected with LD_PRELOAD into the real binary.
+TEST(CkptCli, BufferedFallbackWhereDirectIoIsRefused) {
+#ifndef SLLM_REFUSE_O_DIRECT_LIB
+  GTEST_SKIP() << "needs a dynamically linked build (the O_DIRECT refusal is injected with LD_PRELOAD)";
+#else
+  TempDir tmp;
+  sllm::test::write_fixture_safetensors(tmp / "a.safetensors", shard_a());
+  auto [rc, out] = run_cli("ckpt convert " + (tmp / "a.safetensors") + " -o " + (tmp / "ck") + " --checksum-chunk '4 KiB'");
+  ASSERT_EQ(rc, 0) << out;
+  const std::string refuse = std::string("LD_PRELOAD=") + SLLM_REFUSE_O_DIRECT_LIB + " SLLM_REFUSE_O_DIRECT_UNDER=" + (tmp / "ck");
+  for (const char* mode : {"direct", "threads", "pinned", "pipelined"}) {
+    const std::string load = " ckpt load " + (tmp / "ck") + " --mode " + mode + " --chunk '8 KiB' --request-size '4 KiB' --repeat 2 --compare " +
+                             (tmp / "a.safetensors");
+    std::tie(rc, out) = run_cli(load);  // control: nothing refused, no warning
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_EQ(out.find("O_DIRECT refused"), std::string::npos) << out;
+    // run_cli prefixes the binary's path; the environment goes in front of the whole command.
+    const char* env = std::getenv("SLLM_BINARY");
+    const std::string cmd = refuse + " " + std::string(env ? env : SLLM_BINARY) + load + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    out.clear();
+    std::array<char, 4096> buf{};
+    while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
+    const int status = ::pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << mode << "\n" << out;
+    EXPECT_EQ(out.find("refused 0 opens"), std::string::npos) << mode << ": the injector refused nothing\n" << out;
+    EXPECT_NE(out.find("O_DIRECT refused for " + (tmp / "ck")), std::string::npos) << mode << "\n" << out;
+    EXPECT_NE(out.find("using buffered reads"), std::string::npos) << mode << "\n" << out;
+    EXPECT_NE(out.find("raw read (buffered: O_DIRECT refused"), std::string::npos) << mode << "\n" << out;
+    EXPECT_NE(out.find("run 2/2"), std::string::npos) << mode << "\n" << out;
+    EXPECT_NE(out.find("tensors equal the source"), std::string::npos) << mode << "\n" << out;
+  }
+#endif
+}
+
 }  // namespace

@@ -104,6 +104,35 @@ TEST(LoaderPipeline, ChunkLargerThanChecksumChunkAndOddPoolSizes) {
   }
 }
 
+// A chunk is read as several requests of at most request_bytes: sizes that divide the chunk, that do not
+// (a short last request), and that exceed it must all deliver the same bytes, in every staged mode too.
+TEST(LoaderPipeline, ChunksSplitIntoRequestsOfAnySize) {
+  auto s = make_stress_checkpoint(2);
+  const Checkpoint ck = open_checkpoint(s->dir);
+  for (IoBackend io : {IoBackend::kUring, IoBackend::kThreads}) {
+    for (std::uint64_t request : {kChunk, 2 * kChunk, 5 * kChunk, 64 * kChunk}) {
+      for (const char* mode : {"pipelined", "bulk", "direct", "threads", "pinned"}) {
+        const std::string label = std::string(to_string(io)) + " request " + std::to_string(request) + " " + mode;
+        LoaderOptions o;
+        o.chunk_bytes = 6 * kChunk;
+        o.pool_bytes = 5 * o.chunk_bytes;
+        o.request_bytes = request;
+        o.threads = 3;
+        o.queue_depth = 4;  // fewer requests in flight than a chunk has: a chunk spans several refills
+        o.io = io;
+        Loader loader(o);
+        LoadOptions lo;
+        lo.mode = parse_load_mode(mode, "--mode");
+        auto m = loader.load(ck, lo, nullptr);
+        expect_bytes(*m, s->expected, label);
+      }
+    }
+  }
+  LoaderOptions bad;
+  bad.request_bytes = 1000;
+  EXPECT_THROW(Loader{bad}, InputError);
+}
+
 TEST(LoaderPipeline, RepeatedLoadComesFromDramWithoutTouchingTheDisk) {
   auto s = make_stress_checkpoint(1);
   const Checkpoint ck = open_checkpoint(s->dir);
@@ -141,8 +170,9 @@ TEST(LoaderPipeline, FailureUnderLoadNeverDeadlocksOrReturnsAModel) {
   for (IoBackend io : {IoBackend::kUring, IoBackend::kThreads}) {
     for (int threads : {1, 4, 16}) {
       LoaderOptions o;
-      o.chunk_bytes = kChunk;
-      o.pool_bytes = 4 * kChunk;
+      o.chunk_bytes = 3 * kChunk;
+      o.request_bytes = kChunk;  // a chunk is three requests: the failure lands with others of its chunk in flight
+      o.pool_bytes = 4 * o.chunk_bytes;
       o.threads = threads;
       o.queue_depth = 4;
       o.io = io;

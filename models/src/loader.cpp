@@ -174,6 +174,9 @@ struct Loader::Impl {
 Loader::Loader(const LoaderOptions& options) : options_(options) {
   if (options_.threads < 1) throw InputError("--threads", "expected at least 1");
   if (options_.queue_depth < 1) throw InputError("--queue-depth", "expected at least 1");
+  if (options_.request_bytes == 0 || options_.request_bytes % 4096 != 0) {
+    throw InputError("--request-size", format_bytes(options_.request_bytes) + " is not a positive multiple of 4 KiB (O_DIRECT alignment)");
+  }
   if (options_.copy_streams < 1) throw InputError("--streams", "expected at least 1");
   if (options_.chunk_bytes == 0 || options_.chunk_bytes % kCheckpointAlignment != 0) {
     throw InputError("--chunk", "expected a positive multiple of 4 KiB");
@@ -205,15 +208,18 @@ void copy_out(const Device& d, void* dst, const void* src, std::uint64_t bytes) 
 }
 
 // Steps 2-5 of the ablation: each partition is read whole into one staging buffer, then copied.
+//   bulk:    one reader, buffered read() calls as large as a job: the kernel's read-ahead runs ahead of it.
+//   direct:  one reader, O_DIRECT, with queue_depth requests in flight: the same asynchrony read-ahead gives
+//            a buffered reader (without it a lone direct reader waits out every request's latency, which
+//            would measure queue depth, not the page cache this step removes).
+//   threads: `threads` such readers.   pinned: into the pinned pool instead of pageable memory.
 void load_staged(LoadContext& cx, const std::vector<OpenPartition>& files, Failure& failure) {
   const LoadMode mode = cx.opts.mode;
-  const bool one_thread = mode == LoadMode::kBulk || mode == LoadMode::kDirect;
-  // One reader issues large requests (the kernel splits them into many device requests); several
-  // readers split the same bytes into chunks.
+  const bool one_reader = mode == LoadMode::kBulk || mode == LoadMode::kDirect;
   constexpr std::uint64_t kLargeRead = 256ull << 20;
-  const std::uint64_t chunk = one_thread ? std::max(cx.lo.chunk_bytes, kLargeRead / cx.lo.chunk_bytes * cx.lo.chunk_bytes) : cx.lo.chunk_bytes;
-  const IoBackend io = one_thread ? IoBackend::kThreads : cx.io;
-  const int threads = one_thread ? 1 : cx.lo.threads;
+  const std::uint64_t chunk = one_reader ? std::max(cx.lo.chunk_bytes, kLargeRead / cx.lo.chunk_bytes * cx.lo.chunk_bytes) : cx.lo.chunk_bytes;
+  const ReadPlan plan = mode == LoadMode::kBulk ? ReadPlan{IoBackend::kThreads, 1, 1, chunk}
+                                                : ReadPlan{cx.io, one_reader ? 1 : cx.lo.threads, cx.lo.queue_depth, cx.lo.request_bytes};
   if (mode == LoadMode::kPinned) cx.pool.clear();  // its memory becomes the staging buffer
   for (std::size_t p = 0; p < cx.ck.index.partitions.size(); ++p) {
     const std::uint64_t bytes = cx.ck.index.partitions[p].bytes;
@@ -222,7 +228,6 @@ void load_staged(LoadContext& cx, const std::vector<OpenPartition>& files, Failu
     std::byte* staging = nullptr;
     std::uint64_t window = bytes;
     if (mode == LoadMode::kBulk) {
-      ::posix_fadvise(files[p].fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // a bulk reader knows it reads it all, in order
       pageable.reset(new (std::nothrow) std::byte[std::max<std::uint64_t>(bytes, 1)]);
       if (!pageable) throw std::runtime_error("cannot allocate " + format_bytes(bytes) + " of host memory for " + files[p].path);
       staging = pageable.get();
@@ -253,7 +258,7 @@ void load_staged(LoadContext& cx, const std::vector<OpenPartition>& files, Failu
         }
       };
       cb.abandon = [](const ReadJob&, std::int64_t) {};
-      run_reads(io, threads, cx.lo.queue_depth, jobs, files, cx.ck.index, cb, failure);
+      run_reads(plan, jobs, files, cx.ck.index, cb, failure);
       if (failure.failed()) return;
       copy_out(cx.devices[p], static_cast<std::byte*>(cx.dest[p]) + w, staging, len);
     }
@@ -481,7 +486,7 @@ std::uint64_t load_pipelined(LoadContext& cx, const std::vector<OpenPartition>& 
     cx.pool.release(slot);
     cx.pool.wake_all();
   };
-  run_reads(cx.io, cx.lo.threads, cx.lo.queue_depth, missing, files, idx, cb, failure);
+  run_reads(ReadPlan{cx.io, cx.lo.threads, cx.lo.queue_depth, cx.lo.request_bytes}, missing, files, idx, cb, failure);
   cx.pool.wake_all();
   for (auto& q : landed) q.close();
   for (auto& t : copiers) t.join();
@@ -587,10 +592,11 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
 // ---------------------------------------------------------------------------------------------------------
 // Baselines measured in the same invocation
 
-double measure_direct_read(const Checkpoint& ck, const LoaderOptions& lo) {
+double measure_direct_read(const Checkpoint& ck, const LoaderOptions& lo, bool* buffered_fallback) {
   bool fell_back = false;
   std::vector<FileHandle> owners;
   const std::vector<OpenPartition> files = open_partitions(ck, true, &fell_back, owners);
+  if (buffered_fallback) *buffered_fallback = fell_back;
   IoBackend io = lo.io;
   if (io == IoBackend::kUring && !uring_available()) io = IoBackend::kThreads;
   // Private buffers, one per read in flight: nothing but the reads.
@@ -619,7 +625,7 @@ double measure_direct_read(const Checkpoint& ck, const LoaderOptions& lo) {
   };
   cb.abandon = [&](const ReadJob&, std::int64_t slot) { buffers.release(slot); };
   const auto t0 = Clock::now();
-  run_reads(io, lo.threads, lo.queue_depth, jobs, files, ck.index, cb, failure);
+  run_reads(ReadPlan{io, lo.threads, lo.queue_depth, lo.request_bytes}, jobs, files, ck.index, cb, failure);
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   if (failure.failed()) failure.rethrow();
   return static_cast<double>(total) / std::max(secs, 1e-9);

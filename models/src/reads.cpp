@@ -25,8 +25,10 @@ std::string job_where(const ReadJob& job, const OpenPartition& f, const Checkpoi
          std::to_string(job.offset + job.length) + ", " + index.tensors_in(job.partition, job.offset, job.offset + job.length) + ")";
 }
 
-void thread_reader(std::atomic<std::size_t>& next, const std::vector<ReadJob>& jobs, const std::vector<OpenPartition>& files,
-                   const CheckpointIndex& index, const ReadCallbacks& cb, Failure& failure) {
+// Blocking reads: one job at a time per thread, its requests one after another.
+void thread_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const std::vector<ReadJob>& jobs,
+                   const std::vector<OpenPartition>& files, const CheckpointIndex& index, const ReadCallbacks& cb,
+                   Failure& failure) {
   while (!failure.failed()) {
     const std::size_t i = next.fetch_add(1);
     if (i >= jobs.size()) return;
@@ -37,7 +39,12 @@ void thread_reader(std::atomic<std::size_t>& next, const std::vector<ReadJob>& j
     const OpenPartition& f = files[static_cast<std::size_t>(job.partition)];
     std::uint64_t got = 0;
     try {
-      got = pread_full(f.fd, buf, job.length, job.offset, f.path);
+      while (got < job.length) {
+        const std::uint64_t want = std::min(plan.request_bytes, job.length - got);
+        const std::uint64_t n = pread_full(f.fd, buf + got, want, job.offset + got, f.path);
+        got += n;
+        if (n < want) break;  // end of file
+      }
     } catch (const std::exception& e) {
       cb.abandon(job, slot);
       failure.set(job_where(job, f, index) + ": " + e.what(), false);
@@ -47,60 +54,107 @@ void thread_reader(std::atomic<std::size_t>& next, const std::vector<ReadJob>& j
   }
 }
 
-void uring_reader(std::atomic<std::size_t>& next, int depth, const std::vector<ReadJob>& jobs,
+// io_uring: up to `depth` requests in flight, taken from the current job until it is all submitted, then
+// from the next. A job completes when its last request does.
+void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const std::vector<ReadJob>& jobs,
                   const std::vector<OpenPartition>& files, const CheckpointIndex& index, const ReadCallbacks& cb,
                   Failure& failure) {
+  const int depth = std::max(1, plan.queue_depth);
   io_uring ring{};
   if (const int rc = io_uring_queue_init(static_cast<unsigned>(depth), &ring, 0); rc < 0) {
     failure.set(std::string("io_uring setup failed: ") + std::strerror(-rc), false);
     return;
   }
-  struct Op {
+  struct Job {
     const ReadJob* job = nullptr;
     std::byte* buf = nullptr;
     std::int64_t slot = -1;
+    std::uint64_t submitted = 0;  // bytes handed to requests so far
+    int outstanding = 0;          // requests in flight
+    std::uint64_t got = 0;        // bytes before the first short request (end of file) or the whole job
+    bool error = false;
+    bool open = false;
+  };
+  struct Request {
+    Job* job = nullptr;
+    std::uint64_t offset = 0;  // within the job
+    std::uint64_t length = 0;
     std::uint64_t done = 0;
     bool busy = false;
   };
-  std::vector<Op> ops(static_cast<std::size_t>(depth));
+  // At most `depth` jobs have requests in flight, plus the one being submitted.
+  std::vector<Job> open_jobs(static_cast<std::size_t>(depth) + 1);
+  std::vector<Request> requests(static_cast<std::size_t>(depth));
+  Job* filling = nullptr;  // the job whose requests are being submitted
   int in_flight = 0;
   const ReadJob* pending = nullptr;
-  auto submit = [&](Op& op) {
+  auto submit = [&](Request& r) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-    // Cannot happen: at most `depth` reads are in flight and the ring has `depth` entries.
+    // Cannot happen: at most `depth` requests are in flight and the ring has `depth` entries.
     if (!sqe) throw std::logic_error("io_uring submission queue full");
-    const OpenPartition& f = files[static_cast<std::size_t>(op.job->partition)];
-    io_uring_prep_read(sqe, f.fd, op.buf + op.done, static_cast<unsigned>(op.job->length - op.done), op.job->offset + op.done);
-    io_uring_sqe_set_data(sqe, &op);
+    const ReadJob& job = *r.job->job;
+    io_uring_prep_read(sqe, files[static_cast<std::size_t>(job.partition)].fd, r.job->buf + r.offset + r.done,
+                       static_cast<unsigned>(r.length - r.done), job.offset + r.offset + r.done);
+    io_uring_sqe_set_data(sqe, &r);
+  };
+  auto finish_if_done = [&](Job& j) {
+    if (j.outstanding > 0 || (&j == filling && j.submitted < j.job->length && !j.error && !failure.failed())) return;
+    if (&j == filling) filling = nullptr;
+    j.open = false;
+    if (j.error || failure.failed()) cb.abandon(*j.job, j.slot);
+    else cb.complete(*j.job, j.buf, j.slot, j.got);
   };
   while (true) {
-    // Fill the queue; block for a buffer only when nothing is in flight (a held buffer could be the
-    // one another stage is waiting for).
+    // Fill the ring; block for a buffer only when nothing is in flight (a held buffer could be the one
+    // another stage is waiting for).
     bool submitted = false;
     while (in_flight < depth && !failure.failed()) {
-      if (!pending) {
-        const std::size_t i = next.fetch_add(1);
-        if (i >= jobs.size()) break;
-        pending = &jobs[i];
+      if (!filling) {
+        if (!pending) {
+          const std::size_t i = next.fetch_add(1);
+          if (i >= jobs.size()) break;
+          pending = &jobs[i];
+        }
+        std::byte* buf = nullptr;
+        std::int64_t slot = -1;
+        if (!cb.acquire(*pending, in_flight == 0, &buf, &slot)) break;
+        Job* j = nullptr;
+        for (auto& o : open_jobs) {
+          if (!o.open) {
+            j = &o;
+            break;
+          }
+        }
+        if (!j) throw std::logic_error("io_uring reader: no free job slot");
+        *j = Job{pending, buf, slot, 0, 0, pending->length, false, true};
+        pending = nullptr;
+        filling = j;
+        if (j->job->length == 0) {
+          finish_if_done(*j);
+          continue;
+        }
       }
-      std::byte* buf = nullptr;
-      std::int64_t slot = -1;
-      if (!cb.acquire(*pending, in_flight == 0, &buf, &slot)) break;
-      Op* op = nullptr;
-      for (auto& o : ops) {
+      Request* r = nullptr;
+      for (auto& o : requests) {
         if (!o.busy) {
-          op = &o;
+          r = &o;
           break;
         }
       }
-      if (!op) throw std::logic_error("io_uring reader: no free operation slot");
-      *op = Op{pending, buf, slot, 0, true};
-      pending = nullptr;
-      submit(*op);
+      if (!r) throw std::logic_error("io_uring reader: no free request slot");
+      const std::uint64_t len = std::min(plan.request_bytes, filling->job->length - filling->submitted);
+      *r = Request{filling, filling->submitted, len, 0, true};
+      filling->submitted += len;
+      ++filling->outstanding;
+      if (filling->submitted == filling->job->length) filling = nullptr;
+      submit(*r);
       ++in_flight;
       submitted = true;
     }
-    if (in_flight == 0) break;
+    if (in_flight == 0) {
+      if (filling) finish_if_done(*filling);  // a failure stopped its submission
+      break;
+    }
     if (submitted) io_uring_submit(&ring);
     io_uring_cqe* cqe = nullptr;
     int rc = io_uring_wait_cqe(&ring, &cqe);
@@ -109,8 +163,8 @@ void uring_reader(std::atomic<std::size_t>& next, int depth, const std::vector<R
       failure.set(std::string("io_uring wait failed: ") + std::strerror(-rc), false);
       // Nothing more can be reaped reliably; give the buffers back only after the kernel is done with them.
       io_uring_queue_exit(&ring);
-      for (auto& o : ops) {
-        if (o.busy) cb.abandon(*o.job, o.slot);
+      for (auto& j : open_jobs) {
+        if (j.open) cb.abandon(*j.job, j.slot);
       }
       return;
     }
@@ -119,35 +173,40 @@ void uring_reader(std::atomic<std::size_t>& next, int depth, const std::vector<R
     unsigned seen = 0;
     io_uring_for_each_cqe(&ring, head, cqe) {
       ++seen;
-      Op& op = *static_cast<Op*>(io_uring_cqe_get_data(cqe));
+      Request& r = *static_cast<Request*>(io_uring_cqe_get_data(cqe));
+      Job& j = *r.job;
       const int res = cqe->res;
-      const OpenPartition& f = files[static_cast<std::size_t>(op.job->partition)];
       if (res == -EINTR || res == -EAGAIN) {
-        submit(op);
+        submit(r);
         resubmit = true;
         continue;
       }
-      if (res < 0) {
-        op.busy = false;
-        --in_flight;
-        cb.abandon(*op.job, op.slot);
-        failure.set(job_where(*op.job, f, index) + ": read failed: " + std::strerror(-res), false);
-        continue;
+      if (res > 0) {
+        r.done += static_cast<std::uint64_t>(res);
+        if (r.done < r.length) {  // partial read: ask for the rest
+          submit(r);
+          resubmit = true;
+          continue;
+        }
+      } else if (res == 0) {
+        j.got = std::min(j.got, r.offset + r.done);  // end of file inside this request
+      } else {
+        j.error = true;
+        failure.set(job_where(*j.job, files[static_cast<std::size_t>(j.job->partition)], index) +
+                        ": read failed: " + std::strerror(-res),
+                    false);
       }
-      op.done += static_cast<std::uint64_t>(res);
-      if (res > 0 && op.done < op.job->length) {  // partial read: ask for the rest
-        submit(op);
-        resubmit = true;
-        continue;
-      }
-      op.busy = false;
+      r.busy = false;
       --in_flight;
-      if (failure.failed()) cb.abandon(*op.job, op.slot);
-      else cb.complete(*op.job, op.buf, op.slot, op.done);
+      --j.outstanding;
+      finish_if_done(j);
     }
     io_uring_cq_advance(&ring, seen);
     if (resubmit) io_uring_submit(&ring);
-    if (failure.failed() && in_flight == 0) break;
+    if (failure.failed() && in_flight == 0) {
+      if (filling) finish_if_done(*filling);
+      break;
+    }
   }
   io_uring_queue_exit(&ring);
 }
@@ -161,20 +220,22 @@ bool uring_available() {
   return true;
 }
 
-void run_reads(IoBackend backend, int threads, int queue_depth, const std::vector<ReadJob>& jobs,
-               const std::vector<OpenPartition>& files, const CheckpointIndex& index, const ReadCallbacks& cb,
-               Failure& failure) {
+void run_reads(const ReadPlan& plan, const std::vector<ReadJob>& jobs, const std::vector<OpenPartition>& files,
+               const CheckpointIndex& index, const ReadCallbacks& cb, Failure& failure) {
+  if (plan.request_bytes == 0 || plan.request_bytes % 4096 != 0) {
+    throw std::logic_error("read request size must be a positive multiple of 4 KiB");
+  }
   std::atomic<std::size_t> next{0};
-  const int n = std::max(1, std::min<int>(threads, static_cast<int>(std::max<std::size_t>(jobs.size(), 1))));
+  const int n = std::max(1, std::min<int>(plan.threads, static_cast<int>(std::max<std::size_t>(jobs.size(), 1))));
   std::vector<std::thread> pool;
   pool.reserve(static_cast<std::size_t>(n));
   for (int t = 0; t < n; ++t) {
-    if (backend == IoBackend::kUring) {
-      pool.emplace_back(uring_reader, std::ref(next), std::max(1, queue_depth), std::cref(jobs), std::cref(files), std::cref(index),
+    if (plan.backend == IoBackend::kUring) {
+      pool.emplace_back(uring_reader, std::ref(next), std::cref(plan), std::cref(jobs), std::cref(files), std::cref(index),
                         std::cref(cb), std::ref(failure));
     } else {
-      pool.emplace_back(thread_reader, std::ref(next), std::cref(jobs), std::cref(files), std::cref(index), std::cref(cb),
-                        std::ref(failure));
+      pool.emplace_back(thread_reader, std::ref(next), std::cref(plan), std::cref(jobs), std::cref(files), std::cref(index),
+                        std::cref(cb), std::ref(failure));
     }
   }
   for (auto& t : pool) t.join();

@@ -1,5 +1,7 @@
 // The SSD tier: reads a list of byte ranges of partition files with O_DIRECT, on a pool of threads with
-// blocking pread or with io_uring (each I/O thread keeps queue_depth reads in flight).
+// blocking pread or with io_uring (each I/O thread keeps queue_depth requests in flight). A job (a pool
+// chunk) is sent to the device as requests of at most request_bytes: the chunk is the unit of caching and
+// copying, the request the unit the device serves best (large single requests are slow on many disks).
 #pragma once
 
 #include <atomic>
@@ -57,10 +59,16 @@ struct OpenPartition {
   int index = 0;
 };
 
+struct ReadPlan {
+  IoBackend backend = IoBackend::kUring;
+  int threads = 1;
+  int queue_depth = 1;                      // io_uring requests in flight per thread
+  std::uint64_t request_bytes = 1ull << 20; // multiple of 4 KiB (O_DIRECT)
+};
+
 // Runs every job; failures go to `failure` (messages name partition, bytes and tensors via `ckpt`).
-void run_reads(IoBackend backend, int threads, int queue_depth, const std::vector<ReadJob>& jobs,
-               const std::vector<OpenPartition>& files, const CheckpointIndex& index, const ReadCallbacks& cb,
-               Failure& failure);
+void run_reads(const ReadPlan& plan, const std::vector<ReadJob>& jobs, const std::vector<OpenPartition>& files,
+               const CheckpointIndex& index, const ReadCallbacks& cb, Failure& failure);
 
 // True when this kernel lets us set up an io_uring (gVisor or seccomp may refuse).
 bool uring_available();

@@ -182,7 +182,8 @@ int cmd_load(const std::vector<std::string>& args) {
       ("repeat", po::value<int>()->default_value(1), "loads in this invocation (the DRAM pool persists between them)")
       ("drop-caches", po::bool_switch(), "drop the page cache and the DRAM pool before every load (needs root)")
       ("io", po::value<std::string>()->default_value("uring"), "uring or threads")
-      ("queue-depth", po::value<int>()->default_value(4), "io_uring reads in flight per I/O thread")
+      ("queue-depth", po::value<int>()->default_value(4), "io_uring requests in flight per I/O thread")
+      ("request-size", po::value<std::string>()->default_value("1 MiB"), "largest single read request (a multiple of 4 KiB)")
       ("streams", po::value<int>()->default_value(4), "CUDA streams per GPU (copy threads for cpu)")
       ("pool", po::value<std::string>(), "DRAM pool size (default: the checkpoint, for pipelined and pinned modes)")
       ("no-verify", po::bool_switch(), "skip chunk checksums")
@@ -203,6 +204,7 @@ int cmd_load(const std::vector<std::string>& args) {
   opts.chunk_bytes = bytes_flag(vm, "chunk");
   opts.threads = positive_flag(vm, "threads");
   opts.queue_depth = positive_flag(vm, "queue-depth");
+  opts.request_bytes = bytes_flag(vm, "request-size");
   opts.copy_streams = positive_flag(vm, "streams");
   opts.io = parse_io_backend(vm["io"].as<std::string>(), "--io");
   opts.pinned_pool = lo.device.is_cuda();
@@ -229,7 +231,7 @@ int cmd_load(const std::vector<std::string>& args) {
   Loader loader(opts);
   std::cout << "checkpoint " << ck.dir << ": " << format_bytes(total) << " in " << ck.index.partitions.size() << " partition(s); mode "
             << to_string(lo.mode) << ", device " << lo.device.to_string() << ", " << opts.threads << " I/O threads (" << to_string(opts.io)
-            << "), chunk " << format_bytes(opts.chunk_bytes) << ", pool " << format_bytes(loader.pool_chunks() * opts.chunk_bytes) << "\n";
+            << "), chunk " << format_bytes(opts.chunk_bytes) << " in requests of " << format_bytes(opts.request_bytes) << ", pool " << format_bytes(loader.pool_chunks() * opts.chunk_bytes) << "\n";
 
   double raw_read = 0;
   std::string raw_backend;
@@ -237,9 +239,10 @@ int cmd_load(const std::vector<std::string>& args) {
     for (IoBackend b : {IoBackend::kUring, IoBackend::kThreads}) {
       LoaderOptions probe = opts;
       probe.io = b;
-      const double bw = measure_direct_read(ck, probe);
-      std::cout << "raw O_DIRECT read (" << to_string(b) << ", " << opts.threads << " threads, " << format_bytes(opts.chunk_bytes)
-                << " reads): " << format_bandwidth(bw) << "\n";
+      bool buffered = false;
+      const double bw = measure_direct_read(ck, probe, &buffered);
+      std::cout << (buffered ? "raw read (buffered: O_DIRECT refused, " : "raw O_DIRECT read (") << to_string(b) << ", " << opts.threads << " threads, " << format_bytes(opts.chunk_bytes)
+                << " chunks in " << format_bytes(opts.request_bytes) << " requests): " << format_bandwidth(bw) << "\n";
       if (bw > raw_read) {
         raw_read = bw;
         raw_backend = std::string(to_string(b));

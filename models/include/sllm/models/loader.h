@@ -19,7 +19,7 @@ namespace sllm::models {
 enum class LoadMode : std::uint8_t {
   kByTensor,     // buffered read of each tensor into its own pageable buffer, then copy
   kBulk,         // large buffered sequential reads of each partition into pageable memory, then copy
-  kDirect,       // bulk with O_DIRECT into aligned pageable memory
+  kDirect,       // bulk with O_DIRECT into aligned pageable memory, one reader with queue_depth requests in flight
   kThreads,      // direct split into chunks read by several threads
   kPinned,       // threads into the pinned pool memory, then copy
   kPipelined,    // chunks copied on as they land; the pool is an LRU cache (the default)
@@ -39,7 +39,10 @@ struct LoaderOptions {
   bool pinned_pool = false;                 // cudaHostAlloc (needs a CUDA device); aligned memory otherwise
   IoBackend io = IoBackend::kUring;
   int threads = 4;       // I/O threads
-  int queue_depth = 4;   // io_uring reads in flight per I/O thread
+  int queue_depth = 4;   // io_uring requests in flight per I/O thread
+  // Largest single read sent to the disk; a chunk is read as several. Many disks serve ~1 MiB requests
+  // at full speed but slow down on very large ones (measured in docs/loader.md).
+  std::uint64_t request_bytes = 1ull << 20;
   int copy_streams = 4;  // CUDA streams per GPU, or copy threads for host destinations
 };
 
@@ -107,9 +110,10 @@ class Loader {
   std::unique_ptr<Impl> impl_;
 };
 
-// Raw O_DIRECT read bandwidth (bytes/s) of the checkpoint's partition files with the loader's threads
-// and chunk size and no other work: the bar a cold load is measured against.
-double measure_direct_read(const Checkpoint& ckpt, const LoaderOptions& options);
+// Raw O_DIRECT read bandwidth (bytes/s) of the checkpoint's partition files with the loader's threads,
+// chunk and request sizes and no other work: the bar a cold load is measured against. Where O_DIRECT is
+// refused the reads are buffered and *buffered_fallback is set.
+double measure_direct_read(const Checkpoint& ckpt, const LoaderOptions& options, bool* buffered_fallback = nullptr);
 // Host-to-device bandwidth (bytes/s) from pinned memory to `device` (host-to-host memcpy for cpu),
 // `bytes` per copy, best of a few repeats.
 double measure_copy_bandwidth(const Device& device, std::uint64_t bytes, int streams);
