@@ -208,18 +208,19 @@ void copy_out(const Device& d, void* dst, const void* src, std::uint64_t bytes) 
 }
 
 // Steps 2-5 of the ablation: each partition is read whole into one staging buffer, then copied.
-//   bulk:    one reader, buffered read() calls as large as a job: the kernel's read-ahead runs ahead of it.
-//   direct:  one reader, O_DIRECT, with queue_depth requests in flight: the same asynchrony read-ahead gives
-//            a buffered reader (without it a lone direct reader waits out every request's latency, which
-//            would measure queue depth, not the page cache this step removes).
+//   bulk:    one reader, buffered read() calls as large as kLargeRead: the kernel's read-ahead runs ahead.
+//   direct:  one reader, O_DIRECT, chunk by chunk with queue_depth requests in flight: the asynchrony
+//            read-ahead gives a buffered reader (a lone synchronous direct reader would wait out every
+//            request's latency, which measures queue depth, not the page cache this step removes). Chunks,
+//            not kLargeRead, so that checking one chunk's checksums stalls the reads only briefly.
 //   threads: `threads` such readers.   pinned: into the pinned pool instead of pageable memory.
 void load_staged(LoadContext& cx, const std::vector<OpenPartition>& files, Failure& failure) {
   const LoadMode mode = cx.opts.mode;
-  const bool one_reader = mode == LoadMode::kBulk || mode == LoadMode::kDirect;
   constexpr std::uint64_t kLargeRead = 256ull << 20;
-  const std::uint64_t chunk = one_reader ? std::max(cx.lo.chunk_bytes, kLargeRead / cx.lo.chunk_bytes * cx.lo.chunk_bytes) : cx.lo.chunk_bytes;
+  const std::uint64_t chunk =
+      mode == LoadMode::kBulk ? std::max(cx.lo.chunk_bytes, kLargeRead / cx.lo.chunk_bytes * cx.lo.chunk_bytes) : cx.lo.chunk_bytes;
   const ReadPlan plan = mode == LoadMode::kBulk ? ReadPlan{IoBackend::kThreads, 1, 1, chunk}
-                                                : ReadPlan{cx.io, one_reader ? 1 : cx.lo.threads, cx.lo.queue_depth, cx.lo.request_bytes};
+                                                : ReadPlan{cx.io, mode == LoadMode::kDirect ? 1 : cx.lo.threads, cx.lo.queue_depth, cx.lo.request_bytes};
   if (mode == LoadMode::kPinned) cx.pool.clear();  // its memory becomes the staging buffer
   for (std::size_t p = 0; p < cx.ck.index.partitions.size(); ++p) {
     const std::uint64_t bytes = cx.ck.index.partitions[p].bytes;

@@ -39,7 +39,7 @@ struct LoaderOptions {
   bool pinned_pool = false;                 // cudaHostAlloc (needs a CUDA device); aligned memory otherwise
   IoBackend io = IoBackend::kUring;
   int threads = 4;       // I/O threads
-  int queue_depth = 4;   // io_uring requests in flight per I/O thread
+  int queue_depth = 8;   // io_uring requests in flight per I/O thread
   // Largest single read sent to the disk; a chunk is read as several. Many disks serve ~1 MiB requests
   // at full speed but slow down on very large ones (measured in docs/loader.md).
   std::uint64_t request_bytes = 1ull << 20;
