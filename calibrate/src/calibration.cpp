@@ -222,8 +222,13 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
     }
   }
   for (int s = 0; s < max_batch; ++s) engine->reset(s);
-  // Live migrations: the source decodes while the destination recomputes; every round is a point.
+  // Live migrations: the source decodes while the destination recomputes; every round is a point. The
+  // simulator migrates between servers, so the destination gets a GPU of its own when there is one
+  // (on one GPU the two engines' kernels contend, which inflates and scatters the recompute times).
   engine.reset();
+  models::Device destination = device;
+  if (device.is_cuda() && models::cuda_device_count() > device.index + 1) destination.index = device.index + 1;
+  say(o, "  " + shape.model + ": migrations from " + device.to_string() + " to " + destination.to_string());
   models::EngineConfig one;
   one.max_sequences = 1;
   one.max_context = arch.max_positions;
@@ -253,9 +258,18 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
                                shape.migration_min_tokens, shape.migration_max_seconds);
       req.new_tokens = size.new_tokens;
       req.migrate_at_token = size.migrate_at_token;
-      // The destination loads from the same host weights (the load is not what is measured here).
+      // The destination loads from the same host weights (the load is not what is measured here) and warms
+      // up, as a serving instance does before it takes requests: first-use costs (workspaces, graph
+      // capture) belong to its start, not to the recompute rounds measured here.
       const auto report = models::run_live_migration(
-          *source, [&] { return models::Engine::create(arch, weights, device, one); }, req, mc);
+          *source,
+          [&] {
+            auto e = models::Engine::create(arch, weights, destination, one);
+            models::generate_greedy(*e, 0, models::random_tokens(1, 8, arch.vocab), 2);
+            e->reset(0);
+            return e;
+          },
+          req, mc);
       load_seconds = std::max(load_seconds, report.load_seconds);
       if (report.decode_step_seconds > 0 && (step_seconds == 0 || report.decode_step_seconds < step_seconds)) {
         step_seconds = report.decode_step_seconds;
