@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 
 #include "sllm/models/engine.h"
@@ -81,6 +82,75 @@ TEST_P(EngineCudaTest, MatchesCpuBackend) {
 INSTANTIATE_TEST_SUITE_P(Layouts, EngineCudaTest,
                          ::testing::Combine(::testing::Values("tiny-opt", "tiny-llama"), ::testing::Bool(),
                                             ::testing::Bool()));
+
+// Decode batches against the CPU (1-2 rows: the fused GEMV path, in a CUDA graph; 3 and more: cuBLAS), and
+// for 1-2 rows batch invariance: a sequence's logits in a batch of 2 are bit-identical to decoding it alone
+// (the GEMV's per-output summation order does not depend on the rows).
+class EngineCudaBatchTest : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+TEST_P(EngineCudaBatchTest, DecodeBatchMatchesCpuAndSingleSequence) {
+  const auto& [model, B] = GetParam();
+  const sllm::ModelArch arch = widened(model);
+  const RandomWeights weights(arch, 33);
+  const EngineConfig config{.max_sequences = 8, .max_context = 64};
+  auto gpu = cuda_engine_or_skip(arch, weights, config);
+  if (!gpu) GTEST_SKIP() << "no CUDA device (or built without CUDA)";
+  auto alone = Engine::create(arch, weights, Device{Device::Kind::kCuda, 0}, config);
+  auto cpu = Engine::create(arch, weights, {}, config);
+  const auto V = static_cast<std::size_t>(arch.vocab);
+  std::vector<TokenId> next(static_cast<std::size_t>(B));
+  for (int s = 0; s < B; ++s) {  // prompts of 3..8 tokens: the GEMV path with a multi-token chunk
+    const std::vector<TokenId> prompt = random_tokens(40 + static_cast<std::uint64_t>(s), 3 + s % 6, arch.vocab);
+    const SequenceChunk chunk{s, prompt};
+    std::vector<float> lg, lc;
+    const TokenId tg = gpu->forward({&chunk, 1}, &lg).front();
+    next[static_cast<std::size_t>(s)] = cpu->forward({&chunk, 1}, &lc).front();
+    EXPECT_LT(relative_error(lg, lc, 0, V), 1e-2) << "prefill of slot " << s;
+    EXPECT_EQ(tg, next[static_cast<std::size_t>(s)]) << "prefill of slot " << s;
+    if (s == 0) alone->forward({&chunk, 1});
+  }
+  for (int step = 0; step < 4; ++step) {
+    std::vector<SequenceChunk> batch;
+    for (int s = 0; s < B; ++s) batch.push_back({s, {&next[static_cast<std::size_t>(s)], 1}});
+    std::vector<float> lg, lc, l1;
+    const std::vector<TokenId> tg = gpu->forward(batch, &lg), tc = cpu->forward(batch, &lc);
+    alone->forward({batch.data(), 1}, &l1);
+    for (int s = 0; s < B; ++s) {
+      EXPECT_LT(relative_error(lg, lc, static_cast<std::size_t>(s) * V, V), 1e-2) << "step " << step << " slot " << s;
+    }
+    ASSERT_EQ(tg, tc) << "step " << step;
+    if (B <= 2) {
+      for (std::size_t i = 0; i < V; ++i) ASSERT_EQ(lg[i], l1[i]) << "step " << step << " logit " << i;
+    }
+    next = tg;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Batches, EngineCudaBatchTest,
+                         ::testing::Combine(::testing::Values("tiny-opt", "tiny-llama"), ::testing::Values(1, 2, 3, 5, 8)));
+
+// A real model's hidden size and head size (one layer), chunks of 1 to 8 tokens (GEMV and cuBLAS paths).
+TEST(EngineCuda, RealHiddenSizeBatchOfEightMatchesCpu) {
+  sllm::ModelArch arch = sllm::ModelCatalog::builtin().get("tiny-opt", "test");
+  arch.layers = 1;
+  arch.hidden = 4096;
+  arch.heads = 32;
+  arch.head_dim = 128;
+  arch.ffn = 512;
+  const RandomWeights weights(arch, 5);
+  const EngineConfig config{.max_sequences = 8, .max_context = 16};
+  auto gpu = cuda_engine_or_skip(arch, weights, config);
+  if (!gpu) GTEST_SKIP() << "no CUDA device (or built without CUDA)";
+  auto cpu = Engine::create(arch, weights, {}, config);
+  const auto V = static_cast<std::size_t>(arch.vocab);
+  for (int rows = 1; rows <= 8; ++rows) {  // one chunk of `rows` tokens per slot
+    const std::vector<TokenId> prompt = random_tokens(60 + static_cast<std::uint64_t>(rows), rows, arch.vocab);
+    const SequenceChunk chunk{rows - 1, prompt};
+    std::vector<float> lg, lc;
+    EXPECT_EQ(gpu->forward({&chunk, 1}, &lg), cpu->forward({&chunk, 1}, &lc)) << rows << " rows";
+    EXPECT_LT(relative_error(lg, lc, 0, V), 1e-2) << rows << " rows";
+  }
+}
 
 TEST(EngineCuda, GreedyGenerationMatchesCpu) {
   const sllm::ModelArch arch = widened("tiny-llama");

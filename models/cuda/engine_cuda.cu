@@ -1,6 +1,6 @@
 // CUDA backend of the engine: fp16 weights (read in place when the loader put them on this GPU), fp16
 // activations between kernels, an fp32 residual stream, fp32 accumulation everywhere.
-//   linear layers: the engine's own GEMV kernel for <= 8 token rows (decode is bound by reading the
+//   linear layers: the engine's own GEMV kernel for 1-2 token rows (decode is bound by reading the
 //                  weights once), cuBLAS GEMMs (tensor cores) above;
 //   attention:     an own kernel per (token, head) over the KV cache for decode and short chunks; for
 //                  long chunks (prefill, migration recompute) two cuBLAS batched GEMMs around an own causal
@@ -382,8 +382,8 @@ struct GemvJob {
   const half* relu_bias0 = nullptr;  // segment 0 only: y = relu(y + bias) (OPT's fc1)
 };
 
-// Y[n][o] = sum_i X[n][i] W[o][i] for N <= 8 rows: one warp per output row of W, 16-byte loads, so that
-// the weights stream through once at close to memory bandwidth. `in` is a multiple of 8.
+// Y[n][o] = sum_i X[n][i] W[o][i] for N <= kGemvMaxRows (2) rows: one warp per output row of W, 16-byte
+// loads, so that the weights stream through once at close to memory bandwidth. `in` is a multiple of 8.
 template <int N, typename Out>
 __global__ void __launch_bounds__(256) gemv_kernel(const GemvJob<Out> job, const half* __restrict__ X, int in) {
   pdl_launch_next();
@@ -667,7 +667,11 @@ class CudaEngine final : public Engine {
     LAUNCH_CHECK();
   }
 
-  static constexpr int kGemvMaxRows = 8;
+  // Token rows up to which linear layers use the GEMV kernel rather than cuBLAS: the crossover measured on an
+  // H200 (docs/engine.md, 2026-11-22): an OPT-6.7B decode step with cuBLAS costs about the same for 1 to 16
+  // rows (5.47-5.76 ms), with this GEMV 4.4-4.5 ms for 1 row and 4.9-5.0 ms for 2; from 3 rows on no GEMV
+  // variant measured beat cuBLAS, and this one took 8.0 ms for 4 rows and 10.8 ms for 8.
+  static constexpr int kGemvMaxRows = 2;
   static constexpr int kCublasAttentionMinRows = 32;  // chunks at least this long use the GEMM attention
 
   void release() {
@@ -902,15 +906,11 @@ class CudaEngine final : public Engine {
   template <typename Out>
   void gemv(const GemvJob<Out>& job, const half* X, int rows, int in) {
     const int blocks = (job.out0 + job.out1 + job.out2 + 7) / 8;
-    switch (rows) {
-      case 1: launch(gemv_kernel<1, Out>, blocks, 256, 0, job, X, in); break;
-      case 2: launch(gemv_kernel<2, Out>, blocks, 256, 0, job, X, in); break;
-      case 3: launch(gemv_kernel<3, Out>, blocks, 256, 0, job, X, in); break;
-      case 4: launch(gemv_kernel<4, Out>, blocks, 256, 0, job, X, in); break;
-      case 5: launch(gemv_kernel<5, Out>, blocks, 256, 0, job, X, in); break;
-      case 6: launch(gemv_kernel<6, Out>, blocks, 256, 0, job, X, in); break;
-      case 7: launch(gemv_kernel<7, Out>, blocks, 256, 0, job, X, in); break;
-      default: launch(gemv_kernel<8, Out>, blocks, 256, 0, job, X, in); break;
+    static_assert(kGemvMaxRows == 2, "one instantiation per row count");
+    if (rows == 1) {
+      launch(gemv_kernel<1, Out>, blocks, 256, 0, job, X, in);
+    } else {
+      launch(gemv_kernel<2, Out>, blocks, 256, 0, job, X, in);
     }
   }
   // Every kernel launch of the engine; decode-step graphs set pdl_ (programmatic dependent launch: the

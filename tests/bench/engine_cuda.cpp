@@ -2,7 +2,9 @@
 // in the same run: decode step vs weight bytes / device copy bandwidth, 1024-token prefill vs cuBLAS fp16
 // GEMM throughput, and a live migration with ~1,000 tokens of context (pause vs 2 decode steps + one
 // 20-token prefill). Prints "RESULT key value" lines (scripts/engine_hf_bench.py reads them) and a table.
-//   bench_engine_cuda [--model opt-6.7b] [--device cuda:0]
+// Also the decode step against the batch size (own GEMV vs cuBLAS). --decode-only measures the decode steps
+// alone (no prefill, migration or cuBLAS comparison: a quick run for trying a kernel change).
+//   bench_engine_cuda [--model opt-6.7b] [--device cuda:0] [--decode-only]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -44,6 +46,25 @@ double decode_step(Engine& e, const std::vector<TokenId>& prompt, int context, i
   return median(times);
 }
 
+// Median decode step of `batch` sequences with `context` tokens each in the cache (one token per sequence).
+double decode_batch_step(Engine& e, const std::vector<TokenId>& prompt, int batch, int context, int steps) {
+  std::vector<TokenId> next;
+  for (int s = 0; s < batch; ++s) {
+    e.reset(s);
+    const SequenceChunk chunk{s, std::span(prompt).subspan(static_cast<std::size_t>(s), static_cast<std::size_t>(context))};
+    next.push_back(e.forward({&chunk, 1}).front());
+  }
+  std::vector<double> times;
+  for (int i = 0; i < steps + 2; ++i) {  // two warm-up steps (graph capture)
+    std::vector<SequenceChunk> chunks;
+    for (int s = 0; s < batch; ++s) chunks.push_back({s, {&next[static_cast<std::size_t>(s)], 1}});
+    const auto t0 = Clock::now();
+    next = e.forward(chunks);
+    if (i >= 2) times.push_back(since(t0));
+  }
+  return median(times);
+}
+
 double prefill(Engine& e, const std::vector<TokenId>& prompt, int tokens, int repeats) {
   std::vector<double> times;
   for (int i = 0; i < repeats; ++i) {
@@ -74,10 +95,13 @@ double append_chunk(Engine& e, const std::vector<TokenId>& prompt, int context, 
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a crash must not swallow the lines printed before it
   std::string model = "opt-6.7b", device_text = "cuda:0";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--model") == 0) model = argv[i + 1];
-    if (std::strcmp(argv[i], "--device") == 0) device_text = argv[i + 1];
+  bool decode_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--decode-only") == 0) decode_only = true;
+    if (i + 1 < argc && std::strcmp(argv[i], "--model") == 0) model = argv[i + 1];
+    if (i + 1 < argc && std::strcmp(argv[i], "--device") == 0) device_text = argv[i + 1];
   }
   const Device device = Device::parse(device_text, "--device");
   const sllm::ModelArch arch = sllm::ModelCatalog::builtin().get(model, "--model");
@@ -111,17 +135,52 @@ int main(int argc, char** argv) {
     t0 = Clock::now();
     auto engine = Engine::create(arch, weights, device, config);
     std::printf("engine ready (weights uploaded) in %.1f s\n", since(t0));
-    prefill(*engine, prompt, kPrefill, 1);  // warm-up
-    prefill1024 = prefill(*engine, prompt, kPrefill, 5);
+    if (!decode_only) {
+      prefill(*engine, prompt, kPrefill, 1);  // warm-up
+      prefill1024 = prefill(*engine, prompt, kPrefill, 5);
+    }
     decode128 = decode_step(*engine, prompt, 128, 64);
     decode1024 = decode_step(*engine, prompt, kPrefill, 64);
-    chunk20 = append_chunk(*engine, prompt, kMigrationContext, 20, 5);
+    if (!decode_only) chunk20 = append_chunk(*engine, prompt, kMigrationContext, 20, 5);
   }
-  {
+  const double floor = static_cast<double>(weight_bytes) / copy_bw;
+  result("decode128_seconds", decode128);
+  result("decode1024_seconds", decode1024);
+  std::printf("decode step, context 128: %.3f ms, floor %.3f ms, ratio %.3f; context 1024: %.3f ms\n", decode128 * 1e3,
+              floor * 1e3, decode128 / floor, decode1024 * 1e3);
+  if (!decode_only) {
     auto engine = Engine::create(arch, weights, device,
                                  {.max_sequences = 1, .max_context = config.max_context, .cublas_for_small_batches = true});
     decode_step(*engine, prompt, 128, 4);
     decode128_cublas = decode_step(*engine, prompt, 128, 64);
+  }
+  // Decode step against batch size, own GEMV (<= 8 rows) vs cuBLAS for every linear layer: where the
+  // GEMV stops paying, and whether the step time grows monotonically with the batch (the calibration's fit
+  // assumes it does).
+  const std::vector<int> batches = {1, 2, 3, 4, 5, 6, 8, 12, 16};
+  std::vector<double> batch_gemv, batch_cublas;
+  for (const bool cublas : {false, true}) {
+    if (cublas && decode_only) break;
+    auto engine = Engine::create(arch, weights, device,
+                                 {.max_sequences = 16, .max_context = 256, .cublas_for_small_batches = cublas});
+    for (const int b : batches) (cublas ? batch_cublas : batch_gemv).push_back(decode_batch_step(*engine, prompt, b, 128, 32));
+  }
+  batch_cublas.resize(batches.size());
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    const std::string key = "decode128_batch" + std::to_string(batches[i]);
+    result((key + "_seconds").c_str(), batch_gemv[i]);
+    if (!decode_only) result((key + "_cublas_seconds").c_str(), batch_cublas[i]);
+  }
+  auto print_batches = [&] {
+    std::printf("\n%-6s %16s %16s %10s\n", "batch", "engine (ms)", "cuBLAS (ms)", "ratio");
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      std::printf("%-6d %16.3f %16.3f %10.3f\n", batches[i], batch_gemv[i] * 1e3, batch_cublas[i] * 1e3,
+                  batch_gemv[i] / batch_cublas[i]);
+    }
+  };
+  if (decode_only) {
+    print_batches();
+    return 0;
   }
   // Useful FLOPs of the prefill: every linear layer per token, lm_head for the last token only (that is
   // all the engine computes), causal attention (token i attends to i + 1 positions).
@@ -130,8 +189,6 @@ int main(int argc, char** argv) {
                                arch.attention_flops_per_context_token() * kPrefill * (kPrefill + 1) / 2.0;
   result("prefill1024_seconds", prefill1024);
   result("prefill1024_flops", prefill_flops / prefill1024);
-  result("decode128_seconds", decode128);
-  result("decode1024_seconds", decode1024);
   result("decode128_cublas_seconds", decode128_cublas);
   result("append20_at1000_seconds", chunk20);
 
@@ -159,7 +216,6 @@ int main(int argc, char** argv) {
   result("migration_identical", identical ? 1 : 0);
   result("migration_dropped", mig.dropped ? 1 : 0);
 
-  const double floor = static_cast<double>(weight_bytes) / copy_bw;
   const std::string title = "metric (" + model + ", fp16, batch 1)";
   std::printf("\n%-44s %12s %12s %8s %s\n", title.c_str(), "measured", "baseline", "ratio", "target");
   std::printf("%-44s %10.3f ms %10.3f ms %8.3f %s\n", "decode step, context 128 (own GEMV)", decode128 * 1e3, floor * 1e3,
@@ -175,5 +231,6 @@ int main(int argc, char** argv) {
               pause_budget * 1e3, mig.pause_seconds / pause_budget, "<= 2 decode steps + one 20-token prefill");
   std::printf("migration: %zu rounds, %s, identical: %s\n", mig.rounds.size(), mig.dropped ? "dropped" : "handed over",
               identical ? "yes" : "no");
+  print_batches();
   return 0;
 }
