@@ -36,8 +36,8 @@ struct LoadLaw {
 // Loader modes a profile may hold laws for: the calibrated end-to-end modes ("sllm" = the loader's
 // pipelined mode, "safetensors", "torch") and the loader's ablation modes (`sllmsim ckpt load --mode`),
 // which the paper's figure 2 compares (configs/paper/fig2-ablation.yaml).
-inline constexpr std::string_view kProfileLoaderModes[] = {"sllm",   "safetensors", "torch",  "by-tensor", "bulk",
-                                                           "direct", "threads",     "pinned", "pipelined"};
+inline constexpr std::string_view kProfileLoaderModes[] = {"sllm",   "safetensors", "torch",  "by-tensor",
+                                                           "bulk",   "direct",      "threads", "pinned"};
 bool is_profile_loader_mode(std::string_view mode);
 // "sllm, safetensors, ..." for error messages.
 std::string profile_loader_mode_list();
