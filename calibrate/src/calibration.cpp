@@ -259,13 +259,14 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
       req.new_tokens = size.new_tokens;
       req.migrate_at_token = size.migrate_at_token;
       // The destination loads from the same host weights (the load is not what is measured here) and warms
-      // up, as a serving instance does before it takes requests: first-use costs (workspaces, graph
-      // capture) belong to its start, not to the recompute rounds measured here.
+      // up as a serving instance does before it takes requests (vLLM's profiling run): one forward at the
+      // longest sequence it accepts sizes every workspace, and a decode step captures its graph. Without
+      // it the first round pays those allocations (device syncs included), which no recompute law models.
       const auto report = models::run_live_migration(
           *source,
           [&] {
             auto e = models::Engine::create(arch, weights, destination, one);
-            models::generate_greedy(*e, 0, models::random_tokens(1, 8, arch.vocab), 2);
+            models::generate_greedy(*e, 0, models::random_tokens(1, arch.max_positions - 1, arch.vocab), 1);
             e->reset(0);
             return e;
           },
