@@ -16,7 +16,7 @@ sllmsim="${1:?usage: paper_claims_test.sh SLLMSIM OUT_DIR}"
 out="${2:?usage: paper_claims_test.sh SLLMSIM OUT_DIR}"
 
 figures=(3 4 5)
-declare -A modes=([1]="sllm safetensors torch" [2]="by-tensor bulk direct threads pinned pipelined")
+declare -A modes=([1]="sllm safetensors torch" [2]="by-tensor bulk direct threads pinned sllm")
 profile="$root/configs/profiles/a5000-paper.yaml"
 for f in 1 2; do
   if [ ! -f "$profile" ]; then
