@@ -3,6 +3,7 @@
 #include <liburing.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -52,6 +53,14 @@ void thread_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const s
     }
     cb.complete(job, buf, slot, got);
   }
+}
+
+// The first free entry of a fixed table; the tables are sized so that one always is.
+template <typename T, typename IsFree>
+T* free_slot(std::vector<T>& table, IsFree is_free, const char* what) {
+  const auto it = std::find_if(table.begin(), table.end(), is_free);
+  if (it == table.end()) throw std::logic_error(std::string("io_uring reader: no free ") + what + " slot");
+  return &*it;
 }
 
 // io_uring: up to `depth` requests in flight, taken from the current job until it is all submitted, then
@@ -118,14 +127,7 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
         std::byte* buf = nullptr;
         std::int64_t slot = -1;
         if (!cb.acquire(*pending, in_flight == 0, &buf, &slot)) break;
-        Job* j = nullptr;
-        for (auto& o : open_jobs) {
-          if (!o.open) {
-            j = &o;
-            break;
-          }
-        }
-        if (!j) throw std::logic_error("io_uring reader: no free job slot");
+        Job* j = free_slot(open_jobs, [](const Job& o) { return !o.open; }, "job");
         *j = Job{pending, buf, slot, 0, 0, pending->length, false, true};
         pending = nullptr;
         filling = j;
@@ -134,14 +136,7 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
           continue;
         }
       }
-      Request* r = nullptr;
-      for (auto& o : requests) {
-        if (!o.busy) {
-          r = &o;
-          break;
-        }
-      }
-      if (!r) throw std::logic_error("io_uring reader: no free request slot");
+      Request* r = free_slot(requests, [](const Request& o) { return !o.busy; }, "request");
       const std::uint64_t len = std::min(plan.request_bytes, filling->job->length - filling->submitted);
       *r = Request{filling, filling->submitted, len, 0, true};
       filling->submitted += len;
