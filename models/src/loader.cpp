@@ -219,8 +219,8 @@ void load_staged(LoadContext& cx, const std::vector<OpenPartition>& files, Failu
   constexpr std::uint64_t kLargeRead = 256ull << 20;
   const std::uint64_t chunk =
       mode == LoadMode::kBulk ? std::max(cx.lo.chunk_bytes, kLargeRead / cx.lo.chunk_bytes * cx.lo.chunk_bytes) : cx.lo.chunk_bytes;
-  const ReadPlan plan = mode == LoadMode::kBulk ? ReadPlan{IoBackend::kThreads, 1, 1, chunk}
-                                                : ReadPlan{cx.io, mode == LoadMode::kDirect ? 1 : cx.lo.threads, cx.lo.queue_depth, cx.lo.request_bytes};
+  ReadPlan plan = mode == LoadMode::kBulk ? ReadPlan{IoBackend::kThreads, 1, 1, chunk} : read_plan(cx.lo, cx.io);
+  if (mode == LoadMode::kDirect) plan.threads = 1;
   if (mode == LoadMode::kPinned) cx.pool.clear();  // its memory becomes the staging buffer
   for (std::size_t p = 0; p < cx.ck.index.partitions.size(); ++p) {
     const std::uint64_t bytes = cx.ck.index.partitions[p].bytes;
@@ -487,7 +487,7 @@ std::uint64_t load_pipelined(LoadContext& cx, const std::vector<OpenPartition>& 
     cx.pool.release(slot);
     cx.pool.wake_all();
   };
-  run_reads(ReadPlan{cx.io, cx.lo.threads, cx.lo.queue_depth, cx.lo.request_bytes}, missing, files, idx, cb, failure);
+  run_reads(read_plan(cx.lo, cx.io), missing, files, idx, cb, failure);
   cx.pool.wake_all();
   for (auto& q : landed) q.close();
   for (auto& t : copiers) t.join();
@@ -600,7 +600,9 @@ double measure_direct_read(const Checkpoint& ck, const LoaderOptions& lo, bool* 
   if (buffered_fallback) *buffered_fallback = fell_back;
   IoBackend io = lo.io;
   if (io == IoBackend::kUring && !uring_available()) io = IoBackend::kThreads;
-  // Private buffers, one per read in flight: nothing but the reads.
+  // Private buffers, one chunk per request in flight (a slow request can keep its chunk held while the
+  // thread moves on): nothing but the reads.
+  const ReadPlan plan = read_plan(lo, io);
   ChunkPool buffers(lo.chunk_bytes, lo.chunk_bytes * static_cast<std::uint64_t>(lo.threads) *
                                         static_cast<std::uint64_t>(io == IoBackend::kUring ? lo.queue_depth : 1), false);
   std::vector<ReadJob> jobs;
@@ -626,7 +628,7 @@ double measure_direct_read(const Checkpoint& ck, const LoaderOptions& lo, bool* 
   };
   cb.abandon = [&](const ReadJob&, std::int64_t slot) { buffers.release(slot); };
   const auto t0 = Clock::now();
-  run_reads(ReadPlan{io, lo.threads, lo.queue_depth, lo.request_bytes}, jobs, files, ck.index, cb, failure);
+  run_reads(plan, jobs, files, ck.index, cb, failure);
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   if (failure.failed()) failure.rethrow();
   return static_cast<double>(total) / std::max(secs, 1e-9);

@@ -62,9 +62,12 @@ struct OpenPartition {
 struct ReadPlan {
   IoBackend backend = IoBackend::kUring;
   int threads = 1;
-  int queue_depth = 1;                      // io_uring requests in flight per thread
-  std::uint64_t request_bytes = 1ull << 20; // multiple of 4 KiB (O_DIRECT)
+  int queue_depth = 1;             // io_uring requests in flight per thread
+  std::uint64_t request_bytes = 0; // multiple of 4 KiB (O_DIRECT)
 };
+
+// The plan a loader's options describe, on `backend` (theirs, or the fallback when io_uring is missing).
+inline ReadPlan read_plan(const LoaderOptions& o, IoBackend backend) { return {backend, o.threads, o.queue_depth, o.request_bytes}; }
 
 // Runs every job; failures go to `failure` (messages name partition, bytes and tensors via `ckpt`).
 void run_reads(const ReadPlan& plan, const std::vector<ReadJob>& jobs, const std::vector<OpenPartition>& files,

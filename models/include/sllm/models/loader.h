@@ -40,8 +40,9 @@ struct LoaderOptions {
   IoBackend io = IoBackend::kUring;
   int threads = 4;       // I/O threads
   int queue_depth = 8;   // io_uring requests in flight per I/O thread
-  // Largest single read sent to the disk; a chunk is read as several. Many disks serve ~1 MiB requests
-  // at full speed but slow down on very large ones (measured in docs/loader.md).
+  // Largest single read sent to the disk; a chunk is read as several: the request is the device's unit,
+  // the chunk the pool's and the copies'. 1 MiB is the usual choice for NVMe; on the lent H200 host's
+  // disk 256 KiB-32 MiB requests read at the same speed within its noise (docs/loader.md).
   std::uint64_t request_bytes = 1ull << 20;
   int copy_streams = 4;  // CUDA streams per GPU, or copy threads for host destinations
 };
