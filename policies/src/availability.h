@@ -44,4 +44,11 @@ class RoundRobinPlacement {
   std::uint32_t next_ = 0;
 };
 
+// Time to read a downloaded checkpoint from the local SSD into the GPUs, for baselines that write the
+// download to disk before loading it (not pipelined): checkpoint bytes / the SSD path's bandwidth.
+inline Nanos read_after_download_time(const ClusterView& view, ServerId s, ModelId model) {
+  const double bytes = static_cast<double>(view.checkpoint_bytes(model));
+  return from_seconds(bytes / view.tier_bandwidth(s, Tier::kSsd, view.gpus_needed(model)));
+}
+
 }  // namespace sllm

@@ -20,10 +20,7 @@ class RayServePolicy final : public SchedulingPolicy {
     d->tier = Tier::kRemote;
     d->populate_dram = false;  // no local checkpoint store of any kind
     d->populate_ssd = false;
-    if (read_after_download_) {
-      const double bytes = static_cast<double>(view.checkpoint_bytes(model));
-      d->extra_startup = from_seconds(bytes / view.tier_bandwidth(d->server, Tier::kSsd, view.gpus_needed(model)));
-    }
+    if (read_after_download_) d->extra_startup = read_after_download_time(view, d->server, model);
     d->estimated_startup = view.loading_queue_wait(d->server) + view.estimate_load(d->server, model, Tier::kRemote) +
                            d->extra_startup;
     return *d;

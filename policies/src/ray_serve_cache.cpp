@@ -19,10 +19,7 @@ class RayServeCachePolicy final : public SchedulingPolicy {
     const ServerId s = d->server;
     d->tier = view.holds(s, model, Tier::kSsd) ? Tier::kSsd : Tier::kRemote;
     d->populate_dram = false;
-    if (d->tier == Tier::kRemote && read_after_download_) {
-      const double bytes = static_cast<double>(view.checkpoint_bytes(model));
-      d->extra_startup = from_seconds(bytes / view.tier_bandwidth(s, Tier::kSsd, view.gpus_needed(model)));
-    }
+    if (d->tier == Tier::kRemote && read_after_download_) d->extra_startup = read_after_download_time(view, s, model);
     d->estimated_startup = view.loading_queue_wait(s) + view.estimate_load(s, model, d->tier) + d->extra_startup;
     return *d;
   }
