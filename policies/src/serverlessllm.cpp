@@ -98,8 +98,8 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
     }
     if (spare_.empty()) return found ? best : Decision::wait();
     for (ServerId s : busy) {
-      if (!can_win(s)) continue;  // `best` may have improved
       Decision d = start(view, model, s);
+      if (found && d.estimated_startup >= best.estimated_startup) continue;  // `best` may have improved
       // Unload every idle instance here and migrate running ones for the rest.
       if (reclaim_idle_) d.unload_idle = view.idle_instances(s);
       std::uint32_t have = view.free_gpus(s);
@@ -179,7 +179,8 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
     struct Item {
       InstanceId instance;
       std::uint32_t gpus;
-      double cost;  // seconds
+      double recompute;  // seconds: a * tokens + b
+      double cost;       // seconds: recompute + load at the best destination
     };
     std::vector<Item> items;
     const std::vector<std::uint32_t> none(view.server_count(), 0);
@@ -194,7 +195,8 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
       double tokens = 0;
       for (const RequestProgress& p : view.progress(i)) tokens += p.input_tokens + p.generated;
       const auto [a, b] = coefficients(view, inst.model, s);
-      items.push_back({i, static_cast<std::uint32_t>(inst.gpus.size()), a * tokens + b + to_seconds(dest->load)});
+      const double recompute = a * tokens + b;
+      items.push_back({i, static_cast<std::uint32_t>(inst.gpus.size()), recompute, recompute + to_seconds(dest->load)});
       if (items.size() == 64) break;  // the chosen set is a 64-bit mask
     }
     // best[c]: least cost to free at least c GPUs (c capped at the deficit) and the set achieving it.
@@ -229,10 +231,7 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
       order.unload_idle = dest->unload_idle;
       order.protocol = migration_.protocol;
       out.push_back(std::move(order));
-      double tokens = 0;
-      for (const RequestProgress& p : view.progress(items[k].instance)) tokens += p.input_tokens + p.generated;
-      const auto [a, b] = coefficients(view, inst.model, s);
-      slowest = std::max(slowest, from_seconds(a * tokens + b) + dest->load);
+      slowest = std::max(slowest, from_seconds(items[k].recompute) + dest->load);
     }
     return true;
   }
