@@ -41,6 +41,12 @@ class LineReader {
   std::uint64_t line_offset_ = 0;
 };
 
+// The line without a leading UTF-8 byte order mark (spreadsheet exports start header lines with one).
+inline std::string_view strip_bom(std::string_view line) {
+  if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+  return line;
+}
+
 // One CSV line split on commas. Fields wrapped in double quotes lose the quotes; quoted commas and
 // escaped quotes are not supported (none of the supported formats uses them).
 struct CsvFields {

@@ -24,7 +24,7 @@ void load_lengths_csv(const std::string& path, std::vector<std::uint32_t>& input
   detail::CsvFields fields;
   std::string_view line;
   if (!lines.next(line)) throw InputError(path, "empty file: expected the header 'input_tokens,output_tokens'");
-  if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+  line = detail::strip_bom(line);
   if (line != "input_tokens,output_tokens") {
     throw InputError(path + ":1:1", "expected the header 'input_tokens,output_tokens', found '" +
                                         std::string(line.substr(0, 80)) + "'");

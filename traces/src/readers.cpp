@@ -25,6 +25,7 @@ namespace sllm::traces {
 
 using detail::CsvFields;
 using detail::FieldError;
+using detail::strip_bom;
 
 namespace {
 
@@ -55,16 +56,18 @@ const std::vector<std::string_view>& header_of(TraceFormat format) {
   throw std::logic_error("unknown trace format");
 }
 
-std::string joined_header(TraceFormat format) {
+// The header line's named columns, comma-separated.
+std::string named_columns(TraceFormat format) {
   std::string s;
   for (std::string_view c : header_of(format)) s += (s.empty() ? "" : ",") + std::string(c);
-  if (format == TraceFormat::azure_functions_2019) s += ",1,2,...,1440";
   return s;
 }
 
-std::string_view strip_bom(std::string_view line) {
-  if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
-  return line;
+// The header as error messages show it (the 2019 format's minute columns abbreviated).
+std::string joined_header(TraceFormat format) {
+  std::string s = named_columns(format);
+  if (format == TraceFormat::azure_functions_2019) s += ",1,2,...,1440";
+  return s;
 }
 
 std::string location(const std::string& path, std::uint64_t line, std::uint32_t column) {
@@ -512,8 +515,7 @@ TraceFormat detect_trace_format(const std::string& path) {
   if (!lines.next(line)) throw InputError(path, "empty file: no header line to recognise the trace format from");
   line = strip_bom(line);
   for (const auto& [format, name] : kFormatNames) {
-    std::string header;
-    for (std::string_view c : header_of(format)) header += (header.empty() ? "" : ",") + std::string(c);
+    const std::string header = named_columns(format);
     const bool prefix_only = format == TraceFormat::azure_functions_2019 || format == TraceFormat::burstgpt;
     if (line == header || (prefix_only && line.substr(0, header.size() + 1) == header + ",")) {
       return format;
