@@ -52,9 +52,8 @@ void TraceStatistics::add(const RequestSpec& r) {
     first_ = r.arrival;
   } else {
     const double gap = to_seconds(r.arrival - last_);
-    ++gaps_;
     const double delta = gap - gap_mean_;
-    gap_mean_ += delta / static_cast<double>(gaps_);
+    gap_mean_ += delta / static_cast<double>(n_);  // n_ gaps with this one
     gap_m2_ += delta * (gap - gap_mean_);
   }
   last_ = r.arrival;
@@ -72,8 +71,8 @@ TraceSummary TraceStatistics::summary() const {
   s.last_arrival = last_;
   s.duration_s = to_seconds(last_ - first_);
   s.mean_rate = s.duration_s > 0 ? static_cast<double>(n_ - 1) / s.duration_s : 0.0;
-  if (gaps_ >= 2 && gap_mean_ > 0) {
-    s.interarrival_cv = std::sqrt(gap_m2_ / static_cast<double>(gaps_)) / gap_mean_;
+  if (n_ >= 3 && gap_mean_ > 0) {
+    s.interarrival_cv = std::sqrt(gap_m2_ / static_cast<double>(n_ - 1)) / gap_mean_;
   }
   s.models = static_cast<std::uint32_t>(std::count_if(per_model_.begin(), per_model_.end(),
                                                       [](std::uint64_t c) { return c > 0; }));

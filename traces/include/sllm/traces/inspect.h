@@ -52,8 +52,7 @@ class TraceStatistics {
  private:
   std::uint64_t n_ = 0;
   Nanos first_ = 0, last_ = 0;
-  // Welford's running mean and variance of inter-arrival gaps (seconds), numerically stable.
-  std::uint64_t gaps_ = 0;
+  // Welford's running mean and variance of the n_ - 1 inter-arrival gaps (seconds), numerically stable.
   double gap_mean_ = 0, gap_m2_ = 0;
   LengthHistogram input_, output_;
   std::vector<std::uint64_t> per_model_;  // grows to the largest model index seen
