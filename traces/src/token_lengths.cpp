@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <utility>
 
 #include "sllm/sim/config_node.h"
 
@@ -61,7 +62,7 @@ class QuantileLengths final : public TokenLengthSampler {
 // context of OPT models, with mu chosen so that the clipped distribution keeps the published mean.
 class ShareGptLengths final : public TokenLengthSampler {
  public:
-  ShareGptLengths() : mu_in_(solve_mu(kMeanInput)), mu_out_(solve_mu(kMeanOutput)) {}
+  ShareGptLengths() : mu_in_(solved_mus().first), mu_out_(solved_mus().second) {}
   TokenLengths sample(Rng& rng) const override {
     const double a = rng.normal();
     const double b = rng.normal();
@@ -94,6 +95,12 @@ class ShareGptLengths final : public TokenLengthSampler {
       (clipped_mean(mid) < target ? lo : hi) = mid;
     }
     return 0.5 * (lo + hi);
+  }
+  // The bisections cost about half a million exp() calls and depend only on constants: solved once per
+  // process, not per sampler (every config naming the preset builds one).
+  static const std::pair<double, double>& solved_mus() {
+    static const std::pair<double, double> mus{solve_mu(kMeanInput), solve_mu(kMeanOutput)};
+    return mus;
   }
   double mu_in_, mu_out_;
 };
