@@ -296,6 +296,20 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
   say(o, "  " + shape.model + ": engine and migration probes done");
 }
 
+// The x0, x1 and seconds columns of a law's points.
+struct Columns {
+  std::vector<double> x0, x1, seconds;
+};
+Columns columns(const std::vector<const Measurement*>& points) {
+  Columns c;
+  for (const Measurement* m : points) {
+    c.x0.push_back(m->x0);
+    c.x1.push_back(m->x1);
+    c.seconds.push_back(m->seconds);
+  }
+  return c;
+}
+
 std::vector<std::string> split_csv(const std::string& line) {
   std::vector<std::string> out;
   std::string cell;
@@ -399,22 +413,10 @@ void fit_profile(const std::vector<Measurement>& ms, Profile& p) {
   for (const std::string& model : engine_order) {
     EngineProfile e;
     e.model = model;
-    std::vector<double> a, b, t;
-    for (const Measurement* m : prefill[model]) {
-      a.push_back(m->x0);
-      b.push_back(m->x1);
-      t.push_back(m->seconds);
-    }
-    if (t.size() >= 3) fit_prefill(a, b, t, e);
-    a.clear(), b.clear(), t.clear();
-    for (const Measurement* m : decode[model]) {
-      a.push_back(m->x0);
-      b.push_back(m->x1);
-      t.push_back(m->seconds);
-    }
-    if (!t.empty()) {
+    if (const Columns c = columns(prefill[model]); c.seconds.size() >= 3) fit_prefill(c.x0, c.x1, c.seconds, e);
+    if (const Columns c = columns(decode[model]); !c.seconds.empty()) {
       try {
-        fit_decode(a, b, t, e);
+        fit_decode(c.x0, c.x1, c.seconds, e);
       } catch (const std::invalid_argument&) {  // too few points: the fallback cost model decodes this shape
       }
     }
@@ -424,21 +426,11 @@ void fit_profile(const std::vector<Measurement>& ms, Profile& p) {
   for (const std::string& model : migration_order) {
     MigrationProfile mp;
     mp.model = model;
-    std::vector<double> n, cached, t;
-    for (const Measurement* m : recompute[model]) {
-      n.push_back(m->x0);
-      cached.push_back(m->x1);
-      t.push_back(m->seconds);
-    }
-    if (t.size() < 2) continue;
-    fit_migration(n, cached, t, mp);
-    n.clear(), cached.clear(), t.clear();
-    for (const Measurement* m : pause[model]) {
-      n.push_back(m->x0);
-      cached.push_back(m->x1);
-      t.push_back(m->seconds);
-    }
-    fit_pause(n, cached, t, mp);
+    const Columns rounds = columns(recompute[model]);  // x0 tokens recomputed, x1 tokens cached
+    if (rounds.seconds.size() < 2) continue;
+    fit_migration(rounds.x0, rounds.x1, rounds.seconds, mp);
+    const Columns pauses = columns(pause[model]);
+    fit_pause(pauses.x0, pauses.x1, pauses.seconds, mp);
     p.migration.push_back(mp);
   }
 }
