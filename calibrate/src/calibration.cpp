@@ -25,8 +25,6 @@ namespace sllm::calibrate {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 constexpr std::uint64_t kMiB = 1ull << 20;
 

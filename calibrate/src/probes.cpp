@@ -29,9 +29,6 @@
 namespace sllm::calibrate {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
 struct AlignedFree {
   void operator()(void* p) const { std::free(p); }
 };

@@ -1,6 +1,7 @@
 // Raw probes (internal to sllm_calibrate).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -8,6 +9,10 @@
 #include "sllm/calibrate/calibration.h"
 
 namespace sllm::calibrate {
+
+using Clock = std::chrono::steady_clock;
+// Seconds elapsed since t0.
+inline double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Writes `bytes` of pseudo-random content and syncs it.
 void write_scratch_file(const std::string& path, std::uint64_t bytes);
