@@ -25,6 +25,7 @@
 #endif
 
 #include "sllm/models/loader.h"
+#include "sllm/sim/random.h"
 
 namespace sllm::calibrate {
 namespace {
@@ -60,14 +61,9 @@ void write_scratch_file(const std::string& path, std::uint64_t bytes) {
   if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
   const std::size_t block = 8u << 20;
   std::vector<std::uint64_t> data(block / 8);
-  std::uint64_t x = 0x9E3779B97F4A7C15ull;  // incompressible-looking content (splitmix steps)
+  std::uint64_t state = 0;  // incompressible-looking content
   for (std::uint64_t done = 0; done < bytes; done += block) {
-    for (auto& w : data) {
-      x += 0x9E3779B97F4A7C15ull;
-      std::uint64_t z = x;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      w = z ^ (z >> 27);
-    }
+    for (auto& w : data) w = splitmix64(state);
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(block, bytes - done));
     if (::write(fd, data.data(), n) != static_cast<ssize_t>(n)) {
       ::close(fd);
