@@ -262,13 +262,11 @@ MachineInfo describe_machine(const std::string& dir, const std::string& device) 
     const std::string sys = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
     std::string model = first_line(sys + "/device/model");
     if (model.empty()) model = first_line(sys + "/../device/model");
-    const std::string name = first_line(sys + "/uevent").empty() ? "" : [&] {
-      std::ifstream in(sys + "/uevent");
-      for (std::string line; std::getline(in, line);) {
-        if (line.rfind("DEVNAME=", 0) == 0) return line.substr(8);
-      }
-      return std::string();
-    }();
+    std::string name;
+    std::ifstream uevent(sys + "/uevent");
+    for (std::string line; name.empty() && std::getline(uevent, line);) {
+      if (line.rfind("DEVNAME=", 0) == 0) name = line.substr(8);
+    }
     m.disk = name.empty() ? "device " + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) : name;
     if (!model.empty()) m.disk += " (" + model + ")";
   }
