@@ -218,10 +218,6 @@ void fit_decode(const std::vector<double>& batch, const std::vector<double>& con
   e.decode = best;
 }
 
-namespace {
-double attention_pairs(double tokens, double cached) { return (cached + tokens) * (cached + tokens) - cached * cached; }
-}  // namespace
-
 void fit_migration(const std::vector<double>& tokens, const std::vector<double>& cached, const std::vector<double>& seconds,
                    MigrationProfile& m) {
   if (tokens.size() != cached.size() || tokens.empty()) throw std::invalid_argument("migration fit: no points or mismatched sizes");

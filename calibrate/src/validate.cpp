@@ -64,9 +64,9 @@ std::vector<ValidationRow> validate(const std::string& profile_path, const std::
     Scenario sc = replay_scenario(profile_path, profile, mode, list.size());
     for (std::size_t i = 0; i < list.size(); ++i) sc.models[i].checkpoint_bytes = static_cast<std::uint64_t>(list[i]->x0);
     const ClusterState state(sc);
+    const LoaderModeProfile& lm = profile.loader.at(mode);
     for (std::size_t i = 0; i < list.size(); ++i) {
       const Tier tier = list[i]->tier == "ssd" ? Tier::kSsd : Tier::kDram;
-      const LoaderModeProfile& lm = profile.loader.at(mode);
       if ((tier == Tier::kSsd && !lm.ssd) || (tier == Tier::kDram && !lm.dram)) continue;
       ValidationRow r;
       r.measured = *list[i];
@@ -87,12 +87,12 @@ std::vector<ValidationRow> validate(const std::string& profile_path, const std::
       if (!profile.find_engine(m.model, 1)) continue;
       r.predicted = cost->prefill_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0), m.x1);
     } else if (m.kind == "decode") {
-      if (!profile.find_engine(m.model, 1) || profile.find_engine(m.model, 1)->decode.empty()) continue;
+      if (const EngineProfile* e = profile.find_engine(m.model, 1); !e || e->decode.empty()) continue;
       r.predicted = cost->decode_law(arch, gpu, 1, static_cast<std::uint32_t>(m.x0)).at(m.x1);
     } else {  // recompute, and pause = the final round's recompute + the hand-off (as the simulator charges it)
       if (!profile.find_migration(m.model)) continue;
-      const double end = m.x1 + m.x0;  // x1 tokens cached, x0 recomputed
-      r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0), end * end - m.x1 * m.x1);
+      r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0),
+                                            attention_pairs(m.x0, m.x1));  // x0 tokens recomputed, x1 cached
       if (m.kind == "pause") r.predicted += cost->migration_handoff_seconds(arch, gpu, 1);
     }
     rows.push_back(r);
