@@ -357,8 +357,7 @@ std::vector<Measurement> read_measurements(const std::string& path) {
     }
     if (m.kind == "load" && m.tier != "ssd" && m.tier != "dram") throw InputError(where, "load tier must be ssd or dram");
     try {
-      std::size_t used = 0;
-      m.x0 = std::stod(cells[4], &used);
+      m.x0 = std::stod(cells[4]);
       m.x1 = std::stod(cells[5]);
       m.seconds = std::stod(cells[6]);
     } catch (const std::exception&) {
