@@ -44,6 +44,12 @@ class RoundRobinPlacement {
   std::uint32_t next_ = 0;
 };
 
+// The startup estimate of a placement from next(): the server's loading-queue wait, the load from the
+// decision's tier and its extra start-up time.
+inline Nanos startup_estimate(const ClusterView& view, const Decision& d, ModelId model) {
+  return view.loading_queue_wait(d.server) + view.estimate_load(d.server, model, d.tier) + d.extra_startup;
+}
+
 // Time to read a downloaded checkpoint from the local SSD into the GPUs, for baselines that write the
 // download to disk before loading it (not pipelined): checkpoint bytes / the SSD path's bandwidth.
 inline Nanos read_after_download_time(const ClusterView& view, ServerId s, ModelId model) {

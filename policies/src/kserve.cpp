@@ -23,8 +23,7 @@ class KServePolicy final : public SchedulingPolicy {
     d->populate_ssd = false;
     d->extra_startup = container_start_;
     if (read_after_download_) d->extra_startup += read_after_download_time(view, d->server, model);
-    d->estimated_startup = view.loading_queue_wait(d->server) + view.estimate_load(d->server, model, Tier::kRemote) +
-                           d->extra_startup;
+    d->estimated_startup = startup_estimate(view, *d, model);
     return *d;
   }
 

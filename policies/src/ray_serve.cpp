@@ -21,8 +21,7 @@ class RayServePolicy final : public SchedulingPolicy {
     d->populate_dram = false;  // no local checkpoint store of any kind
     d->populate_ssd = false;
     if (read_after_download_) d->extra_startup = read_after_download_time(view, d->server, model);
-    d->estimated_startup = view.loading_queue_wait(d->server) + view.estimate_load(d->server, model, Tier::kRemote) +
-                           d->extra_startup;
+    d->estimated_startup = startup_estimate(view, *d, model);
     return *d;
   }
 

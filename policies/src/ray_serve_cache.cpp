@@ -20,7 +20,7 @@ class RayServeCachePolicy final : public SchedulingPolicy {
     d->tier = view.holds(s, model, Tier::kSsd) ? Tier::kSsd : Tier::kRemote;
     d->populate_dram = false;
     if (d->tier == Tier::kRemote && read_after_download_) d->extra_startup = read_after_download_time(view, s, model);
-    d->estimated_startup = view.loading_queue_wait(s) + view.estimate_load(s, model, d->tier) + d->extra_startup;
+    d->estimated_startup = startup_estimate(view, *d, model);
     return *d;
   }
 

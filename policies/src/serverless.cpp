@@ -14,7 +14,7 @@ class ServerlessPolicy final : public SchedulingPolicy {
     auto d = placement_.next(view, model);
     if (!d) return Decision::wait();
     d->tier = Tier::kRemote;
-    d->estimated_startup = view.loading_queue_wait(d->server) + view.estimate_load(d->server, model, Tier::kRemote);
+    d->estimated_startup = startup_estimate(view, *d, model);
     return *d;
   }
 
