@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <queue>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
