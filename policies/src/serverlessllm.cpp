@@ -175,22 +175,19 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
   // Chooses running instances on `s` whose migration frees at least `deficit` GPUs at the least total
   // cost (0/1 knapsack cover over GPU counts), with a destination each. False when impossible.
   bool plan_migrations(const ClusterView& view, ModelId model, ServerId s, std::uint32_t deficit,
-                       std::vector<MigrationOrder>& out, Nanos& slowest) const {
-    struct Item {
-      InstanceId instance;
-      std::uint32_t gpus;
-      double recompute;  // seconds: a * tokens + b
-      double cost;       // seconds: recompute + load at the best destination
-    };
-    std::vector<Item> items;
-    const std::vector<std::uint32_t> none(view.server_count(), 0);
+                       std::vector<MigrationOrder>& out, Nanos& slowest) {
+    std::vector<MigrationItem>& items = items_;
+    items.clear();
+    // GPUs promised per destination server: none while candidates are ranked, then the chosen set's.
+    std::vector<std::uint32_t>& used = promised_;
+    used.assign(view.server_count(), 0);
     for (InstanceId i : view.instances_on(s)) {
       const Instance& inst = view.instance(i);
       // Moving an instance of the model being placed would only add a load to the placement.
       if (!view.movable(i) || inst.state != InstanceState::kDecode || !inst.joining.empty() || inst.model == model) {
         continue;
       }
-      const auto dest = best_destination(view, inst.model, s, none);
+      const auto dest = best_destination(view, inst.model, s, used);
       if (!dest) continue;
       double tokens = 0;
       for (const RequestProgress& p : view.progress(i)) tokens += p.input_tokens + p.generated;
@@ -201,9 +198,11 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
     }
     // best[c]: least cost to free at least c GPUs (c capped at the deficit) and the set achieving it.
     constexpr double kInf = std::numeric_limits<double>::infinity();
-    std::vector<double> cost{0.0};
-    cost.resize(std::size_t{deficit} + 1, kInf);
-    std::vector<std::uint64_t> chosen(std::size_t{deficit} + 1, 0);
+    std::vector<double>& cost = cost_;
+    cost.assign(std::size_t{deficit} + 1, kInf);
+    cost[0] = 0.0;
+    std::vector<std::uint64_t>& chosen = chosen_;
+    chosen.assign(std::size_t{deficit} + 1, 0);
     for (std::size_t k = 0; k < items.size(); ++k) {
       for (std::uint32_t c = deficit + 1; c-- > 0;) {
         if (cost[c] == kInf) continue;
@@ -216,7 +215,6 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
     }
     if (cost[deficit] == kInf) return false;
     // Destinations for the chosen set together (two migrations may not count on the same free GPUs).
-    std::vector<std::uint32_t> used(view.server_count(), 0);
     slowest = 0;
     for (std::size_t k = 0; k < items.size(); ++k) {
       if (!(chosen[deficit] >> k & 1)) continue;
@@ -241,8 +239,19 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
   double smoothing_;  // weight of the newest observation
   std::vector<std::array<double, 3>> ratio_;  // [server][remote, ssd, dram]: actual / estimated
   MigrationParams migration_;
-  // Scratch of one place() call: servers without room, servers with free or idle GPUs.
+  // Scratch of one place() call, kept to reuse its memory: servers without room, servers with free or
+  // idle GPUs, and plan_migrations()'s candidates, knapsack table and promised GPUs.
   std::vector<ServerId> busy_, spare_;
+  struct MigrationItem {
+    InstanceId instance;
+    std::uint32_t gpus;
+    double recompute;  // seconds: a * tokens + b
+    double cost;       // seconds: recompute + load at the best destination
+  };
+  std::vector<MigrationItem> items_;
+  std::vector<double> cost_;
+  std::vector<std::uint64_t> chosen_;
+  std::vector<std::uint32_t> promised_;
 };
 
 std::unique_ptr<SchedulingPolicy> make(const ConfigNode& params) {
