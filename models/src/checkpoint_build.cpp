@@ -9,6 +9,7 @@
 
 #include "chunk_hash.h"
 #include "sllm/models/checkpoint.h"
+#include "sllm/models/engine.h"
 #include "sllm/models/safetensors.h"
 #include "sllm/models/tensor_layout.h"
 #include "sllm/sim/error.h"
@@ -20,40 +21,6 @@ namespace {
 
 // Uniform in [-1, 1) from the top 24 bits: exactly representable in a float.
 float symmetric(Rng& rng) { return static_cast<float>(rng.next() >> 40) * (2.0f / 16777216.0f) - 1.0f; }
-
-std::uint32_t float_bits(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-// IEEE binary16, round to nearest even (values here are small and finite; subnormals handled).
-std::uint16_t to_f16(float f) {
-  const std::uint32_t x = float_bits(f);
-  const std::uint32_t sign = (x >> 16) & 0x8000u;
-  const std::uint32_t abs = x & 0x7FFFFFFFu;
-  if (abs >= 0x47800000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // overflow -> inf
-  if (abs < 0x38800000u) {  // subnormal half
-    if (abs < 0x33000000u) return static_cast<std::uint16_t>(sign);
-    const std::uint32_t mant = (abs & 0x7FFFFFu) | 0x800000u;
-    const int shift = 126 - static_cast<int>(abs >> 23);  // 14..24
-    std::uint32_t half = mant >> (shift);
-    const std::uint32_t rem = mant & ((1u << shift) - 1);
-    const std::uint32_t mid = 1u << (shift - 1);
-    if (rem > mid || (rem == mid && (half & 1u))) ++half;
-    return static_cast<std::uint16_t>(sign | half);
-  }
-  std::uint32_t half = ((abs - 0x38000000u) >> 13);
-  const std::uint32_t rem = abs & 0x1FFFu;
-  if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;
-  return static_cast<std::uint16_t>(sign | half);
-}
-
-std::uint16_t to_bf16(float f) {
-  const std::uint32_t x = float_bits(f);
-  const std::uint32_t rounded = x + 0x7FFFu + ((x >> 16) & 1u);
-  return static_cast<std::uint16_t>(rounded >> 16);
-}
 
 struct ValueScale {
   float center = 0;
@@ -87,10 +54,10 @@ void fill_tensor(const TensorSpec& t, std::uint64_t seed, std::vector<std::byte>
         const float v = sc.center + sc.spread * symmetric(rng);
         std::byte* dst = out.data() + i * esize;
         if (t.dtype == DType::kF16) {
-          const std::uint16_t h = to_f16(v);
+          const std::uint16_t h = float_to_half(v);
           std::memcpy(dst, &h, 2);
         } else if (t.dtype == DType::kBF16) {
-          const std::uint16_t h = to_bf16(v);
+          const std::uint16_t h = float_to_bf16(v);
           std::memcpy(dst, &h, 2);
         } else if (t.dtype == DType::kF32) {
           std::memcpy(dst, &v, 4);

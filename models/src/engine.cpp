@@ -58,13 +58,6 @@ float uniform_pm1(std::uint64_t key, std::uint64_t index) {
   return static_cast<float>((static_cast<double>(bits) + 0.5) * (2.0 / 16777216.0) - 1.0);
 }
 
-std::uint16_t float_to_bf16(float f) {
-  std::uint32_t x = std::bit_cast<std::uint32_t>(f);
-  if ((x & 0x7fffffffU) > 0x7f800000U) return static_cast<std::uint16_t>((x >> 16) | 0x40);  // NaN
-  x += 0x7fffU + ((x >> 16) & 1U);
-  return static_cast<std::uint16_t>(x >> 16);
-}
-
 }  // namespace
 
 std::vector<TokenId> random_tokens(std::uint64_t seed, int count, int vocab) {
@@ -103,6 +96,13 @@ std::uint16_t float_to_half(float f) {
 }
 
 float bf16_to_float(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
+
+std::uint16_t float_to_bf16(float f) {
+  std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+  if ((x & 0x7fffffffU) > 0x7f800000U) return static_cast<std::uint16_t>((x >> 16) | 0x40);  // NaN
+  x += 0x7fffU + ((x >> 16) & 1U);
+  return static_cast<std::uint16_t>(x >> 16);
+}
 
 RandomWeights::RandomWeights(const ModelArch& arch, std::uint64_t seed) {
   const std::vector<TensorSpec> layout = tensor_layout(arch);

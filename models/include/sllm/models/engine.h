@@ -93,6 +93,7 @@ class RandomWeights final : public TensorSource {
 float half_to_float(std::uint16_t h);
 std::uint16_t float_to_half(float f);
 float bf16_to_float(std::uint16_t b);
+std::uint16_t float_to_bf16(float f);
 
 // Ceilings measured on the GPU itself, for the benchmark's ratios (CUDA builds only; throws otherwise).
 struct CudaCeilings {
