@@ -24,7 +24,7 @@ using TokenId = std::int32_t;
 struct EngineConfig {
   int max_sequences = 1;  // KV-cache slots: sequences that can be resident at once
   int max_context = 0;    // tokens per slot; 0 = the model's max_positions
-  // CUDA: use cuBLAS even for forward passes of <= 8 tokens, where the engine's own GEMV kernel is the
+  // CUDA: use cuBLAS even for forward passes of 1-2 tokens, where the engine's own GEMV kernel is the
   // default (kept selectable to compare the two in the benchmark).
   bool cublas_for_small_batches = false;
 };
