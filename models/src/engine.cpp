@@ -13,6 +13,7 @@
 #include "engine_internal.h"
 #include "sllm/models/tensor_layout.h"
 #include "sllm/sim/error.h"
+#include "sllm/sim/random.h"
 
 namespace sllm::models {
 
@@ -45,12 +46,8 @@ std::vector<TokenId> generate_greedy(Engine& engine, int slot, std::span<const T
 
 namespace {
 
-std::uint64_t mix64(std::uint64_t z) {  // splitmix64's finaliser
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+// One splitmix64 step from state z (z is a copy: a pure function of its argument).
+std::uint64_t mix64(std::uint64_t z) { return splitmix64(z); }
 
 // Uniform in (-1, 1), a pure function of (key, index) so that any thread may fill any element.
 float uniform_pm1(std::uint64_t key, std::uint64_t index) {
