@@ -92,8 +92,7 @@ std::vector<OpenPartition> open_partitions(const Checkpoint& ck, bool direct, bo
 }
 
 std::string chunk_where(const Checkpoint& ck, int partition, std::uint64_t begin, std::uint64_t end) {
-  return ck.partition_path(partition) + " (partition " + std::to_string(partition) + ", bytes " + std::to_string(begin) + ".." +
-         std::to_string(end) + ", " + ck.index.tensors_in(partition, begin, end) + ")";
+  return range_where(ck.partition_path(partition), ck.index, partition, begin, end);
 }
 
 // Checks the checksum chunks inside [offset, offset + bytes) of a partition; returns an error or "".

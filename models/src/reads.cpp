@@ -19,11 +19,16 @@ void Failure::rethrow() const {
   throw std::runtime_error(message_);
 }
 
+std::string range_where(const std::string& path, const CheckpointIndex& index, int partition, std::uint64_t begin,
+                        std::uint64_t end) {
+  return path + " (partition " + std::to_string(partition) + ", bytes " + std::to_string(begin) + ".." +
+         std::to_string(end) + ", " + index.tensors_in(partition, begin, end) + ")";
+}
+
 namespace {
 
 std::string job_where(const ReadJob& job, const OpenPartition& f, const CheckpointIndex& index) {
-  return f.path + " (partition " + std::to_string(job.partition) + ", bytes " + std::to_string(job.offset) + ".." +
-         std::to_string(job.offset + job.length) + ", " + index.tensors_in(job.partition, job.offset, job.offset + job.length) + ")";
+  return range_where(f.path, index, job.partition, job.offset, job.offset + job.length);
 }
 
 // Blocking reads: one job at a time per thread, its requests one after another.

@@ -69,6 +69,10 @@ struct ReadPlan {
 // The plan a loader's options describe, on `backend` (theirs, or the fallback when io_uring is missing).
 inline ReadPlan read_plan(const LoaderOptions& o, IoBackend backend) { return {backend, o.threads, o.queue_depth, o.request_bytes}; }
 
+// "PATH (partition P, bytes B..E, TENSORS)": where a byte range of a partition is, for error messages.
+std::string range_where(const std::string& path, const CheckpointIndex& index, int partition, std::uint64_t begin,
+                        std::uint64_t end);
+
 // Runs every job; failures go to `failure` (messages name partition, bytes and tensors via `ckpt`).
 void run_reads(const ReadPlan& plan, const std::vector<ReadJob>& jobs, const std::vector<OpenPartition>& files,
                const CheckpointIndex& index, const ReadCallbacks& cb, Failure& failure);
