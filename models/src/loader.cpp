@@ -57,7 +57,7 @@ Device partition_device(const Device& base, int partition) {
 
 // Opens every partition, checking presence and size against the index. O_DIRECT is refused by some
 // file systems (tmpfs): then buffered reads are used and `fell_back` is set.
-std::vector<OpenPartition> open_partitions(const Checkpoint& ck, bool direct, bool* fell_back, std::vector<FileHandle>& owners) {
+std::vector<OpenPartition> open_partitions(const Checkpoint& ck, bool direct, bool* fell_back) {
   std::vector<OpenPartition> out;
   for (std::size_t p = 0; p < ck.index.partitions.size(); ++p) {
     const CheckpointPartition& part = ck.index.partitions[p];
@@ -85,8 +85,7 @@ std::vector<OpenPartition> open_partitions(const Checkpoint& ck, bool direct, bo
       throw InputError(path, "partition " + std::to_string(p) + " has " + std::to_string(size) + " bytes, the index says " +
                                  std::to_string(part.bytes));
     }
-    out.push_back({fd.get(), path, static_cast<int>(p)});
-    owners.push_back(std::move(fd));
+    out.push_back({std::move(fd), path});
   }
   return out;
 }
@@ -287,7 +286,7 @@ void load_by_tensor(LoadContext& cx, const std::vector<OpenPartition>& files, Fa
     const auto p = static_cast<std::size_t>(t.partition);
     std::unique_ptr<std::byte[]> buf(new (std::nothrow) std::byte[std::max<std::uint64_t>(t.bytes, 1)]);
     if (!buf) throw std::runtime_error("cannot allocate " + format_bytes(t.bytes) + " for tensor '" + t.name + "'");
-    const std::uint64_t got = pread_full(files[p].fd, buf.get(), t.bytes, t.offset, files[p].path);
+    const std::uint64_t got = pread_full(files[p].fd.get(), buf.get(), t.bytes, t.offset, files[p].path);
     if (got < t.bytes) {
       return failure.set(short_read(cx.ck, ReadJob{t.partition, 0, t.offset, t.bytes}, got), true);
     }
@@ -321,7 +320,7 @@ void load_foreign(LoadContext& cx, const std::vector<OpenPartition>& files) {
     std::unique_ptr<std::byte[]> whole;
     if (cx.opts.mode == LoadMode::kSafetensors) {
       if (bytes > 0) {
-        map = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, files[p].fd, 0);
+        map = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, files[p].fd.get(), 0);
         if (map == MAP_FAILED) throw std::runtime_error(errno_message(files[p].path, "mmap failed", errno));
         base = static_cast<const std::byte*>(map);
       }
@@ -329,7 +328,7 @@ void load_foreign(LoadContext& cx, const std::vector<OpenPartition>& files) {
       whole.reset(new (std::nothrow) std::byte[std::max<std::uint64_t>(bytes, 1)]);
       if (!whole) throw std::runtime_error("cannot allocate " + format_bytes(bytes) + " for " + files[p].path);
       // torch.load reads through a buffered file object.
-      const std::uint64_t got = pread_full(files[p].fd, whole.get(), bytes, 0, files[p].path);
+      const std::uint64_t got = pread_full(files[p].fd.get(), whole.get(), bytes, 0, files[p].path);
       if (got < bytes) throw InputError(files[p].path, "short read");
       base = whole.get();
     }
@@ -519,8 +518,7 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
   const bool direct = opts.mode == LoadMode::kDirect || opts.mode == LoadMode::kThreads || opts.mode == LoadMode::kPinned ||
                       opts.mode == LoadMode::kPipelined;
   bool fell_back = false;
-  std::vector<FileHandle> owners;
-  const std::vector<OpenPartition> files = open_partitions(ck, direct, &fell_back, owners);
+  const std::vector<OpenPartition> files = open_partitions(ck, direct, &fell_back);
   if (fell_back && !impl_->warned_buffered) {
     std::cerr << "warning: O_DIRECT refused for " << files[0].path << " (tmpfs?): using buffered reads\n";
     impl_->warned_buffered = true;
@@ -594,8 +592,7 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
 
 double measure_direct_read(const Checkpoint& ck, const LoaderOptions& lo, bool* buffered_fallback) {
   bool fell_back = false;
-  std::vector<FileHandle> owners;
-  const std::vector<OpenPartition> files = open_partitions(ck, true, &fell_back, owners);
+  const std::vector<OpenPartition> files = open_partitions(ck, true, &fell_back);
   if (buffered_fallback) *buffered_fallback = fell_back;
   IoBackend io = lo.io;
   if (io == IoBackend::kUring && !uring_available()) io = IoBackend::kThreads;

@@ -47,7 +47,7 @@ void thread_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const s
     try {
       while (got < job.length) {
         const std::uint64_t want = std::min(plan.request_bytes, job.length - got);
-        const std::uint64_t n = pread_full(f.fd, buf + got, want, job.offset + got, f.path);
+        const std::uint64_t n = pread_full(f.fd.get(), buf + got, want, job.offset + got, f.path);
         got += n;
         if (n < want) break;  // end of file
       }
@@ -107,7 +107,7 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
     // Cannot happen: at most `depth` requests are in flight and the ring has `depth` entries.
     if (!sqe) throw std::logic_error("io_uring submission queue full");
     const ReadJob& job = *r.job->job;
-    io_uring_prep_read(sqe, files[static_cast<std::size_t>(job.partition)].fd, r.job->buf + r.offset + r.done,
+    io_uring_prep_read(sqe, files[static_cast<std::size_t>(job.partition)].fd.get(), r.job->buf + r.offset + r.done,
                        static_cast<unsigned>(r.length - r.done), job.offset + r.offset + r.done);
     io_uring_sqe_set_data(sqe, &r);
   };

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "file_io.h"
 #include "sllm/models/loader.h"
 
 namespace sllm::models {
@@ -53,10 +54,10 @@ struct ReadCallbacks {
   std::function<void(const ReadJob& job, std::int64_t slot)> abandon;
 };
 
+// A partition file open for reading; jobs name it by their partition number (its index in the list).
 struct OpenPartition {
-  int fd = -1;
+  FileHandle fd;
   std::string path;
-  int index = 0;
 };
 
 struct ReadPlan {
