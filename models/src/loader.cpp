@@ -62,12 +62,10 @@ std::vector<OpenPartition> open_partitions(const Checkpoint& ck, bool direct, bo
   for (std::size_t p = 0; p < ck.index.partitions.size(); ++p) {
     const CheckpointPartition& part = ck.index.partitions[p];
     const std::string path = ck.partition_path(static_cast<int>(p));
-    int flags = O_RDONLY | O_CLOEXEC;
-    FileHandle fd(direct ? ::open(path.c_str(), flags | O_DIRECT) : -1);
+    const int flags = O_RDONLY | O_CLOEXEC;
+    FileHandle fd(::open(path.c_str(), direct ? flags | O_DIRECT : flags));
     if (direct && !fd && errno == EINVAL) {
       *fell_back = true;
-      fd = FileHandle(::open(path.c_str(), flags));
-    } else if (!direct) {
       fd = FileHandle(::open(path.c_str(), flags));
     }
     if (!fd) {
