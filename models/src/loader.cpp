@@ -538,8 +538,7 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
                                  " (" + idx.tensors_in(static_cast<int>(p), 0, bytes) + "): " + err);
       }
     } else {
-      base = std::aligned_alloc(4096, std::max<std::uint64_t>(4096, bytes));
-      if (!base) throw std::runtime_error("cannot allocate " + format_bytes(bytes) + " of host memory for " + ck.partition_path(static_cast<int>(p)));
+      base = aligned_buffer(bytes, ck.partition_path(static_cast<int>(p))).release();  // freed by ~LoadedModel
     }
     model->regions_.push_back({base, bytes, d});
     cx.dest.push_back(base);
