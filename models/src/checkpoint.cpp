@@ -18,6 +18,7 @@
 #include "chunk_hash.h"
 #include "file_io.h"
 #include "json.h"
+#include "sllm/models/tensor.h"
 #include "sllm/sim/error.h"
 
 namespace sllm::models {
@@ -201,9 +202,7 @@ Checkpoint open_checkpoint(const std::string& dir) {
     ct.offset = r.u64(t, "offset", where);
     ct.bytes = r.u64(t, "bytes", where);
     if (ct.offset % kCheckpointAlignment != 0) r.fail(where + ".offset", "expected a multiple of 4096");
-    std::uint64_t elements = 1;
-    for (auto d : ct.shape) elements *= static_cast<std::uint64_t>(d);
-    if (ct.bytes != elements * dtype_size(ct.dtype)) r.fail(where + ".bytes", "disagrees with dtype and shape");
+    if (ct.bytes != element_count(ct.shape) * dtype_size(ct.dtype)) r.fail(where + ".bytes", "disagrees with dtype and shape");
     if (ct.offset + ct.bytes > idx.partitions[partition].bytes) r.fail(where, "extends past the end of its partition");
     if (!names.insert(ct.name).second) r.fail(where + ".name", "duplicate tensor name '" + ct.name + "'");
     idx.tensors.push_back(std::move(ct));
@@ -378,12 +377,10 @@ void CheckpointWriter::add(const std::string& name, DType dtype, const std::vect
     if (t.name == name) throw InputError(name, "duplicate tensor name");
   }
   CheckpointTensor t{name, dtype, shape, contiguous_strides(shape), partition, 0, 0};
-  std::uint64_t elements = 1;
-  for (auto d : shape) {
-    if (d < 0) throw InputError(name, "negative dimension");
-    elements *= static_cast<std::uint64_t>(d);
+  if (std::any_of(shape.begin(), shape.end(), [](std::int64_t d) { return d < 0; })) {
+    throw InputError(name, "negative dimension");
   }
-  t.bytes = elements * dtype_size(dtype);
+  t.bytes = element_count(shape) * dtype_size(dtype);
   if (t.bytes != bytes.size()) {
     throw InputError(name, "has " + std::to_string(bytes.size()) + " bytes, dtype x shape needs " + std::to_string(t.bytes));
   }

@@ -209,8 +209,7 @@ const TensorView& require_tensor(const TensorSource& weights, const std::string&
 }
 
 std::vector<float> host_to_float(const TensorView& view) {
-  std::uint64_t n = 1;
-  for (std::int64_t d : view.shape) n *= static_cast<std::uint64_t>(d);
+  const std::uint64_t n = element_count(view.shape);
   std::vector<float> out(n);
   const auto* bytes = static_cast<const std::byte*>(view.data);
   for (std::uint64_t i = 0; i < n; ++i) {

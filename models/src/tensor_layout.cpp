@@ -2,13 +2,11 @@
 
 #include <string>
 
+#include "sllm/models/tensor.h"
+
 namespace sllm::models {
 
-std::uint64_t TensorSpec::elements() const {
-  std::uint64_t n = 1;
-  for (std::int64_t d : shape) n *= static_cast<std::uint64_t>(d);
-  return n;
-}
+std::uint64_t TensorSpec::elements() const { return element_count(shape); }
 
 namespace {
 

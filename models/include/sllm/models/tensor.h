@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,13 @@
 #include "sllm/sim/model_arch.h"
 
 namespace sllm::models {
+
+// Elements of a tensor of `shape` (1 for a scalar); dimensions are non-negative.
+inline std::uint64_t element_count(std::span<const std::int64_t> shape) {
+  std::uint64_t n = 1;
+  for (std::int64_t d : shape) n *= static_cast<std::uint64_t>(d);
+  return n;
+}
 
 struct Device {
   enum class Kind : std::uint8_t { kCpu, kCuda };
