@@ -111,8 +111,7 @@ class CpuEngine final : public Engine {
     } else {
       final_norm_ = {load_vector(w, "model.norm.weight", h), {}};
       lm_head_ = load_matrix(w, "lm_head.weight", arch.vocab, h);
-    }
-    if (!opt) {  // RoPE frequencies, Hugging Face's convention: dims i and i + d/2 rotate by pos * theta^(-2i/d)
+      // RoPE frequencies, Hugging Face's convention: dims i and i + d/2 rotate by pos * theta^(-2i/d)
       inv_freq_.resize(static_cast<std::size_t>(arch.head_dim / 2));
       for (std::size_t i = 0; i < inv_freq_.size(); ++i) {
         inv_freq_[i] = std::pow(arch.rope_theta, -2.0 * static_cast<double>(i) / arch.head_dim);
@@ -152,6 +151,7 @@ class CpuEngine final : public Engine {
       }
     }
 
+    if (!opt) rope_angles(position);  // the same rotations for q and k of every layer
     const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
     const int group = a.heads / a.kv_heads;
     for (std::size_t li = 0; li < layers_.size(); ++li) {
@@ -160,8 +160,8 @@ class CpuEngine final : public Engine {
       L.attn_norm.apply_inplace(xn);
       RowMat q = L.q.apply(xn), k = L.k.apply(xn), v = L.v.apply(xn);
       if (!opt) {
-        apply_rope(q, position, a.heads);
-        apply_rope(k, position, a.kv_heads);
+        apply_rope(q, a.heads);
+        apply_rope(k, a.kv_heads);
       }
       RowMat attn(rows, std::int64_t{a.heads} * a.head_dim);
       for (std::size_t c = 0; c < chunks.size(); ++c) {
@@ -218,13 +218,27 @@ class CpuEngine final : public Engine {
   }
 
  private:
-  void apply_rope(RowMat& m, const std::vector<int>& position, int heads) const {
+  // cos and sin of every row's rotation angles, [rows, head_dim / 2].
+  void rope_angles(const std::vector<int>& position) {
+    const std::size_t half = inv_freq_.size();
+    rope_cos_.resize(position.size() * half);
+    rope_sin_.resize(position.size() * half);
+    for (std::size_t r = 0; r < position.size(); ++r) {
+      const double pos = position[r];
+      for (std::size_t i = 0; i < half; ++i) {
+        const double angle = pos * inv_freq_[i];
+        rope_cos_[r * half + i] = static_cast<float>(std::cos(angle));
+        rope_sin_[r * half + i] = static_cast<float>(std::sin(angle));
+      }
+    }
+  }
+
+  void apply_rope(RowMat& m, int heads) const {
     const int d = arch_.head_dim, half = d / 2;
     for (Eigen::Index r = 0; r < m.rows(); ++r) {
-      const double pos = position[static_cast<std::size_t>(r)];
       for (int i = 0; i < half; ++i) {
-        const double angle = pos * inv_freq_[static_cast<std::size_t>(i)];
-        const auto c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+        const std::size_t at = static_cast<std::size_t>(r) * static_cast<std::size_t>(half) + static_cast<std::size_t>(i);
+        const float c = rope_cos_[at], s = rope_sin_[at];
         for (int hd = 0; hd < heads; ++hd) {
           float& x1 = m(r, hd * d + i);
           float& x2 = m(r, hd * d + i + half);
@@ -241,6 +255,7 @@ class CpuEngine final : public Engine {
   std::vector<Layer> layers_;
   Norm final_norm_;
   std::vector<double> inv_freq_;
+  std::vector<float> rope_cos_, rope_sin_;  // this forward pass's rotations (rope_angles)
   std::vector<int> lengths_;
   std::vector<RowMat> cache_k_, cache_v_;  // [slot * layers + layer]: [max_context, kv_heads * head_dim]
 };
