@@ -102,6 +102,9 @@ std::uint16_t float_to_bf16(float f) {
 }
 
 RandomWeights::RandomWeights(const ModelArch& arch, std::uint64_t seed) {
+  if (arch.dtype != DType::kF16 && arch.dtype != DType::kBF16 && arch.dtype != DType::kF32) {
+    throw InputError("model " + arch.name, "random weights support float16, bfloat16 and float32 only");
+  }
   const std::vector<TensorSpec> layout = tensor_layout(arch);
   struct Fill {
     std::byte* data;
@@ -165,14 +168,11 @@ RandomWeights::RandomWeights(const ModelArch& arch, std::uint64_t seed) {
             break;
           }
           case DType::kF32: std::memcpy(f.data + 4 * i, &v, 4); break;
-          default: break;  // check_supported() rejects other weight dtypes before we get here
+          default: break;  // refused at the top of the constructor
         }
       }
     }
   };
-  if (arch.dtype != DType::kF16 && arch.dtype != DType::kBF16 && arch.dtype != DType::kF32) {
-    throw InputError("model " + arch.name, "random weights support float16, bfloat16 and float32 only");
-  }
   const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1U, 32U);
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads && i < jobs.size(); ++i) pool.emplace_back(worker);
