@@ -38,10 +38,7 @@ std::int64_t ChunkPool::acquire_resident(const ChunkKey& key) {
   auto it = resident_.find(key);
   if (it == resident_.end()) return -1;
   Slot& s = slots_[static_cast<std::size_t>(it->second)];
-  if (s.in_lru) {
-    lru_.erase(s.lru_pos);
-    s.in_lru = false;
-  }
+  if (s.refs == 0) lru_.erase(s.lru_pos);  // resident chunks are valid: unreferenced ones wait in lru_
   ++s.refs;
   return it->second;
 }
@@ -60,9 +57,7 @@ std::int64_t ChunkPool::acquire_for_load(const ChunkKey& key, bool may_block, co
   } else {
     slot = lru_.front();
     lru_.pop_front();
-    Slot& victim = slots_[static_cast<std::size_t>(slot)];
-    victim.in_lru = false;
-    resident_.erase(victim.key);
+    resident_.erase(slots_[static_cast<std::size_t>(slot)].key);
   }
   Slot& s = slots_[static_cast<std::size_t>(slot)];
   s.key = key;
@@ -86,7 +81,6 @@ void ChunkPool::release(std::int64_t slot) {
     if (--s.refs > 0) return;
     if (s.valid) {
       s.lru_pos = lru_.insert(lru_.end(), slot);
-      s.in_lru = true;
     } else {
       free_.push_back(slot);
     }
@@ -109,7 +103,6 @@ void ChunkPool::clear() {
   free_.clear();
   for (std::size_t i = slots_.size(); i-- > 0;) {
     slots_[i].valid = false;
-    slots_[i].in_lru = false;
     free_.push_back(static_cast<std::int64_t>(i));
   }
 }

@@ -51,8 +51,7 @@ class ChunkPool {
     ChunkKey key;
     bool valid = false;
     int refs = 0;
-    std::list<std::int64_t>::iterator lru_pos;
-    bool in_lru = false;
+    std::list<std::int64_t>::iterator lru_pos;  // in lru_ exactly when valid and refs == 0
   };
 
   std::uint64_t chunk_;
