@@ -106,6 +106,11 @@ std::string verify_range(const Checkpoint& ck, int partition, std::uint64_t offs
   return {};
 }
 
+// Appends the chunk-sized reads that cover bytes [begin, end) of a partition (`begin` on a chunk boundary).
+void add_chunk_jobs(std::vector<ReadJob>& jobs, int partition, std::uint64_t begin, std::uint64_t end, std::uint64_t chunk) {
+  for (std::uint64_t off = begin; off < end; off += chunk) jobs.push_back({partition, off / chunk, off, std::min(chunk, end - off)});
+}
+
 std::string short_read(const Checkpoint& ck, const ReadJob& job, std::uint64_t got) {
   return chunk_where(ck, job.partition, job.offset, job.offset + job.length) + ": short read, got " + std::to_string(got) + " of " +
          std::to_string(job.length) + " bytes";
@@ -238,9 +243,7 @@ void load_staged(LoadContext& cx, const std::vector<OpenPartition>& files, Failu
     for (std::uint64_t w = 0; w < bytes; w += window) {
       const std::uint64_t len = std::min(window, bytes - w);
       std::vector<ReadJob> jobs;
-      for (std::uint64_t off = 0; off < len; off += chunk) {
-        jobs.push_back({static_cast<int>(p), (w + off) / chunk, w + off, std::min(chunk, len - off)});
-      }
+      add_chunk_jobs(jobs, static_cast<int>(p), w, w + len, chunk);
       ReadCallbacks cb;
       cb.acquire = [&](const ReadJob& job, bool, std::byte** buf, std::int64_t* slot) {
         *buf = staging + (job.offset - w);
@@ -603,9 +606,7 @@ double measure_direct_read(const Checkpoint& ck, const LoaderOptions& lo, bool* 
   for (std::size_t p = 0; p < ck.index.partitions.size(); ++p) {
     const std::uint64_t bytes = ck.index.partitions[p].bytes;
     total += bytes;
-    for (std::uint64_t off = 0; off < bytes; off += lo.chunk_bytes) {
-      jobs.push_back({static_cast<int>(p), off / lo.chunk_bytes, off, std::min(lo.chunk_bytes, bytes - off)});
-    }
+    add_chunk_jobs(jobs, static_cast<int>(p), 0, bytes, lo.chunk_bytes);
   }
   Failure failure;
   ReadCallbacks cb;
