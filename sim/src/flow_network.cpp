@@ -70,7 +70,6 @@ FlowId FlowNetwork::start(std::span<const LinkId> path, double bytes, Nanos now,
   }
   Flow& f = flows_[id];
   f.path.assign(path.begin(), path.end());
-  f.bytes = bytes;
   f.remaining = bytes;
   f.updated_at = now;
   f.rate = 0;
@@ -78,9 +77,7 @@ FlowId FlowNetwork::start(std::span<const LinkId> path, double bytes, Nanos now,
   f.finish = kNever;
   f.tag = tag;
   f.start_seq = next_start_seq_++;
-  f.active_pos = static_cast<std::uint32_t>(active_.size());
   f.is_active = true;
-  active_.push_back(id);
   completions_.push_back(id);  // finish = never: it belongs at the end until its rate is set
   f.heap_pos = static_cast<std::uint32_t>(completions_.size() - 1);
   for (LinkId l : path) link_flows_[l].push_back(id);
@@ -120,10 +117,6 @@ void FlowNetwork::remove(FlowId id) {
     *it = on_link.back();
     on_link.pop_back();
   }
-  const FlowId moved = active_.back();
-  active_[f.active_pos] = moved;
-  flows_[moved].active_pos = f.active_pos;
-  active_.pop_back();
   const std::size_t pos = f.heap_pos;
   const FlowId last = completions_.back();
   completions_.pop_back();
@@ -369,6 +362,6 @@ double FlowNetwork::remaining(FlowId id, Nanos now) const {
 
 std::uint64_t FlowNetwork::tag(FlowId id) const { return checked(id, "tag").tag; }
 
-std::size_t FlowNetwork::active_count() const { return active_.size(); }
+std::size_t FlowNetwork::active_count() const { return completions_.size(); }
 
 }  // namespace sllm

@@ -49,7 +49,6 @@ class FlowNetwork {
   static constexpr Nanos kNever = std::numeric_limits<Nanos>::max();
   struct Flow {
     std::vector<LinkId> path;  // capacity reused when the slot is reused
-    double bytes = 0;
     double remaining = 0;      // bytes left at `updated_at` (progress is accounted lazily)
     Nanos updated_at = 0;
     double rate = 0;
@@ -57,7 +56,6 @@ class FlowNetwork {
     Nanos finish = kNever;     // completion under the current rate, rounded up to whole ns
     std::uint64_t tag = 0;
     std::uint64_t start_seq = 0;  // tie-breaker for equal completion times
-    std::uint32_t active_pos = 0; // index in active_
     std::uint32_t heap_pos = 0;   // index in completions_
     bool is_active = false;
     bool frozen = false;          // scratch for progressive filling
@@ -74,7 +72,8 @@ class FlowNetwork {
   void progressive_filling_large();  // continues with the same steps, using a heap of link shares
   void freeze(Flow& f, double rate);
   void set_rate(FlowId id, double rate, Nanos now);
-  // completions_ is a binary min-heap of active flows by (finish, start_seq): next_completion() is O(1).
+  // completions_ is a binary min-heap of the active flows (all of them) by (finish, start_seq):
+  // next_completion() is O(1).
   bool completes_before(FlowId x, FlowId y) const;
   void heap_place(std::size_t pos, FlowId id);
   void heap_fix(std::size_t pos);
@@ -82,7 +81,6 @@ class FlowNetwork {
   std::vector<double> capacity_;  // per LinkId
   std::vector<Flow> flows_;       // slot per FlowId, reused after completion
   std::vector<FlowId> free_ids_;
-  std::vector<FlowId> active_;
   std::vector<FlowId> completions_;
   std::vector<std::vector<FlowId>> link_flows_;  // per LinkId: active flows crossing it
   std::uint64_t next_start_seq_ = 0;
