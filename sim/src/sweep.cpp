@@ -203,10 +203,17 @@ Plan read_plan(const fs::path& dir) {
   return plan;
 }
 
-std::string plan_text(const SweepSpec& spec) {
-  std::string text = std::string(kPlanMagic) + " fingerprint=" + hex64(spec.fingerprint) + "\n";
-  for (const SweepPoint& p : spec.points) text += p.key + "\n";
+// The inverse of read_plan().
+std::string plan_text(const Plan& plan) {
+  std::string text = std::string(kPlanMagic) + " fingerprint=" + plan.fingerprint + "\n";
+  for (const std::string& key : plan.keys) text += key + "\n";
   return text;
+}
+
+Plan plan_of(const SweepSpec& spec) {
+  Plan plan{hex64(spec.fingerprint), {}};
+  for (const SweepPoint& p : spec.points) plan.keys.push_back(p.key);
+  return plan;
 }
 
 }  // namespace
@@ -420,7 +427,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   const fs::path dir(options.output_dir);
   const fs::path points_dir = dir / "points";
   fs::create_directories(points_dir);
-  write_file_atomically(dir.string(), "plan.txt", plan_text(spec));
+  write_file_atomically(dir.string(), "plan.txt", plan_text(plan_of(spec)));
   const std::string header = sweep_results_header(spec.param_names);
 
   SweepOutcome outcome;
@@ -554,9 +561,7 @@ std::size_t merge_sweeps(const std::vector<std::string>& shard_dirs, const std::
     }
     if (log) *log << "warning: " << missing.size() << " points missing (" << list << ")\n";
   }
-  std::string plan = std::string(kPlanMagic) + " fingerprint=" + plans[0].fingerprint + "\n";
-  for (const std::string& k : plans[0].keys) plan += k + "\n";
-  write_file_atomically(out.string(), "plan.txt", plan);
+  write_file_atomically(out.string(), "plan.txt", plan_text(plans[0]));
   if (header.empty()) throw std::runtime_error("no complete point in the given directories");
   write_file_atomically(out.string(), "results.csv", header + "\n" + csv);
   return merged;
