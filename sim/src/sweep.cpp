@@ -326,7 +326,6 @@ SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector
   for (const std::string& k : spec.param_names) {
     if (fixed.count(k)) root.child("set").child(k).fail("'" + k + "' is both fixed (set) and swept");
   }
-  std::vector<std::string> extra_keys;
   for (const std::string& o : extra_overrides) {
     const std::string k = o.substr(0, o.find('='));
     if (std::find(spec.param_names.begin(), spec.param_names.end(), k) != spec.param_names.end()) {
