@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "sllm/sim/random.h"
 #include "sllm/sim/units.h"
 
 namespace sllm {
@@ -85,15 +86,6 @@ class EventQueue {
 
   EventId schedule_slow(Nanos time, std::uint32_t type, std::uint64_t a, std::uint64_t b);
   void push_key(Key key);
-  static std::uint64_t mix64(std::uint64_t x) {
-    // Stafford's "Mix13" 64-bit finaliser (as in splitmix64): every input bit affects every output bit.
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-  }
   void push_early(Key key);
   void pop_early();
   bool front_is_early() const;
@@ -190,7 +182,7 @@ inline Event EventQueue::pop() {
   const std::uint64_t h = (static_cast<std::uint64_t>(event.time) * 0x9e3779b97f4a7c15ull) ^
                           (std::uint64_t{event.type} * 0xd6e8feb86659fd93ull) ^
                           (event.a * 0xc2b2ae3d27d4eb4full) ^ (event.b * 0x165667b19e3779f9ull);
-  fingerprint_ = mix64(fingerprint_ ^ h);
+  fingerprint_ = splitmix64_finaliser(fingerprint_ ^ h);
   return event;
 }
 

@@ -7,13 +7,15 @@
 
 namespace sllm {
 
-// splitmix64: turns one seed (or a seed plus a stream number) into well-mixed 64-bit values.
-constexpr std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+// Stafford's "Mix13" 64-bit finaliser, as in splitmix64: every input bit affects every output bit.
+constexpr std::uint64_t splitmix64_finaliser(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
+
+// splitmix64: turns one seed (or a seed plus a stream number) into well-mixed 64-bit values.
+constexpr std::uint64_t splitmix64(std::uint64_t& state) { return splitmix64_finaliser(state += 0x9e3779b97f4a7c15ull); }
 
 // xoshiro256** (Blackman and Vigna): small, fast, statistically strong; state seeded by splitmix64.
 class Rng {
