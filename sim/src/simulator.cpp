@@ -141,6 +141,9 @@ class Simulator::Impl {
   void start_segment(Instance& inst);
   void go_idle(Instance& inst);
   void leave_idle(Instance& inst);
+  // GPU-time accounting for utilisation: an instance's GPUs count as busy between these two.
+  void start_busy(Instance& inst);
+  void stop_busy(Instance& inst);
   void schedule_step(Instance& inst, Nanos t);
   void finish_request(RequestSlot slot, Outcome outcome);
   void release_request(RequestSlot slot);
@@ -706,12 +709,20 @@ void Simulator::Impl::on_instance_step(InstanceId id) {
   try_admit(inst);
 }
 
-void Simulator::Impl::go_idle(Instance& inst) {
-  const auto gpus = static_cast<std::int64_t>(inst.gpus.size());
-  if (inst.busy) busy_.change(now(), -gpus);
+void Simulator::Impl::start_busy(Instance& inst) {
+  busy_.change(now(), static_cast<std::int64_t>(inst.gpus.size()));
+  inst.busy = true;
+}
+
+void Simulator::Impl::stop_busy(Instance& inst) {
+  if (inst.busy) busy_.change(now(), -static_cast<std::int64_t>(inst.gpus.size()));
   inst.busy = false;
+}
+
+void Simulator::Impl::go_idle(Instance& inst) {
+  stop_busy(inst);
   inst.state = InstanceState::kIdle;
-  idle_gpus_ += static_cast<std::uint32_t>(gpus);
+  idle_gpus_ += static_cast<std::uint32_t>(inst.gpus.size());
   const Nanos keep = keep_alive_->keep_alive(inst.model, now());
   if (keep != KeepAlivePolicy::kNever) {
     inst.keep_alive_event = queue_.schedule(now() + keep, kKeepAlive, inst.id);
@@ -723,8 +734,7 @@ void Simulator::Impl::leave_idle(Instance& inst) {
   queue_.cancel(inst.keep_alive_event);
   inst.keep_alive_event = EventId{};
   idle_gpus_ -= static_cast<std::uint32_t>(inst.gpus.size());
-  busy_.change(now(), static_cast<std::int64_t>(inst.gpus.size()));
-  inst.busy = true;
+  start_busy(inst);
 }
 
 void Simulator::Impl::on_keep_alive(InstanceId id) {
@@ -801,8 +811,7 @@ void Simulator::Impl::preempt(InstanceId id) {
   inst.running.clear();
   inst.joining.clear();
   inst.kv_tokens_reserved = 0;
-  if (inst.busy) busy_.change(now(), -static_cast<std::int64_t>(inst.gpus.size()));
-  inst.busy = false;
+  stop_busy(inst);
   inst.state = InstanceState::kIdle;
   idle_gpus_ += static_cast<std::uint32_t>(inst.gpus.size());
   unload(id);
@@ -947,8 +956,7 @@ void Simulator::Impl::freeze_source(Instance& inst) {
   queue_.cancel(inst.next_event);
   inst.next_event = EventId{};
   inst.next_event_time = -1;
-  if (inst.busy) busy_.change(now(), -static_cast<std::int64_t>(inst.gpus.size()));
-  inst.busy = false;
+  stop_busy(inst);
   inst.state = InstanceState::kHandoff;
   const std::uint32_t mid = inst.migration;
   Migration& mg = migrations_[mid];
@@ -992,8 +1000,7 @@ void Simulator::Impl::resume_at_destination(std::uint32_t mid) {
   const std::uint32_t generation = mg.beneficiary_generation;
   dest.migration = kNone;
   dest.migration_destination = false;
-  busy_.change(now(), static_cast<std::int64_t>(dest.gpus.size()));
-  dest.busy = true;
+  start_busy(dest);
   end_migration(mid);
   try_admit(dest);  // decodes the migrated batch (and admits waiting requests of its model)
   release_source(source_id, beneficiary, generation);
@@ -1035,8 +1042,7 @@ void Simulator::Impl::release_source(InstanceId id, InstanceId beneficiary, std:
   Instance& inst = st_.instances[id];
   queue_.cancel(inst.next_event);
   inst.next_event = EventId{};
-  if (inst.busy) busy_.change(now(), -static_cast<std::int64_t>(inst.gpus.size()));
-  inst.busy = false;
+  stop_busy(inst);
   unload(id);
   give_gpus(beneficiary, generation);
   retry_pending();
