@@ -112,6 +112,10 @@ class Simulator::Impl {
   void start_migration(const MigrationOrder& order, InstanceId beneficiary);
   void sync_source(Migration& mg);
   void apply(std::uint32_t mid, const std::vector<std::optional<MigrationCommand>>& commands);
+  // Brings the protocols up to the source's progress, feeds each the same event (`feed` calls one of
+  // MigrationProtocol's event methods) and carries out the batch's command.
+  template <class Feed>
+  void advance_protocols(std::uint32_t mid, Feed feed);
   void on_destination_loaded(Instance& dest);
   void on_migration_round(std::uint32_t mid, int round);
   void request_source_stop(Migration& mg);
@@ -920,22 +924,22 @@ void Simulator::Impl::apply(std::uint32_t mid, const std::vector<std::optional<M
   }
 }
 
-void Simulator::Impl::on_destination_loaded(Instance& dest) {
-  const std::uint32_t mid = dest.migration;
+template <class Feed>
+void Simulator::Impl::advance_protocols(std::uint32_t mid, Feed feed) {
   Migration& mg = migrations_[mid];
   sync_source(mg);
   std::vector<std::optional<MigrationCommand>> commands;
-  for (auto& p : mg.protocols) commands.push_back(p.destination_loaded());
+  for (MigrationProtocol& p : mg.protocols) commands.push_back(feed(p));
   apply(mid, commands);
 }
 
+void Simulator::Impl::on_destination_loaded(Instance& dest) {
+  advance_protocols(dest.migration, [](MigrationProtocol& p) { return p.destination_loaded(); });
+}
+
 void Simulator::Impl::on_migration_round(std::uint32_t mid, int round) {
-  Migration& mg = migrations_[mid];
-  mg.round_event = EventId{};
-  sync_source(mg);
-  std::vector<std::optional<MigrationCommand>> commands;
-  for (auto& p : mg.protocols) commands.push_back(p.recompute_finished(round));
-  apply(mid, commands);
+  migrations_[mid].round_event = EventId{};
+  advance_protocols(mid, [round](MigrationProtocol& p) { return p.recompute_finished(round); });
 }
 
 void Simulator::Impl::request_source_stop(Migration& mg) {
@@ -961,13 +965,8 @@ void Simulator::Impl::freeze_source(Instance& inst) {
   inst.next_event_time = -1;
   stop_busy(inst);
   inst.state = InstanceState::kHandoff;
-  const std::uint32_t mid = inst.migration;
-  Migration& mg = migrations_[mid];
-  mg.stop_time = now();
-  sync_source(mg);
-  std::vector<std::optional<MigrationCommand>> commands;
-  for (auto& p : mg.protocols) commands.push_back(p.source_stopped());
-  apply(mid, commands);
+  migrations_[inst.migration].stop_time = now();
+  advance_protocols(inst.migration, [](MigrationProtocol& p) { return p.source_stopped(); });
 }
 
 void Simulator::Impl::resume_at_destination(std::uint32_t mid) {
