@@ -46,12 +46,9 @@ ConfigNode ConfigNode::load_string(const std::string& text, const std::string& n
 }
 
 std::string ConfigNode::location() const {
+  if (overridden()) return "set on the command line: " + path_;
   std::string where = origin_->file;
   const YAML::Mark mark = node_.Mark();
-  if (overridden()) {
-    where = "set on the command line: " + path_;
-    return where;
-  }
   if (mark.is_null() || mark.line < 0) {
     where += " (default)";
   } else {
