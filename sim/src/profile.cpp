@@ -10,6 +10,7 @@
 
 #include "sllm/sim/config_node.h"
 #include "sllm/sim/error.h"
+#include "sllm/sim/outputs.h"
 
 namespace sllm {
 
@@ -279,15 +280,7 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
 }
 
 void write_profile(const Profile& profile, const std::string& path, const std::string& header_comment) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-    out << profile_to_yaml(profile, header_comment);
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(path, profile_to_yaml(profile, header_comment));
 }
 
 ProfileCostModel::ProfileCostModel(std::shared_ptr<const Profile> profile, std::unique_ptr<CostModel> fallback)
