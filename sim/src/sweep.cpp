@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -414,12 +415,14 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   for (const SweepPoint& p : spec.points) {
     if (p.index % options.shard_count == options.shard_index) mine.push_back(&p);
   }
-  // Every point's scenario is read before anything runs: one bad point fails the sweep up front.
-  for (const SweepPoint* p : mine) {
+  // Every point's scenario is read before anything runs: one bad point fails the sweep up front. The
+  // scenarios are kept for the runs (the vector is never resized: a Simulator refers to its Scenario).
+  std::vector<std::optional<Scenario>> scenarios(mine.size());
+  for (std::size_t i = 0; i < mine.size(); ++i) {
     try {
-      (void)Scenario::load(spec.base_config, p->overrides, p->seed);
+      scenarios[i].emplace(Scenario::load(spec.base_config, mine[i]->overrides, mine[i]->seed));
     } catch (const InputError& e) {
-      throw InputError("sweep point " + p->key + " (" + spec.source + ")", e.what());
+      throw InputError("sweep point " + mine[i]->key + " (" + spec.source + ")", e.what());
     }
   }
 
@@ -466,7 +469,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
       std::string error;
       try {
         fs::remove_all(tmp_dir);
-        const Scenario scenario = Scenario::load(spec.base_config, p.overrides, p.seed);
+        const Scenario& scenario = *scenarios[i];
         Simulator simulator(scenario);
         RunOptions run;
         run.output_dir = tmp_dir.string();
