@@ -31,6 +31,12 @@ std::string measurements_path_for(const std::string& profile) {
   return p.string();
 }
 
+// The measurements file a profile names, relative to the profile (when --measurements is not given).
+std::string measurements_named_by(const std::string& profile_path, const sllm::Profile& profile) {
+  if (profile.measurements.empty()) throw sllm::InputError("--measurements", "the profile names no measurements file: give one");
+  return (fs::path(profile_path).parent_path() / profile.measurements).string();
+}
+
 int report(const std::vector<ValidationRow>& rows, bool check) {
   print_validation(rows, std::cout);
   std::cout << "\n";
@@ -56,9 +62,7 @@ int run_validate(const std::vector<std::string>& args) {
   if (vm.count("measurements")) {
     measurements = vm["measurements"].as<std::string>();
   } else {
-    const sllm::Profile p = sllm::read_profile(profile);
-    if (p.measurements.empty()) throw sllm::InputError("--measurements", "the profile names no measurements file: give one");
-    measurements = (fs::path(profile).parent_path() / p.measurements).string();
+    measurements = measurements_named_by(profile, sllm::read_profile(profile));
   }
   return report(validate(profile, read_measurements(measurements)), vm["check"].as<bool>());
 }
@@ -94,8 +98,7 @@ int run_refit(const std::vector<std::string>& args) {
   if (vm.count("measurements")) {
     measurements = vm["measurements"].as<std::string>();
   } else {
-    if (profile.measurements.empty()) throw sllm::InputError("--measurements", "the profile names no measurements file: give one");
-    measurements = (fs::path(in).parent_path() / profile.measurements).string();
+    measurements = measurements_named_by(in, profile);
   }
   const std::string out = vm.count("output") ? vm["output"].as<std::string>() : in;
   const std::vector<Measurement> rows = read_measurements(measurements);
