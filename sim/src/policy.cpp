@@ -33,10 +33,7 @@ Nanos ClusterView::loading_queue_wait(ServerId s) const {
 
 std::vector<RequestProgress> ClusterView::progress(InstanceId i) const {
   const Instance& inst = state_.instances[i];
-  std::uint64_t steps = 0;
-  if (inst.state == InstanceState::kDecode) {
-    steps = inst.segment.steps_within(now_ - inst.segment_start, inst.segment_max_steps);
-  }
+  const std::uint64_t steps = inst.decode_steps_at(now_);
   std::vector<RequestProgress> out;
   for (RequestSlot slot : inst.running) {
     const RequestState& r = state_.requests[slot];

@@ -838,10 +838,7 @@ void Simulator::Impl::preempt(InstanceId id) {
 // instance. Protocol events are fed at the moments they matter (the source's progress is read from
 // its decode segment in closed form, so no per-token events are needed).
 
-std::uint64_t Simulator::Impl::steps_now(const Instance& inst) const {
-  if (inst.state != InstanceState::kDecode) return 0;
-  return inst.segment.steps_within(now() - inst.segment_start, inst.segment_max_steps);
-}
+std::uint64_t Simulator::Impl::steps_now(const Instance& inst) const { return inst.decode_steps_at(now()); }
 
 void Simulator::Impl::start_migration(const MigrationOrder& order, InstanceId beneficiary) {
   for (InstanceId idle : order.unload_idle) {

@@ -75,6 +75,11 @@ struct Instance {
   bool deferred_populate_ssd = true;
   std::uint32_t batch() const { return static_cast<std::uint32_t>(running.size() + joining.size()); }
   bool alive() const { return state != InstanceState::kFree; }
+  // Decode steps finished by `now` in the current segment (not yet counted in `generated`); 0 unless
+  // decoding.
+  std::uint64_t decode_steps_at(Nanos now) const {
+    return state == InstanceState::kDecode ? segment.steps_within(now - segment_start, segment_max_steps) : 0;
+  }
 };
 
 enum class Outcome : std::uint8_t { kPending, kCompleted, kTimedOut, kRejected };
