@@ -56,8 +56,7 @@ bool ClusterView::movable(InstanceId i) const {
 std::uint32_t ClusterView::waiting_preemptions(ModelId m) const {
   std::uint32_t most = 0;
   for (const QueuedRequest& e : state_.models[m].queue) {
-    const RequestState& r = state_.requests[e.slot];
-    if (r.in_use && r.spec.id == e.id && r.instance == kNone) most = std::max(most, r.preemptions);
+    if (state_.still_waiting(e)) most = std::max(most, state_.requests[e.slot].preemptions);
   }
   return most;
 }

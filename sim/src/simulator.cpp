@@ -139,11 +139,6 @@ class Simulator::Impl {
   void preempt(InstanceId id);
 
   void try_admit(Instance& inst);
-  // A queue entry is stale once its request timed out, was admitted, or its slot was reused.
-  bool still_waiting(const QueuedRequest& e) const {
-    const RequestState& r = st_.requests[e.slot];
-    return r.in_use && r.spec.id == e.id && r.instance == kNone;
-  }
   const RequestState* queue_head(ModelRuntime& m);  // drops stale entries; nullptr when empty
   bool can_admit_head(ModelRuntime& m, const Instance& inst);
   void start_prefill(Instance& inst);
@@ -270,7 +265,7 @@ void Simulator::Impl::release_request(RequestSlot slot) {
 const RequestState* Simulator::Impl::queue_head(ModelRuntime& m) {
   while (!m.queue.empty()) {
     const QueuedRequest& e = m.queue.front();
-    if (still_waiting(e)) return &st_.requests[e.slot];
+    if (st_.still_waiting(e)) return &st_.requests[e.slot];
     m.queue.pop_front();
   }
   return nullptr;
@@ -345,7 +340,7 @@ bool Simulator::Impl::place_once(ModelId m) {
       while (!mr.queue.empty()) {
         const QueuedRequest e = mr.queue.front();
         mr.queue.pop_front();
-        if (!still_waiting(e)) continue;
+        if (!st_.still_waiting(e)) continue;
         const RequestSlot slot = e.slot;
         queue_.cancel(st_.requests[slot].timeout);
         --mr.queued_live;

@@ -171,6 +171,12 @@ class ClusterState {
   std::vector<RequestState> requests;  // slots of requests in flight
   std::vector<Load> loads;          // slots
 
+  // A model-queue entry is stale once its request timed out, was admitted, or its slot was reused.
+  bool still_waiting(const QueuedRequest& e) const {
+    const RequestState& r = requests[e.slot];
+    return r.in_use && r.spec.id == e.id && r.instance == kNone;
+  }
+
   // The vertex a load from `tier` starts at on `server`.
   VertexId source_vertex(ServerId server, Tier tier) const;
   // Does `server` hold the checkpoint in `tier` (kRemote: always).
