@@ -482,7 +482,6 @@ void Simulator::Impl::enqueue_load(InstanceId id, const Decision& d) {
   load.model = inst.model;
   load.tier = tier;
   load.bytes = st_.models[inst.model].deployed->checkpoint_bytes;
-  load.enqueued = now();
   const auto gpus = static_cast<std::uint32_t>(inst.gpus.size());
   load.estimate = st_.estimate_load(inst.server, inst.model, tier, gpus) + d.extra_startup;
   load.fill_and_init = st_.fill_and_init(inst.server, tier, gpus) + d.extra_startup;

@@ -114,7 +114,6 @@ struct Load {
   ModelId model = 0;
   Tier tier = Tier::kRemote;
   std::uint64_t bytes = 0;
-  Nanos enqueued = 0;
   Nanos started = -1;
   Nanos estimate = 0;          // estimated duration (transfer + fill + init) when enqueued
   Nanos fill_and_init = 0;     // added after the last byte arrives (includes Decision::extra_startup)
