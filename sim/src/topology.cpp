@@ -55,16 +55,10 @@ struct Topology::Impl {
   }
 };
 
-Topology::Topology() : impl_(new Impl) {}
-Topology::~Topology() { delete impl_; }
-Topology::Topology(Topology&& other) noexcept : impl_(std::exchange(other.impl_, nullptr)) {}
-Topology& Topology::operator=(Topology&& other) noexcept {
-  if (this != &other) {
-    delete impl_;
-    impl_ = std::exchange(other.impl_, nullptr);
-  }
-  return *this;
-}
+Topology::Topology() : impl_(std::make_unique<Impl>()) {}
+Topology::~Topology() = default;
+Topology::Topology(Topology&&) noexcept = default;
+Topology& Topology::operator=(Topology&&) noexcept = default;
 
 VertexId Topology::add_node(NodeKind kind, std::string name) {
   return static_cast<VertexId>(boost::add_vertex(VertexProps{kind, std::move(name)}, impl_->graph));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,7 +51,7 @@ class Topology {
 
  private:
   struct Impl;  // boost::adjacency_list and the path cache, kept out of this header
-  Impl* impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace sllm
