@@ -1,5 +1,5 @@
 // Run outputs: one requests.csv row per finished request (written as requests finish, to a temporary
-// name renamed at the end), summary statistics (exact percentiles by sorting), summary.json and the
+// name renamed at the end), summary statistics (exact percentiles by selection), summary.json and the
 // table printed on stdout.
 #pragma once
 
