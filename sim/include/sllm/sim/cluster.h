@@ -162,7 +162,6 @@ class ClusterState {
 
   const Scenario& scenario() const { return *scenario_; }
   const Topology& topology() const { return topology_; }
-  VertexId remote_store() const { return remote_store_; }
 
   std::vector<Server> servers;
   std::vector<ModelRuntime> models;
