@@ -25,6 +25,7 @@
 #include "gpu.h"
 #include "reads.h"
 #include "sllm/sim/error.h"
+#include "sllm/sim/random.h"
 #include "sllm/sim/units.h"
 
 namespace sllm::models {
@@ -653,14 +654,8 @@ double measure_copy_bandwidth(const Device& device, std::uint64_t bytes, int str
 }
 
 namespace {
-inline std::uint64_t mix64(std::uint64_t z) {
-  z ^= z >> 30;
-  z *= 0xbf58476d1ce4e5b9ull;
-  z ^= z >> 27;
-  z *= 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return z;
-}
+// The device side (loader_cuda.cu) computes the same mixing; it keeps its own copy for device code.
+constexpr std::uint64_t mix64(std::uint64_t z) { return splitmix64_finaliser(z); }
 }  // namespace
 
 std::uint64_t fingerprint(const void* host_bytes, std::uint64_t bytes) {
