@@ -6,9 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +16,7 @@
 #include <sstream>
 
 #include "ckpt_test_fixtures.h"
+#include "cli_test_util.h"
 #include "sllm/models/checkpoint.h"
 #include "sllm/models/loader.h"
 #include "sllm/models/safetensors.h"
@@ -534,16 +533,9 @@ TEST(CkptLoad, CudaDeviceWithoutGpuFailsClearly) {
 }
 
 // The CLI end to end: exit codes and messages a user sees.
-std::pair<int, std::string> run_cli(const std::string& args) {
-  // SLLM_BINARY in the environment overrides the build path (binaries copied to a GPU host).
-  const char* env = std::getenv("SLLM_BINARY");
-  const std::string cmd = std::string(env ? env : SLLM_BINARY) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+std::pair<int, std::string> run_cli(const std::string& args, const std::string& env = "") {
+  const auto r = sllm::testing::run_sllmsim(args, env);
+  return {r.status, r.output};
 }
 
 TEST(CkptCli, ConvertInspectVerifyLoad) {
@@ -598,15 +590,8 @@ TEST(CkptCli, BufferedFallbackWhereDirectIoIsRefused) {
     std::tie(rc, out) = run_cli(load);  // control: nothing refused, no warning
     EXPECT_EQ(rc, 0) << out;
     EXPECT_EQ(out.find("O_DIRECT refused"), std::string::npos) << out;
-    // run_cli prefixes the binary's path; the environment goes in front of the whole command.
-    const char* env = std::getenv("SLLM_BINARY");
-    const std::string cmd = refuse + " " + std::string(env ? env : SLLM_BINARY) + load + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    out.clear();
-    std::array<char, 4096> buf{};
-    while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
-    const int status = ::pclose(p);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << mode << "\n" << out;
+    std::tie(rc, out) = run_cli(load, refuse);
+    EXPECT_TRUE(rc == 0) << mode << "\n" << out;
     EXPECT_EQ(out.find("refused 0 opens"), std::string::npos) << mode << ": the injector refused nothing\n" << out;
     EXPECT_NE(out.find("O_DIRECT refused for " + (tmp / "ck")), std::string::npos) << mode << "\n" << out;
     EXPECT_NE(out.find("using buffered reads"), std::string::npos) << mode << "\n" << out;

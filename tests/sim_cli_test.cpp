@@ -2,12 +2,10 @@
 // left), overrides and seeds apply, and bad input exits with status 2 and a located message.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
+#include "cli_test_util.h"
 #include "sim_test_util.h"
 
 namespace sllm {
@@ -15,23 +13,13 @@ namespace {
 
 using namespace sllm::testing;
 
-struct Result {
-  int status = -1;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  const std::string out = temp_dir("cli_out.txt");
-  const std::string cmd = std::string(SLLM_BINARY) + " run " + args + " > " + out + " 2>&1";
-  const int raw = std::system(cmd.c_str());
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_text(out)};
-}
+CliResult run_cli(const std::string& args) { return run_sllmsim("run " + args); }
 
 const std::string kDefault = std::string(SLLM_SOURCE_DIR) + "/configs/default.yaml";
 
 TEST(Cli, DefaultConfigRunsAndWritesOutputs) {
   const std::string dir = temp_dir("cli_default");
-  const Result r = run_cli("-c " + kDefault + " -o " + dir + " --set workload.requests=300");
+  const CliResult r = run_cli("-c " + kDefault + " -o " + dir + " --set workload.requests=300");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("requests: 300 arrived"), std::string::npos) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir + "/requests.csv"));
@@ -54,7 +42,7 @@ TEST(Cli, SetAndSeedApply) {
 }
 
 TEST(Cli, BadInputExitsWithStatus2) {
-  Result r = run_cli("-c " + kDefault + " --set cluster.servers[0].nic=fast");
+  CliResult r = run_cli("-c " + kDefault + " --set cluster.servers[0].nic=fast");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("cluster.servers[0].nic"), std::string::npos) << r.output;
   r = run_cli("-c /nonexistent.yaml");

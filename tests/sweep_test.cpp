@@ -4,15 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <string>
 
-#include <sys/wait.h>
-
+#include "cli_test_util.h"
 #include "sim_test_util.h"
 #include "sllm/sim/error.h"
 #include "sllm/sim/sweep.h"
@@ -338,10 +336,7 @@ TEST(SweepRun, ShardsMergeIntoTheUnshardedResult) {
   EXPECT_THROW(merge_sweeps({shards[1], o.output_dir}, temp_dir("shard_mixed"), false), InputError);
 }
 
-int run_cli(const std::string& args) {
-  const int status = std::system((std::string(SLLM_BINARY) + " " + args + " > /dev/null 2>&1").c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int run_cli(const std::string& args) { return testing::run_sllmsim(args).status; }
 
 TEST(SweepCli, ExitCodes) {
   const std::string good = make_sweep("cli", kGrid);

@@ -1,0 +1,32 @@
+// The sllmsim executable run as a user runs it, for the tests of its subcommands.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace sllm::testing {
+
+struct CliResult {
+  int status = -1;     // exit status; -1 when the process did not exit normally
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs `sllmsim ARGS`; `env` (e.g. "LD_PRELOAD=... ") goes in front of the whole command. SLLM_BINARY in
+// the environment overrides the build's path (binaries copied to a GPU host).
+inline CliResult run_sllmsim(const std::string& args, const std::string& env = "") {
+  const char* binary = std::getenv("SLLM_BINARY");
+  const std::string cmd = env + " " + (binary != nullptr ? binary : SLLM_BINARY) + " " + args + " 2>&1";
+  CliResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) r.output.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace sllm::testing
