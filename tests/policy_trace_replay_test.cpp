@@ -5,7 +5,6 @@
 // trace's requests of that window. Skipped when ../shared/data (or $SLLM_SHARED_DATA_DIR) is absent.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "policy_test_util.h"
@@ -15,12 +14,7 @@
 namespace sllm::testing {
 namespace {
 
-// The environment variable SLLM_SHARED_DATA_DIR overrides the build's <repo>/../shared/data (worktrees
-// live elsewhere).
-const std::string kTrace = [] {
-  const char* env = std::getenv("SLLM_SHARED_DATA_DIR");
-  return std::string(env != nullptr ? env : SLLM_SHARED_DATA_DIR) + "/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv";
-}();
+const std::string kTrace = shared_data_path("traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv");
 
 std::function<std::unique_ptr<traces::RequestSource>()> trace_window(std::uint32_t models) {
   return [models]() {

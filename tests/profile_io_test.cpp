@@ -231,7 +231,8 @@ TEST(ProfileA5000Paper, BandwidthsReproduceTheMeasuredMeanLoadTimes) {
   EXPECT_NEAR(bytes / p.loader.at("sllm").ssd->bandwidth, 1.1750046571095785, 1e-9);
   EXPECT_NEAR(bytes / p.loader.at("safetensors").ssd->bandwidth, 5.094716628392537, 1e-8);
   EXPECT_NEAR(p.loader_efficiency("safetensors"), 0.2306, 1e-4);
-  const std::string data = std::string(SLLM_SHARED_DATA_DIR) + "/calibration/sllm-store-a5000-2024/facebook_opt-6.7b_phantom_30_random.json";
+  const std::string data =
+      testing::shared_data_path("calibration/sllm-store-a5000-2024/facebook_opt-6.7b_phantom_30_random.json");
   if (!fs::exists(data)) GTEST_SKIP() << "data set absent (" << data << "): the means above are the recorded ones";
   // The data set itself: recompute the sllm mean from the JSON's loading_time fields.
   const std::string text = testing::read_text(data);

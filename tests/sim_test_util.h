@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,6 +31,13 @@ inline std::string temp_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("sllm_test_" + std::to_string(::getpid()) + "_" + name);
   std::filesystem::remove_all(dir);
   return dir.string();
+}
+
+// A path under ../shared/data; SLLM_SHARED_DATA_DIR in the environment overrides the build's
+// <repo>/../shared/data (worktrees live elsewhere).
+inline std::string shared_data_path(const std::string& rel) {
+  const char* env = std::getenv("SLLM_SHARED_DATA_DIR");
+  return std::string(env != nullptr ? env : SLLM_SHARED_DATA_DIR) + "/" + rel;
 }
 
 inline std::string read_text(const std::string& path) {

@@ -7,10 +7,9 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
+#include "sim_test_util.h"
 #include "sllm/sim/config_node.h"
 #include "sllm/sim/error.h"
 #include "sllm/sim/workload.h"
@@ -390,13 +389,7 @@ struct Cli {
 Cli sllmsim(const ScratchDir& dir, const std::string& args) {
   const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
   const int rc = std::system((std::string(SLLM_BINARY) + " " + args + " >" + out + " 2>" + err).c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, sllm::testing::read_text(out), sllm::testing::read_text(err)};
 }
 
 TEST(TraceCli, InspectPrintsHandComputedStatistics) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "sim_test_util.h"
 #include "sllm/sim/error.h"
 #include "sllm/traces/readers.h"
 #include "trace_test_util.h"
@@ -358,11 +359,8 @@ TEST(Functions2019Reader, MalformedRows) {
 
 // --- Real traces in ../shared/data (skipped when absent) -------------------------------------------
 
-// The environment variable SLLM_SHARED_DATA_DIR overrides the build's <repo>/../shared/data (worktrees
-// live elsewhere).
 std::string shared_trace(const std::string& rel) {
-  const char* env = std::getenv("SLLM_SHARED_DATA_DIR");
-  const std::string p = std::string(env != nullptr ? env : SLLM_SHARED_DATA_DIR) + "/traces/" + rel;
+  const std::string p = sllm::testing::shared_data_path("traces/" + rel);
   return std::filesystem::exists(p) ? p : "";
 }
 

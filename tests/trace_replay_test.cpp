@@ -2,14 +2,11 @@
 // request of the trace, and the run's request conservation holds for every registered scheduling policy.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
+#include "cli_test_util.h"
+#include "sim_test_util.h"
 #include "sllm/sim/policy.h"
 #include "trace_test_util.h"
 
@@ -17,13 +14,6 @@ namespace sllm::traces {
 namespace {
 
 using testing::ScratchDir;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 struct Counts {
   long arrived = -1, completed = -1, timed_out = -1, rejected = -1, running = -1;
@@ -47,12 +37,11 @@ Counts request_counts(const std::string& summary_json) {
 // Runs the default scenario with `workload` replaced; returns the summary's request counts.
 Counts replay(const ScratchDir& dir, const std::string& workload, const std::string& policy) {
   const std::string out = dir.file("run-" + policy);
-  const std::string cmd = std::string(SLLM_BINARY) + " run -q -c " + SLLM_SOURCE_DIR + "/configs/default.yaml" +
-                          " --set 'workload=" + workload + "' --set policy.name=" + policy + " -o " + out +
-                          " >" + dir.file("stdout.txt") + " 2>" + dir.file("stderr.txt");
-  const int rc = std::system(cmd.c_str());
-  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << cmd << "\n" << slurp(dir.file("stderr.txt"));
-  return request_counts(slurp(out + "/summary.json"));
+  const std::string args = "run -q -c " + std::string(SLLM_SOURCE_DIR) + "/configs/default.yaml" + " --set 'workload=" +
+                           workload + "' --set policy.name=" + policy + " -o " + out;
+  const sllm::testing::CliResult r = sllm::testing::run_sllmsim(args);
+  EXPECT_TRUE(r.status == 0) << args << "\n" << r.output;
+  return request_counts(sllm::testing::read_text(out + "/summary.json"));
 }
 
 TEST(TraceReplay, EveryRequestOfASmallTraceArrivesAndIsAccountedFor) {
@@ -72,9 +61,7 @@ TEST(TraceReplay, EveryRequestOfASmallTraceArrivesAndIsAccountedFor) {
 }
 
 TEST(TraceReplay, AzureConversationTraceConservesRequestsUnderEveryPolicy) {
-  const char* env = std::getenv("SLLM_SHARED_DATA_DIR");
-  const std::string conv = std::string(env != nullptr ? env : SLLM_SHARED_DATA_DIR) +
-                           "/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv";
+  const std::string conv = sllm::testing::shared_data_path("traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv");
   if (!std::filesystem::exists(conv)) GTEST_SKIP() << "no " << conv << " (see docs/traces.md)";
   ScratchDir dir;
   const auto policies = SchedulingRegistry::instance().list();
