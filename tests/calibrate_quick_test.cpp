@@ -2,10 +2,10 @@
 // loads and runs with, and that `calibrate validate` replays (no timing assertions: CI machines are noisy).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "cli_test_util.h"
 #include "sim_test_util.h"
 #include "sllm/calibrate/calibration.h"
 #include "sllm/calibrate/validate.h"
@@ -16,19 +16,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int run(const std::string& cmd) {
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 TEST(CalibrateQuick, CpuProfileLoadsIntoTheSimulatorAndValidates) {
   const std::string dir = testing::temp_dir("calibrate_quick");
   fs::create_directories(dir);
   const std::string profile = dir + "/cpu.yaml";
-  ASSERT_EQ(run(std::string(SLLM_BINARY) + " calibrate --quick --device cpu -o " + profile + " --dir " + dir + " >" + dir +
-                "/out.txt 2>" + dir + "/err.txt"),
-            0)
-      << testing::read_text(dir + "/err.txt");
+  const testing::CliResult calibration =
+      testing::run_sllmsim("calibrate --quick --device cpu -o " + profile + " --dir " + dir);
+  ASSERT_EQ(calibration.status, 0) << calibration.output;
   // The scratch directory was removed; profile and measurements remain.
   for (const auto& entry : fs::directory_iterator(dir)) {
     EXPECT_EQ(entry.path().filename().string().rfind("sllm-calibrate-", 0), std::string::npos) << entry.path();
@@ -74,10 +68,7 @@ TEST(CalibrateQuick, CpuProfileLoadsIntoTheSimulatorAndValidates) {
   const Scenario sc = Scenario::load(dir + "/scenario.yaml");
   ASSERT_TRUE(sc.cluster.profile);
   EXPECT_EQ(sc.cluster.groups[0].ssd_read_bandwidth, p.loader.at("sllm").ssd->bandwidth);
-  Simulator sim(sc);
-  const RunSummary summary = sim.run();
-  (void)summary;
-  ASSERT_EQ(run(std::string(SLLM_BINARY) + " run -q -c " + dir + "/scenario.yaml -o " + dir + "/sim >/dev/null 2>&1"), 0);
+  ASSERT_EQ(testing::run_sllmsim("run -q -c " + dir + "/scenario.yaml -o " + dir + "/sim").status, 0);
   const auto rows = testing::read_csv(dir + "/sim/requests.csv");
   EXPECT_EQ(rows.size(), 200u);
 
@@ -91,11 +82,11 @@ TEST(CalibrateQuick, CpuProfileLoadsIntoTheSimulatorAndValidates) {
   // --quick: 3 checkpoint sizes x 8 loader modes (sllm, safetensors, torch and the 5 earlier ablation
   // steps) x 2 tiers (cold from SSD, warm from DRAM).
   EXPECT_EQ(loads, 3u * 8u * 2u);
-  EXPECT_EQ(run(std::string(SLLM_BINARY) + " calibrate validate --profile " + profile + " >/dev/null"), 0);
+  EXPECT_EQ(testing::run_sllmsim("calibrate validate --profile " + profile).status, 0);
   // refit: the same measurements give the same laws; machine and probes are kept.
-  ASSERT_EQ(run(std::string(SLLM_BINARY) + " calibrate refit --profile " + profile + " -o " + dir + "/refit.yaml >/dev/null 2>&1"), 0);
+  ASSERT_EQ(testing::run_sllmsim("calibrate refit --profile " + profile + " -o " + dir + "/refit.yaml").status, 0);
   EXPECT_EQ(read_profile(dir + "/refit.yaml"), p);
-  EXPECT_EQ(run(std::string(SLLM_BINARY) + " calibrate validate --profile " + dir + "/nowhere.yaml 2>/dev/null"), 2);
+  EXPECT_EQ(testing::run_sllmsim("calibrate validate --profile " + dir + "/nowhere.yaml").status, 2);
   fs::remove_all(dir);
 }
 
