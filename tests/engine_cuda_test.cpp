@@ -99,7 +99,7 @@ TEST_P(EngineCudaBatchTest, DecodeBatchMatchesCpuAndSingleSequence) {
   auto cpu = Engine::create(arch, weights, {}, config);
   const auto V = static_cast<std::size_t>(arch.vocab);
   std::vector<TokenId> next(static_cast<std::size_t>(B));
-  for (int s = 0; s < B; ++s) {  // prompts of 3..8 tokens: the GEMV path with a multi-token chunk
+  for (int s = 0; s < B; ++s) {  // prompts of 3..8 tokens: multi-token chunks (cuBLAS: GEMV takes 1-2 rows)
     const std::vector<TokenId> prompt = random_tokens(40 + static_cast<std::uint64_t>(s), 3 + s % 6, arch.vocab);
     const SequenceChunk chunk{s, prompt};
     std::vector<float> lg, lc;
