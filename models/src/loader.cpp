@@ -209,20 +209,27 @@ void copy_out(const Device& d, void* dst, const void* src, std::uint64_t bytes) 
   else if (bytes > 0) std::memcpy(dst, src, bytes);
 }
 
-// Steps 2-5 of the ablation: each partition is read whole into one staging buffer, then copied.
-//   bulk:    one reader, buffered read() calls as large as kLargeRead: the kernel's read-ahead runs ahead.
-//   direct:  one reader, O_DIRECT, chunk by chunk with queue_depth requests in flight: the asynchrony
-//            read-ahead gives a buffered reader (a lone synchronous direct reader would wait out every
-//            request's latency, which measures queue depth, not the page cache this step removes). Chunks,
-//            not kLargeRead, so that checking one chunk's checksums stalls the reads only briefly.
-//   threads: `threads` such readers.   pinned: into the pinned pool instead of pageable memory.
+// Steps 2-5 of the ablation: each partition is read whole into one staging buffer, then copied. Each step
+// changes one thing:
+//   bulk:    one reader, buffered read() calls of kLargeRead bytes: the kernel's read-ahead runs ahead.
+//   direct:  one reader, O_DIRECT, with as many requests in flight as all the `threads` readers of the next
+//            step together (threads x queue depth): it loses read-ahead, so it must keep the disk busy
+//            itself; a lone blocking reader would measure request latency, not the page cache this step
+//            removes. Chunk-sized jobs so that checking one chunk's checksums is a short stall.
+//   threads: the same requests in flight, spread over `threads` readers that check checksums in parallel.
+//   pinned:  threads into the pinned pool instead of pageable memory.
 void load_staged(LoadContext& cx, const std::vector<OpenPartition>& files, Failure& failure) {
   const LoadMode mode = cx.opts.mode;
   constexpr std::uint64_t kLargeRead = 256ull << 20;
   const std::uint64_t chunk =
       mode == LoadMode::kBulk ? std::max(cx.lo.chunk_bytes, kLargeRead / cx.lo.chunk_bytes * cx.lo.chunk_bytes) : cx.lo.chunk_bytes;
   ReadPlan plan = mode == LoadMode::kBulk ? ReadPlan{IoBackend::kThreads, 1, 1, chunk} : read_plan(cx.lo, cx.io);
-  if (mode == LoadMode::kDirect) plan.threads = 1;
+  if (mode == LoadMode::kDirect && plan.backend == IoBackend::kUring) {
+    plan.queue_depth *= plan.threads;
+    plan.threads = 1;
+  } else if (mode == LoadMode::kDirect) {
+    plan.threads = 1;  // blocking reads: one request in flight, whatever the depth
+  }
   if (mode == LoadMode::kPinned) cx.pool.clear();  // its memory becomes the staging buffer
   for (std::size_t p = 0; p < cx.ck.index.partitions.size(); ++p) {
     const std::uint64_t bytes = cx.ck.index.partitions[p].bytes;

@@ -111,16 +111,33 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
                        static_cast<unsigned>(r.length - r.done), job.offset + r.offset + r.done);
     io_uring_sqe_set_data(sqe, &r);
   };
+  // A finished job's callback (checksums: milliseconds per chunk) runs only after the ring has been
+  // refilled, so that the disk is never left without this thread's requests while it runs.
+  struct Finished {
+    const ReadJob* job;
+    std::byte* buf;
+    std::int64_t slot;
+    std::uint64_t got;
+    bool error;
+  };
+  std::vector<Finished> finished;
+  finished.reserve(open_jobs.size());
   auto finish_if_done = [&](Job& j) {
     if (j.outstanding > 0 || (&j == filling && j.submitted < j.job->length && !j.error && !failure.failed())) return;
     if (&j == filling) filling = nullptr;
     j.open = false;
-    if (j.error || failure.failed()) cb.abandon(*j.job, j.slot);
-    else cb.complete(*j.job, j.buf, j.slot, j.got);
+    finished.push_back({j.job, j.buf, j.slot, j.got, j.error});
+  };
+  auto run_finished = [&] {
+    for (const Finished& f : finished) {
+      if (f.error || failure.failed()) cb.abandon(*f.job, f.slot);
+      else cb.complete(*f.job, f.buf, f.slot, f.got);
+    }
+    finished.clear();
   };
   while (true) {
-    // Fill the ring; block for a buffer only when nothing is in flight (a held buffer could be the one
-    // another stage is waiting for).
+    // Fill the ring; block for a buffer only when nothing is in flight and no finished job holds one (a
+    // held buffer could be the one another stage is waiting for).
     bool submitted = false;
     while (in_flight < depth && !failure.failed()) {
       if (!filling) {
@@ -131,7 +148,7 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
         }
         std::byte* buf = nullptr;
         std::int64_t slot = -1;
-        if (!cb.acquire(*pending, in_flight == 0, &buf, &slot)) break;
+        if (!cb.acquire(*pending, in_flight == 0 && finished.empty(), &buf, &slot)) break;
         Job* j = free_slot(open_jobs, [](const Job& o) { return !o.open; }, "job");
         *j = Job{pending, buf, slot, 0, 0, pending->length, false, true};
         pending = nullptr;
@@ -152,10 +169,16 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
       submitted = true;
     }
     if (in_flight == 0) {
+      if (!finished.empty()) {  // their buffers may be the ones the next job waits for
+        run_finished();
+        continue;
+      }
       if (filling) finish_if_done(*filling);  // a failure stopped its submission
+      run_finished();
       break;
     }
     if (submitted) io_uring_submit(&ring);
+    run_finished();
     io_uring_cqe* cqe = nullptr;
     int rc = io_uring_wait_cqe(&ring, &cqe);
     if (rc == -EINTR) continue;
@@ -166,6 +189,7 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
       for (auto& j : open_jobs) {
         if (j.open) cb.abandon(*j.job, j.slot);
       }
+      run_finished();
       return;
     }
     bool resubmit = false;
@@ -205,6 +229,7 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
     if (resubmit) io_uring_submit(&ring);
     if (failure.failed() && in_flight == 0) {
       if (filling) finish_if_done(*filling);
+      run_finished();
       break;
     }
   }
