@@ -277,6 +277,22 @@ TEST(CalibrateMeasurements, RoundTripAndStrictReading) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("bad.csv:2"), std::string::npos) << e.what();
   }
+  // Every number cell must be one finite number as a whole: trailing text, empty cells, nan and inf are
+  // errors naming the line and the column.
+  const std::vector<std::pair<std::string, std::string>> bad_numbers = {
+      {"load,,sllm,ssd,1,0,1.5abc", "seconds"}, {"load,,sllm,ssd,,0,1", "x0"},   {"load,,sllm,ssd,1,nan,1", "x1"},
+      {"load,,sllm,ssd,1,0,inf", "seconds"},    {"load,,sllm,ssd,1 ,0,1", "x0"}, {"load,,sllm,ssd,0x10,0,1", "x0"}};
+  for (const auto& [row, column] : bad_numbers) {
+    std::ofstream(dir / "num.csv") << "kind,model,mode,tier,x0,x1,seconds\nload,,sllm,ssd,1,0,1\n" << row << "\n";
+    try {
+      read_measurements((dir / "num.csv").string());
+      FAIL() << "accepted: " << row;
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("num.csv:3"), std::string::npos) << what;
+      EXPECT_NE(what.find("column " + column), std::string::npos) << what;
+    }
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -1,6 +1,7 @@
 #include "sllm/calibrate/calibration.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "sllm/models/migration.h"
 #include "sllm/sim/error.h"
 #include "sllm/sim/model_arch.h"
+#include "sllm/sim/outputs.h"
 
 namespace sllm::calibrate {
 namespace {
@@ -108,9 +110,7 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
   models::LoaderOptions lo;
   lo.chunk_bytes = o.quick ? 4 * kMiB : 32 * kMiB;
   lo.pool_bytes = sizes.back() + 2 * lo.chunk_bytes;  // a warm load finds the whole checkpoint in the pool
-  lo.pinned_pool = device.is_cuda();
-  lo.threads = 4;
-  lo.queue_depth = 4;
+  lo.pinned_pool = device.is_cuda();  // I/O threads, queue depth and request size: the loader's defaults
   p.chunk_size = lo.chunk_bytes;
   models::Loader loader(lo);
   const std::vector<std::pair<std::string, models::LoadMode>> modes = {
@@ -317,22 +317,27 @@ std::vector<std::string> split_csv(const std::string& line) {
   return out;
 }
 
+// The whole cell must be one finite number ("1.5abc", "", "nan" are errors naming the column).
+double parse_number(const std::string& cell, const std::string& where, const char* column) {
+  double v = 0;
+  const char* end = cell.data() + cell.size();
+  const auto [ptr, ec] = std::from_chars(cell.data(), end, v);
+  if (ec != std::errc() || ptr != end || !std::isfinite(v)) {
+    throw InputError(where, std::string("column ") + column + ": expected a finite number, got '" + cell + "'");
+  }
+  return v;
+}
+
 }  // namespace
 
 void write_measurements(const std::vector<Measurement>& rows, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-    out << "kind,model,mode,tier,x0,x1,seconds\n";
-    char buf[128];
-    for (const auto& m : rows) {
-      std::snprintf(buf, sizeof buf, "%.17g,%.17g,%.17g", m.x0, m.x1, m.seconds);
-      out << m.kind << ',' << m.model << ',' << m.mode << ',' << m.tier << ',' << buf << '\n';
-    }
-    if (!out) throw std::runtime_error("cannot write " + tmp);
+  std::string text = "kind,model,mode,tier,x0,x1,seconds\n";
+  char buf[128];
+  for (const auto& m : rows) {
+    std::snprintf(buf, sizeof buf, "%.17g,%.17g,%.17g", m.x0, m.x1, m.seconds);
+    text += m.kind + ',' + m.model + ',' + m.mode + ',' + m.tier + ',' + buf + '\n';
   }
-  fs::rename(tmp, path);
+  write_file_atomically(path, text);
 }
 
 std::vector<Measurement> read_measurements(const std::string& path) {
@@ -356,13 +361,9 @@ std::vector<Measurement> read_measurements(const std::string& path) {
       throw InputError(where, "unknown kind '" + m.kind + "' (expected load, prefill, decode, recompute or pause)");
     }
     if (m.kind == "load" && m.tier != "ssd" && m.tier != "dram") throw InputError(where, "load tier must be ssd or dram");
-    try {
-      m.x0 = std::stod(cells[4]);
-      m.x1 = std::stod(cells[5]);
-      m.seconds = std::stod(cells[6]);
-    } catch (const std::exception&) {
-      throw InputError(where, "x0, x1 and seconds must be numbers");
-    }
+    m.x0 = parse_number(cells[4], where, "x0");
+    m.x1 = parse_number(cells[5], where, "x1");
+    m.seconds = parse_number(cells[6], where, "seconds");
     if (!(m.seconds > 0)) throw InputError(where, "seconds must be positive");
     rows.push_back(m);
   }
