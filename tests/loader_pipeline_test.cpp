@@ -3,7 +3,10 @@
 // Also run under ThreadSanitizer (-DSLLM_TSAN=ON -DSLLM_CUDA=OFF).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 
@@ -202,17 +205,42 @@ TEST(LoaderPipeline, EveryModeAgreesUnderManyThreads) {
   }
 }
 
-TEST(LoaderBaselines, RawReadAndCopyProbesMeasureSomething) {
+// The probes report bytes / their own elapsed time: that time lies inside the call, so the reported
+// bandwidth is at least the bytes over the call's wall time, and finite. A truncated partition fails
+// the raw probe as it fails a load, naming the file.
+TEST(LoaderBaselines, RawReadAndCopyProbesAreConsistentWithTheirCallTime) {
   auto s = make_stress_checkpoint(1);
   const Checkpoint ck = open_checkpoint(s->dir);
+  const double total = static_cast<double>(ck.index.total_bytes());
   LoaderOptions o;
   o.chunk_bytes = kChunk;
   o.threads = 3;
+  auto lower_bound = [](double bytes, std::chrono::steady_clock::time_point t0) {
+    return bytes / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   for (IoBackend io : {IoBackend::kUring, IoBackend::kThreads}) {
     o.io = io;
-    EXPECT_GT(measure_direct_read(ck, o), 0.0);
+    const auto t0 = std::chrono::steady_clock::now();
+    const double bw = measure_direct_read(ck, o);
+    const double floor = lower_bound(total, t0);
+    EXPECT_TRUE(std::isfinite(bw)) << to_string(io);
+    EXPECT_GE(bw, floor) << to_string(io);
   }
-  EXPECT_GT(measure_copy_bandwidth(Device{}, 1 << 20, 2), 0.0);
+  const std::uint64_t copy_bytes = 1 << 20;
+  const auto t0 = std::chrono::steady_clock::now();
+  const double copy = measure_copy_bandwidth(Device{}, copy_bytes, 2);
+  // Best of four copies: each took at most a quarter of the call.
+  EXPECT_GE(copy, 4 * lower_bound(static_cast<double>(copy_bytes), t0));
+  EXPECT_TRUE(std::isfinite(copy));
+
+  std::filesystem::resize_file(ck.partition_path(0), ck.index.partitions[0].bytes - 4096);
+  try {
+    measure_direct_read(ck, o);
+    ADD_FAILURE() << "the raw probe read a truncated partition";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("part-0.bin"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
