@@ -44,7 +44,9 @@ class Topology {
   const std::string& name(VertexId v) const;
 
   // Links of the fewest-hop path from -> to (empty when from == to). Throws std::logic_error when no
-  // path exists. Paths are cached: the simulator asks for the same few pairs millions of times.
+  // path exists. Paths are cached: the simulator asks for the same few pairs millions of times. The cache
+  // makes this const method unsafe to call from several threads at once: each simulation (and each sweep
+  // worker's simulation) owns its topology.
   const std::vector<LinkId>& path(VertexId from, VertexId to) const;
   // The smallest link bandwidth on the path: the rate a lone transfer gets (infinite when from == to).
   double bottleneck(VertexId from, VertexId to) const;
