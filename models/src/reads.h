@@ -1,7 +1,8 @@
 // The SSD tier: reads a list of byte ranges of partition files with O_DIRECT, on a pool of threads with
 // blocking pread or with io_uring (each I/O thread keeps queue_depth requests in flight). A job (a pool
 // chunk) is sent to the device as requests of at most request_bytes: the chunk is the unit of caching and
-// copying, the request the unit the device serves best (large single requests are slow on many disks).
+// copying, the request the unit the device is asked to serve. A finished job's callback runs on its I/O
+// thread (io_uring: after the thread has refilled its ring, so the disk stays busy meanwhile).
 #pragma once
 
 #include <atomic>
