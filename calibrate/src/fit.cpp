@@ -225,7 +225,7 @@ void fit_migration(const std::vector<double>& tokens, const std::vector<double>&
   std::vector<std::vector<double>> x;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     x.push_back({tokens[i], 1.0});
-    if (with_attention) x.back().push_back(attention_pairs(tokens[i], cached[i]));
+    if (with_attention) x.back().push_back(recompute_squares(tokens[i], cached[i]));
   }
   const LinearFit f = fit_linear(x, seconds, std::vector<bool>(x.front().size(), true));
   m.a = f.coefficients[0];
@@ -245,7 +245,7 @@ void fit_pause(const std::vector<double>& final_round_tokens, const std::vector<
   for (std::size_t i = 0; i < pause_seconds.size(); ++i) {
     const double p = pause_seconds[i];
     if (!(p > 0)) throw std::invalid_argument("pause fit: measured values must be positive");
-    recompute.push_back(m.a * final_round_tokens[i] + m.b + m.c * attention_pairs(final_round_tokens[i], cached[i]));
+    recompute.push_back(m.a * final_round_tokens[i] + m.b + m.c * recompute_squares(final_round_tokens[i], cached[i]));
     num += (p - recompute.back()) / (p * p);
     den += 1.0 / (p * p);
   }

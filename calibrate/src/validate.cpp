@@ -92,7 +92,7 @@ std::vector<ValidationRow> validate(const std::string& profile_path, const std::
     } else {  // recompute, and pause = the final round's recompute + the hand-off (as the simulator charges it)
       if (!profile.find_migration(m.model)) continue;
       r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0),
-                                            attention_pairs(m.x0, m.x1));  // x0 tokens recomputed, x1 cached
+                                            recompute_squares(m.x0, m.x1));  // x0 tokens recomputed, x1 cached
       if (m.kind == "pause") r.predicted += cost->migration_handoff_seconds(arch, gpu, 1);
     }
     rows.push_back(r);

@@ -895,8 +895,7 @@ void Simulator::Impl::apply(std::uint32_t mid, const std::vector<std::optional<M
       double squares = 0;  // causal attention of tokens [begin, end) over the context before them
       for (const auto& c : commands) {
         tokens += static_cast<std::uint64_t>(c->end - c->begin);
-        squares += static_cast<double>(c->end) * static_cast<double>(c->end) -
-                   static_cast<double>(c->begin) * static_cast<double>(c->begin);
+        squares += recompute_squares(static_cast<double>(c->end - c->begin), static_cast<double>(c->begin));
       }
       const Instance& dest = st_.instances[mg.destination];
       const ModelArch& arch = *model_of(dest).deployed->arch;

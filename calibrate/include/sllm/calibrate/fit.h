@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "sllm/sim/cost_model.h"
 #include "sllm/sim/profile.h"
 
 namespace sllm::calibrate {
@@ -52,11 +53,6 @@ inline constexpr int kMaxDecodePieces = 3;
 void fit_decode(const std::vector<double>& batch, const std::vector<double>& context,
                 const std::vector<double>& seconds, EngineProfile& e, double target = kTimeErrorTarget,
                 int max_pieces = kMaxDecodePieces);
-
-// The attention term of recomputing `tokens` tokens after `cached` ones: (cached + tokens)^2 - cached^2.
-inline double attention_pairs(double tokens, double cached) {
-  return (cached + tokens) * (cached + tokens) - cached * cached;
-}
 
 // recompute of tokens [begin, begin + n) = a n + b + c ((begin + n)^2 - begin^2); `cached` holds each
 // round's begin. c is fitted only from more than 3 points (else 0: the paper's a n + b).

@@ -25,6 +25,12 @@ struct StepLaw {
   double at(double context) const;
 };
 
+// The sum_squares term of recomputing `tokens` tokens appended to a sequence already holding `cached`:
+// (cached + tokens)^2 - cached^2 (twice the causal attention pairs the recompute adds).
+inline double recompute_squares(double tokens, double cached) {
+  return (cached + tokens) * (cached + tokens) - cached * cached;
+}
+
 class CostModel {
  public:
   virtual ~CostModel() = default;
