@@ -111,25 +111,19 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
                        static_cast<unsigned>(r.length - r.done), job.offset + r.offset + r.done);
     io_uring_sqe_set_data(sqe, &r);
   };
-  // A finished job's callback (checksums: milliseconds per chunk) runs only after the ring has been
-  // refilled, so that the disk is never left without this thread's requests while it runs.
-  struct Finished {
-    const ReadJob* job;
-    std::byte* buf;
-    std::int64_t slot;
-    std::uint64_t got;
-    bool error;
-  };
-  std::vector<Finished> finished;
+  // A finished job's callback (the chunk's checksums) runs only after the ring has been refilled, so that
+  // the disk is never left without this thread's requests while it runs. Finished jobs are copied out of
+  // open_jobs, whose entry is free again at once.
+  std::vector<Job> finished;
   finished.reserve(open_jobs.size());
   auto finish_if_done = [&](Job& j) {
     if (j.outstanding > 0 || (&j == filling && j.submitted < j.job->length && !j.error && !failure.failed())) return;
     if (&j == filling) filling = nullptr;
     j.open = false;
-    finished.push_back({j.job, j.buf, j.slot, j.got, j.error});
+    finished.push_back(j);
   };
   auto run_finished = [&] {
-    for (const Finished& f : finished) {
+    for (const Job& f : finished) {
       if (f.error || failure.failed()) cb.abandon(*f.job, f.slot);
       else cb.complete(*f.job, f.buf, f.slot, f.got);
     }
@@ -227,11 +221,6 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
     }
     io_uring_cq_advance(&ring, seen);
     if (resubmit) io_uring_submit(&ring);
-    if (failure.failed() && in_flight == 0) {
-      if (filling) finish_if_done(*filling);
-      run_finished();
-      break;
-    }
   }
   io_uring_queue_exit(&ring);
 }
