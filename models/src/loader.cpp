@@ -39,7 +39,6 @@ constexpr std::pair<std::string_view, LoadMode> kModes[] = {
 
 using Clock = std::chrono::steady_clock;
 
-
 struct AlignedFree {
   void operator()(std::byte* p) const { std::free(p); }
 };
@@ -224,11 +223,9 @@ void load_staged(LoadContext& cx, const std::vector<OpenPartition>& files, Failu
   const std::uint64_t chunk =
       mode == LoadMode::kBulk ? std::max(cx.lo.chunk_bytes, kLargeRead / cx.lo.chunk_bytes * cx.lo.chunk_bytes) : cx.lo.chunk_bytes;
   ReadPlan plan = mode == LoadMode::kBulk ? ReadPlan{IoBackend::kThreads, 1, 1, chunk} : read_plan(cx.lo, cx.io);
-  if (mode == LoadMode::kDirect && plan.backend == IoBackend::kUring) {
-    plan.queue_depth *= plan.threads;
+  if (mode == LoadMode::kDirect) {  // (blocking reads have one request in flight whatever the depth)
+    if (plan.backend == IoBackend::kUring) plan.queue_depth *= plan.threads;
     plan.threads = 1;
-  } else if (mode == LoadMode::kDirect) {
-    plan.threads = 1;  // blocking reads: one request in flight, whatever the depth
   }
   if (mode == LoadMode::kPinned) cx.pool.clear();  // its memory becomes the staging buffer
   for (std::size_t p = 0; p < cx.ck.index.partitions.size(); ++p) {
@@ -660,11 +657,7 @@ double measure_copy_bandwidth(const Device& device, std::uint64_t bytes, int str
   return best;
 }
 
-namespace {
-// The device side (loader_cuda.cu) computes the same mixing; it keeps its own copy for device code.
-constexpr std::uint64_t mix64(std::uint64_t z) { return splitmix64_finaliser(z); }
-}  // namespace
-
+// loader_cuda.cu computes the same fingerprint on the device, with its own copy of the finaliser.
 std::uint64_t fingerprint(const void* host_bytes, std::uint64_t bytes) {
   const auto* p = static_cast<const unsigned char*>(host_bytes);
   const std::uint64_t words = bytes / 8;
@@ -672,14 +665,14 @@ std::uint64_t fingerprint(const void* host_bytes, std::uint64_t bytes) {
   for (std::uint64_t i = 0; i < words; ++i) {
     std::uint64_t w;
     std::memcpy(&w, p + i * 8, 8);
-    sum += mix64(w ^ (i * 0x9E3779B97F4A7C15ull));
+    sum += splitmix64_finaliser(w ^ (i * 0x9E3779B97F4A7C15ull));
   }
   if (bytes % 8 != 0) {
     std::uint64_t tail = 0;
     for (std::uint64_t b = words * 8; b < bytes; ++b) tail |= static_cast<std::uint64_t>(p[b]) << (8 * (b - words * 8));
-    sum += mix64(tail ^ (words * 0x9E3779B97F4A7C15ull));
+    sum += splitmix64_finaliser(tail ^ (words * 0x9E3779B97F4A7C15ull));
   }
-  return mix64(sum + bytes);
+  return splitmix64_finaliser(sum + bytes);
 }
 
 std::uint64_t fingerprint(const TensorView& view) {

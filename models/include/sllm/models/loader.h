@@ -19,7 +19,7 @@ namespace sllm::models {
 enum class LoadMode : std::uint8_t {
   kByTensor,     // buffered read of each tensor into its own pageable buffer, then copy
   kBulk,         // large buffered sequential reads of each partition into pageable memory, then copy
-  kDirect,       // bulk with O_DIRECT into aligned pageable memory, one reader with queue_depth requests in flight
+  kDirect,       // bulk with O_DIRECT into aligned pageable memory: one reader with threads x queue_depth requests in flight
   kThreads,      // direct split into chunks read by several threads
   kPinned,       // threads into the pinned pool memory, then copy
   kPipelined,    // chunks copied on as they land; the pool is an LRU cache (the default)
