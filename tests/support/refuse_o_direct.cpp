@@ -38,44 +38,43 @@ struct Report {
   }
 } report;
 
+// Refuses, or forwards to the next definition of `name` (libc's) with the leading arguments (openat's
+// directory), the path, the flags and the mode.
+template <typename... Lead>
+int refuse_or_forward(const char* name, const char* path, int flags, mode_t mode, Lead... lead) {
+  if (refuse(path, flags)) return -1;
+  return next<int (*)(Lead..., const char*, int, ...)>(name)(lead..., path, flags, mode);
+}
+
 }  // namespace
+
+// The variadic mode argument must be read in each function itself (it cannot be forwarded).
+#define SLLM_MODE_ARG(flags)                 \
+  va_list ap;                                \
+  va_start(ap, flags);                       \
+  const mode_t mode = mode_arg(flags, ap);   \
+  va_end(ap)
 
 extern "C" {
 
 int open(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  if (refuse(path, flags)) return -1;
-  return next<int (*)(const char*, int, ...)>("open")(path, flags, mode);
+  SLLM_MODE_ARG(flags);
+  return refuse_or_forward("open", path, flags, mode);
 }
 
 int open64(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  if (refuse(path, flags)) return -1;
-  return next<int (*)(const char*, int, ...)>("open64")(path, flags, mode);
+  SLLM_MODE_ARG(flags);
+  return refuse_or_forward("open64", path, flags, mode);
 }
 
 int openat(int dir, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  if (refuse(path, flags)) return -1;
-  return next<int (*)(int, const char*, int, ...)>("openat")(dir, path, flags, mode);
+  SLLM_MODE_ARG(flags);
+  return refuse_or_forward("openat", path, flags, mode, dir);
 }
 
 int openat64(int dir, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  if (refuse(path, flags)) return -1;
-  return next<int (*)(int, const char*, int, ...)>("openat64")(dir, path, flags, mode);
+  SLLM_MODE_ARG(flags);
+  return refuse_or_forward("openat64", path, flags, mode, dir);
 }
 
 }  // extern "C"
