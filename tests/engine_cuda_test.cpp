@@ -152,6 +152,42 @@ TEST(EngineCuda, RealHiddenSizeBatchOfEightMatchesCpu) {
   }
 }
 
+// Decode attention splits a row's keys over up to 8 blocks (32 keys or more each) and combines them: long
+// contexts (8 splits), a context crossing 32 keys (1 -> 2 splits) in the same batch, and head sizes whose
+// 16-byte chunks do not fill a power of two of lanes (head_dim 40: 5 chunks), against the CPU backend.
+class EngineCudaLongContextTest : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+TEST_P(EngineCudaLongContextTest, DecodeOverSplitKeysMatchesCpu) {
+  const auto& [model, head_dim] = GetParam();
+  sllm::ModelArch arch = sllm::ModelCatalog::builtin().get(model, "test");
+  arch.head_dim = head_dim;
+  arch.hidden = arch.heads * head_dim;
+  arch.max_positions = 1024;
+  const RandomWeights weights(arch, 17);
+  const EngineConfig config{.max_sequences = 2, .max_context = 1024};
+  auto gpu = cuda_engine_or_skip(arch, weights, config);
+  if (!gpu) GTEST_SKIP() << "no CUDA device (or built without CUDA)";
+  auto cpu = Engine::create(arch, weights, {}, config);
+  const std::vector<TokenId> long_prompt = random_tokens(31, 700, arch.vocab);
+  const std::vector<TokenId> short_prompt = random_tokens(32, 28, arch.vocab);
+  const SequenceChunk prefill[] = {{0, long_prompt}, {1, short_prompt}};
+  std::vector<float> lg, lc;
+  std::vector<TokenId> tg = gpu->forward(prefill, &lg), tc = cpu->forward(prefill, &lc);
+  const auto V = static_cast<std::size_t>(arch.vocab);
+  for (int step = 0; step < 8; ++step) {  // contexts 701..708 and 29..36
+    ASSERT_EQ(tg, tc) << "step " << step;
+    const TokenId a = tg[0], b = tg[1];
+    const SequenceChunk batch[] = {{0, {&a, 1}}, {1, {&b, 1}}};
+    tg = gpu->forward(batch, &lg);
+    tc = cpu->forward(batch, &lc);
+    for (std::size_t c = 0; c < 2; ++c) EXPECT_LT(relative_error(lg, lc, c * V, V), 1e-2) << "step " << step << " row " << c;
+  }
+  EXPECT_EQ(gpu->context_length(0), 708);
+}
+
+INSTANTIATE_TEST_SUITE_P(HeadSizes, EngineCudaLongContextTest,
+                         ::testing::Combine(::testing::Values("tiny-opt", "tiny-llama"), ::testing::Values(16, 40, 128)));
+
 TEST(EngineCuda, GreedyGenerationMatchesCpu) {
   const sllm::ModelArch arch = widened("tiny-llama");
   const RandomWeights weights(arch, 3);

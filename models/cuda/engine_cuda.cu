@@ -1,10 +1,10 @@
 // CUDA backend of the engine: fp16 weights (read in place when the loader put them on this GPU), fp16
 // activations between kernels, an fp32 residual stream, fp32 accumulation everywhere.
 //   linear layers: the engine's own GEMV kernel for 1-2 token rows (decode is bound by reading the
-//                  weights once), cuBLAS GEMMs (tensor cores) above;
-//   attention:     an own kernel per (token, head) over the KV cache for decode and short chunks; for
-//                  long chunks (prefill, migration recompute) two cuBLAS batched GEMMs around an own causal
-//                  softmax kernel;
+//                  weights once), cuBLAS GEMMs (tensor cores) above, row counts padded to warmed-up buckets;
+//   attention:     an own kernel over the KV cache for decode and short chunks, the keys split over up to
+//                  8 blocks per (token, head); for long chunks (prefill, migration recompute) two cuBLAS
+//                  batched GEMMs around an own causal softmax kernel;
 //   own kernels:   embeddings, LayerNorm/RMSNorm fused with the residual add, bias + RoPE + KV-cache write,
 //                  bias + ReLU, SwiGLU, argmax.
 #include <cublas_v2.h>
@@ -205,95 +205,193 @@ __global__ void qkv_post_kernel(half* q, const half* k, const half* v, const hal
   }
 }
 
-// Attention of one token row (blockIdx.x + row0) and one head (blockIdx.y) over keys 0..position of its
-// slot, 256 threads. Scores: a thread per key, reading its key row with 16-byte loads (many loads in
-// flight). Weighted sum: each warp takes every 8th key, each lane 2 dims per 64, then the warps' partial
-// sums are added through shared memory. head_dim is a multiple of 8 and at most 256.
-constexpr int kAttentionThreads = 256;
-constexpr int kAttentionWarps = kAttentionThreads / 32;
-__global__ void __launch_bounds__(kAttentionThreads) attention_rows_kernel(
+// Decode attention, split over the keys ("flash-decoding"): one block per (token row, head, split) so that
+// a decode step's few heads spread over the whole GPU with many loads in flight; a single block per head
+// is bound by the loads one SM keeps in flight (a third of a decode step at context 1024). The grid's
+// split count is fixed (decode-step graphs are replayed as the context grows); a row with L keys uses
+// ceil(L / kMinKeysPerSplit) of them, at most all, each taking a contiguous key range. Each split writes
+// its running max, exp-sum and unnormalised output; the last split to finish (ticket counter) combines
+// them in split order, so the result does not depend on which block finishes first.
+constexpr int kDecodeAttentionThreads = 128;
+constexpr int kDecodeAttentionWarps = kDecodeAttentionThreads / 32;
+constexpr int kDecodeAttentionSplits = 8;
+constexpr int kMinKeysPerSplit = 32;
+constexpr int kKeyBatch = 4;  // key rows each lane group loads before using them
+
+__device__ float dot8(const uint4& a, const float* b) {
+  const half2* h = reinterpret_cast<const half2*>(&a);
+  float s = 0;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const float2 f = __half22float2(h[k]);
+    s += f.x * b[2 * k] + f.y * b[2 * k + 1];
+  }
+  return s;
+}
+
+// Layout of `partials`: per (row, head, split) 2 + head_dim floats: max, exp-sum, output.
+__global__ void __launch_bounds__(kDecodeAttentionThreads) decode_attention_kernel(
     const half* q, const int* slots, const int* positions, const half* cache_k, const half* cache_v,
-    size_t slot_stride, half* out, int row0, int heads, int kv_heads, int head_dim, int max_context, float scale) {
+    size_t slot_stride, half* out, float* partials, unsigned* tickets, int row0, int heads, int kv_heads,
+    int head_dim, int score_capacity, float scale) {
   pdl_launch_next();
   pdl_wait();
-  extern __shared__ float smem[];
+  extern __shared__ float smem[];  // scores of this split's keys (score_capacity), then [warps][head_dim] outputs
   __shared__ float scratch[32];
-  const int r = row0 + blockIdx.x, h = blockIdx.y, L = positions[r] + 1;
+  __shared__ bool last_split;
+  const int r = row0 + blockIdx.x, h = blockIdx.y, split = blockIdx.z;
+  const int L = positions[r] + 1;
+  const int splits = min(static_cast<int>(gridDim.z), (L + kMinKeysPerSplit - 1) / kMinKeysPerSplit);
+  if (split >= splits) return;  // the whole block: no barrier is skipped by part of it
+  const int begin = static_cast<int>(static_cast<long long>(L) * split / splits);
+  const int n = static_cast<int>(static_cast<long long>(L) * (split + 1) / splits) - begin;
   const int kvh = h / (heads / kv_heads), q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
-  float* qs = smem;
-  float* scores = smem + head_dim;
-  float* partial = scores + max_context;  // [warps][head_dim]
-  const half* kb = cache_k + static_cast<size_t>(slots[r]) * slot_stride + kvh * head_dim;
-  const half* vb = cache_v + static_cast<size_t>(slots[r]) * slot_stride + kvh * head_dim;
-  for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
-    qs[i] = __half2float(q[static_cast<size_t>(r) * q_dim + h * head_dim + i]) * scale;
-  }
-  __syncthreads();
-  float mx = -INFINITY;
-  for (int j = threadIdx.x; j < L; j += blockDim.x) {
-    const uint4* kr = reinterpret_cast<const uint4*>(kb + static_cast<size_t>(j) * kv_dim);
-    float s = 0;
-#pragma unroll 4
-    for (int c = 0; c < head_dim / 8; ++c) {
-      const uint4 kv = kr[c];
-      const half2* kh = reinterpret_cast<const half2*>(&kv);
+  // A key row is read by a group of `group_lanes` lanes, 8 dims (16 bytes) each; a warp reads
+  // 32 / group_lanes rows at a time.
+  const int row_chunks = head_dim / 8;
+  const int group_lanes = row_chunks <= 1 ? 1 : 1 << (32 - __clz(row_chunks - 1));
+  const int rows_per_warp = 32 / group_lanes;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int group = lane / group_lanes, sub = lane % group_lanes;
+  const bool has_chunk = sub < row_chunks;
+  float* scores = smem;
+  float* partial = smem + score_capacity;
+  float qf[8];
+  {
+    const uint4 qv = has_chunk ? *reinterpret_cast<const uint4*>(q + static_cast<size_t>(r) * q_dim + h * head_dim + sub * 8)
+                               : make_uint4(0, 0, 0, 0);
+    const half2* qh = reinterpret_cast<const half2*>(&qv);
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const float2 f = __half22float2(kh[k]);
-        s += qs[c * 8 + 2 * k] * f.x + qs[c * 8 + 2 * k + 1] * f.y;
+    for (int k = 0; k < 4; ++k) {
+      const float2 f = __half22float2(qh[k]);
+      qf[2 * k] = f.x * scale;
+      qf[2 * k + 1] = f.y * scale;
+    }
+  }
+  const size_t slot_base = static_cast<size_t>(slots[r]) * slot_stride + static_cast<size_t>(kvh) * head_dim + sub * 8;
+  const uint4* kb = reinterpret_cast<const uint4*>(cache_k + slot_base);
+  const uint4* vb = reinterpret_cast<const uint4*>(cache_v + slot_base);
+  const size_t key_stride = static_cast<size_t>(kv_dim) / 8;  // in uint4
+  const int step = kDecodeAttentionWarps * rows_per_warp;
+  float mx = -INFINITY;
+  // Loops run over warp-uniform bounds (the shuffles need every lane); `j < n` masks the tail.
+  for (int first = warp * rows_per_warp; first < n; first += step * kKeyBatch) {
+    const int base = first + group;
+    uint4 kv[kKeyBatch];
+#pragma unroll
+    for (int u = 0; u < kKeyBatch; ++u) {
+      const int j = base + u * step;
+      kv[u] = j < n && has_chunk ? __ldg(kb + static_cast<size_t>(begin + j) * key_stride) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < kKeyBatch; ++u) {
+      float s = dot8(kv[u], qf);
+      for (int o = group_lanes >> 1; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffU, s, o);
+      const int j = base + u * step;
+      if (j < n) {
+        if (sub == 0) scores[j] = s;
+        mx = fmaxf(mx, s);
       }
     }
-    scores[j] = s;
-    mx = fmaxf(mx, s);
   }
   mx = block_max(mx, scratch);
   float sum = 0;
-  for (int j = threadIdx.x; j < L; j += blockDim.x) {
+  for (int j = threadIdx.x; j < n; j += blockDim.x) {
     const float e = __expf(scores[j] - mx);
     scores[j] = e;
     sum += e;
   }
-  const float inv = 1.0f / block_sum(sum, scratch);  // block_sum's barriers also publish scores[]
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, pairs = head_dim / 2;
-  float2 acc[4] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};  // pairs lane, lane + 32, ... (head_dim <= 256)
-#pragma unroll 8
-  for (int j = warp; j < L; j += kAttentionWarps) {
-    const half2* vr = reinterpret_cast<const half2*>(vb + static_cast<size_t>(j) * kv_dim);
-    const float p = scores[j];
+  sum = block_sum(sum, scratch);  // its barriers also publish scores[]
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int first = warp * rows_per_warp; first < n; first += step * kKeyBatch) {
+    const int base = first + group;
+    uint4 vv[kKeyBatch];
 #pragma unroll
-    for (int m = 0; m < 4; ++m) {
-      if (lane + 32 * m < pairs) {
-        const float2 f = __half22float2(vr[lane + 32 * m]);
-        acc[m].x += p * f.x;
-        acc[m].y += p * f.y;
+    for (int u = 0; u < kKeyBatch; ++u) {
+      const int j = base + u * step;
+      vv[u] = j < n && has_chunk ? __ldg(vb + static_cast<size_t>(begin + j) * key_stride) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < kKeyBatch; ++u) {
+      const int j = base + u * step;
+      const float p = j < n ? scores[j] : 0.0f;
+      const half2* vh = reinterpret_cast<const half2*>(&vv[u]);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const float2 f = __half22float2(vh[k]);
+        acc[2 * k] += p * f.x;
+        acc[2 * k + 1] += p * f.y;
       }
     }
   }
+  // The warp's groups hold partial sums of the same dims: add them (lanes sub, sub + group_lanes, ...).
+  for (int o = group_lanes; o < 32; o <<= 1) {
 #pragma unroll
-  for (int m = 0; m < 4; ++m) {
-    if (lane + 32 * m < pairs) {
-      partial[warp * head_dim + 2 * (lane + 32 * m)] = acc[m].x;
-      partial[warp * head_dim + 2 * (lane + 32 * m) + 1] = acc[m].y;
-    }
+    for (int k = 0; k < 8; ++k) acc[k] += __shfl_xor_sync(0xffffffffU, acc[k], o);
+  }
+  if (group == 0 && has_chunk) {
+#pragma unroll
+    for (int k = 0; k < 8; ++k) partial[warp * head_dim + sub * 8 + k] = acc[k];
   }
   __syncthreads();
+  const size_t out_base = static_cast<size_t>(r) * q_dim + static_cast<size_t>(h) * head_dim;
+  if (splits == 1) {
+    const float inv = 1.0f / sum;
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+      float total = 0;
+#pragma unroll
+      for (int w = 0; w < kDecodeAttentionWarps; ++w) total += partial[w * head_dim + d];
+      out[out_base + d] = __float2half(total * inv);
+    }
+    return;
+  }
+  const size_t record = static_cast<size_t>(2 + head_dim);
+  float* mine = partials + ((static_cast<size_t>(r) * heads + h) * gridDim.z + split) * record;
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
     float total = 0;
 #pragma unroll
-    for (int w = 0; w < kAttentionWarps; ++w) total += partial[w * head_dim + d];
-    out[static_cast<size_t>(r) * q_dim + h * head_dim + d] = __float2half(total * inv);
+    for (int w = 0; w < kDecodeAttentionWarps; ++w) total += partial[w * head_dim + d];
+    mine[2 + d] = total;
   }
+  if (threadIdx.x == 0) {
+    mine[0] = mx;
+    mine[1] = sum;
+  }
+  __threadfence();  // this split's record is visible before its ticket
+  __syncthreads();
+  unsigned* ticket = tickets + static_cast<size_t>(r) * heads + h;
+  if (threadIdx.x == 0) last_split = atomicAdd(ticket, 1U) == static_cast<unsigned>(splits - 1);
+  __syncthreads();
+  if (!last_split) return;
+  __threadfence();
+  const float* first = partials + (static_cast<size_t>(r) * heads + h) * gridDim.z * record;
+  float m = -INFINITY;
+  for (int s = 0; s < splits; ++s) m = fmaxf(m, __ldcg(first + s * record));
+  float total_sum = 0;
+  for (int s = 0; s < splits; ++s) total_sum += __ldcg(first + s * record + 1) * __expf(__ldcg(first + s * record) - m);
+  const float inv = 1.0f / total_sum;
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float total = 0;
+    for (int s = 0; s < splits; ++s) total += __ldcg(first + s * record + 2 + d) * __expf(__ldcg(first + s * record) - m);
+    out[out_base + d] = __float2half(total * inv);
+  }
+  if (threadIdx.x == 0) *ticket = 0;  // ready for the next step (graphs replay the same counters)
 }
 
-// Rows of S = [heads][T][L] (already scaled): row i of a chunk starting at `start` sees keys 0..start+i.
-__global__ void causal_softmax_kernel(const float* scores, half* probs, int T, int L, int start) {
+// Rows are padded to row buckets (T_pad per head, L_pad columns): padding rows (i >= T) become all zeros.
+__global__ void causal_softmax_kernel(const float* scores, half* probs, int T, int T_pad, int L, int start) {
   pdl_launch_next();
   pdl_wait();
   __shared__ float scratch[32];
   const size_t row = blockIdx.x;
-  const int visible = start + static_cast<int>(row % T) + 1;
-  const float* s = scores + row * L;
+  const int i = static_cast<int>(row % T_pad);
   half* p = probs + row * L;
+  if (i >= T) {
+    for (int j = threadIdx.x; j < L; j += blockDim.x) p[j] = __float2half(0.0f);
+    return;
+  }
+  const int visible = start + i + 1;
+  const float* s = scores + row * L;
   float mx = -INFINITY;
   for (int j = threadIdx.x; j < visible; j += blockDim.x) mx = fmaxf(mx, s[j]);
   mx = block_max(mx, scratch);
@@ -499,6 +597,7 @@ class CudaEngine final : public Engine {
     try {
       load_weights(weights);
       allocate_cache();
+      warm_up_row_buckets();
     } catch (...) {
       release();
       throw;
@@ -605,7 +704,7 @@ class CudaEngine final : public Engine {
     launch(add_norm_kernel, N, kNormThreads, norm_smem, x_, nullptr, nullptr, layers_[0].norm1_w, layers_[0].norm1_b, xn_, h,
                                                     norm_eps, !opt);
     LAUNCH_CHECK();
-    const size_t slot_stride = static_cast<size_t>(config_.max_context) * kv_dim;
+    const size_t slot_stride = static_cast<size_t>(cache_positions()) * kv_dim;
     const size_t layer_stride = slot_stride * static_cast<size_t>(config_.max_sequences);
     const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
     for (size_t l = 0; l < layers_.size(); ++l) {
@@ -673,6 +772,51 @@ class CudaEngine final : public Engine {
   // variant measured beat cuBLAS, and this one took 8.0 ms for 4 rows and 10.8 ms for 8.
   static constexpr int kGemvMaxRows = 2;
   static constexpr int kCublasAttentionMinRows = 32;  // chunks at least this long use the GEMM attention
+
+  // cuBLAS chooses (and loads) a kernel the first time a process runs a GEMM shape: measured on an H200,
+  // ~3 ms of host time for each new row count of a linear layer and up to 2.5 ms for a new attention
+  // shape (docs/engine.md), and the GPU waits meanwhile. A migration's first round or a prompt of a new
+  // length would pay that inside its forward pass, several times (calibration measured first rounds up
+  // to 3x the same forward repeated). So cuBLAS row counts are padded to buckets (8, 16, 32, 64, then
+  // multiples of 64), and each bucket's shapes run once when the engine is created, up to
+  // kWarmUpRows rows (longer forwards pay the first use; the scores buffer for them would be large).
+  static constexpr int kRowBucket = 64;
+  static constexpr int kWarmUpRows = 2048;
+  static int row_bucket(int rows) {
+    if (rows <= kRowBucket) {
+      int b = 8;
+      while (b < rows) b *= 2;
+      return b;
+    }
+    return (rows + kRowBucket - 1) / kRowBucket * kRowBucket;
+  }
+  // KV-cache positions per slot: max_context rounded up so that padded attention stays inside the slot.
+  int cache_positions() const { return row_bucket(config_.max_context); }
+
+  void warm_up_row_buckets() {
+    const ModelArch& a = arch_;
+    const bool opt = a.family == ModelFamily::kOpt;
+    const int q_dim = a.heads * a.head_dim, kv_dim = a.kv_heads * a.head_dim;
+    const int top = std::min(row_bucket(config_.max_context), kWarmUpRows);
+    ensure_buffers(top, config_.max_sequences);
+    if (top >= kCublasAttentionMinRows) ensure_scores(static_cast<size_t>(a.heads) * top * top);
+    const LayerWeights& L = layers_.front();
+    struct Shape {
+      const half* w;
+      int out, in;
+    };
+    const std::vector<Shape> shapes = {{L.q, q_dim, a.hidden}, {L.k, kv_dim, a.hidden}, {L.o, a.hidden, q_dim},
+                                       {opt ? L.fc1 : L.gate, a.ffn, a.hidden}, {opt ? L.fc2 : L.down, a.hidden, a.ffn}};
+    for (int b = row_bucket(1); b <= top; b = row_bucket(b + 1)) {
+      for (const Shape& shape : shapes) blas_linear(shape.w, t1_, t2_, CUDA_R_16F, b, shape.out, shape.in);
+      if (b <= chunks_capacity_) blas_linear(lm_head_, last_rows_, logits_, CUDA_R_32F, b, a.vocab, a.hidden);
+      if (b >= kCublasAttentionMinRows) {
+        blas_attention_scores(cache_k_, 0, b, b, 1.0f);
+        blas_attention_values(cache_v_, 0, b, b);
+      }
+    }
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
 
   void release() {
     if (device_.index >= 0) cudaSetDevice(device_.index);
@@ -799,21 +943,28 @@ class CudaEngine final : public Engine {
 
   void allocate_cache() {
     const size_t kv_dim = static_cast<size_t>(arch_.kv_heads) * arch_.head_dim;
-    const size_t elements = kv_dim * config_.max_context * config_.max_sequences * layers_.size();
+    // Zeroed: padded attention reads positions past a sequence's end (with probability 0), which must be finite.
+    const size_t elements = kv_dim * cache_positions() * config_.max_sequences * layers_.size();
     cache_k_ = device_alloc<half>(elements);
     owned_.push_back(cache_k_);
     cache_v_ = device_alloc<half>(elements);
     owned_.push_back(cache_v_);
+    CUDA_CHECK(cudaMemset(cache_k_, 0, elements * sizeof(half)));
+    CUDA_CHECK(cudaMemset(cache_v_, 0, elements * sizeof(half)));
     lengths_.assign(static_cast<size_t>(config_.max_sequences), 0);
-    const size_t smem = attention_smem();
-    if (smem > 48 * 1024) {
-      CUDA_CHECK(cudaFuncSetAttribute(attention_rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                      static_cast<int>(smem)));
+    if (decode_attention_smem() > 48 * 1024) {
+      CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(decode_attention_smem())));
     }
   }
 
-  size_t attention_smem() const {
-    return (static_cast<size_t>(arch_.head_dim) * (1 + kAttentionWarps) + config_.max_context) * sizeof(float);
+  // Keys one split of decode_attention_kernel handles at most (see its comment).
+  int score_capacity() const {
+    return std::max(kMinKeysPerSplit, (config_.max_context + kDecodeAttentionSplits - 1) / kDecodeAttentionSplits);
+  }
+  size_t decode_attention_smem() const {
+    return (static_cast<size_t>(score_capacity()) + static_cast<size_t>(kDecodeAttentionWarps) * arch_.head_dim) *
+           sizeof(float);
   }
 
   void free_buffers() {
@@ -840,8 +991,10 @@ class CudaEngine final : public Engine {
     if (rows <= rows_capacity_ && chunks <= chunks_capacity_) return;
     CUDA_CHECK(cudaStreamSynchronize(stream_));
     free_buffers();
-    rows_capacity_ = std::max(rows, 8);
-    chunks_capacity_ = std::max(chunks, 8);
+    // Room for padded GEMMs: a forward's rows padded to their bucket, and a long chunk's attention rows padded
+    // past the end of the forward's rows (by less than kRowBucket).
+    rows_capacity_ = row_bucket(rows) + kRowBucket;
+    chunks_capacity_ = row_bucket(chunks);
     const size_t R = static_cast<size_t>(rows_capacity_);
     const ModelArch& a = arch_;
     const size_t q_dim = static_cast<size_t>(a.heads) * a.head_dim, kv_dim = static_cast<size_t>(a.kv_heads) * a.head_dim;
@@ -858,6 +1011,9 @@ class CudaEngine final : public Engine {
     last_rows_ = buffer<half>(static_cast<size_t>(chunks_capacity_) * a.hidden);
     logits_ = buffer<float>(static_cast<size_t>(chunks_capacity_) * a.vocab);
     next_ = buffer<int>(static_cast<size_t>(chunks_capacity_));
+    attention_partials_ = buffer<float>(R * a.heads * kDecodeAttentionSplits * (2 + static_cast<size_t>(a.head_dim)));
+    attention_tickets_ = buffer<unsigned>(R * a.heads);
+    CUDA_CHECK(cudaMemsetAsync(attention_tickets_, 0, R * a.heads * sizeof(unsigned), stream_));
     CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_ints_), (3 * R + static_cast<size_t>(chunks_capacity_)) * sizeof(int),
                              cudaHostAllocDefault));
     CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_next_), static_cast<size_t>(chunks_capacity_) * sizeof(int),
@@ -886,9 +1042,7 @@ class CudaEngine final : public Engine {
       gemv(job, X, rows, in);
       return;
     }
-    const float alpha = 1.0f, beta = 0.0f;
-    BLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, W, CUDA_R_16F, in, X, CUDA_R_16F, in,
-                            &beta, Y, CUDA_R_16F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    blas_linear(W, X, Y, CUDA_R_16F, row_bucket(rows), out, in);
   }
   void linear_f32(const half* W, const half* X, float* Y, int rows, int out, int in) {
     if (use_gemv(rows, in)) {
@@ -899,9 +1053,14 @@ class CudaEngine final : public Engine {
       gemv(job, X, rows, in);
       return;
     }
+    blas_linear(W, X, Y, CUDA_R_32F, row_bucket(rows), out, in);
+  }
+  // Y[rows, out] = X[rows, in] W^T with cuBLAS; `rows` is a row bucket (rows past the caller's are computed
+  // from whatever the buffers hold there and never read).
+  void blas_linear(const half* W, const half* X, void* Y, cudaDataType y_type, int rows, int out, int in) {
     const float alpha = 1.0f, beta = 0.0f;
     BLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, W, CUDA_R_16F, in, X, CUDA_R_16F, in,
-                            &beta, Y, CUDA_R_32F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                            &beta, Y, y_type, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
   template <typename Out>
   void gemv(const GemvJob<Out>& job, const half* X, int rows, int in) {
@@ -934,19 +1093,18 @@ class CudaEngine final : public Engine {
   }
 
   // Long chunks: S = Q K^T (scaled) and O = P V with cuBLAS, softmax in between; short chunks (decode,
-  // small recomputes), grouped into consecutive row ranges: the own per-(row, head) kernel.
+  // small recomputes), grouped into consecutive row ranges: decode_attention_kernel.
   void attention(std::span<const SequenceChunk> chunks, const std::vector<int>& first_row, half* ck, half* cv,
                  size_t slot_stride, const int* d_slots, const int* d_pos, float scale) {
     const ModelArch& a = arch_;
-    const int q_dim = a.heads * a.head_dim, kv_dim = a.kv_heads * a.head_dim, group = a.heads / a.kv_heads;
-    const size_t smem = attention_smem();
     int pending_begin = -1, pending_end = -1;  // a range of rows for the own kernel
     auto flush = [&] {
       if (pending_begin < 0) return;
-      const dim3 grid(static_cast<unsigned>(pending_end - pending_begin), static_cast<unsigned>(a.heads));
-      launch(attention_rows_kernel, grid, kAttentionThreads, smem, q_, d_slots, d_pos, ck, cv, slot_stride, attn_,
-                                                                        pending_begin, a.heads, a.kv_heads, a.head_dim,
-                                                                        config_.max_context, scale);
+      const dim3 grid(static_cast<unsigned>(pending_end - pending_begin), static_cast<unsigned>(a.heads),
+                      static_cast<unsigned>(kDecodeAttentionSplits));
+      launch(decode_attention_kernel, grid, kDecodeAttentionThreads, decode_attention_smem(), q_, d_slots, d_pos, ck, cv,
+             slot_stride, attn_, attention_partials_, attention_tickets_, pending_begin, a.heads, a.kv_heads, a.head_dim,
+             score_capacity(), scale);
       LAUNCH_CHECK();
       pending_begin = pending_end = -1;
     };
@@ -958,30 +1116,45 @@ class CudaEngine final : public Engine {
         continue;
       }
       flush();
-      const int start = lengths_[static_cast<size_t>(chunks[c].slot)], L = start + T;
-      ensure_scores(static_cast<size_t>(a.heads) * T * L);
-      const half* kbase = ck + static_cast<size_t>(chunks[c].slot) * slot_stride;
-      const half* vbase = cv + static_cast<size_t>(chunks[c].slot) * slot_stride;
-      const float one = 1.0f, zero = 0.0f;
-      const long long TL = static_cast<long long>(T) * L;
-      for (int g = 0; g < group; ++g) {  // heads kvh * group + g share kv head kvh
-        BLAS_CHECK(cublasGemmStridedBatchedEx(
-            blas_, CUBLAS_OP_T, CUBLAS_OP_N, L, T, a.head_dim, &scale, kbase, CUDA_R_16F, kv_dim, a.head_dim,
-            q_ + static_cast<size_t>(row0) * q_dim + static_cast<size_t>(g) * a.head_dim, CUDA_R_16F, q_dim,
-            static_cast<long long>(group) * a.head_dim, &zero, scores_ + g * TL, CUDA_R_32F, L, group * TL, a.kv_heads,
-            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-      }
-      launch(causal_softmax_kernel, a.heads * T, 256, 0, scores_, probs_, T, L, start);
+      const int start = lengths_[static_cast<size_t>(chunks[c].slot)];
+      // Padded to row buckets like the linear layers: keys past L are zeros or an earlier sequence's (finite,
+      // multiplied by probabilities of 0), query rows past T give rows that are never read.
+      const int T_pad = row_bucket(T), L_pad = row_bucket(start + T);
+      blas_attention_scores(ck + static_cast<size_t>(chunks[c].slot) * slot_stride, row0, T_pad, L_pad, scale);
+      launch(causal_softmax_kernel, a.heads * T_pad, 256, 0, scores_, probs_, T, T_pad, L_pad, start);
       LAUNCH_CHECK();
-      for (int g = 0; g < group; ++g) {
-        BLAS_CHECK(cublasGemmStridedBatchedEx(
-            blas_, CUBLAS_OP_N, CUBLAS_OP_N, a.head_dim, T, L, &one, vbase, CUDA_R_16F, kv_dim, a.head_dim,
-            probs_ + g * TL, CUDA_R_16F, L, group * TL, &zero,
-            attn_ + static_cast<size_t>(row0) * q_dim + static_cast<size_t>(g) * a.head_dim, CUDA_R_16F, q_dim,
-            static_cast<long long>(group) * a.head_dim, a.kv_heads, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-      }
+      blas_attention_values(cv + static_cast<size_t>(chunks[c].slot) * slot_stride, row0, T_pad, L_pad);
     }
     flush();
+  }
+  // S[head][T_pad][L_pad] = scale * Q K^T for the query rows from row0 (heads kvh * group + g share kv head kvh).
+  void blas_attention_scores(const half* keys, int row0, int T_pad, int L_pad, float scale) {
+    const ModelArch& a = arch_;
+    const int q_dim = a.heads * a.head_dim, kv_dim = a.kv_heads * a.head_dim, group = a.heads / a.kv_heads;
+    ensure_scores(static_cast<size_t>(a.heads) * T_pad * L_pad);
+    const long long TL = static_cast<long long>(T_pad) * L_pad;
+    const float zero = 0.0f;
+    for (int g = 0; g < group; ++g) {
+      BLAS_CHECK(cublasGemmStridedBatchedEx(
+          blas_, CUBLAS_OP_T, CUBLAS_OP_N, L_pad, T_pad, a.head_dim, &scale, keys, CUDA_R_16F, kv_dim, a.head_dim,
+          q_ + static_cast<size_t>(row0) * q_dim + static_cast<size_t>(g) * a.head_dim, CUDA_R_16F, q_dim,
+          static_cast<long long>(group) * a.head_dim, &zero, scores_ + g * TL, CUDA_R_32F, L_pad, group * TL, a.kv_heads,
+          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    }
+  }
+  // O = P V into the attention output rows from row0.
+  void blas_attention_values(const half* values, int row0, int T_pad, int L_pad) {
+    const ModelArch& a = arch_;
+    const int q_dim = a.heads * a.head_dim, kv_dim = a.kv_heads * a.head_dim, group = a.heads / a.kv_heads;
+    const long long TL = static_cast<long long>(T_pad) * L_pad;
+    const float one = 1.0f, zero = 0.0f;
+    for (int g = 0; g < group; ++g) {
+      BLAS_CHECK(cublasGemmStridedBatchedEx(
+          blas_, CUBLAS_OP_N, CUBLAS_OP_N, a.head_dim, T_pad, L_pad, &one, values, CUDA_R_16F, kv_dim, a.head_dim,
+          probs_ + g * TL, CUDA_R_16F, L_pad, group * TL, &zero,
+          attn_ + static_cast<size_t>(row0) * q_dim + static_cast<size_t>(g) * a.head_dim, CUDA_R_16F, q_dim,
+          static_cast<long long>(group) * a.head_dim, a.kv_heads, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    }
   }
 
   cudaStream_t stream_ = nullptr;
@@ -999,6 +1172,8 @@ class CudaEngine final : public Engine {
   half* last_rows_ = nullptr;
   float* logits_ = nullptr;
   int* next_ = nullptr;
+  float* attention_partials_ = nullptr;  // decode_attention_kernel's per-split records
+  unsigned* attention_tickets_ = nullptr;  // and its per-(row, head) counters, zero between launches
   float* scores_ = nullptr;
   half* probs_ = nullptr;
   size_t scores_capacity_ = 0;
