@@ -167,10 +167,13 @@ TEST(CalibrateFit, DecodePieceOfOneBatchSizeFitsOnlyTheContextTerm) {
 TEST(CalibrateFit, MigrationRecomputeAndPauseLaws) {
   Noise noise{7, 0.02};
   // Rounds as a migration makes them: a long first round from nothing cached, then short rounds over a
-  // long cached context. Law: 5 ms + 10 us/token + 10 ns per attention pair unit (end^2 - begin^2).
+  // long cached context. Law: 5 ms + 10 us/token + 10 ns per attention pair unit (end^2 - begin^2) + 100 ns
+  // per recomputed token and cached token.
   MigrationProfile m;
   std::vector<double> n, cached, t;
-  auto law = [](double k, double begin) { return 5e-3 + 10e-6 * k + 10e-9 * ((begin + k) * (begin + k) - begin * begin); };
+  auto law = [](double k, double begin) {
+    return 5e-3 + 10e-6 * k + 10e-9 * ((begin + k) * (begin + k) - begin * begin) + 100e-9 * k * begin;
+  };
   for (double prompt : {64.0, 256.0, 512.0, 1024.0}) {
     for (auto [k, begin] : {std::pair{prompt + 600, 0.0}, std::pair{12.0, prompt + 600}, std::pair{2.0, prompt + 612}}) {
       n.push_back(k);
@@ -182,27 +185,37 @@ TEST(CalibrateFit, MigrationRecomputeAndPauseLaws) {
   EXPECT_NEAR(m.a / 10e-6, 1.0, 0.2);
   EXPECT_NEAR(m.b / 5e-3, 1.0, 0.05);
   EXPECT_NEAR(m.c / 10e-9, 1.0, 0.1);
+  EXPECT_NEAR(m.d / 100e-9, 1.0, 0.1);
   EXPECT_LE(m.fit.max_relative_error, 0.05);
+  // Rounds without a cached context carry no information on d: it stays 0 (no singular fit).
+  MigrationProfile fresh;
+  fit_migration({100, 200, 400, 800, 1600}, {0, 0, 0, 0, 0}, {law(100, 0), law(200, 0), law(400, 0), law(800, 0), law(1600, 0)},
+                fresh);
+  EXPECT_EQ(fresh.d, 0.0);
+  EXPECT_NEAR(fresh.c / 10e-9, 1.0, 1e-6);
   // From 3 points only a and b are fitted (the paper's a n + b): 3 coefficients need more points.
   MigrationProfile line;
   fit_migration({n.begin(), n.begin() + 3}, {cached.begin(), cached.begin() + 3}, {t.begin(), t.begin() + 3}, line);
   EXPECT_EQ(line.c, 0.0);  // 3 points: 2 coefficients only
+  EXPECT_EQ(line.d, 0.0);
 
   // Pauses: the final round's recompute under the fitted law plus a hand-off. Exact data give it back.
-  MigrationProfile exact{"tiny-opt", 30e-6, 5e-3, 1e-9, {}, 0, {}};
-  // Final rounds of 2, 3 and 5 tokens after 100 cached: S = 102^2 - 100^2 = 404, 609, 1025.
+  MigrationProfile exact{"tiny-opt", 30e-6, 5e-3, 1e-9, 2e-8, {}, 0, {}};
+  // Final rounds of 2, 3 and 5 tokens after 100 cached: S = 102^2 - 100^2 = 404, 609, 1025; P = 200, 300, 500.
   fit_pause({2, 3, 5}, {100, 100, 100},
-            {5e-3 + 60e-6 + 404e-9 + 2e-3, 5e-3 + 90e-6 + 609e-9 + 2e-3, 5e-3 + 150e-6 + 1025e-9 + 2e-3}, exact);
+            {5e-3 + 60e-6 + 404e-9 + 4e-6 + 2e-3, 5e-3 + 90e-6 + 609e-9 + 6e-6 + 2e-3,
+             5e-3 + 150e-6 + 1025e-9 + 10e-6 + 2e-3},
+            exact);
   EXPECT_NEAR(exact.handoff, 2e-3, 1e-12);
   EXPECT_LT(exact.pause_fit.max_relative_error, 1e-9);
   EXPECT_EQ(exact.pause_fit.points, 3);
   // Hand-computed weighted mean: recompute 1 ms for every point, pauses 2 and 4 ms ->
   // h = ((2-1)/4 + (4-1)/16) / (1/4 + 1/16) = (0.4375) / (0.3125) = 1.4 ms.
-  MigrationProfile hand{"tiny-opt", 0, 1e-3, 0, {}, 0, {}};
+  MigrationProfile hand{"tiny-opt", 0, 1e-3, 0, 0, {}, 0, {}};
   fit_pause({1, 1}, {0, 0}, {2e-3, 4e-3}, hand);
   EXPECT_NEAR(hand.handoff, 1.4e-3, 1e-12);
   // A pause shorter than the recompute: the hand-off cannot be negative.
-  MigrationProfile shorter{"tiny-opt", 0, 1e-3, 0, {}, 0, {}};
+  MigrationProfile shorter{"tiny-opt", 0, 1e-3, 0, 0, {}, 0, {}};
   fit_pause({1}, {0}, {0.5e-3}, shorter);
   EXPECT_EQ(shorter.handoff, 0);
 }
@@ -375,6 +388,7 @@ TEST(CalibrateCommittedProfiles, MatchARefitOfTheirMeasurements) {
       expect_close(n.a, m.a, m.model + " a");
       expect_close(n.b, m.b, m.model + " b");
       expect_close(n.c, m.c, m.model + " c");
+      expect_close(n.d, m.d, m.model + " d");
       expect_close(n.handoff, m.handoff, m.model + " handoff");
     }
     ++checked;

@@ -34,7 +34,7 @@ Profile sample_profile() {
   e.decode.push_back({8, 0.0123, 1.5e-4, 3.3e-8, 1.0 / 3.0 * 1e-6, {0.98, 0.04, 20}});
   e.decode.push_back({DecodePiece::kUnbounded, 0.005, 2e-5, 1e-7, 0, {0.97, 0.03, 8}});
   p.engine.push_back(e);
-  p.migration.push_back({"opt-6.7b", 2.5e-5, 4e-3, 1e-9 / 3.0, {0.97, 0.05, 9}, 0.0031, {0.9, 0.08, 3}});
+  p.migration.push_back({"opt-6.7b", 2.5e-5, 4e-3, 1e-9 / 3.0, 2e-8, {0.97, 0.05, 9}, 0.0031, {0.9, 0.08, 3}});
   p.measurements = "x.measurements.csv";
   return p;
 }
@@ -146,8 +146,8 @@ TEST(ProfileScenario, ProfileReplacesBandwidthsAndFillAndDrivesCosts) {
     for (int j = 0; j < 250; ++j) brute += law.at(700.0 + b * j);
     EXPECT_NEAR(run.cumulative(250), brute, 1e-12 * brute) << "batch " << b;
   }
-  EXPECT_DOUBLE_EQ(cost->recompute_seconds(opt, gpu, 1, 300, 350.0 * 350 - 50.0 * 50),
-                   2.5e-5 * 300 + 4e-3 + (350.0 * 350 - 50.0 * 50) * (1e-9 / 3.0));
+  EXPECT_DOUBLE_EQ(cost->recompute_seconds(opt, gpu, 1, 300, 350.0 * 350 - 50.0 * 50, 300.0 * 50),
+                   2.5e-5 * 300 + 4e-3 + (350.0 * 350 - 50.0 * 50) * (1e-9 / 3.0) + 300.0 * 50 * 2e-8);
   EXPECT_EQ(cost->migration_handoff_seconds(opt, gpu, 1), 0.0031);
   const RooflineCostModel roofline(sc.simulation.cost_model);
   const ModelArch& tiny = *sc.models[2].arch;
@@ -206,7 +206,7 @@ TEST(ProfileScenario, MissingMalformedOrConflictingProfilesFailClearly) {
 TEST(ProfileScenario, MigrationPauseIsTheFinalRoundPlusTheHandoff) {
   const std::string dir = temp_dir("profile_pause");
   Profile p;
-  p.migration.push_back({"opt-6.7b", 0.0, 1e-3, 0.0, {}, 0.05, {}});
+  p.migration.push_back({"opt-6.7b", 0.0, 1e-3, 0.0, 0.0, {}, 0.05, {}});
   write_profile(p, dir + "/migration.yaml");
   std::string yaml = testing::policy_cluster_yaml(2, 4, true, 1, "  name: serverlessllm\n  keep_alive: {name: fixed, timeout: 2 s}");
   yaml.replace(yaml.find("cluster:\n"), 9, "cluster:\n  profile: " + dir + "/migration.yaml\n");

@@ -221,16 +221,21 @@ void fit_decode(const std::vector<double>& batch, const std::vector<double>& con
 void fit_migration(const std::vector<double>& tokens, const std::vector<double>& cached, const std::vector<double>& seconds,
                    MigrationProfile& m) {
   if (tokens.size() != cached.size() || tokens.empty()) throw std::invalid_argument("migration fit: no points or mismatched sizes");
+  // Each term needs more points than coefficients, and P only exists when some round had a cached context.
   const bool with_attention = tokens.size() > 3;
+  const bool with_cached =
+      tokens.size() > 4 && std::any_of(cached.begin(), cached.end(), [](double c) { return c > 0; });
   std::vector<std::vector<double>> x;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     x.push_back({tokens[i], 1.0});
     if (with_attention) x.back().push_back(recompute_squares(tokens[i], cached[i]));
+    if (with_cached) x.back().push_back(tokens[i] * cached[i]);
   }
   const LinearFit f = fit_linear(x, seconds, std::vector<bool>(x.front().size(), true));
   m.a = f.coefficients[0];
   m.b = f.coefficients[1];
   m.c = with_attention ? f.coefficients[2] : 0.0;
+  m.d = with_cached ? f.coefficients[3] : 0.0;
   m.fit = f.quality;
 }
 
@@ -245,7 +250,8 @@ void fit_pause(const std::vector<double>& final_round_tokens, const std::vector<
   for (std::size_t i = 0; i < pause_seconds.size(); ++i) {
     const double p = pause_seconds[i];
     if (!(p > 0)) throw std::invalid_argument("pause fit: measured values must be positive");
-    recompute.push_back(m.a * final_round_tokens[i] + m.b + m.c * recompute_squares(final_round_tokens[i], cached[i]));
+    const double n = final_round_tokens[i];
+    recompute.push_back(m.a * n + m.b + m.c * recompute_squares(n, cached[i]) + m.d * n * cached[i]);
     num += (p - recompute.back()) / (p * p);
     den += 1.0 / (p * p);
   }

@@ -91,8 +91,8 @@ std::vector<ValidationRow> validate(const std::string& profile_path, const std::
       r.predicted = cost->decode_law(arch, gpu, 1, static_cast<std::uint32_t>(m.x0)).at(m.x1);
     } else {  // recompute, and pause = the final round's recompute + the hand-off (as the simulator charges it)
       if (!profile.find_migration(m.model)) continue;
-      r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0),
-                                            recompute_squares(m.x0, m.x1));  // x0 tokens recomputed, x1 cached
+      r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0),  // x0 tokens recomputed,
+                                            recompute_squares(m.x0, m.x1), m.x0 * m.x1);     // x1 cached
       if (m.kind == "pause") r.predicted += cost->migration_handoff_seconds(arch, gpu, 1);
     }
     rows.push_back(r);

@@ -46,7 +46,7 @@ StepLaw RooflineCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu
 }
 
 double CostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
-                                    std::uint64_t tokens, double sum_squares) const {
+                                    std::uint64_t tokens, double sum_squares, double /*cached_pairs*/) const {
   return prefill_seconds(model, gpu, gpus, tokens, sum_squares);
 }
 

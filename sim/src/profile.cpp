@@ -194,6 +194,7 @@ Profile parse_profile(const std::string& text, const std::string& name) {
       mp.a = m.get_double("a", {}, -kHuge, kHuge);
       mp.b = m.get_double("b", {}, -kHuge, kHuge);
       mp.c = m.get_double("c", 0.0, -kHuge, kHuge);  // 0: the paper's a n + b
+      mp.d = m.get_double("d", 0.0, -kHuge, kHuge);
       mp.fit = read_fit(m);
       mp.handoff = m.get_double("handoff", 0.0, 0.0, kHuge);
       if (auto pf = m.optional_child("pause_fit")) {
@@ -267,11 +268,12 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
     }
   }
   if (!p.migration.empty()) {
-    o << "# Migration recompute of n tokens = a n + b + c sum(end^2 - begin^2) seconds; pause = the final round's\n"
-         "# recompute + handoff.\n";
+    o << "# Migration recompute of n tokens = a n + b + c sum(end^2 - begin^2) + d sum((end - begin) begin) seconds;\n"
+         "# pause = the final round's recompute + handoff.\n";
     o << "migration:\n";
     for (const auto& m : p.migration) {
-      o << "  - {model: " << m.model << ", a: " << exact(m.a) << ", b: " << exact(m.b) << ", c: " << exact(m.c) << ", " << fit_fields(m.fit)
+      o << "  - {model: " << m.model << ", a: " << exact(m.a) << ", b: " << exact(m.b) << ", c: " << exact(m.c) << ", d: " << exact(m.d) << ", "
+        << fit_fields(m.fit)
         << ", handoff: " << exact(m.handoff) << ", pause_fit: {" << fit_fields(m.pause_fit) << "}}\n";
     }
   }
@@ -309,11 +311,11 @@ StepLaw ProfileCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu,
 }
 
 double ProfileCostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
-                                           std::uint64_t tokens, double sum_squares) const {
+                                           std::uint64_t tokens, double sum_squares, double cached_pairs) const {
   if (const MigrationProfile* m = profile_->find_migration(model.name)) {
-    return m->a * static_cast<double>(tokens) + m->b + m->c * sum_squares;
+    return m->a * static_cast<double>(tokens) + m->b + m->c * sum_squares + m->d * cached_pairs;
   }
-  return CostModel::recompute_seconds(model, gpu, gpus, tokens, sum_squares);
+  return CostModel::recompute_seconds(model, gpu, gpus, tokens, sum_squares, cached_pairs);
 }
 
 double ProfileCostModel::migration_handoff_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus) const {

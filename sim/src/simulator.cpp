@@ -892,15 +892,18 @@ void Simulator::Impl::apply(std::uint32_t mid, const std::vector<std::optional<M
   switch (kind) {
     case MigrationCommand::Kind::kSend: {
       std::uint64_t tokens = 0;
-      double squares = 0;  // causal attention of tokens [begin, end) over the context before them
+      double squares = 0;       // causal attention of tokens [begin, end) over the context before them
+      double cached_pairs = 0;  // each of those tokens against the context already at the destination
       for (const auto& c : commands) {
+        const auto n = static_cast<double>(c->end - c->begin), cached = static_cast<double>(c->begin);
         tokens += static_cast<std::uint64_t>(c->end - c->begin);
-        squares += recompute_squares(static_cast<double>(c->end - c->begin), static_cast<double>(c->begin));
+        squares += recompute_squares(n, cached);
+        cached_pairs += n * cached;
       }
       const Instance& dest = st_.instances[mg.destination];
       const ModelArch& arch = *model_of(dest).deployed->arch;
       const auto gpus = static_cast<std::uint32_t>(dest.gpus.size());
-      double seconds = cost_->recompute_seconds(arch, gpu_of(dest), gpus, tokens, squares);
+      double seconds = cost_->recompute_seconds(arch, gpu_of(dest), gpus, tokens, squares, cached_pairs);
       // The source is stopped during the final round: the pause also holds the hand-off around it.
       if (commands.front()->final) seconds += cost_->migration_handoff_seconds(arch, gpu_of(dest), gpus);
       mg.round = commands.front()->round;

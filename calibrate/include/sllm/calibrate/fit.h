@@ -54,8 +54,9 @@ void fit_decode(const std::vector<double>& batch, const std::vector<double>& con
                 const std::vector<double>& seconds, EngineProfile& e, double target = kTimeErrorTarget,
                 int max_pieces = kMaxDecodePieces);
 
-// recompute of tokens [begin, begin + n) = a n + b + c ((begin + n)^2 - begin^2); `cached` holds each
-// round's begin. c is fitted only from more than 3 points (else 0: the paper's a n + b).
+// recompute of tokens [begin, begin + n) = a n + b + c ((begin + n)^2 - begin^2) + d n begin; `cached` holds
+// each round's begin. c is fitted only from more than 3 points (else 0: the paper's a n + b), d from more
+// than 4 with some begin > 0 (else 0).
 void fit_migration(const std::vector<double>& tokens, const std::vector<double>& cached, const std::vector<double>& seconds,
                    MigrationProfile& m);
 // pause = the final round's recompute under m's law + handoff: the handoff minimising the squared relative

@@ -43,9 +43,11 @@ class CostModel {
                              std::uint32_t batch) const = 0;
   // A migration round at the destination: recomputing the KV cache of `tokens` tokens in total, appended
   // to sequences already holding some (sum_squares = sum over sequences of end^2 - begin^2, the causal
-  // attention pairs x 2). By default the prefill with those terms; a profile has a measured law.
+  // attention pairs x 2; cached_pairs = sum over sequences of (end - begin) x begin, each recomputed
+  // token against the context already there). By default the prefill with those terms; a profile has a
+  // measured law.
   virtual double recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
-                                   std::uint64_t tokens, double sum_squares) const;
+                                   std::uint64_t tokens, double sum_squares, double cached_pairs) const;
   // What a migration's pause adds to its final round's recompute (stopping the source, handing the last
   // tokens over, delivering the first token). 0 unless a profile measured it.
   virtual double migration_handoff_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus) const;

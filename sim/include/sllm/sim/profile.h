@@ -81,6 +81,10 @@ struct EngineProfile {
 // + c S, S = sum over sequences of end^2 - begin^2 for recomputed positions [begin, end): the causal
 // attention the prefill law has too (c2 sum L^2). Without it a line in n misses rounds of ~1000 tokens
 // by tens of percent on a GPU (prefill of OPT-6.7B on the H200: 5.7 ms at 64 tokens, 28.6 ms at 1024).
+// + d P, P = sum over sequences of (end - begin) x begin: a short round (the last tokens after the
+// source stopped) reads the whole cached context once per token, at a cost per pair far above the
+// prefill's tensor-core attention (OPT-2.7B on an H200: 11 tokens after 1,345 cost 1.5 ms more than 4
+// after 408; a law with c alone missed those rounds by up to 19%).
 // Pause (source's last token -> destination's first new token) = the final round's recompute + handoff:
 // the handoff is the part the recompute law leaves out (stopping the source at a step boundary, sending
 // the final tokens, delivering the first token), fitted from the measured pauses.
@@ -89,6 +93,7 @@ struct MigrationProfile {
   double a = 0;  // seconds per token
   double b = 0;  // seconds
   double c = 0;  // seconds per unit of S
+  double d = 0;  // seconds per unit of P
   FitQuality fit;
   double handoff = 0;  // seconds
   FitQuality pause_fit;
@@ -139,7 +144,7 @@ class ProfileCostModel final : public CostModel {
   StepLaw decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
                      std::uint32_t batch) const override;
   double recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus, std::uint64_t tokens,
-                           double sum_squares) const override;
+                           double sum_squares, double cached_pairs) const override;
   double migration_handoff_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus) const override;
 
  private:
