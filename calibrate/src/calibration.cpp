@@ -106,7 +106,10 @@ void probe_storage(const CalibrationOptions& o, Profile& p) {
 void probe_loader(const CalibrationOptions& o, const models::Device& device, Profile& p, std::vector<Measurement>& out) {
   const std::vector<std::uint64_t> sizes = o.quick ? std::vector<std::uint64_t>{8 * kMiB, 32 * kMiB, 64 * kMiB}
                                                    : std::vector<std::uint64_t>{256 * kMiB, 1024 * kMiB, 2048 * kMiB, 4096 * kMiB};
-  const int repeats = o.quick ? 2 : 3;
+  // Rounds go over every size and mode in turn (not one size's repeats back to back): a disk's throughput
+  // drifts by more than the 5% target over minutes (docs/loader.md: 1.57-2.34 GB/s for one read within
+  // half an hour), and interleaving spreads a slow period over every point instead of biasing one size.
+  const int repeats = o.quick ? 2 : 5;
   models::LoaderOptions lo;
   lo.chunk_bytes = o.quick ? 4 * kMiB : 32 * kMiB;
   lo.pool_bytes = sizes.back() + 2 * lo.chunk_bytes;  // a warm load finds the whole checkpoint in the pool
@@ -118,36 +121,42 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
       // The paper's ablation steps (figure 2), each a real loader code path.
       {"by-tensor", models::LoadMode::kByTensor}, {"bulk", models::LoadMode::kBulk}, {"direct", models::LoadMode::kDirect},
       {"threads", models::LoadMode::kThreads}, {"pinned", models::LoadMode::kPinned}};
-  for (std::uint64_t size : sizes) {
-    const std::string dir = o.scratch + "/ckpt-" + std::to_string(size >> 20) + "MiB";
-    const models::Checkpoint ckpt = synth_blob_checkpoint(dir, size);
-    const double bytes = static_cast<double>(ckpt.index.total_bytes());
-    for (const auto& [mode_name, mode] : modes) {
-      models::LoadOptions opt;
-      opt.device = device;
-      opt.mode = mode;
-      opt.verify = false;  // the checksum pass is not part of what the paper's loaders do per load
-      std::vector<double> cold, warm;
-      for (int r = 0; r < repeats; ++r) {
+  std::vector<models::Checkpoint> ckpts;
+  for (std::uint64_t size : sizes) ckpts.push_back(synth_blob_checkpoint(o.scratch + "/ckpt-" + std::to_string(size >> 20) + "MiB", size));
+  // cold[size][mode], warm[size][mode]: one time per round.
+  std::vector<std::vector<std::vector<double>>> cold(sizes.size(), std::vector<std::vector<double>>(modes.size())), warm = cold;
+  for (int r = 0; r < repeats; ++r) {
+    for (std::size_t si = 0; si < ckpts.size(); ++si) {
+      const models::Checkpoint& ckpt = ckpts[si];
+      for (std::size_t mi = 0; mi < modes.size(); ++mi) {
+        models::LoadOptions opt;
+        opt.device = device;
+        opt.mode = modes[mi].second;
+        opt.verify = false;  // the checksum pass is not part of what the paper's loaders do per load
         loader.drop_cache();
         for (std::size_t part = 0; part < ckpt.index.partitions.size(); ++part) evict_from_page_cache(ckpt.partition_path(static_cast<int>(part)));
         models::LoadStats s;
         loader.load(ckpt, opt, &s).reset();
-        cold.push_back(s.seconds);
+        cold[si][mi].push_back(s.seconds);
         loader.load(ckpt, opt, &s).reset();  // the checkpoint is now in the pool / page cache
-        warm.push_back(s.seconds);
+        warm[si][mi].push_back(s.seconds);
       }
-      for (const auto& [tier, times] : {std::pair{"ssd", &cold}, std::pair{"dram", &warm}}) {
-        out.push_back({"load", "", mode_name, tier, bytes, 0, median(*times)});
-      }
+    }
+  }
+  for (std::size_t si = 0; si < ckpts.size(); ++si) {
+    const double bytes = static_cast<double>(ckpts[si].index.total_bytes());
+    for (std::size_t mi = 0; mi < modes.size(); ++mi) {
+      const std::string& mode_name = modes[mi].first;
+      const double c = median(cold[si][mi]), w = median(warm[si][mi]);
+      out.push_back({"load", "", mode_name, "ssd", bytes, 0, c});
+      out.push_back({"load", "", mode_name, "dram", bytes, 0, w});
       char line[160];
       std::snprintf(line, sizeof line, "  load %-11s %6.0f MiB: cold %.4f s (%s), warm %.4f s (%s)", mode_name.c_str(),
-                    bytes / kMiB, median(cold), gbps(bytes / median(cold)).c_str(), median(warm),
-                    gbps(bytes / median(warm)).c_str());
+                    bytes / kMiB, c, gbps(bytes / c).c_str(), w, gbps(bytes / w).c_str());
       say(o, line);
     }
-    fs::remove_all(dir);
   }
+  for (std::uint64_t size : sizes) fs::remove_all(o.scratch + "/ckpt-" + std::to_string(size >> 20) + "MiB");
 }
 
 struct EngineShape {

@@ -2,7 +2,10 @@
 // live-migration driver.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -16,6 +19,7 @@ class BlockingQueue {
     {
       std::lock_guard lock(mu_);
       items_.push_back(std::move(v));
+      queued_.store(items_.size(), std::memory_order_release);
     }
     cv_.notify_one();
   }
@@ -24,6 +28,7 @@ class BlockingQueue {
     {
       std::lock_guard lock(mu_);
       closed_ = true;
+      closed_flag_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
   }
@@ -32,6 +37,15 @@ class BlockingQueue {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return !items_.empty() || closed_; });
     return take();
+  }
+  // Like pop(), but polls for up to `spin` before sleeping: a thread woken from sleep (on a VM, a halted
+  // virtual CPU) can take a millisecond to run again, where a polling one takes microseconds.
+  std::optional<T> pop_polling(std::chrono::microseconds spin) {
+    const auto until = std::chrono::steady_clock::now() + spin;
+    do {
+      if (queued_.load(std::memory_order_acquire) > 0 || closed_flag_.load(std::memory_order_acquire)) return pop();
+    } while (std::chrono::steady_clock::now() < until);
+    return pop();
   }
   // Never blocks; nullopt when nothing is queued.
   std::optional<T> try_pop() {
@@ -44,6 +58,7 @@ class BlockingQueue {
     if (items_.empty()) return std::nullopt;
     std::optional<T> out(std::move(items_.front()));
     items_.pop_front();
+    queued_.store(items_.size(), std::memory_order_release);
     return out;
   }
 
@@ -51,6 +66,8 @@ class BlockingQueue {
   std::condition_variable cv_;
   std::deque<T> items_;
   bool closed_ = false;
+  std::atomic<std::size_t> queued_{0};  // items_.size() for pollers that do not take the lock
+  std::atomic<bool> closed_flag_{false};
 };
 
 }  // namespace sllm::models

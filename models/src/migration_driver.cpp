@@ -61,6 +61,11 @@ LiveMigrationReport run_live_migration(Engine& source, const std::function<std::
                                       std::to_string(request.migrate_at_token));
   }
   const auto prompt_len = static_cast<std::int64_t>(request.prompt.size());
+  // The pause crosses threads four times (source -> driver -> destination -> driver -> destination). With
+  // GPU engines those threads mostly wait for the GPU and the host has cores to spare, so they poll rather
+  // than sleep: on the calibration's GPU host one hand-off in 16 took 1.06 ms instead of 0.06-0.44 ms, a
+  // sleeping thread's wake-up. CPU engines need the cores for themselves.
+  const std::chrono::microseconds poll(source.device().is_cuda() ? 10000 : 0);
   // Never closed: pop() always returns an item.
   BlockingQueue<Event> events;
   BlockingQueue<DestCommand> dest_commands;
@@ -119,7 +124,7 @@ LiveMigrationReport run_live_migration(Engine& source, const std::function<std::
         events.push(Event(Event::Kind::kDestLoaded));
         TokenId next = -1;  // the destination's prediction after the last token it recomputed
         for (;;) {
-          DestCommand cmd = *dest_commands.pop();
+          DestCommand cmd = *dest_commands.pop_polling(poll);
           if (cmd.kind == DestCommand::Kind::kQuit) return;
           if (cmd.kind == DestCommand::Kind::kRecompute) {
             const auto r0 = Clock::now();
@@ -180,7 +185,7 @@ LiveMigrationReport run_live_migration(Engine& source, const std::function<std::
 
   if (request.migrate_at_token == 0) begin_migration(0);
   while (!(source_done && (dest_done || !dest_started))) {
-    Event ev = *events.pop();
+    Event ev = *events.pop_polling(poll);
     switch (ev.kind) {
       case Event::Kind::kSourceToken:
         source_output = ev.output_count;
