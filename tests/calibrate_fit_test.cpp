@@ -61,8 +61,31 @@ TEST(CalibrateFit, ExactDataGivesExactCoefficientsAndPerfectQuality) {
   EXPECT_NEAR(e.c0, 1e-3, 1e-9);
   EXPECT_NEAR(e.c1, 20e-6, 1e-11);
   EXPECT_NEAR(e.c2, 3e-9, 1e-14);
+  EXPECT_EQ(e.m0, 0.0);  // the curve meets the target alone: no line
+  EXPECT_EQ(e.m1, 0.0);
   EXPECT_NEAR(e.prefill_fit.r2, 1.0, 1e-12);
   EXPECT_LT(e.prefill_fit.max_relative_error, 1e-9);
+}
+
+TEST(CalibrateFit, PrefillBoundByTheWeightsAtShortPromptsGetsItsLine) {
+  // prefill = max(5 ms + 8 us/token, 3 ms + 20 us/token + 6 ns/token^2), 1% noise: the curve alone cannot
+  // follow the flat start (it misses 5%), the line-and-curve law recovers both within the noise.
+  Noise noise{11, 0.01};
+  EngineProfile e;
+  std::vector<double> tokens, squares, seconds;
+  for (double l : {16.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 1536.0}) {
+    tokens.push_back(l);
+    squares.push_back(l * l);
+    seconds.push_back(std::max(5e-3 + 8e-6 * l, 3e-3 + 20e-6 * l + 6e-9 * l * l) * noise());
+  }
+  fit_prefill(tokens, squares, seconds, e);
+  EXPECT_NEAR(e.m0 / 5e-3, 1.0, 0.05);
+  EXPECT_GT(e.m1, 0.0);
+  EXPECT_NEAR(e.c2 / 6e-9, 1.0, 0.2);
+  EXPECT_LE(e.prefill_fit.max_relative_error, 0.03);
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    EXPECT_NEAR(e.prefill_seconds(tokens[i], squares[i]) / seconds[i], 1.0, 0.03) << tokens[i];
+  }
 }
 
 TEST(CalibrateFit, LinearDecodeDataGivesOnePieceWithItsCoefficients) {

@@ -30,6 +30,7 @@ Profile sample_profile() {
   EngineProfile e;
   e.model = "opt-6.7b";
   e.c0 = 1.0 / 3.0 * 1e-3, e.c1 = 2.2e-5, e.c2 = 1e-9 / 7.0;
+  e.m0 = 2.5e-3, e.m1 = 1e-6 / 3.0;
   e.prefill_fit = {0.99, 0.03, 7};
   e.decode.push_back({8, 0.0123, 1.5e-4, 3.3e-8, 1.0 / 3.0 * 1e-6, {0.98, 0.04, 20}});
   e.decode.push_back({DecodePiece::kUnbounded, 0.005, 2e-5, 1e-7, 0, {0.97, 0.03, 8}});
@@ -131,7 +132,9 @@ TEST(ProfileScenario, ProfileReplacesBandwidthsAndFillAndDrivesCosts) {
   const auto cost = make_cost_model(sc.simulation.cost_model);
   const ModelArch& opt = *sc.models[0].arch;
   const GpuSpec& gpu = g.gpu;
+  // prefill = max(memory-bound line, curve): the line below ~100 tokens, the curve above.
   EXPECT_DOUBLE_EQ(cost->prefill_seconds(opt, gpu, 1, 100, 6000), 1.0 / 3.0 * 1e-3 + 100 * 2.2e-5 + 6000 * (1e-9 / 7.0));
+  EXPECT_DOUBLE_EQ(cost->prefill_seconds(opt, gpu, 1, 10, 100), 2.5e-3 + 10 * (1e-6 / 3.0));
   // Decode: the piece of the batch (up to 8: the first; above: the second, also beyond every measured
   // batch), with the per-sequence term folded into the line in C for that batch.
   EXPECT_DOUBLE_EQ(cost->decode_law(opt, gpu, 1, 4).at(1000), 0.0123 + 4 * 1.5e-4 + 1000 * 3.3e-8 + 1000.0 / 4 * (1.0 / 3.0 * 1e-6));

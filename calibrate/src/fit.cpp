@@ -110,14 +110,55 @@ LoadLaw fit_load(const std::vector<double>& bytes, const std::vector<double>& se
 }
 
 void fit_prefill(const std::vector<double>& tokens, const std::vector<double>& sum_squares,
-                 const std::vector<double>& seconds, EngineProfile& e) {
-  std::vector<std::vector<double>> x;
-  for (std::size_t i = 0; i < tokens.size(); ++i) x.push_back({1.0, tokens[i], sum_squares[i]});
-  const LinearFit f = fit_linear(x, seconds, {true, true, true});
-  e.c0 = f.coefficients[0];
-  e.c1 = f.coefficients[1];
-  e.c2 = f.coefficients[2];
-  e.prefill_fit = f.quality;
+                 const std::vector<double>& seconds, EngineProfile& e, double target) {
+  if (tokens.size() != sum_squares.size() || tokens.size() != seconds.size() || tokens.empty()) {
+    throw std::invalid_argument("prefill fit: no points or mismatched sizes");
+  }
+  std::vector<std::size_t> order(tokens.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return tokens[a] < tokens[b]; });
+  // The curve over order[k..], the line over order[..k) (k = 0: no line).
+  auto candidate = [&](std::size_t k) {
+    EngineProfile c;
+    std::vector<std::vector<double>> xc, xl;
+    std::vector<double> yc, yl;
+    for (std::size_t j = 0; j < order.size(); ++j) {
+      const std::size_t i = order[j];
+      if (j < k) {
+        xl.push_back({1.0, tokens[i]});
+        yl.push_back(seconds[i]);
+      } else {
+        xc.push_back({1.0, tokens[i], sum_squares[i]});
+        yc.push_back(seconds[i]);
+      }
+    }
+    const LinearFit curve = fit_linear(xc, yc, {true, true, true});
+    c.c0 = curve.coefficients[0];
+    c.c1 = curve.coefficients[1];
+    c.c2 = curve.coefficients[2];
+    if (k > 0) {
+      const LinearFit line = fit_linear(xl, yl, {true, true});
+      c.m0 = line.coefficients[0];
+      c.m1 = line.coefficients[1];
+    }
+    std::vector<double> predicted;
+    for (std::size_t i = 0; i < tokens.size(); ++i) predicted.push_back(c.prefill_seconds(tokens[i], sum_squares[i]));
+    c.prefill_fit = fit_quality(predicted, seconds);
+    return c;
+  };
+  EngineProfile best = candidate(0);
+  if (best.prefill_fit.max_relative_error > target) {
+    for (std::size_t k = 2; k + 4 <= tokens.size(); ++k) {
+      EngineProfile c = candidate(k);
+      if (c.prefill_fit.max_relative_error < best.prefill_fit.max_relative_error) best = c;
+    }
+  }
+  e.c0 = best.c0;
+  e.c1 = best.c1;
+  e.c2 = best.c2;
+  e.m0 = best.m0;
+  e.m1 = best.m1;
+  e.prefill_fit = best.prefill_fit;
 }
 
 std::optional<DecodePiece> fit_decode_piece(const std::vector<double>& batch, const std::vector<double>& context,

@@ -178,6 +178,8 @@ Profile parse_profile(const std::string& text, const std::string& name) {
       ep.c0 = pre.get_double("c0", {}, -kHuge, kHuge);
       ep.c1 = pre.get_double("c1", {}, -kHuge, kHuge);
       ep.c2 = pre.get_double("c2", {}, -kHuge, kHuge);
+      ep.m0 = pre.get_double("m0", 0.0, -kHuge, kHuge);  // no line: the curve alone
+      ep.m1 = pre.get_double("m1", 0.0, -kHuge, kHuge);
       ep.prefill_fit = read_fit(pre);
       pre.finish();
       // No decode key: not measured (the fallback cost model decodes this shape).
@@ -249,14 +251,14 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
     }
   }
   if (!p.engine.empty()) {
-    o << "# Engine per model shape (seconds): prefill = c0 + c1 tokens + c2 sum(L^2);\n"
+    o << "# Engine per model shape (seconds): prefill = max(m0 + m1 tokens, c0 + c1 tokens + c2 sum(L^2));\n"
          "# decode step = d0 + d1 batch + d2 C + d3 C / batch (C: the batch's total context), one piece per\n"
          "# batch range (a piece serves batches up to its max_batch; the last one every larger batch).\n";
     o << "engine:\n";
     for (const auto& e : p.engine) {
       o << "  - model: " << e.model << "\n    gpus: " << e.gpus << "\n";
-      o << "    prefill: {c0: " << exact(e.c0) << ", c1: " << exact(e.c1) << ", c2: " << exact(e.c2) << ", "
-        << fit_fields(e.prefill_fit) << "}\n";
+      o << "    prefill: {c0: " << exact(e.c0) << ", c1: " << exact(e.c1) << ", c2: " << exact(e.c2) << ", m0: " << exact(e.m0)
+        << ", m1: " << exact(e.m1) << ", " << fit_fields(e.prefill_fit) << "}\n";
       if (e.decode.empty()) continue;
       o << "    decode:\n";
       for (const DecodePiece& d : e.decode) {
@@ -292,7 +294,7 @@ double ProfileCostModel::prefill_seconds(const ModelArch& model, const GpuSpec& 
                                          std::uint64_t tokens, double sum_squares) const {
   const EngineProfile* e = profile_->find_engine(model.name, gpus);
   if (!e) return fallback_->prefill_seconds(model, gpu, gpus, tokens, sum_squares);
-  return e->c0 + e->c1 * static_cast<double>(tokens) + e->c2 * sum_squares;
+  return e->prefill_seconds(static_cast<double>(tokens), sum_squares);
 }
 
 StepLaw ProfileCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,

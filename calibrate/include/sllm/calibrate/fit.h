@@ -33,9 +33,11 @@ LoadLaw fit_load(const std::vector<double>& bytes, const std::vector<double>& se
 inline constexpr double kTimeErrorTarget = 0.05;
 inline constexpr double kMigrationErrorTarget = 0.10;
 
-// prefill = c0 + c1 tokens + c2 sum_squares. Writes into `e`.
+// prefill = c0 + c1 tokens + c2 sum_squares over every point, or, when that misses `target`, the law
+// max(m0 + m1 tokens, curve) with the k shortest prompts on the line and the rest on the curve, for the
+// k (2 .. points - 4) with the smallest largest relative error, if smaller than the curve's. Writes into `e`.
 void fit_prefill(const std::vector<double>& tokens, const std::vector<double>& sum_squares,
-                 const std::vector<double>& seconds, EngineProfile& e);
+                 const std::vector<double>& seconds, EngineProfile& e, double target = kTimeErrorTarget);
 
 // One decode piece over the given points: d0 + d1 batch + d2 context + d3 context / batch, every
 // coefficient non-negative. With a single batch size, d1 and d3 cannot be told apart from d0 and d2 and

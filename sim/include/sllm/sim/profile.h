@@ -4,6 +4,7 @@
 // roofline for the models it has engine coefficients for, and the migration recompute law.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -62,14 +63,20 @@ struct DecodePiece {
   bool operator==(const DecodePiece&) const = default;
 };
 
-// Per model shape, on `gpus` devices: prefill t = c0 + c1 tokens + c2 sum(L_i^2); decode: pieces in
+// Per model shape, on `gpus` devices: prefill t = max(m0 + m1 tokens, c0 + c1 tokens + c2 sum(L_i^2)): short
+// prompts are bound by reading the weights once (a line with a small slope), long ones by compute (the
+// GEMMs per token and the attention); m0 = m1 = 0 when one curve fits every prompt. Decode: pieces in
 // increasing batch ranges (the engine's kernels change regime with the batch: GEMV for small batches,
 // GEMM above), piece i serving batches (max_batch of piece i-1, max_batch of piece i].
 struct EngineProfile {
   std::string model;  // catalog name
   std::uint32_t gpus = 1;
   double c0 = 0, c1 = 0, c2 = 0;
+  double m0 = 0, m1 = 0;  // the prefill's memory-bound line
   FitQuality prefill_fit;
+  double prefill_seconds(double tokens, double sum_squares) const {
+    return std::max(m0 + m1 * tokens, c0 + c1 * tokens + c2 * sum_squares);
+  }
   std::vector<DecodePiece> decode;  // empty: decode not measured (the fallback cost model decides)
   // The piece serving `batch`: the first whose max_batch >= batch. A batch between two measured ranges
   // belongs to the upper piece; one above every measured batch to the last (an extrapolation).
