@@ -27,8 +27,23 @@ inline Scenario scenario_from_yaml(const std::string& yaml, const std::vector<st
   return Scenario::from_config(root);
 }
 
+inline std::string temp_dir_prefix() { return "sllm_test_" + std::to_string(::getpid()) + "_"; }
+
+// A fresh directory for one test's outputs. Every one this process handed out is removed when it exits
+// (a failed test's files stay until then), so test runs do not pile up in the temp directory.
 inline std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("sllm_test_" + std::to_string(::getpid()) + "_" + name);
+  static const bool cleanup_registered = [] {
+    std::atexit([] {
+      std::error_code ec;
+      const std::string prefix = temp_dir_prefix();
+      for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path(), ec)) {
+        if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove_all(entry.path(), ec);
+      }
+    });
+    return true;
+  }();
+  (void)cleanup_registered;
+  const auto dir = std::filesystem::temp_directory_path() / (temp_dir_prefix() + name);
   std::filesystem::remove_all(dir);
   return dir.string();
 }
