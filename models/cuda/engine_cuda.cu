@@ -229,6 +229,17 @@ __device__ float dot8(const uint4& a, const float* b) {
   return s;
 }
 
+// The 16-byte chunks of kKeyBatch cache rows (keys or values) one lane reads at a time: rows base, base +
+// step, ...; rows at or past n, and lanes without a chunk (head_dim / 8 below the group's lanes), get zeros.
+__device__ void load_cache_rows(const uint4* rows, size_t row_stride, int begin, int base, int step, int n, bool has_chunk,
+                                uint4 (&out)[kKeyBatch]) {
+#pragma unroll
+  for (int u = 0; u < kKeyBatch; ++u) {
+    const int j = base + u * step;
+    out[u] = j < n && has_chunk ? __ldg(rows + static_cast<size_t>(begin + j) * row_stride) : make_uint4(0, 0, 0, 0);
+  }
+}
+
 // Layout of `partials`: per (row, head, split) 2 + head_dim floats: max, exp-sum, output.
 __global__ void __launch_bounds__(kDecodeAttentionThreads) decode_attention_kernel(
     const half* q, const int* slots, const int* positions, const half* cache_k, const half* cache_v,
@@ -278,11 +289,7 @@ __global__ void __launch_bounds__(kDecodeAttentionThreads) decode_attention_kern
   for (int first = warp * rows_per_warp; first < n; first += step * kKeyBatch) {
     const int base = first + group;
     uint4 kv[kKeyBatch];
-#pragma unroll
-    for (int u = 0; u < kKeyBatch; ++u) {
-      const int j = base + u * step;
-      kv[u] = j < n && has_chunk ? __ldg(kb + static_cast<size_t>(begin + j) * key_stride) : make_uint4(0, 0, 0, 0);
-    }
+    load_cache_rows(kb, key_stride, begin, base, step, n, has_chunk, kv);
 #pragma unroll
     for (int u = 0; u < kKeyBatch; ++u) {
       float s = dot8(kv[u], qf);
@@ -306,11 +313,7 @@ __global__ void __launch_bounds__(kDecodeAttentionThreads) decode_attention_kern
   for (int first = warp * rows_per_warp; first < n; first += step * kKeyBatch) {
     const int base = first + group;
     uint4 vv[kKeyBatch];
-#pragma unroll
-    for (int u = 0; u < kKeyBatch; ++u) {
-      const int j = base + u * step;
-      vv[u] = j < n && has_chunk ? __ldg(vb + static_cast<size_t>(begin + j) * key_stride) : make_uint4(0, 0, 0, 0);
-    }
+    load_cache_rows(vb, key_stride, begin, base, step, n, has_chunk, vv);
 #pragma unroll
     for (int u = 0; u < kKeyBatch; ++u) {
       const int j = base + u * step;
@@ -334,25 +337,22 @@ __global__ void __launch_bounds__(kDecodeAttentionThreads) decode_attention_kern
     for (int k = 0; k < 8; ++k) partial[warp * head_dim + sub * 8 + k] = acc[k];
   }
   __syncthreads();
+  // One split: the output. Several: this split's record (max, exp-sum, unnormalised output).
   const size_t out_base = static_cast<size_t>(r) * q_dim + static_cast<size_t>(h) * head_dim;
-  if (splits == 1) {
-    const float inv = 1.0f / sum;
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-      float total = 0;
-#pragma unroll
-      for (int w = 0; w < kDecodeAttentionWarps; ++w) total += partial[w * head_dim + d];
-      out[out_base + d] = __float2half(total * inv);
-    }
-    return;
-  }
   const size_t record = static_cast<size_t>(2 + head_dim);
   float* mine = partials + ((static_cast<size_t>(r) * heads + h) * gridDim.z + split) * record;
+  const float inv_sum = 1.0f / sum;
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
     float total = 0;
 #pragma unroll
     for (int w = 0; w < kDecodeAttentionWarps; ++w) total += partial[w * head_dim + d];
-    mine[2 + d] = total;
+    if (splits == 1) {
+      out[out_base + d] = __float2half(total * inv_sum);
+    } else {
+      mine[2 + d] = total;
+    }
   }
+  if (splits == 1) return;
   if (threadIdx.x == 0) {
     mine[0] = mx;
     mine[1] = sum;
@@ -774,10 +774,10 @@ class CudaEngine final : public Engine {
   static constexpr int kCublasAttentionMinRows = 32;  // chunks at least this long use the GEMM attention
 
   // cuBLAS chooses (and loads) a kernel the first time a process runs a GEMM shape: measured on an H200,
-  // ~3 ms of host time for each new row count of a linear layer and up to 2.5 ms for a new attention
+  // ~3 ms of host time for most new row counts of a linear layer and up to 2.6 ms for a new attention
   // shape (docs/engine.md), and the GPU waits meanwhile. A migration's first round or a prompt of a new
-  // length would pay that inside its forward pass, several times (calibration measured first rounds up
-  // to 3x the same forward repeated). So cuBLAS row counts are padded to buckets (8, 16, 32, 64, then
+  // length would pay that inside its forward pass, several times (a first forward of 372 tokens took
+  // 34.7 ms, the same forward repeated 7.1 ms). So cuBLAS row counts are padded to buckets (8, 16, 32, 64, then
   // multiples of 64), and each bucket's shapes run once when the engine is created, up to
   // kWarmUpRows rows (longer forwards pay the first use; the scores buffer for them would be large).
   static constexpr int kRowBucket = 64;
