@@ -27,8 +27,7 @@ class BlockingQueue {
   void close() {
     {
       std::lock_guard lock(mu_);
-      closed_ = true;
-      closed_flag_.store(true, std::memory_order_release);
+      closed_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
   }
@@ -43,7 +42,7 @@ class BlockingQueue {
   std::optional<T> pop_polling(std::chrono::microseconds spin) {
     const auto until = std::chrono::steady_clock::now() + spin;
     do {
-      if (queued_.load(std::memory_order_acquire) > 0 || closed_flag_.load(std::memory_order_acquire)) return pop();
+      if (queued_.load(std::memory_order_acquire) > 0 || closed_.load(std::memory_order_acquire)) return pop();
     } while (std::chrono::steady_clock::now() < until);
     return pop();
   }
@@ -65,9 +64,8 @@ class BlockingQueue {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<T> items_;
-  bool closed_ = false;
+  std::atomic<bool> closed_{false};      // written under mu_, read by pollers without it
   std::atomic<std::size_t> queued_{0};  // items_.size() for pollers that do not take the lock
-  std::atomic<bool> closed_flag_{false};
 };
 
 }  // namespace sllm::models
