@@ -156,7 +156,7 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
       say(o, line);
     }
   }
-  for (std::uint64_t size : sizes) fs::remove_all(o.scratch + "/ckpt-" + std::to_string(size >> 20) + "MiB");
+  for (const models::Checkpoint& ckpt : ckpts) fs::remove_all(ckpt.dir);
 }
 
 struct EngineShape {
