@@ -119,7 +119,8 @@ void fit_prefill(const std::vector<double>& tokens, const std::vector<double>& s
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return tokens[a] < tokens[b]; });
   // The curve over order[k..], the line over order[..k) (k = 0: no line).
   auto candidate = [&](std::size_t k) {
-    EngineProfile c;
+    EngineProfile c = e;
+    c.m0 = c.m1 = 0;
     std::vector<std::vector<double>> xc, xl;
     std::vector<double> yc, yl;
     for (std::size_t j = 0; j < order.size(); ++j) {
@@ -153,12 +154,7 @@ void fit_prefill(const std::vector<double>& tokens, const std::vector<double>& s
       if (c.prefill_fit.max_relative_error < best.prefill_fit.max_relative_error) best = c;
     }
   }
-  e.c0 = best.c0;
-  e.c1 = best.c1;
-  e.c2 = best.c2;
-  e.m0 = best.m0;
-  e.m1 = best.m1;
-  e.prefill_fit = best.prefill_fit;
+  e = best;
 }
 
 std::optional<DecodePiece> fit_decode_piece(const std::vector<double>& batch, const std::vector<double>& context,
@@ -292,7 +288,7 @@ void fit_pause(const std::vector<double>& final_round_tokens, const std::vector<
     const double p = pause_seconds[i];
     if (!(p > 0)) throw std::invalid_argument("pause fit: measured values must be positive");
     const double n = final_round_tokens[i];
-    recompute.push_back(m.a * n + m.b + m.c * recompute_squares(n, cached[i]) + m.d * n * cached[i]);
+    recompute.push_back(m.recompute_seconds(n, recompute_squares(n, cached[i]), n * cached[i]));
     num += (p - recompute.back()) / (p * p);
     den += 1.0 / (p * p);
   }

@@ -315,7 +315,7 @@ StepLaw ProfileCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu,
 double ProfileCostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
                                            std::uint64_t tokens, double sum_squares, double cached_pairs) const {
   if (const MigrationProfile* m = profile_->find_migration(model.name)) {
-    return m->a * static_cast<double>(tokens) + m->b + m->c * sum_squares + m->d * cached_pairs;
+    return m->recompute_seconds(static_cast<double>(tokens), sum_squares, cached_pairs);
   }
   return CostModel::recompute_seconds(model, gpu, gpus, tokens, sum_squares, cached_pairs);
 }

@@ -102,6 +102,9 @@ struct MigrationProfile {
   double c = 0;  // seconds per unit of S
   double d = 0;  // seconds per unit of P
   FitQuality fit;
+  double recompute_seconds(double tokens, double sum_squares, double cached_pairs) const {
+    return a * tokens + b + c * sum_squares + d * cached_pairs;
+  }
   double handoff = 0;  // seconds
   FitQuality pause_fit;
   bool operator==(const MigrationProfile&) const = default;
