@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <tuple>
 
 #include "sllm/calibrate/calibration.h"
 #include "sllm/calibrate/fit.h"
+#include "sllm/calibrate/validate.h"
 #include "sllm/sim/error.h"
 
 namespace sllm::calibrate {
@@ -330,6 +333,107 @@ TEST(CalibrateMeasurements, RoundTripAndStrictReading) {
     }
   }
   std::filesystem::remove_all(dir);
+}
+
+// Ranks of the distribution-free 90% interval for a median, from binomial tables: the largest j with
+// 1 - 2 P(Binomial(n, 1/2) < j) >= 0.9.
+TEST(CalibrateStatistics, MedianIntervalRanksMatchBinomialTables) {
+  EXPECT_EQ(median_interval_rank(1, 0.9), 0);
+  EXPECT_EQ(median_interval_rank(4, 0.9), 0);   // [min, max] covers 1 - 2/16 = 87.5%
+  EXPECT_EQ(median_interval_rank(5, 0.9), 1);   // 1 - 2/32 = 93.75%
+  EXPECT_EQ(median_interval_rank(7, 0.9), 1);   // j = 2 would cover 1 - 16/128 = 87.5%
+  EXPECT_EQ(median_interval_rank(8, 0.9), 2);   // 1 - 18/256 = 93.0%
+  EXPECT_EQ(median_interval_rank(10, 0.9), 2);  // j = 3 would cover 1 - 112/1024 = 89.1%
+  EXPECT_EQ(median_interval_rank(12, 0.9), 3);  // 1 - 158/4096 = 96.1%; j = 4: 85.4%
+  EXPECT_EQ(median_interval_rank(15, 0.9), 4);  // 1 - 1152/32768 = 96.5%; j = 5: 88.2%
+  EXPECT_EQ(median_interval_rank(10, 0.5), 4);  // 1 - 352/1024 = 65.6%; j = 5: 24.6%
+}
+
+TEST(CalibrateStatistics, MedianAndItsUncertainty) {
+  EXPECT_DOUBLE_EQ(median({3, 1, 2}), 2);
+  EXPECT_DOUBLE_EQ(median({4, 1, 3, 2}), 2.5);
+  EXPECT_TRUE(std::isnan(median({})));
+  // Five rounds: the interval is [min, max] = [95, 110] around the median 100.
+  EXPECT_DOUBLE_EQ(median_uncertainty({110, 95, 100, 103, 97}), 0.075);
+  // Ten rounds: the 2nd and 9th smallest (one outlier on each side does not widen it).
+  EXPECT_DOUBLE_EQ(median_uncertainty({50, 98, 99, 100, 100, 100, 100, 101, 102, 400}), 0.02);
+  EXPECT_TRUE(std::isinf(median_uncertainty({1, 1, 1, 1})));
+  const std::optional<Interval> five = median_interval({110, 95, 100, 103, 97});
+  ASSERT_TRUE(five);
+  EXPECT_EQ(five->low, 95);
+  EXPECT_EQ(five->high, 110);
+  EXPECT_FALSE(median_interval({1, 2, 3, 4}));
+}
+
+// A miss is "within noise" when the prediction lies inside the measured median's 90% interval: the
+// observations cannot tell the law's error from their own scatter. It stays a miss.
+TEST(CalibrateValidation, MissesInsideTheMedianIntervalAreMarkedWithinNoise) {
+  auto row = [](double predicted, std::optional<Interval> interval) {
+    ValidationRow r;
+    r.measured = {"load", "", "sllm", "ssd", 1e9, 0, 1.0};
+    r.observations = interval ? 7 : 1;
+    r.interval = interval;
+    r.predicted = predicted;
+    r.relative_error = std::abs(predicted - 1.0);
+    r.target = 0.05;
+    return r;
+  };
+  const std::vector<ValidationRow> rows = {row(1.08, Interval{0.90, 1.10}), row(1.08, Interval{0.98, 1.02}),
+                                           row(1.08, std::nullopt), row(1.02, Interval{0.90, 1.10})};
+  EXPECT_TRUE(rows[0].within_noise());
+  EXPECT_FALSE(rows[0].ok());
+  EXPECT_FALSE(rows[1].within_noise());  // outside a tight interval: the law misses
+  EXPECT_FALSE(rows[2].within_noise());  // no interval from one observation
+  EXPECT_FALSE(rows[3].within_noise());  // not a miss at all
+  std::ostringstream text, markdown;
+  print_validation(rows, text);
+  print_validation_markdown(rows, markdown);
+  EXPECT_NE(text.str().find("MISSED (within noise)"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("3 missed (1 within noise)"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("widest +-  10.0%"), std::string::npos) << text.str();
+  EXPECT_NE(markdown.str().find("| load sllm ssd | 4 | 8.00% | 6.50% | 5% | 10.0% | 3 | 1 |"), std::string::npos) << markdown.str();
+}
+
+// Rows repeating one operation (a load in rounds) are one point at their median; distinct operations
+// stay apart, in order of first appearance.
+TEST(CalibrateMeasurements, RepeatedRowsAreOnePointAtTheirMedian) {
+  const std::vector<Measurement> rows = {
+      {"load", "", "sllm", "ssd", 1e9, 0, 0.50}, {"load", "", "sllm", "dram", 1e9, 0, 0.10},
+      {"load", "", "sllm", "ssd", 1e9, 0, 0.90}, {"load", "", "sllm", "ssd", 1e9, 0, 0.52},
+      {"load", "", "torch", "ssd", 1e9, 0, 0.70}, {"load", "", "sllm", "ssd", 2e9, 0, 1.00},
+      {"prefill", "tiny-opt", "", "", 8, 64, 0.001}};
+  const std::vector<MeasuredPoint> points = measured_points(rows);
+  ASSERT_EQ(points.size(), 5u);
+  EXPECT_EQ(points[0].median.tier, "ssd");
+  EXPECT_EQ(points[0].median.x0, 1e9);
+  EXPECT_DOUBLE_EQ(points[0].median.seconds, 0.52);
+  EXPECT_EQ(points[0].observations, (std::vector<double>{0.50, 0.90, 0.52}));
+  EXPECT_EQ(points[1].median.tier, "dram");
+  EXPECT_EQ(points[2].median.mode, "torch");
+  EXPECT_EQ(points[3].median.x0, 2e9);
+  EXPECT_EQ(points[4].median.kind, "prefill");
+  EXPECT_EQ(points[4].observations.size(), 1u);
+}
+
+// A law fitted from rounds follows their medians: one slow round in five (a disk stall) at every size
+// moves it no more than the 1% noise does; a least-squares fit over the rounds would be 8% slow.
+TEST(CalibrateFit, LoadLawFromRoundsIgnoresAStalledRound) {
+  const double overhead = 0.010, bandwidth = 2e9;
+  Noise noise{7, 0.01};
+  std::vector<Measurement> rows;
+  for (int round = 0; round < 5; ++round) {
+    for (double gib : {0.25, 1.0, 2.0, 4.0}) {
+      const double bytes = gib * (1ull << 30);
+      const double stall = round == 2 ? 1.4 : 1.0;
+      rows.push_back({"load", "", "safetensors", "ssd", bytes, 0, (overhead + bytes / bandwidth) * noise() * stall});
+    }
+  }
+  Profile p;
+  fit_profile(rows, p);
+  const LoadLaw& law = *p.loader.at("safetensors").ssd;
+  EXPECT_NEAR(law.bandwidth / bandwidth, 1.0, 0.015);
+  EXPECT_NEAR(to_seconds(law.overhead), overhead, 0.006);
+  EXPECT_EQ(law.fit.points, 4);  // points, not rounds
 }
 
 // fit_profile groups measurements per law: known laws in, the same laws out.

@@ -2,6 +2,7 @@
 // loads and runs with, and that `calibrate validate` replays (no timing assertions: CI machines are noisy).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -80,8 +81,15 @@ TEST(CalibrateQuick, CpuProfileLoadsIntoTheSimulatorAndValidates) {
     loads += r.measured.kind == "load" ? 1 : 0;
   }
   // --quick: 3 checkpoint sizes x 8 loader modes (sllm, safetensors, torch and the 5 earlier ablation
-  // steps) x 2 tiers (cold from SSD, warm from DRAM).
+  // steps) x 2 tiers (cold from SSD, warm from DRAM), each the median of its 2 rounds (a row per round).
   EXPECT_EQ(loads, 3u * 8u * 2u);
+  EXPECT_EQ(std::count_if(measurements.begin(), measurements.end(), [](const auto& m) { return m.kind == "load"; }),
+            3 * 8 * 2 * 2);
+  for (const auto& r : replay) {
+    if (r.measured.kind == "load") {
+      EXPECT_EQ(r.observations, 2u) << r.measured.mode << " " << r.measured.x0;
+    }
+  }
   EXPECT_EQ(testing::run_sllmsim("calibrate validate --profile " + profile).status, 0);
   // refit: the same measurements give the same laws; machine and probes are kept.
   ASSERT_EQ(testing::run_sllmsim("calibrate refit --profile " + profile + " -o " + dir + "/refit.yaml").status, 0);

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "probes.h"
 #include "sllm/calibrate/fit.h"
@@ -29,12 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::uint64_t kMiB = 1ull << 20;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+// A load point is measured well enough when the 90% interval of its median is within +-2%: the noise
+// then takes well under half of the 5% target.
+constexpr double kLoadUncertainty = 0.02;
 
 void say(const CalibrationOptions& o, const std::string& line) {
   if (o.log) *o.log << line << std::endl;
@@ -106,10 +104,16 @@ void probe_storage(const CalibrationOptions& o, Profile& p) {
 void probe_loader(const CalibrationOptions& o, const models::Device& device, Profile& p, std::vector<Measurement>& out) {
   const std::vector<std::uint64_t> sizes = o.quick ? std::vector<std::uint64_t>{8 * kMiB, 32 * kMiB, 64 * kMiB}
                                                    : std::vector<std::uint64_t>{256 * kMiB, 1024 * kMiB, 2048 * kMiB, 4096 * kMiB};
-  // Rounds go over every size and mode in turn (not one size's repeats back to back): a disk's throughput
+  // Rounds go over every mode and size in turn (not one point's repeats back to back): a disk's throughput
   // drifts by more than the 5% target over minutes (docs/loader.md: 1.57-2.34 GB/s for one read within
-  // half an hour), and interleaving spreads a slow period over every point instead of biasing one size.
-  const int repeats = o.quick ? 2 : 5;
+  // half an hour; slow spells of 20-70 s, calibration.md), and interleaving spreads a slow period over the
+  // rounds. Within a round one mode's sizes run back to back, so that a slow spell slows all of a law's
+  // points together (its bandwidth in that round) instead of bending its shape.
+  const int base_rounds = o.quick ? 2 : 5;
+  // Then points whose median is not yet pinned down get more rounds, among themselves, up to a cap in
+  // rounds and in time: mmap and page-cache read paths scatter far more than the loader's own reads.
+  const int max_rounds = o.quick ? base_rounds : 15;
+  const double extra_seconds = o.quick ? 0 : 90;
   models::LoaderOptions lo;
   lo.chunk_bytes = o.quick ? 4 * kMiB : 32 * kMiB;
   lo.pool_bytes = sizes.back() + 2 * lo.chunk_bytes;  // a warm load finds the whole checkpoint in the pool
@@ -125,35 +129,72 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
   for (std::uint64_t size : sizes) ckpts.push_back(synth_blob_checkpoint(o.scratch + "/ckpt-" + std::to_string(size >> 20) + "MiB", size));
   // cold[size][mode], warm[size][mode]: one time per round.
   std::vector<std::vector<std::vector<double>>> cold(sizes.size(), std::vector<std::vector<double>>(modes.size())), warm = cold;
-  for (int r = 0; r < repeats; ++r) {
-    for (std::size_t si = 0; si < ckpts.size(); ++si) {
-      const models::Checkpoint& ckpt = ckpts[si];
-      for (std::size_t mi = 0; mi < modes.size(); ++mi) {
-        models::LoadOptions opt;
-        opt.device = device;
-        opt.mode = modes[mi].second;
-        opt.verify = false;  // the checksum pass is not part of what the paper's loaders do per load
-        loader.drop_cache();
-        for (std::size_t part = 0; part < ckpt.index.partitions.size(); ++part) evict_from_page_cache(ckpt.partition_path(static_cast<int>(part)));
-        models::LoadStats s;
-        loader.load(ckpt, opt, &s).reset();
-        cold[si][mi].push_back(s.seconds);
-        loader.load(ckpt, opt, &s).reset();  // the checkpoint is now in the pool / page cache
-        warm[si][mi].push_back(s.seconds);
-      }
+  auto measure = [&](std::size_t si, std::size_t mi) {
+    const models::Checkpoint& ckpt = ckpts[si];
+    models::LoadOptions opt;
+    opt.device = device;
+    opt.mode = modes[mi].second;
+    opt.verify = false;  // the checksum pass is not part of what the paper's loaders do per load
+    loader.drop_cache();
+    for (std::size_t part = 0; part < ckpt.index.partitions.size(); ++part) evict_from_page_cache(ckpt.partition_path(static_cast<int>(part)));
+    models::LoadStats s;
+    loader.load(ckpt, opt, &s).reset();
+    cold[si][mi].push_back(s.seconds);
+    loader.load(ckpt, opt, &s).reset();  // the checkpoint is now in the pool / page cache
+    warm[si][mi].push_back(s.seconds);
+  };
+  for (int r = 0; r < base_rounds; ++r) {
+    for (std::size_t mi = 0; mi < modes.size(); ++mi) {
+      for (std::size_t si = 0; si < ckpts.size(); ++si) measure(si, mi);
     }
   }
+  // A mode is settled when each of its points is; an unsettled mode gets all its sizes measured again.
+  auto settled = [&](std::size_t mi) {
+    for (std::size_t si = 0; si < ckpts.size(); ++si) {
+      if (median_uncertainty(cold[si][mi]) > kLoadUncertainty || median_uncertainty(warm[si][mi]) > kLoadUncertainty) return false;
+    }
+    return true;
+  };
+  const auto t_extra = Clock::now();
+  int extra_loads = 0;
+  for (int r = base_rounds; r < max_rounds; ++r) {
+    bool any = false;
+    for (std::size_t mi = 0; mi < modes.size(); ++mi) {
+      if (settled(mi) || since(t_extra) >= extra_seconds) continue;
+      for (std::size_t si = 0; si < ckpts.size(); ++si) measure(si, mi);
+      any = true;
+      extra_loads += static_cast<int>(ckpts.size());
+    }
+    if (!any) break;
+  }
+  if (max_rounds > base_rounds) {
+    char line[160];
+    std::snprintf(line, sizeof line, "  %d more cold+warm load pairs in %.0f s, for medians within +-%.0f%% (90%% interval)",
+                  extra_loads, since(t_extra), 100 * kLoadUncertainty);
+    say(o, line);
+  }
+  // Every round is a row: the laws are fitted to each point's median (measured_points), and the rounds
+  // stay in the file to show the spread.
   for (std::size_t si = 0; si < ckpts.size(); ++si) {
     const double bytes = static_cast<double>(ckpts[si].index.total_bytes());
     for (std::size_t mi = 0; mi < modes.size(); ++mi) {
       const std::string& mode_name = modes[mi].first;
-      const double c = median(cold[si][mi]), w = median(warm[si][mi]);
-      out.push_back({"load", "", mode_name, "ssd", bytes, 0, c});
-      out.push_back({"load", "", mode_name, "dram", bytes, 0, w});
-      char line[160];
-      std::snprintf(line, sizeof line, "  load %-11s %6.0f MiB: cold %.4f s (%s), warm %.4f s (%s)", mode_name.c_str(),
-                    bytes / kMiB, c, gbps(bytes / c).c_str(), w, gbps(bytes / w).c_str());
-      say(o, line);
+      for (double t : cold[si][mi]) out.push_back({"load", "", mode_name, "ssd", bytes, 0, t});
+      for (double t : warm[si][mi]) out.push_back({"load", "", mode_name, "dram", bytes, 0, t});
+      auto summary = [&](const std::vector<double>& rounds) {
+        const double t = median(rounds), u = median_uncertainty(rounds);
+        char text[80];
+        std::snprintf(text, sizeof text, "%.4f s (%s", t, gbps(bytes / t).c_str());
+        std::string line = text;
+        if (std::isfinite(u)) {
+          std::snprintf(text, sizeof text, ", +-%.1f%%", 100 * u);
+          line += text;
+        }
+        return line + ")";
+      };
+      say(o, "  load " + mode_name + " " + std::to_string(static_cast<long long>(bytes / kMiB)) + " MiB: cold " +
+                 summary(cold[si][mi]) + ", warm " + summary(warm[si][mi]) + ", " + std::to_string(cold[si][mi].size()) +
+                 " rounds");
     }
   }
   for (const models::Checkpoint& ckpt : ckpts) fs::remove_all(ckpt.dir);
@@ -393,12 +434,27 @@ MigrationProbeSize size_migration_probe(double load_seconds, double step_seconds
   return size;
 }
 
-void fit_profile(const std::vector<Measurement>& ms, Profile& p) {
+std::vector<MeasuredPoint> measured_points(const std::vector<Measurement>& rows) {
+  using Key = std::tuple<std::string, std::string, std::string, std::string, double, double>;
+  std::map<Key, std::size_t> index;
+  std::vector<MeasuredPoint> points;
+  for (const Measurement& m : rows) {
+    const auto [it, fresh] = index.try_emplace(Key{m.kind, m.model, m.mode, m.tier, m.x0, m.x1}, points.size());
+    if (fresh) points.push_back({m, {}});
+    points[it->second].observations.push_back(m.seconds);
+  }
+  for (MeasuredPoint& pt : points) pt.median.seconds = median(pt.observations);
+  return points;
+}
+
+void fit_profile(const std::vector<Measurement>& rows, Profile& p) {
   // Group the points of each law.
+  const std::vector<MeasuredPoint> points = measured_points(rows);
   std::map<std::pair<std::string, std::string>, std::pair<std::vector<double>, std::vector<double>>> loads;
   std::map<std::string, std::vector<const Measurement*>> prefill, decode, recompute, pause;
   std::vector<std::string> engine_order, migration_order;
-  for (const Measurement& m : ms) {
+  for (const MeasuredPoint& pt : points) {
+    const Measurement& m = pt.median;
     if (m.kind == "load") {
       auto& [x, y] = loads[{m.mode, m.tier}];
       x.push_back(m.x0);

@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace sllm::calibrate {
@@ -92,6 +93,40 @@ LinearFit fit_linear(const std::vector<std::vector<double>>& x, const std::vecto
   fit.coefficients = coef;
   fit.quality = fit_quality(predict(x, coef), y);
   return fit;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int median_interval_rank(int n, double coverage) {
+  // P(Binomial(n, 1/2) <= k), summed exactly enough for the n of repeated measurements (< 1000).
+  double term = std::pow(0.5, n), below = 0;  // P(X = k), P(X < j)
+  int j = 0;
+  for (int k = 0; 2 * (k + 1) <= n + 1; ++k) {
+    below += term;  // now P(X <= k) = P(X < k + 1)
+    if (1 - 2 * below < coverage) break;
+    j = k + 1;
+    term = term * (n - k) / (k + 1);
+  }
+  return j;
+}
+
+std::optional<Interval> median_interval(std::vector<double> v) {
+  const int n = static_cast<int>(v.size());
+  const int j = median_interval_rank(n, 0.9);
+  if (j == 0) return std::nullopt;
+  std::sort(v.begin(), v.end());
+  return Interval{v[static_cast<std::size_t>(j - 1)], v[static_cast<std::size_t>(n - j)]};
+}
+
+double median_uncertainty(const std::vector<double>& v) {
+  const std::optional<Interval> i = median_interval(v);
+  if (!i) return std::numeric_limits<double>::infinity();
+  return (i->high - i->low) / (2 * median(v));
 }
 
 LoadLaw fit_load(const std::vector<double>& bytes, const std::vector<double>& seconds) {

@@ -19,8 +19,8 @@ struct CalibrationOptions {
   std::ostream* log = nullptr; // progress lines
 };
 
-// One measured operation, in the units of the law it feeds. Kinds and fields:
-//   load      mode (sllm|safetensors|torch), tier (ssd|dram), x0 = bytes
+// One observation of an operation, in the units of the law it feeds. Kinds and fields:
+//   load      mode (sllm|safetensors|torch|...), tier (ssd|dram), x0 = bytes; one row per round
 //   prefill   model, x0 = prompt tokens, x1 = sum of squared prompt lengths
 //   decode    model, x0 = batch, x1 = total context of the batch (after the step's token)
 //   recompute model, x0 = tokens recomputed in a migration round, x1 = tokens already cached
@@ -30,6 +30,15 @@ struct Measurement {
   double x0 = 0, x1 = 0;
   double seconds = 0;
 };
+
+// The rows of one operation (same kind, model, mode, tier, x0 and x1) and the value its law is fitted to
+// and validated against: their median.
+struct MeasuredPoint {
+  Measurement median;                // seconds: the median observation
+  std::vector<double> observations;  // in measurement order
+};
+// Groups rows by operation, in order of first appearance.
+std::vector<MeasuredPoint> measured_points(const std::vector<Measurement>& rows);
 
 // CSV with a header; read back strictly (InputError with file:line).
 void write_measurements(const std::vector<Measurement>& rows, const std::string& path);

@@ -27,6 +27,22 @@ LinearFit fit_linear(const std::vector<std::vector<double>>& x, const std::vecto
 // are equal and the fit is exact) and the largest |pred - y| / y.
 FitQuality fit_quality(const std::vector<double>& predicted, const std::vector<double>& y);
 
+// The middle value (the mean of the two middle values for an even count); NaN for none.
+double median(std::vector<double> values);
+
+// How well n observations pin their median down: the distribution-free interval [x(j), x(n+1-j)] of the
+// order statistics (1-based) with the largest j whose coverage 1 - 2 P(Binomial(n, 1/2) < j) is at least
+// `coverage`. Returns j, or 0 when even [min, max] covers less (n < 5 at 90%).
+int median_interval_rank(int n, double coverage);
+struct Interval {
+  double low = 0, high = 0;
+};
+// That interval at 90% coverage; nullopt when there are too few observations for one.
+std::optional<Interval> median_interval(std::vector<double> values);
+// Half its width relative to the median; infinity without one. A point is measured well enough when
+// this is well under the error target.
+double median_uncertainty(const std::vector<double>& values);
+
 // time = overhead + bytes / bandwidth.
 LoadLaw fit_load(const std::vector<double>& bytes, const std::vector<double>& seconds);
 // The accuracy targets on a GPU host (relative error): loads, prefill and decode; migration.

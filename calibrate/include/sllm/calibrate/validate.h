@@ -2,23 +2,31 @@
 // ClusterState load estimate over the profile-configured topology, and the ProfileCostModel) and compares.
 #pragma once
 
+#include <cstddef>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sllm/calibrate/calibration.h"
+#include "sllm/calibrate/fit.h"
 
 namespace sllm::calibrate {
 
 struct ValidationRow {
-  Measurement measured;
+  Measurement measured;  // seconds: the median of the operation's observations (measured_points)
+  std::size_t observations = 1;
+  std::optional<Interval> interval;  // the 90% interval of that median (median_interval), from 5 observations
   double predicted = 0;  // seconds
   double relative_error = 0;
   double target = 0;     // allowed relative error for this kind on a GPU host
   bool ok() const { return relative_error <= target; }
+  // A miss that the measurement cannot pin on the law: the prediction lies inside the median's interval,
+  // so the observations scatter more than the error. Still a miss (--check fails on it).
+  bool within_noise() const { return !ok() && interval && predicted >= interval->low && predicted <= interval->high; }
 };
 
-// `profile_path` is read with the scenario machinery (cluster.profile) so that the replay goes through
+// One row per operation. `profile_path` is read with the scenario machinery (cluster.profile) so that the replay goes through
 // exactly what a simulation config naming it would get.
 std::vector<ValidationRow> validate(const std::string& profile_path, const std::vector<Measurement>& measurements);
 
