@@ -110,8 +110,8 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
   // rounds. Within a round one mode's sizes run back to back, so that a slow spell slows all of a law's
   // points together (its bandwidth in that round) instead of bending its shape.
   const int base_rounds = o.quick ? 2 : 5;
-  // Then points whose median is not yet pinned down get more rounds, among themselves, up to a cap in
-  // rounds and in time: mmap and page-cache read paths scatter far more than the loader's own reads.
+  // Then modes with a point whose median is not yet pinned down get more rounds, up to a cap in rounds and
+  // in time: a shared virtual disk's reads scatter by +-15-20% (calibration.md), far more than the target.
   const int max_rounds = o.quick ? base_rounds : 15;
   const double extra_seconds = o.quick ? 0 : 90;
   models::LoaderOptions lo;

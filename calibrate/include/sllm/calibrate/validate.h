@@ -26,8 +26,8 @@ struct ValidationRow {
   bool within_noise() const { return !ok() && interval && predicted >= interval->low && predicted <= interval->high; }
 };
 
-// One row per operation. `profile_path` is read with the scenario machinery (cluster.profile) so that the replay goes through
-// exactly what a simulation config naming it would get.
+// One row per operation. `profile_path` is read with the scenario machinery (cluster.profile) so that the
+// replay goes through exactly what a simulation config naming it would get.
 std::vector<ValidationRow> validate(const std::string& profile_path, const std::vector<Measurement>& measurements);
 
 // One line per operation, then a summary per kind (max and mean relative error, target, verdict).
