@@ -1195,62 +1195,79 @@ std::unique_ptr<Engine> create_cuda_engine(const ModelArch& arch, const TensorSo
 
 }  // namespace detail
 
+namespace {
+// What the ceilings probe creates, released on every path out of it (a failed CUDA call throws).
+struct ProbeResources {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  cublasHandle_t blas = nullptr;
+  std::vector<void*> buffers;
+  template <typename T>
+  T* alloc(size_t count) {
+    buffers.push_back(nullptr);  // room first: push_back cannot throw with the allocation made
+    buffers.back() = device_alloc<T>(count);
+    return static_cast<T*>(buffers.back());
+  }
+  void free_buffers() {
+    for (void* p : buffers) cudaFree(p);
+    buffers.clear();
+  }
+  ~ProbeResources() {
+    free_buffers();
+    if (blas) cublasDestroy(blas);
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+    if (stream) cudaStreamDestroy(stream);
+  }
+};
+}  // namespace
+
 CudaCeilings measure_cuda_ceilings(int device_index, std::int64_t m, std::int64_t n, std::int64_t k) {
   const Device device{Device::Kind::kCuda, device_index};
   require_gpu(device);
   CudaCeilings out;
-  cudaStream_t stream;
-  CUDA_CHECK(cudaStreamCreate(&stream));
-  cudaEvent_t start, stop;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
+  ProbeResources r;
+  CUDA_CHECK(cudaStreamCreate(&r.stream));
+  CUDA_CHECK(cudaEventCreate(&r.start));
+  CUDA_CHECK(cudaEventCreate(&r.stop));
   auto time_ms = [&](auto&& body, int repeats) {
     body();  // warm-up
-    CUDA_CHECK(cudaEventRecord(start, stream));
+    CUDA_CHECK(cudaEventRecord(r.start, r.stream));
     for (int i = 0; i < repeats; ++i) body();
-    CUDA_CHECK(cudaEventRecord(stop, stream));
-    CUDA_CHECK(cudaEventSynchronize(stop));
+    CUDA_CHECK(cudaEventRecord(r.stop, r.stream));
+    CUDA_CHECK(cudaEventSynchronize(r.stop));
     float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    CUDA_CHECK(cudaEventElapsedTime(&ms, r.start, r.stop));
     return static_cast<double>(ms) / repeats;
   };
   {  // device-to-device copy of 2 GiB: bytes read plus bytes written
     const size_t bytes = 2ull << 30;
-    auto* a = device_alloc<half>(bytes / 2);
-    auto* b = device_alloc<half>(bytes / 2);
-    fill_random_kernel<<<1024, 256, 0, stream>>>(a, bytes / 2, 1);
-    const double ms = time_ms([&] { CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream)); }, 10);
+    auto* a = r.alloc<half>(bytes / 2);
+    auto* b = r.alloc<half>(bytes / 2);
+    fill_random_kernel<<<1024, 256, 0, r.stream>>>(a, bytes / 2, 1);
+    const double ms = time_ms([&] { CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, r.stream)); }, 10);
     out.copy_bytes_per_second = 2.0 * static_cast<double>(bytes) / (ms * 1e-3);
-    cudaFree(a);
-    cudaFree(b);
+    r.free_buffers();  // 4 GiB, not held through the GEMM
   }
   {  // cuBLAS fp16 GEMM, fp32 accumulation, random inputs
-    cublasHandle_t blas;
-    BLAS_CHECK(cublasCreate(&blas));
-    BLAS_CHECK(cublasSetStream(blas, stream));
-    auto* A = device_alloc<half>(static_cast<size_t>(m * k));
-    auto* B = device_alloc<half>(static_cast<size_t>(k * n));
-    auto* Cm = device_alloc<half>(static_cast<size_t>(m * n));
-    fill_random_kernel<<<1024, 256, 0, stream>>>(A, static_cast<size_t>(m * k), 2);
-    fill_random_kernel<<<1024, 256, 0, stream>>>(B, static_cast<size_t>(k * n), 3);
+    BLAS_CHECK(cublasCreate(&r.blas));
+    BLAS_CHECK(cublasSetStream(r.blas, r.stream));
+    auto* A = r.alloc<half>(static_cast<size_t>(m * k));
+    auto* B = r.alloc<half>(static_cast<size_t>(k * n));
+    auto* Cm = r.alloc<half>(static_cast<size_t>(m * n));
+    fill_random_kernel<<<1024, 256, 0, r.stream>>>(A, static_cast<size_t>(m * k), 2);
+    fill_random_kernel<<<1024, 256, 0, r.stream>>>(B, static_cast<size_t>(k * n), 3);
     const float alpha = 1.0f, beta = 0.0f;
     const double ms = time_ms(
         [&] {
-          BLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(n),
+          BLAS_CHECK(cublasGemmEx(r.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(n),
                                   static_cast<int>(k), &alpha, A, CUDA_R_16F, static_cast<int>(k), B, CUDA_R_16F,
                                   static_cast<int>(k), &beta, Cm, CUDA_R_16F, static_cast<int>(m), CUBLAS_COMPUTE_32F,
                                   CUBLAS_GEMM_DEFAULT));
         },
         20);
     out.gemm_flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) / (ms * 1e-3);
-    cudaFree(A);
-    cudaFree(B);
-    cudaFree(Cm);
-    cublasDestroy(blas);
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  cudaStreamDestroy(stream);
   return out;
 }
 

@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
 #include "sllm/models/engine.h"
 #include "sllm/models/migration.h"
 #include "sllm/models/tensor_layout.h"
+#include "sllm/sim/error.h"
 #include "sllm/sim/model_arch.h"
 
 namespace {
@@ -94,8 +96,7 @@ double append_chunk(Engine& e, const std::vector<TokenId>& prompt, int context, 
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a crash must not swallow the lines printed before it
+int run_bench(int argc, char** argv) {
   std::string model = "opt-6.7b", device_text = "cuda:0";
   bool decode_only = false;
   for (int i = 1; i < argc; ++i) {
@@ -233,4 +234,17 @@ int main(int argc, char** argv) {
               identical ? "yes" : "no");
   print_batches();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a crash must not swallow the lines printed before it
+  try {
+    return run_bench(argc, argv);
+  } catch (const sllm::InputError& e) {  // a bad --model or --device
+    std::fprintf(stderr, "bench_engine_cuda: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_engine_cuda: %s\n", e.what());
+    return 1;
+  }
 }
