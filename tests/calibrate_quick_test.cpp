@@ -33,6 +33,10 @@ TEST(CalibrateQuick, CpuProfileLoadsIntoTheSimulatorAndValidates) {
   EXPECT_FALSE(p.machine.cpu.empty());
   EXPECT_FALSE(p.machine.date.empty());
   EXPECT_TRUE(p.probes.count("ssd_read_best"));
+  // Probe migrations complete on a CPU too (a source that cannot outlast the destination's load waits for
+  // it), so the CPU profile has migration laws fitted from real rounds.
+  EXPECT_FALSE(p.migration.empty());
+  for (const MigrationProfile& m : p.migration) EXPECT_GE(m.pause_fit.points, 1) << m.model;
   for (const char* mode : {"sllm", "safetensors", "torch"}) {
     ASSERT_TRUE(p.loader.count(mode)) << mode;
     ASSERT_TRUE(p.loader.at(mode).ssd && p.loader.at(mode).dram) << mode;
