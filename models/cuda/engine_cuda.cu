@@ -562,6 +562,29 @@ T* device_alloc(size_t count) {
   return static_cast<T*>(p);
 }
 
+// Device allocations freed together: by free_all(), at the latest when this is destroyed.
+class DeviceAllocations {
+ public:
+  DeviceAllocations() = default;
+  DeviceAllocations(const DeviceAllocations&) = delete;
+  DeviceAllocations& operator=(const DeviceAllocations&) = delete;
+  ~DeviceAllocations() { free_all(); }
+
+  template <typename T>
+  T* alloc(size_t count) {
+    pointers_.push_back(nullptr);  // room first: recording cannot throw once the memory is allocated
+    pointers_.back() = device_alloc<T>(count);
+    return static_cast<T*>(pointers_.back());
+  }
+  void free_all() {
+    for (void* p : pointers_) cudaFree(p);
+    pointers_.clear();
+  }
+
+ private:
+  std::vector<void*> pointers_;
+};
+
 void require_gpu(const Device& device) {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
@@ -820,8 +843,7 @@ class CudaEngine final : public Engine {
 
   void release() {
     if (device_.index >= 0) cudaSetDevice(device_.index);
-    for (void* p : owned_) cudaFree(p);
-    owned_.clear();
+    owned_.free_all();
     free_buffers();
     if (scores_) cudaFree(scores_);
     if (probs_) cudaFree(probs_);
@@ -912,8 +934,7 @@ class CudaEngine final : public Engine {
       }
     }
     if (!uploads.empty()) {
-      auto* block = device_alloc<std::byte>(upload_bytes);
-      owned_.push_back(block);
+      auto* block = owned_.alloc<std::byte>(upload_bytes);
       std::vector<std::uint16_t> staging;
       size_t i = 0;
       for (const Want& want : wants) {
@@ -935,8 +956,7 @@ class CudaEngine final : public Engine {
     if (!opt) {
       std::vector<double> inv(static_cast<size_t>(a.head_dim / 2));
       for (size_t i = 0; i < inv.size(); ++i) inv[i] = std::pow(a.rope_theta, -2.0 * static_cast<double>(i) / a.head_dim);
-      inv_freq_ = device_alloc<double>(inv.size());
-      owned_.push_back(inv_freq_);
+      inv_freq_ = owned_.alloc<double>(inv.size());
       CUDA_CHECK(cudaMemcpy(inv_freq_, inv.data(), inv.size() * sizeof(double), cudaMemcpyHostToDevice));
     }
   }
@@ -945,10 +965,8 @@ class CudaEngine final : public Engine {
     const size_t kv_dim = static_cast<size_t>(arch_.kv_heads) * arch_.head_dim;
     // Zeroed: padded attention reads positions past a sequence's end (with probability 0), which must be finite.
     const size_t elements = kv_dim * cache_positions() * config_.max_sequences * layers_.size();
-    cache_k_ = device_alloc<half>(elements);
-    owned_.push_back(cache_k_);
-    cache_v_ = device_alloc<half>(elements);
-    owned_.push_back(cache_v_);
+    cache_k_ = owned_.alloc<half>(elements);
+    cache_v_ = owned_.alloc<half>(elements);
     CUDA_CHECK(cudaMemset(cache_k_, 0, elements * sizeof(half)));
     CUDA_CHECK(cudaMemset(cache_v_, 0, elements * sizeof(half)));
     lengths_.assign(static_cast<size_t>(config_.max_sequences), 0);
@@ -970,21 +988,13 @@ class CudaEngine final : public Engine {
   void free_buffers() {
     for (auto& [rows, exec] : graphs_) cudaGraphExecDestroy(exec);
     graphs_.clear();
-    for (void* p : buffers_) cudaFree(p);
-    buffers_.clear();
+    buffers_.free_all();
     if (host_ints_) cudaFreeHost(host_ints_);
     if (host_next_) cudaFreeHost(host_next_);
     host_ints_ = nullptr;
     host_next_ = nullptr;
     rows_capacity_ = 0;
     chunks_capacity_ = 0;
-  }
-
-  template <typename T>
-  T* buffer(size_t count) {
-    T* p = device_alloc<T>(count);
-    buffers_.push_back(p);
-    return p;
   }
 
   void ensure_buffers(int rows, int chunks) {
@@ -999,20 +1009,20 @@ class CudaEngine final : public Engine {
     const ModelArch& a = arch_;
     const size_t q_dim = static_cast<size_t>(a.heads) * a.head_dim, kv_dim = static_cast<size_t>(a.kv_heads) * a.head_dim;
     const size_t wide = std::max({static_cast<size_t>(a.ffn), static_cast<size_t>(a.hidden), q_dim});
-    x_ = buffer<float>(R * a.hidden);
-    xn_ = buffer<half>(R * a.hidden);
-    q_ = buffer<half>(R * q_dim);
-    k_ = buffer<half>(R * kv_dim);
-    v_ = buffer<half>(R * kv_dim);
-    attn_ = buffer<half>(R * wide);
-    t1_ = buffer<half>(R * wide);
-    t2_ = buffer<half>(R * wide);
-    ints_ = buffer<int>(3 * R + static_cast<size_t>(chunks_capacity_));
-    last_rows_ = buffer<half>(static_cast<size_t>(chunks_capacity_) * a.hidden);
-    logits_ = buffer<float>(static_cast<size_t>(chunks_capacity_) * a.vocab);
-    next_ = buffer<int>(static_cast<size_t>(chunks_capacity_));
-    attention_partials_ = buffer<float>(R * a.heads * kDecodeAttentionSplits * (2 + static_cast<size_t>(a.head_dim)));
-    attention_tickets_ = buffer<unsigned>(R * a.heads);
+    x_ = buffers_.alloc<float>(R * a.hidden);
+    xn_ = buffers_.alloc<half>(R * a.hidden);
+    q_ = buffers_.alloc<half>(R * q_dim);
+    k_ = buffers_.alloc<half>(R * kv_dim);
+    v_ = buffers_.alloc<half>(R * kv_dim);
+    attn_ = buffers_.alloc<half>(R * wide);
+    t1_ = buffers_.alloc<half>(R * wide);
+    t2_ = buffers_.alloc<half>(R * wide);
+    ints_ = buffers_.alloc<int>(3 * R + static_cast<size_t>(chunks_capacity_));
+    last_rows_ = buffers_.alloc<half>(static_cast<size_t>(chunks_capacity_) * a.hidden);
+    logits_ = buffers_.alloc<float>(static_cast<size_t>(chunks_capacity_) * a.vocab);
+    next_ = buffers_.alloc<int>(static_cast<size_t>(chunks_capacity_));
+    attention_partials_ = buffers_.alloc<float>(R * a.heads * kDecodeAttentionSplits * (2 + static_cast<size_t>(a.head_dim)));
+    attention_tickets_ = buffers_.alloc<unsigned>(R * a.heads);
     CUDA_CHECK(cudaMemsetAsync(attention_tickets_, 0, R * a.heads * sizeof(unsigned), stream_));
     CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_ints_), (3 * R + static_cast<size_t>(chunks_capacity_)) * sizeof(int),
                              cudaHostAllocDefault));
@@ -1159,7 +1169,7 @@ class CudaEngine final : public Engine {
 
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
-  std::vector<void*> owned_, buffers_;
+  DeviceAllocations owned_, buffers_;  // for the engine's life; the forward's buffers (regrown)
   const half *embed_ = nullptr, *positions_ = nullptr, *final_w_ = nullptr, *final_b_ = nullptr, *lm_head_ = nullptr;
   std::vector<LayerWeights> layers_;
   double* inv_freq_ = nullptr;
@@ -1201,19 +1211,9 @@ struct ProbeResources {
   cudaStream_t stream = nullptr;
   cudaEvent_t start = nullptr, stop = nullptr;
   cublasHandle_t blas = nullptr;
-  std::vector<void*> buffers;
-  template <typename T>
-  T* alloc(size_t count) {
-    buffers.push_back(nullptr);  // room first: push_back cannot throw with the allocation made
-    buffers.back() = device_alloc<T>(count);
-    return static_cast<T*>(buffers.back());
-  }
-  void free_buffers() {
-    for (void* p : buffers) cudaFree(p);
-    buffers.clear();
-  }
+  DeviceAllocations buffers;
   ~ProbeResources() {
-    free_buffers();
+    buffers.free_all();
     if (blas) cublasDestroy(blas);
     if (start) cudaEventDestroy(start);
     if (stop) cudaEventDestroy(stop);
@@ -1242,19 +1242,19 @@ CudaCeilings measure_cuda_ceilings(int device_index, std::int64_t m, std::int64_
   };
   {  // device-to-device copy of 2 GiB: bytes read plus bytes written
     const size_t bytes = 2ull << 30;
-    auto* a = r.alloc<half>(bytes / 2);
-    auto* b = r.alloc<half>(bytes / 2);
+    auto* a = r.buffers.alloc<half>(bytes / 2);
+    auto* b = r.buffers.alloc<half>(bytes / 2);
     fill_random_kernel<<<1024, 256, 0, r.stream>>>(a, bytes / 2, 1);
     const double ms = time_ms([&] { CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, r.stream)); }, 10);
     out.copy_bytes_per_second = 2.0 * static_cast<double>(bytes) / (ms * 1e-3);
-    r.free_buffers();  // 4 GiB, not held through the GEMM
+    r.buffers.free_all();  // 4 GiB, not held through the GEMM
   }
   {  // cuBLAS fp16 GEMM, fp32 accumulation, random inputs
     BLAS_CHECK(cublasCreate(&r.blas));
     BLAS_CHECK(cublasSetStream(r.blas, r.stream));
-    auto* A = r.alloc<half>(static_cast<size_t>(m * k));
-    auto* B = r.alloc<half>(static_cast<size_t>(k * n));
-    auto* Cm = r.alloc<half>(static_cast<size_t>(m * n));
+    auto* A = r.buffers.alloc<half>(static_cast<size_t>(m * k));
+    auto* B = r.buffers.alloc<half>(static_cast<size_t>(k * n));
+    auto* Cm = r.buffers.alloc<half>(static_cast<size_t>(m * n));
     fill_random_kernel<<<1024, 256, 0, r.stream>>>(A, static_cast<size_t>(m * k), 2);
     fill_random_kernel<<<1024, 256, 0, r.stream>>>(B, static_cast<size_t>(k * n), 3);
     const float alpha = 1.0f, beta = 0.0f;
