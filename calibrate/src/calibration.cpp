@@ -107,9 +107,9 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
                                                    : std::vector<std::uint64_t>{256 * kMiB, 1024 * kMiB, 2048 * kMiB, 4096 * kMiB};
   // Rounds go over every mode and size in turn (not one point's repeats back to back): a disk's throughput
   // drifts by more than the 5% target over minutes (docs/loader.md: 1.57-2.34 GB/s for one read within
-  // half an hour; slow spells of 20-70 s, calibration.md), and interleaving spreads a slow period over the
-  // rounds. Within a round one mode's sizes run back to back, so that a slow spell slows all of a law's
-  // points together (its bandwidth in that round) instead of bending its shape.
+  // half an hour; slow spells of tens of seconds, calibration.md), and interleaving spreads a slow period
+  // over the rounds. Within a round one mode's sizes run back to back, so that a slow spell slows all of a
+  // law's points together (its bandwidth in that round) instead of bending its shape.
   const int base_rounds = o.quick ? 2 : 5;
   // Then modes with a point whose median is not yet pinned down get more rounds, up to a cap in rounds and
   // in time: a shared virtual disk's reads scatter by +-15-20% (calibration.md), far more than the target.
