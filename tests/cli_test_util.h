@@ -22,6 +22,7 @@ inline CliResult run_sllmsim(const std::string& args, const std::string& env = "
   const std::string cmd = env + " " + (binary != nullptr ? binary : SLLM_BINARY) + " " + args + " 2>&1";
   CliResult r;
   FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;  // could not start a shell: status -1
   std::array<char, 4096> buf{};
   for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) r.output.append(buf.data(), n);
   const int status = ::pclose(p);
