@@ -91,6 +91,8 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(s.rejected),
               s.completed ? static_cast<double>(s.cold_starts) / static_cast<double>(s.completed) : 0.0,
               s.latency.mean, s.latency.p99);
+  std::printf("  fingerprint %016llx (event order; identical before and after a refactor)\n",
+              static_cast<unsigned long long>(s.fingerprint));
   std::printf("  simulated time %.0f s, %llu events (%.2f M events/s)\n", sllm::to_seconds(s.makespan),
               static_cast<unsigned long long>(s.events), static_cast<double>(s.events) / wall / 1e6);
   std::printf("  wall %.3f s -> %.0f simulated requests/s (target >= 250000: %s)\n", wall, rate,
