@@ -14,7 +14,7 @@
 #include "sllm/calibrate/calibration.h"
 #include "sllm/calibrate/fit.h"
 #include "sllm/calibrate/validate.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm::calibrate {
 namespace {

@@ -21,8 +21,8 @@
 #include "sllm/models/loader.h"
 #include "sllm/models/safetensors.h"
 #include "sllm/models/tensor_layout.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/error.h"
+#include "sllm/core/model_arch.h"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "sllm/models/engine.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/error.h"
+#include "sllm/core/model_arch.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "sllm/models/engine.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/model_arch.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include "ckpt_test_fixtures.h"
 #include "sllm/models/checkpoint.h"
 #include "sllm/models/loader.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 
 #include "sllm/models/engine.h"
 #include "sllm/models/migration.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/model_arch.h"
 
 namespace {
 

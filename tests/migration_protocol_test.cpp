@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "sllm/sim/migration_protocol.h"
+#include "sllm/core/migration_protocol.h"
 
 namespace {
 

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "sllm/models/tensor_layout.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/error.h"
+#include "sllm/core/model_arch.h"
 
 namespace sllm {
 namespace {

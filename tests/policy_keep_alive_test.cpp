@@ -75,7 +75,7 @@ TEST(HybridKeepAlive, RejectsUnknownKeysAndBadRanges) {
 // Requests every 600 s (idle ~599.9 s, bin 9): once 5 idle times are in, pre-warm = 0.9 x 540 s =
 // 486 s after the instance goes idle, kept 660 - 486 = 174 s, so the next request finds it loaded.
 TEST(HybridKeepAlive, PrewarmsAPeriodicModel) {
-  std::vector<traces::RequestSpec> reqs;
+  std::vector<RequestSpec> reqs;
   for (int i = 0; i < 15; ++i) reqs.push_back(request(600.0 * i, 0, 10, 5));
   const auto run = [&](const std::string& keep_alive, const std::string& name) {
     const Scenario sc = scenario_from_yaml(

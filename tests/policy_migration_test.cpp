@@ -26,7 +26,7 @@ struct Outcome {
 
 Outcome run_contention(const std::string& policy, double b_arrival, const std::string& name, bool with_b = true) {
   const Scenario sc = scenario_from_yaml(policy_cluster_yaml(2, 4, true, 1, policy));
-  std::vector<traces::RequestSpec> reqs = {request(0.0, 3, 10, 1), request(0.1, 1, kAInput, kAOutput)};
+  std::vector<RequestSpec> reqs = {request(0.0, 3, 10, 1), request(0.1, 1, kAInput, kAOutput)};
   if (with_b) reqs.push_back(request(b_arrival, 0, 10, 10));
   const std::string dir = temp_dir(name);
   Simulator sim(sc);

@@ -16,7 +16,7 @@ namespace {
 
 const std::string kTrace = shared_data_path("traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv");
 
-std::function<std::unique_ptr<traces::RequestSource>()> trace_window(std::uint32_t models) {
+std::function<std::unique_ptr<RequestSource>()> trace_window(std::uint32_t models) {
   return [models]() {
     const ConfigNode workload = ConfigNode::load_string(
         "{kind: trace, format: azure-llm, path: '" + kTrace + "', mapping: round-robin, lengths: trace, "
@@ -25,9 +25,9 @@ std::function<std::unique_ptr<traces::RequestSource>()> trace_window(std::uint32
   };
 }
 
-std::uint64_t count_requests(const std::function<std::unique_ptr<traces::RequestSource>()>& make) {
+std::uint64_t count_requests(const std::function<std::unique_ptr<RequestSource>()>& make) {
   auto source = make();
-  traces::RequestSpec spec;
+  RequestSpec spec;
   std::uint64_t n = 0;
   while (source->next(spec)) ++n;
   return n;

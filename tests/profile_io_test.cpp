@@ -9,7 +9,7 @@
 #include "policy_test_util.h"
 #include "sllm/sim/cluster.h"
 #include "sllm/sim/cost_model.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/sim/profile.h"
 
 namespace sllm {

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "sim_test_util.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/units.h"
+#include "sllm/core/error.h"
+#include "sllm/core/units.h"
 
 namespace sllm {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "sim_test_util.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/model_arch.h"
 
 namespace sllm {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "sim_test_util.h"
-#include "sllm/sim/model_arch.h"
-#include "sllm/sim/random.h"
+#include "sllm/core/model_arch.h"
+#include "sllm/core/random.h"
 
 namespace sllm {
 namespace {

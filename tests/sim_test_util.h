@@ -14,7 +14,7 @@
 
 #include <unistd.h>
 
-#include "sllm/sim/config_node.h"
+#include "sllm/core/config_node.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/simulator.h"
 #include "sllm/traces/synthetic.h"
@@ -90,8 +90,8 @@ inline std::vector<Row> read_csv(const std::string& path) {
 
 inline double num(const Row& r, const std::string& key) { return std::stod(r.at(key)); }
 
-inline traces::RequestSpec request(double arrival_s, std::uint32_t model, std::uint32_t input, std::uint32_t output) {
-  traces::RequestSpec s;
+inline RequestSpec request(double arrival_s, std::uint32_t model, std::uint32_t input, std::uint32_t output) {
+  RequestSpec s;
   s.arrival = from_seconds(arrival_s);
   s.model = model;
   s.input_tokens = input;
@@ -99,10 +99,10 @@ inline traces::RequestSpec request(double arrival_s, std::uint32_t model, std::u
   return s;
 }
 
-inline RunOptions with_requests(std::vector<traces::RequestSpec> list, const std::string& dir = "") {
+inline RunOptions with_requests(std::vector<RequestSpec> list, const std::string& dir = "") {
   RunOptions o;
   o.output_dir = dir;
-  o.source = [list]() -> std::unique_ptr<traces::RequestSource> {
+  o.source = [list]() -> std::unique_ptr<RequestSource> {
     return std::make_unique<traces::ListSource>(list);
   };
   return o;

@@ -6,14 +6,14 @@
 #include <vector>
 
 #include "sllm/sim/cost_model.h"
-#include "sllm/sim/random.h"
+#include "sllm/core/random.h"
 #include "sllm/traces/synthetic.h"
 #include "sllm/traces/token_lengths.h"
 
 namespace sllm {
 namespace {
 
-using traces::RequestSpec;
+using sllm::RequestSpec;
 
 TEST(Random, GammaMeanAndCv) {
   for (const double cv : {0.5, 1.0, 2.0}) {

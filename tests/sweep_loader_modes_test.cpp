@@ -8,8 +8,8 @@
 #include <string>
 
 #include "sim_test_util.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/error.h"
+#include "sllm/core/model_arch.h"
 
 namespace sllm {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "cli_test_util.h"
 #include "sim_test_util.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/sim/sweep.h"
 
 namespace sllm {

@@ -10,9 +10,9 @@
 #include <map>
 
 #include "sim_test_util.h"
-#include "sllm/sim/config_node.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/workload.h"
+#include "sllm/core/config_node.h"
+#include "sllm/core/error.h"
+#include "sllm/core/workload.h"
 #include "sllm/traces/inspect.h"
 #include "sllm/traces/mapping.h"
 #include "trace_test_util.h"

@@ -9,7 +9,7 @@
 #include <set>
 
 #include "sim_test_util.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/traces/readers.h"
 #include "trace_test_util.h"
 

@@ -9,8 +9,8 @@
 
 #include <gtest/gtest.h>
 
-#include "sllm/sim/error.h"
-#include "sllm/traces/request.h"
+#include "sllm/core/error.h"
+#include "sllm/core/request.h"
 
 namespace sllm::traces::testing {
 

@@ -21,8 +21,9 @@
 #include "sllm/models/engine.h"
 #include "sllm/models/loader.h"
 #include "sllm/models/migration.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/error.h"
+#include "sllm/core/files.h"
+#include "sllm/core/model_arch.h"
 #include "sllm/sim/outputs.h"
 
 namespace sllm::calibrate {

@@ -25,7 +25,7 @@
 #endif
 
 #include "sllm/models/loader.h"
-#include "sllm/sim/random.h"
+#include "sllm/core/random.h"
 
 namespace sllm::calibrate {
 namespace {

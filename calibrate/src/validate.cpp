@@ -9,9 +9,9 @@
 
 #include "sllm/calibrate/fit.h"
 #include "sllm/sim/cluster.h"
-#include "sllm/sim/config_node.h"
+#include "sllm/core/config_node.h"
 #include "sllm/sim/cost_model.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/sim/profile.h"
 #include "sllm/sim/scenario.h"
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "engine_internal.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm::models {
 namespace {

@@ -19,7 +19,7 @@
 #include "file_io.h"
 #include "json.h"
 #include "sllm/models/tensor.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm::models {
 

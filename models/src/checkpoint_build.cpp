@@ -12,8 +12,8 @@
 #include "sllm/models/engine.h"
 #include "sllm/models/safetensors.h"
 #include "sllm/models/tensor_layout.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/random.h"
+#include "sllm/core/error.h"
+#include "sllm/core/random.h"
 
 namespace sllm::models {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "gpu.h"
-#include "sllm/sim/units.h"
+#include "sllm/core/units.h"
 
 namespace sllm::models {
 

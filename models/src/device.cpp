@@ -1,7 +1,7 @@
 #include <charconv>
 
 #include "sllm/models/tensor.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm::models {
 

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "engine_internal.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm::models::detail {
 namespace {

@@ -24,9 +24,9 @@
 #include "file_io.h"
 #include "gpu.h"
 #include "reads.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/random.h"
-#include "sllm/sim/units.h"
+#include "sllm/core/error.h"
+#include "sllm/core/random.h"
+#include "sllm/core/units.h"
 
 namespace sllm::models {
 

@@ -14,7 +14,7 @@
 #include "sllm/models/migration.h"
 
 #include "blocking_queue.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm::models {
 namespace {

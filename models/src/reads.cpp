@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "file_io.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm::models {
 

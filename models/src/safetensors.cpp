@@ -11,7 +11,7 @@
 
 #include "file_io.h"
 #include "json.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm::models {
 

@@ -14,7 +14,7 @@
 
 #include "sllm/calibrate/calibration.h"
 #include "sllm/calibrate/validate.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/sim/profile.h"
 #include "subcommand.h"
 

@@ -15,9 +15,9 @@
 #include "sllm/models/checkpoint.h"
 #include "sllm/models/loader.h"
 #include "sllm/models/safetensors.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/model_arch.h"
-#include "sllm/sim/units.h"
+#include "sllm/core/error.h"
+#include "sllm/core/model_arch.h"
+#include "sllm/core/units.h"
 #include "subcommand.h"
 
 namespace {

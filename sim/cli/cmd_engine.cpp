@@ -16,8 +16,8 @@
 #include "sllm/models/engine.h"
 #include "sllm/models/loader.h"
 #include "sllm/models/migration.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/error.h"
+#include "sllm/core/model_arch.h"
 #include "subcommand.h"
 
 namespace {

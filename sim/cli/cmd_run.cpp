@@ -9,11 +9,11 @@
 
 #include <unistd.h>
 
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/sim/policy.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/simulator.h"
-#include "sllm/sim/workload.h"
+#include "sllm/core/workload.h"
 #include "subcommand.h"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/sim/sweep.h"
 #include "subcommand.h"
 

@@ -10,7 +10,7 @@
 #include <iostream>
 #include <string>
 
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/traces/inspect.h"
 #include "sllm/traces/mapping.h"
 #include "sllm/traces/readers.h"
@@ -21,6 +21,7 @@ namespace {
 
 namespace po = boost::program_options;
 using namespace sllm::traces;
+using sllm::RequestSpec;
 
 constexpr const char* kUsage =
     "sllmsim trace inspect FILE [--format F] [options]\n"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "subcommand.h"
 
 namespace sllm::cli {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/sim/policy.h"
 
 namespace sllm {

@@ -93,22 +93,6 @@ Distribution summarize(std::vector<double>& values) {
   return d;
 }
 
-void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp_path = path + ".tmp";
-  {
-    std::ofstream out(tmp_path, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) throw std::runtime_error("cannot write " + tmp_path);
-  }
-  std::filesystem::rename(tmp_path, path);
-}
-
-void write_file_atomically(const std::string& dir, const std::string& name, const std::string& text) {
-  std::filesystem::create_directories(dir);
-  write_file_atomically((std::filesystem::path(dir) / name).string(), text);
-}
-
 RequestRecorder::~RequestRecorder() {
   if (csv_ != nullptr) std::fclose(csv_);
 }

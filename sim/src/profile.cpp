@@ -8,8 +8,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "sllm/sim/config_node.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/config_node.h"
+#include "sllm/core/error.h"
+#include "sllm/core/files.h"
 #include "sllm/sim/outputs.h"
 
 namespace sllm {

@@ -6,10 +6,10 @@
 
 #include <filesystem>
 
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 #include "sllm/sim/profile.h"
 #include "sllm/sim/policy.h"
-#include "sllm/sim/workload.h"
+#include "sllm/core/workload.h"
 
 namespace sllm {
 namespace {

@@ -11,10 +11,11 @@
 
 #include "sllm/sim/cluster.h"
 #include "sllm/sim/cost_model.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
+#include "sllm/core/files.h"
 #include "sllm/sim/event_queue.h"
 #include "sllm/sim/flow_network.h"
-#include "sllm/sim/migration_protocol.h"
+#include "sllm/core/migration_protocol.h"
 #include "sllm/sim/policy.h"
 
 namespace sllm {
@@ -161,8 +162,8 @@ class Simulator::Impl {
   std::unique_ptr<SchedulingPolicy> scheduler_;
   std::unique_ptr<KeepAlivePolicy> keep_alive_;
 
-  std::unique_ptr<traces::RequestSource> source_;
-  traces::RequestSpec next_spec_;
+  std::unique_ptr<RequestSource> source_;
+  RequestSpec next_spec_;
   bool source_done_ = false;  // no more arrivals: pre-warming stops (so that runs end)
   std::vector<std::uint32_t> free_requests_, free_instances_, free_loads_, free_migrations_;
   std::vector<Migration> migrations_;

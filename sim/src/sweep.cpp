@@ -15,8 +15,9 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "sllm/sim/error.h"
-#include "sllm/sim/random.h"
+#include "sllm/core/error.h"
+#include "sllm/core/files.h"
+#include "sllm/core/random.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/simulator.h"
 

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "sllm/sim/config_node.h"
+#include "sllm/core/config_node.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/simulator.h"
 
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   // Baseline: the workload generator alone.
   const auto g0 = std::chrono::steady_clock::now();
   auto source = scenario.make_source();
-  sllm::traces::RequestSpec spec;
+  sllm::RequestSpec spec;
   std::uint64_t generated = 0;
   while (source->next(spec)) ++generated;
   const double gen_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count();

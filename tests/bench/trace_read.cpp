@@ -22,6 +22,7 @@
 namespace {
 
 using namespace sllm::traces;
+using sllm::RequestSpec;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }

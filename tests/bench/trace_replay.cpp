@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <string>
 
-#include "sllm/sim/config_node.h"
+#include "sllm/core/config_node.h"
 #include "sllm/sim/policy.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/simulator.h"
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
         // Baseline and measurement alternate, so machine noise hits both alike.
         auto t0 = Clock::now();
         auto source = make();
-        sllm::traces::RequestSpec spec;
+        sllm::RequestSpec spec;
         std::uint64_t n = 0;
         while (source->next(spec)) ++n;
         read_best = std::min(read_best, seconds_since(t0));

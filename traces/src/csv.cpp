@@ -6,7 +6,7 @@
 #include <cstring>
 #include <limits>
 
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm::traces::detail {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sllm/sim/units.h"
+#include "sllm/core/units.h"
 
 namespace sllm::traces::detail {
 

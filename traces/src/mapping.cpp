@@ -8,8 +8,8 @@
 #include <stdexcept>
 
 #include "csv.h"
-#include "sllm/sim/config_node.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/config_node.h"
+#include "sllm/core/error.h"
 
 namespace sllm::traces {
 

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "csv.h"
-#include "sllm/sim/error.h"
-#include "sllm/sim/random.h"
+#include "sllm/core/error.h"
+#include "sllm/core/random.h"
 
 namespace sllm::traces {
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <limits>
 
-#include "sllm/sim/config_node.h"
-#include "sllm/sim/workload.h"
+#include "sllm/core/config_node.h"
+#include "sllm/core/workload.h"
 
 namespace sllm::traces {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <utility>
 
-#include "sllm/sim/config_node.h"
+#include "sllm/core/config_node.h"
 
 namespace sllm::traces {
 namespace {

@@ -1,6 +1,6 @@
 // `workload.kind: trace` for scenario configs: the options are read (and checked) once when the config is
 // loaded; every run opens its own streaming TraceSource (mapping.h documents the keys).
-#include "sllm/sim/workload.h"
+#include "sllm/core/workload.h"
 #include "sllm/traces/mapping.h"
 
 namespace sllm::traces {

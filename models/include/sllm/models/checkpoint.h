@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/model_arch.h"
 
 namespace sllm::models {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "sllm/models/tensor.h"
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/model_arch.h"
 
 namespace sllm::models {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "sllm/models/engine.h"
-#include "sllm/sim/migration_protocol.h"
+#include "sllm/core/migration_protocol.h"
 
 namespace sllm::models {
 

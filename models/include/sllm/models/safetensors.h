@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/model_arch.h"
 
 namespace sllm::models {
 

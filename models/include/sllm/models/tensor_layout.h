@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/model_arch.h"
 
 namespace sllm::models {
 

@@ -15,15 +15,12 @@
 #include "sllm/sim/residency.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/topology.h"
-#include "sllm/traces/request.h"
+#include "sllm/core/request.h"
 
 namespace sllm {
 
-using ServerId = std::uint32_t;
-using InstanceId = std::uint32_t;
 using RequestSlot = std::uint32_t;
 using LoadId = std::uint32_t;
-inline constexpr std::uint32_t kNone = UINT32_MAX;
 
 // Where a checkpoint is loaded from; ordered slow to fast.
 enum class Tier : std::uint8_t { kRemote, kSsd, kDram, kWarm };
@@ -86,7 +83,7 @@ enum class Outcome : std::uint8_t { kPending, kCompleted, kTimedOut, kRejected }
 const char* to_string(Outcome o);
 
 struct RequestState {
-  traces::RequestSpec spec;
+  RequestSpec spec;
   InstanceId instance = kNone;
   std::uint32_t generated = 0;  // output tokens produced, as of the instance's segment start
   Nanos service_start = -1;     // admitted into a batch (prefill begins)

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/model_arch.h"
 #include "sllm/sim/scenario.h"
 
 namespace sllm {

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "sllm/sim/random.h"
-#include "sllm/sim/units.h"
+#include "sllm/core/random.h"
+#include "sllm/core/units.h"
 
 namespace sllm {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "sllm/sim/topology.h"
-#include "sllm/sim/units.h"
+#include "sllm/core/units.h"
 
 namespace sllm {
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sllm/core/files.h"
 #include "sllm/sim/cluster.h"
 
 namespace sllm {
@@ -74,10 +75,5 @@ class RequestRecorder {
   std::vector<double> migration_pause_;
   std::uint64_t completed_ = 0, timed_out_ = 0, rejected_ = 0, cold_ = 0;
 };
-
-// Writes text to `path` via a temporary file (path + ".tmp") and a rename; the directory must exist.
-void write_file_atomically(const std::string& path, const std::string& text);
-// Writes text to DIR/name the same way, creating DIR first.
-void write_file_atomically(const std::string& dir, const std::string& name, const std::string& text);
 
 }  // namespace sllm

@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "sllm/sim/cluster.h"
-#include "sllm/sim/migration_protocol.h"
-#include "sllm/sim/registry.h"
+#include "sllm/core/migration_protocol.h"
+#include "sllm/core/registry.h"
 
 namespace sllm {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "sllm/sim/cost_model.h"
-#include "sllm/sim/units.h"
+#include "sllm/core/units.h"
 
 namespace sllm {
 

@@ -8,12 +8,11 @@
 #include <optional>
 #include <vector>
 
-#include "sllm/sim/registry.h"
-#include "sllm/sim/units.h"
+#include "sllm/core/ids.h"
+#include "sllm/core/registry.h"
+#include "sllm/core/units.h"
 
 namespace sllm {
-
-using ModelId = std::uint32_t;
 
 // Orders the checkpoints of one cache for eviction. One object per cache (it keeps per-cache state).
 class EvictionPolicy {

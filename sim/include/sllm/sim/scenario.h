@@ -11,10 +11,10 @@
 #include <string_view>
 #include <vector>
 
-#include "sllm/sim/config_node.h"
-#include "sllm/sim/model_arch.h"
-#include "sllm/sim/units.h"
-#include "sllm/traces/request.h"
+#include "sllm/core/config_node.h"
+#include "sllm/core/model_arch.h"
+#include "sllm/core/units.h"
+#include "sllm/core/request.h"
 
 namespace sllm {
 
@@ -125,7 +125,7 @@ struct Scenario {
   PlacementSpec placement;
   std::string workload_kind;
   // Builds a fresh request stream (a scenario can be run more than once).
-  std::function<std::unique_ptr<traces::RequestSource>()> make_source;
+  std::function<std::unique_ptr<RequestSource>()> make_source;
   std::uint64_t expected_requests = 0;  // for the progress bar; 0 when unknown
   PolicyChoice scheduler;
   PolicyChoice keep_alive;

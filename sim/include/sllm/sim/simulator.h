@@ -20,7 +20,7 @@ struct RunOptions {
   std::string output_dir;   // empty: no files
   bool progress = false;    // progress bar on stderr
   // Replaces the scenario's workload (tests).
-  std::function<std::unique_ptr<traces::RequestSource>()> source;
+  std::function<std::unique_ptr<RequestSource>()> source;
 };
 
 class Simulator {

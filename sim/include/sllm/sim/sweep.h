@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "sllm/sim/config_node.h"
+#include "sllm/core/config_node.h"
 #include "sllm/sim/outputs.h"
 
 namespace sllm {

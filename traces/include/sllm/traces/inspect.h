@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "sllm/sim/units.h"
-#include "sllm/traces/request.h"
+#include "sllm/core/units.h"
+#include "sllm/core/request.h"
 
 namespace sllm::traces {
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "sllm/sim/random.h"
-#include "sllm/sim/units.h"
+#include "sllm/core/random.h"
+#include "sllm/core/units.h"
 #include "sllm/traces/readers.h"
-#include "sllm/traces/request.h"
+#include "sllm/core/request.h"
 #include "sllm/traces/token_lengths.h"
 
 namespace sllm {

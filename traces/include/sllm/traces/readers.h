@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "sllm/sim/units.h"
-#include "sllm/traces/request.h"
+#include "sllm/core/units.h"
+#include "sllm/core/request.h"
 
 namespace sllm::traces {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sllm/sim/random.h"
+#include "sllm/core/random.h"
 
 namespace sllm {
 class ConfigNode;

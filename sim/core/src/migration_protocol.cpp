@@ -1,6 +1,6 @@
 // The migration protocol's state machine (see migration.h): no clock, no engine, only events in and
 // commands out, so that the simulator and the real driver run the same decisions.
-#include "sllm/sim/migration_protocol.h"
+#include "sllm/core/migration_protocol.h"
 
 #include <stdexcept>
 

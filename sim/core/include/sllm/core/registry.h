@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "sllm/sim/config_node.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/config_node.h"
+#include "sllm/core/error.h"
 
 namespace sllm {
 

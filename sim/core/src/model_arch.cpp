@@ -1,10 +1,10 @@
-#include "sllm/sim/model_arch.h"
+#include "sllm/core/model_arch.h"
 
 #include <algorithm>
 #include <cctype>
 
-#include "sllm/sim/config_node.h"
-#include "sllm/sim/error.h"
+#include "sllm/core/config_node.h"
+#include "sllm/core/error.h"
 
 namespace sllm {
 

@@ -8,15 +8,15 @@
 #include <memory>
 #include <string>
 
-#include "sllm/sim/config_node.h"
-#include "sllm/sim/registry.h"
-#include "sllm/traces/request.h"
+#include "sllm/core/config_node.h"
+#include "sllm/core/registry.h"
+#include "sllm/core/request.h"
 
 namespace sllm {
 
 struct Workload {
   // Builds a fresh request stream each call (a scenario can run more than once).
-  std::function<std::unique_ptr<traces::RequestSource>()> make_source;
+  std::function<std::unique_ptr<RequestSource>()> make_source;
   std::uint64_t expected_requests = 0;  // for the progress bar; 0 when unknown
 };
 

@@ -1,4 +1,4 @@
-#include "sllm/sim/config_node.h"
+#include "sllm/core/config_node.h"
 
 #include <charconv>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "sllm/sim/error.h"
+#include "sllm/core/error.h"
 
 namespace sllm {
 

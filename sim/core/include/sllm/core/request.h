@@ -4,9 +4,9 @@
 
 #include <cstdint>
 
-#include "sllm/sim/units.h"
+#include "sllm/core/units.h"
 
-namespace sllm::traces {
+namespace sllm {
 
 struct RequestSpec {
   std::uint64_t id = 0;           // dense, in arrival order from 0
@@ -24,4 +24,4 @@ class RequestSource {
   virtual bool next(RequestSpec& out) = 0;
 };
 
-}  // namespace sllm::traces
+}  // namespace sllm

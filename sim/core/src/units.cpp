@@ -1,4 +1,4 @@
-#include "sllm/sim/units.h"
+#include "sllm/core/units.h"
 
 #include <array>
 #include <cctype>

@@ -14,7 +14,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "sllm/sim/units.h"
+#include "sllm/core/units.h"
 
 namespace sllm {
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Fails when a project include runs upward (docs/architecture.md): each library may include its own
+# headers and those of the layers below it, never a layer above or beside it.
+#   core  <-  sim, models, traces  <-  policies, calibrate  <-  the CLI (sim/cli), tests
+# Policies see the simulator only through its policy API (sllm/sim/policy.h and what it includes).
+#   scripts/check-layering.sh [ROOT]
+set -euo pipefail
+root="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+cd "$root"
+
+# folder -> allowed include prefixes (sllm/<lib>/)
+declare -A allowed=(
+  [sim/core]="core"
+  [sim/src]="core sim"
+  [sim/include]="core sim"
+  [models]="core models"
+  [traces]="core traces"
+  [policies]="core sim policies"
+  [calibrate]="core sim models traces calibrate"
+)
+violations=0
+for dir in "${!allowed[@]}"; do
+  [ -d "$dir" ] || continue
+  while IFS= read -r hit; do
+    file="${hit%%:*}"; rest="${hit#*:}"; line="${rest%%:*}"
+    lib="$(sed -E 's#.*"sllm/([a-z_]+)/.*#\1#' <<< "$rest")"
+    # sim/include and sim/src are searched under sim/, but sim/core and sim/cli are their own layers.
+    case "$file" in sim/core/*) [ "$dir" = sim/core ] || continue ;; sim/cli/*) continue ;; esac
+    ok=0
+    for a in ${allowed[$dir]}; do [ "$lib" = "$a" ] && ok=1; done
+    if [ $ok = 0 ]; then
+      echo "$file:$line: includes sllm/$lib/, above or beside its layer (allowed: ${allowed[$dir]})"
+      violations=$((violations + 1))
+    fi
+  done < <(grep -rnE '^#include "sllm/[a-z_]+/' "$dir" --include='*.h' --include='*.cpp' --include='*.cu' || true)
+done
+# Policies use the simulator through its policy API only.
+while IFS= read -r hit; do
+  echo "$hit: a policy includes a simulator internal (only sllm/sim/policy.h is the policy API)"
+  violations=$((violations + 1))
+done < <(grep -rnE '^#include "sllm/sim/' policies --include='*.h' --include='*.cpp' | grep -vE '"sllm/sim/(policy|residency).h"' || true)
+if [ $violations -gt 0 ]; then
+  echo "check-layering: $violations upward include(s)"
+  exit 1
+fi
+echo "check-layering: every include runs downward"
