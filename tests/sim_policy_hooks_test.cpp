@@ -1,5 +1,5 @@
 // The hooks later policies build on (issue 3), exercised by test-only policies: Decision::preempt and
-// ::unload_idle (Shepherd-style preemption), Decision::populate_* and ::extra_startup (cache-less
+// ::unload_idle (Shepherd-style preemption), Decision::load (populate_*, extra_startup) (cache-less
 // systems, container start-up), KeepAlivePolicy::prewarm_delay (pre-warming ahead of demand).
 #include <gtest/gtest.h>
 
@@ -102,9 +102,9 @@ class RemoteNoCache final : public SchedulingPolicy {
     d.action = Decision::Action::kStart;
     d.server = 0;
     d.tier = Tier::kRemote;
-    d.populate_dram = false;
-    d.populate_ssd = false;
-    d.extra_startup = extra_;
+    d.load.populate_dram = false;
+    d.load.populate_ssd = false;
+    d.load.extra_startup = extra_;
     return d;
   }
 

@@ -47,7 +47,7 @@ class RoundRobinPlacement {
 // The startup estimate of a placement from next(): the server's loading-queue wait, the load from the
 // decision's tier and its extra start-up time.
 inline Nanos startup_estimate(const ClusterView& view, const Decision& d, ModelId model) {
-  return view.loading_queue_wait(d.server) + view.estimate_load(d.server, model, d.tier) + d.extra_startup;
+  return view.loading_queue_wait(d.server) + view.estimate_load(d.server, model, d.tier) + d.load.extra_startup;
 }
 
 // Time to read a downloaded checkpoint from the local SSD into the GPUs, for baselines that write the

@@ -19,10 +19,10 @@ class KServePolicy final : public SchedulingPolicy {
     auto d = placement_.next(view, model);
     if (!d) return Decision::wait();
     d->tier = Tier::kRemote;
-    d->populate_dram = false;  // each pod downloads into its own storage, gone with the pod
-    d->populate_ssd = false;
-    d->extra_startup = container_start_;
-    if (read_after_download_) d->extra_startup += read_after_download_time(view, d->server, model);
+    d->load.populate_dram = false;  // each pod downloads into its own storage, gone with the pod
+    d->load.populate_ssd = false;
+    d->load.extra_startup = container_start_;
+    if (read_after_download_) d->load.extra_startup += read_after_download_time(view, d->server, model);
     d->estimated_startup = startup_estimate(view, *d, model);
     return *d;
   }

@@ -18,9 +18,9 @@ class RayServePolicy final : public SchedulingPolicy {
     auto d = placement_.next(view, model);
     if (!d) return Decision::wait();
     d->tier = Tier::kRemote;
-    d->populate_dram = false;  // no local checkpoint store of any kind
-    d->populate_ssd = false;
-    if (read_after_download_) d->extra_startup = read_after_download_time(view, d->server, model);
+    d->load.populate_dram = false;  // no local checkpoint store of any kind
+    d->load.populate_ssd = false;
+    if (read_after_download_) d->load.extra_startup = read_after_download_time(view, d->server, model);
     d->estimated_startup = startup_estimate(view, *d, model);
     return *d;
   }

@@ -18,8 +18,8 @@ class RayServeCachePolicy final : public SchedulingPolicy {
     if (!d) return Decision::wait();
     const ServerId s = d->server;
     d->tier = view.holds(s, model, Tier::kSsd) ? Tier::kSsd : Tier::kRemote;
-    d->populate_dram = false;
-    if (d->tier == Tier::kRemote && read_after_download_) d->extra_startup = read_after_download_time(view, s, model);
+    d->load.populate_dram = false;
+    if (d->tier == Tier::kRemote && read_after_download_) d->load.extra_startup = read_after_download_time(view, s, model);
     d->estimated_startup = startup_estimate(view, *d, model);
     return *d;
   }

@@ -415,9 +415,7 @@ InstanceId Simulator::Impl::execute(const Decision& d, ModelId m) {
     enqueue_load(id, d);
   } else {  // loads when the migrations hand the GPUs over (see give_gpus)
     inst.loaded_from = d.tier;
-    inst.deferred_extra_startup = d.extra_startup;
-    inst.deferred_populate_dram = d.populate_dram;
-    inst.deferred_populate_ssd = d.populate_ssd;
+    inst.deferred_load = d.load;
   }
   for (const MigrationOrder& order : d.migrate) start_migration(order, id);
   if (!d.preempt.empty()) retry_pending();  // the preempted requests' models look for capacity
@@ -484,10 +482,9 @@ void Simulator::Impl::enqueue_load(InstanceId id, const Decision& d) {
   load.tier = tier;
   load.bytes = st_.models[inst.model].deployed->checkpoint_bytes;
   const auto gpus = static_cast<std::uint32_t>(inst.gpus.size());
-  load.estimate = st_.estimate_load(inst.server, inst.model, tier, gpus) + d.extra_startup;
-  load.fill_and_init = st_.fill_and_init(inst.server, tier, gpus) + d.extra_startup;
-  load.populate_dram = d.populate_dram;
-  load.populate_ssd = d.populate_ssd;
+  load.estimate = st_.estimate_load(inst.server, inst.model, tier, gpus) + d.load.extra_startup;
+  load.fill_and_init = st_.fill_and_init(inst.server, tier, gpus) + d.load.extra_startup;
+  load.options = d.load;
   inst.load = lid;
   inst.loaded_from = tier;
   // Pin the source so that eviction cannot remove it while it is queued or read.
@@ -549,9 +546,9 @@ void Simulator::Impl::on_load_ready(LoadId lid) {
   // A load populates the tiers it passed through (pipelined through DRAM; remote loads also land on SSD).
   if (load.tier == Tier::kSsd) server.ssd_cache.unpin(load.model);
   if (load.tier == Tier::kDram) server.dram_cache.unpin(load.model);
-  if (load.tier == Tier::kRemote && load.populate_ssd) server.ssd_cache.insert(load.model, bytes, now());
+  if (load.tier == Tier::kRemote && load.options.populate_ssd) server.ssd_cache.insert(load.model, bytes, now());
   if (load.tier == Tier::kSsd) server.ssd_cache.touch(load.model, now());
-  if (load.populate_dram) server.dram_cache.insert(load.model, bytes, now());
+  if (load.options.populate_dram) server.dram_cache.insert(load.model, bytes, now());
   scheduler_->on_load_finished(load.server, load.model, load.tier, load.estimate, now() - load.started);
   inst.ready = now();
   inst.load = kNone;
@@ -1064,12 +1061,10 @@ void Simulator::Impl::give_gpus(InstanceId beneficiary, std::uint32_t generation
   if (inst.gpus_owed == 0) {
     std::sort(inst.gpus.begin(), inst.gpus.end());
     // The fastest tier holding the checkpoint now (the one chosen may have been evicted meanwhile).
-    Decision load;
-    load.tier = st_.best_tier(inst.server, inst.model);
-    load.extra_startup = inst.deferred_extra_startup;
-    load.populate_dram = inst.deferred_populate_dram;
-    load.populate_ssd = inst.deferred_populate_ssd;
-    enqueue_load(beneficiary, load);
+    Decision deferred;
+    deferred.tier = st_.best_tier(inst.server, inst.model);
+    deferred.load = inst.deferred_load;
+    enqueue_load(beneficiary, deferred);
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "sllm/sim/cost_model.h"
 #include "sllm/sim/event_queue.h"
+#include "sllm/sim/loading.h"
 #include "sllm/sim/residency.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/topology.h"
@@ -21,10 +22,6 @@ namespace sllm {
 
 using RequestSlot = std::uint32_t;
 using LoadId = std::uint32_t;
-
-// Where a checkpoint is loaded from; ordered slow to fast.
-enum class Tier : std::uint8_t { kRemote, kSsd, kDram, kWarm };
-const char* to_string(Tier t);
 
 enum class InstanceState : std::uint8_t {
   kLoading,  // GPUs reserved, checkpoint on its way (queued or transferring)
@@ -67,9 +64,7 @@ struct Instance {
   // GPUs still to come from migrating instances on the same server; loads once this reaches 0.
   std::uint32_t gpus_owed = 0;
   // The deciding policy's load options, kept for the load that starts when the GPUs are handed over.
-  Nanos deferred_extra_startup = 0;
-  bool deferred_populate_dram = true;
-  bool deferred_populate_ssd = true;
+  LoadOptions deferred_load;
   std::uint32_t batch() const { return static_cast<std::uint32_t>(running.size() + joining.size()); }
   bool alive() const { return state != InstanceState::kFree; }
   // Decode steps finished by `now` in the current segment (not yet counted in `generated`); 0 unless
@@ -113,10 +108,9 @@ struct Load {
   std::uint64_t bytes = 0;
   Nanos started = -1;
   Nanos estimate = 0;          // estimated duration (transfer + fill + init) when enqueued
-  Nanos fill_and_init = 0;     // added after the last byte arrives (includes Decision::extra_startup)
+  Nanos fill_and_init = 0;     // added after the last byte arrives (includes options.extra_startup)
   std::uint32_t flows_left = 0;
-  bool populate_dram = true;   // leave a copy in the DRAM pool
-  bool populate_ssd = true;    // remote loads: leave a copy on the SSD
+  LoadOptions options;         // copies left behind (DRAM pool; SSD for remote loads), extra start-up
   bool in_use = false;
 };
 

@@ -11,7 +11,7 @@
 //  - Decision::migrate: running instances to move live to another server (token-based, multi-round,
 //    driven by MigrationProtocol); the new instance takes the chosen server's free GPUs now and the
 //    migrating instances' GPUs as each migration hands off, then loads;
-//  - Decision::populate_dram / populate_ssd / extra_startup: cache-less systems (Ray Serve), container
+//  - Decision::load (LoadOptions: populate_dram / populate_ssd / extra_startup): cache-less systems (Ray Serve), container
 //    start-up (KServe);
 //  - KeepAlivePolicy::prewarm_delay: reload a model ahead of demand after it was unloaded (hybrid
 //    histogram keep-alive);
@@ -117,11 +117,7 @@ struct Decision {
   std::vector<InstanceId> preempt;      // on `server`, stopped (requests restart from scratch)
   std::vector<MigrationOrder> migrate;  // on `server`, moved away live; their GPUs go to the new instance
   Nanos estimated_startup = 0;          // the policy's estimate (reported to on_load_finished)
-  // Systems without a local checkpoint cache (Ray Serve) load without leaving copies behind; a remote
-  // load normally fills the SSD and the DRAM pool, an SSD load the DRAM pool.
-  bool populate_dram = true;
-  bool populate_ssd = true;
-  Nanos extra_startup = 0;              // added to the load (e.g. KServe's container start)
+  LoadOptions load;                     // copies left behind, extra start-up (e.g. KServe's container)
 
   static Decision wait() { return {}; }
   static Decision reject() {
