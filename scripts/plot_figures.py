@@ -94,7 +94,7 @@ def plot_fig3(rows, out_dir):
     models = pr.ordered([r[pr.MODEL] for r in rows], list(pr.MODEL_NAMES))
     datasets = pr.ordered([r[pr.LENGTHS] for r in rows], ["gsm8k", "sharegpt"])
     policies = pr.ordered([r[pr.POLICY] for r in rows], ["serverlessllm", "serverless", "shepherd"])
-    panels = [(d, metric) for d in datasets for metric in ("latency_mean_s", "latency_p99_s")]
+    panels = [(d, metric) for d in datasets for metric in ("latency_completed_mean_s", "latency_completed_p99_s")]
     fig, axes = plt.subplots(len(models), len(panels), figsize=(4 * len(panels), 3 * len(models)), squeeze=False)
     for i, m in enumerate(models):
         for j, (d, metric) in enumerate(panels):
@@ -107,7 +107,7 @@ def plot_fig3(rows, out_dir):
                             color=COLORS.get(p), label=pr.name(pr.POLICY_NAMES, p))
             ax.set_yscale("log")
             ax.set_title("%s, %s: %s" % (pr.name(pr.MODEL_NAMES, m), pr.name(pr.DATASET_NAMES, d),
-                                         "mean" if metric == "latency_mean_s" else "P99"), fontsize=9)
+                                         "mean" if metric == "latency_completed_mean_s" else "P99"), fontsize=9)
             ax.set_xlabel("request rate (requests/s)")
             ax.set_ylabel("latency (s, log scale)")
             ax.grid(which="both", alpha=0.3)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "cli_test_util.h"
@@ -52,6 +53,45 @@ TEST(Cli, BadInputExitsWithStatus2) {
   r = run_cli("--list");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.output.find("serverlessllm"), std::string::npos);
+}
+
+TEST(Cli, OutputNamingAFileExitsWithStatus2BeforeRunning) {
+  const std::string dir = temp_dir("cli_output_file");
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + "/not-a-dir";
+  { std::ofstream(file) << "x"; }
+  const CliResult r = run_cli("-q -c " + kDefault + " -o " + file);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("not a directory"), std::string::npos) << r.output;
+}
+
+TEST(Cli, StaleOutputsOfAnEarlierRunAreRemoved) {
+  const std::string dir = temp_dir("cli_stale");
+  ASSERT_EQ(run_cli("-q -c " + kDefault + " -o " + dir + " --set workload.requests=50").status, 0);
+  ASSERT_TRUE(std::filesystem::exists(dir + "/requests.csv"));
+  // The second run writes no requests.csv: the first run's must not survive beside its summary.
+  ASSERT_EQ(run_cli("-q -c " + kDefault + " -o " + dir + " --set workload.requests=60 --set output.requests_csv=false")
+                .status, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/requests.csv"));
+  EXPECT_NE(read_text(dir + "/summary.json").find("\"arrived\": 60"), std::string::npos);
+}
+
+TEST(Cli, NegativeOrMalformedSeedExitsWithStatus2) {
+  for (const char* seed : {"-1", "1.5", "x", "18446744073709551616"}) {
+    const CliResult r = run_cli("-q -c " + kDefault + " --seed " + seed);
+    EXPECT_EQ(r.status, 2) << seed << ": " << r.output;
+    EXPECT_NE(r.output.find("simulation.seed"), std::string::npos) << r.output;
+  }
+  // The whole 64-bit range is accepted (sweeps derive seeds by hashing).
+  EXPECT_EQ(run_cli("-q -c " + kDefault + " --set workload.requests=20 --seed 18446744073709551615").status, 0);
+}
+
+TEST(Cli, VersionFlagPrintsTheVersion) {
+  for (const char* flag : {"--version", "-V"}) {
+    const CliResult r = run_sllmsim(flag);
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("sllmsim "), std::string::npos) << r.output;
+  }
 }
 
 }  // namespace

@@ -138,7 +138,7 @@ grid:
             (std::vector<std::string>{"models.deployments[0].model=opt-6.7b", "models.deployments[0].count=2",
                                       "policy.name=serverless"}));
   // The first point leaves the count column empty.
-  const std::string row = sweep_results_row(s.points[0], RunSummary{}, s.param_names, 300 * kNanosPerSecond);
+  const std::string row = sweep_results_row(s.points[0], RunSummary{}, s.param_names);
   EXPECT_NE(row.find("opt-2.7b,,,serverlessllm,"), std::string::npos) << row;
 }
 
@@ -150,8 +150,9 @@ TEST(SweepSpec, MeanWithTimeoutsCountsEachTimeoutAtTheTimeout) {
   s.timed_out = 1;
   s.rejected = 5;  // never served: not part of either mean
   s.latency.mean = 10;
+  s.request_timeout = 300 * kNanosPerSecond;
   const std::string header = sweep_results_header({});
-  const std::string row = sweep_results_row(p, s, {}, 300 * kNanosPerSecond);
+  const std::string row = sweep_results_row(p, s, {});
   // Column of latency_mean_with_timeouts_s: (3 x 10 s + 300 s) / 4 = 82.5 s.
   std::size_t column = 0;
   for (std::size_t i = 0; i < header.find("latency_mean_with_timeouts_s"); ++i) column += header[i] == ',';

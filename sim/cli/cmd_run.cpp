@@ -2,6 +2,7 @@
 // GCC 12 reports a false -Wnull-dereference inside Boost.Program_options' string notifier, instantiated in
 // this file (as in the other subcommands that read string options).
 #pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -26,7 +27,7 @@ int run_run(const std::vector<std::string>& args) {
       ("output,o", po::value<std::string>(), "output directory (requests.csv, summary.json)")
       ("set", po::value<std::vector<std::string>>()->composing(),
        "override a config value: --set key.path=value (repeatable; e.g. --set policy.name=serverless)")
-      ("seed", po::value<std::uint64_t>(), "random seed (replaces simulation.seed)")
+      ("seed", po::value<std::string>(), "random seed: the same as --set simulation.seed=N")
       ("quiet,q", "do not print the summary table")
       ("list", "list the registered policies and workload kinds, then exit");
   po::positional_options_description positional;
@@ -49,13 +50,20 @@ int run_run(const std::vector<std::string>& args) {
   if (!vm.count("config")) throw sllm::InputError("command line", "--config is required (see --help)");
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
-  std::optional<std::uint64_t> seed;
-  if (vm.count("seed")) seed = vm["seed"].as<std::uint64_t>();
+  // One parser and one range for the seed: the config's.
+  if (vm.count("seed")) overrides.push_back("simulation.seed=" + vm["seed"].as<std::string>());
   const std::string& config = vm["config"].as<std::string>();
-  const sllm::Scenario scenario = sllm::Scenario::load(config, overrides, seed);
+  const sllm::Scenario scenario = sllm::Scenario::load(config, overrides);
 
   sllm::RunOptions run;
-  if (vm.count("output")) run.output_dir = vm["output"].as<std::string>();
+  if (vm.count("output")) {
+    run.output_dir = vm["output"].as<std::string>();
+    sllm::cli::prepare_output_dir(run.output_dir, "--output");
+    // Outputs of an earlier run in the same folder would look complete beside this run's.
+    for (const char* stale : {"requests.csv", "requests.csv.tmp", "summary.json", "summary.json.tmp"}) {
+      std::filesystem::remove(std::filesystem::path(run.output_dir) / stale);
+    }
+  }
   run.progress = isatty(STDERR_FILENO) != 0;
   sllm::Simulator simulator(scenario);
   const sllm::RunSummary summary = simulator.run(run);

@@ -43,6 +43,7 @@ int run_merge(const std::vector<std::string>& args) {
   std::vector<std::string> shards;
   if (vm.count("shards")) shards = vm["shards"].as<std::vector<std::string>>();
   const std::string& out = vm["output"].as<std::string>();
+  sllm::cli::prepare_output_dir(out, "--output");
   const std::size_t n = sllm::merge_sweeps(shards, out, vm.count("partial") > 0, &std::cerr);
   std::cout << "merged " << n << " points into " << out << "/results.csv\n";
   return sllm::cli::kExitOk;
@@ -88,6 +89,7 @@ int run_sweep(const std::vector<std::string>& args) {
   if (!vm.count("output")) throw sllm::InputError("command line", "the option '--output' is required (see --help)");
   sllm::SweepOptions run;
   run.output_dir = vm["output"].as<std::string>();
+  sllm::cli::prepare_output_dir(run.output_dir, "--output");
   run.jobs = vm["jobs"].as<unsigned>();
   if (run.jobs == 0) run.jobs = std::max(1u, std::thread::hardware_concurrency());
   if (vm.count("shard")) std::tie(run.shard_index, run.shard_count) = parse_shard(vm["shard"].as<std::string>());

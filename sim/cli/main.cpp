@@ -1,6 +1,9 @@
 // sllmsim: serverless LLM inference simulator, checkpoint loader, engine and calibration harness.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -34,6 +37,24 @@ bool parse_options(const std::string& usage, const boost::program_options::optio
   return true;
 }
 
+void prepare_output_dir(const std::string& dir, const std::string& flag) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    throw InputError(flag + " " + dir, "exists and is not a directory; name a directory for the outputs");
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw InputError(flag + " " + dir, "cannot create the output directory: " + ec.message());
+  // Writable now, not after the work: create and remove a probe file.
+  const fs::path probe = fs::path(dir) / ".sllmsim-write-probe";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (f == nullptr) {
+    throw InputError(flag + " " + dir, std::string("cannot write into the output directory: ") + std::strerror(errno));
+  }
+  std::fclose(f);
+  fs::remove(probe, ec);
+}
+
 }  // namespace sllm::cli
 
 namespace {
@@ -54,7 +75,8 @@ int main(int argc, char** argv) {
     print_usage();
     return argc < 2 ? kExitBadInput : kExitOk;
   }
-  const std::string name = argv[1];
+  // `sllmsim --version` is the `version` command, as users of other tools expect.
+  const std::string name = std::string(argv[1]) == "--version" || std::string(argv[1]) == "-V" ? "version" : argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   for (const Subcommand& c : registry()) {
     if (c.name != name) continue;

@@ -34,6 +34,11 @@ bool parse_options(const std::string& usage, const boost::program_options::optio
                    const boost::program_options::positional_options_description& positional,
                    const std::vector<std::string>& args, boost::program_options::variables_map& vm);
 
+// The output directory of a command (`flag` names the option in errors): created when missing; an
+// existing file in its place, or a directory that cannot be written, is an InputError (exit 2) before
+// any work starts.
+void prepare_output_dir(const std::string& dir, const std::string& flag);
+
 }  // namespace sllm::cli
 
 #define SLLM_CLI_CONCAT2(a, b) a##b

@@ -1,5 +1,7 @@
 #include "sllm/sim/outputs.h"
 
+#include "sllm/sim/metrics.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -47,25 +49,62 @@ void append_time_or_empty(std::vector<char>& buf, Nanos t) {
   if (t >= 0) append_seconds(buf, t);
 }
 
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  std::ostringstream out;
-  out << std::setprecision(9) << v;
-  return out.str();
+// requests.csv, one column per entry: the header and every row come from this table.
+struct RequestColumn {
+  std::string_view name;
+  void (*write)(std::vector<char>& b, const RequestState& r, const ClusterState& state);
+};
+void write_gpus(std::vector<char>& b, const RequestState& r, const ClusterState& state) {
+  if (r.instance == kNone) return;
+  const auto& gpus = state.instances[r.instance].gpus;
+  for (std::size_t i = 0; i < gpus.size(); ++i) {
+    if (i) b.push_back('+');
+    append_uint(b, gpus[i]);
+  }
 }
-
-std::string json_distribution(const Distribution& d) {
-  std::ostringstream out;
-  out << "{\"count\": " << d.count << ", \"mean\": " << json_number(d.mean) << ", \"p50\": " << json_number(d.p50)
-      << ", \"p90\": " << json_number(d.p90) << ", \"p99\": " << json_number(d.p99)
-      << ", \"max\": " << json_number(d.max) << "}";
-  return out.str();
+void write_since_arrival(std::vector<char>& b, const RequestState& r, Nanos t) {
+  if (t >= 0) append_seconds(b, t - r.spec.arrival);
 }
+#define SLLM_COLUMN(name, body) \
+  RequestColumn { name, [](std::vector<char>& b, const RequestState& r, [[maybe_unused]] const ClusterState& state) { body; } }
+const RequestColumn kRequestColumns[] = {
+    SLLM_COLUMN("id", append_uint(b, r.spec.id)),
+    SLLM_COLUMN("model", append(b, state.scenario().models[r.spec.model].name)),
+    SLLM_COLUMN("arrival_s", append_seconds(b, r.spec.arrival)),
+    SLLM_COLUMN("service_start_s", append_time_or_empty(b, r.service_start)),
+    SLLM_COLUMN("first_token_s", append_time_or_empty(b, r.first_token)),
+    SLLM_COLUMN("completion_s", append_time_or_empty(b, r.completion)),
+    SLLM_COLUMN("input_tokens", append_uint(b, r.spec.input_tokens)),
+    SLLM_COLUMN("output_tokens", append_uint(b, r.spec.output_tokens)),
+    SLLM_COLUMN("server", if (r.server != kNone) append_uint(b, r.server)),
+    SLLM_COLUMN("gpus", write_gpus(b, r, state)),
+    SLLM_COLUMN("cold_start", b.push_back(r.cold_start ? '1' : '0')),
+    SLLM_COLUMN("load_tier", if (r.cold_start) append(b, to_string(r.tier))),
+    SLLM_COLUMN("load_time_s", if (r.cold_start) append_seconds(b, r.load_time)),
+    SLLM_COLUMN("queueing_s", write_since_arrival(b, r, r.service_start)),
+    SLLM_COLUMN("latency_s", write_since_arrival(b, r, r.completion)),
+    SLLM_COLUMN("ttft_s", write_since_arrival(b, r, r.first_token)),
+    SLLM_COLUMN("outcome", append(b, to_string(r.outcome))),
+    SLLM_COLUMN("preemptions", append_uint(b, r.preemptions)),
+    SLLM_COLUMN("lost_tokens", append_uint(b, r.lost_tokens)),
+    SLLM_COLUMN("migrations", append_uint(b, r.migrations)),
+    SLLM_COLUMN("migration_rounds", append_uint(b, r.migration_rounds)),
+    SLLM_COLUMN("migration_tokens", append_uint(b, r.migration_tokens)),
+    SLLM_COLUMN("migration_pause_s", append_seconds(b, r.migration_pause)),
+};
+#undef SLLM_COLUMN
 
-constexpr const char* kCsvHeader =
-    "id,model,arrival_s,service_start_s,first_token_s,completion_s,input_tokens,output_tokens,server,gpus,"
-    "cold_start,load_tier,load_time_s,queueing_s,latency_s,ttft_s,outcome,preemptions,lost_tokens,migrations,"
-    "migration_rounds,migration_tokens,migration_pause_s\n";
+// Does a completed request meet its model's SLO targets?
+bool meets_slo(const RequestState& r, const SloTargets& t) {
+  if (r.outcome != Outcome::kCompleted) return false;
+  if (t.ttft > 0 && r.first_token - r.spec.arrival > t.ttft) return false;
+  if (t.latency > 0 && r.completion - r.spec.arrival > t.latency) return false;
+  if (t.tpot > 0 && r.spec.output_tokens > 1 &&
+      (r.completion - r.first_token) > t.tpot * static_cast<Nanos>(r.spec.output_tokens - 1)) {
+    return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -104,16 +143,23 @@ void RequestRecorder::open_csv(const std::string& dir) {
   csv_ = std::fopen(tmp.c_str(), "wb");
   if (csv_ == nullptr) throw std::runtime_error("cannot open " + tmp + ": " + std::strerror(errno));
   buffer_.reserve(1 << 20);
-  append(buffer_, kCsvHeader);
+  for (const RequestColumn& c : kRequestColumns) {
+    if (&c != kRequestColumns) buffer_.push_back(',');
+    append(buffer_, c.name);
+  }
+  buffer_.push_back('\n');
 }
 
 void RequestRecorder::record(const RequestState& r, const ClusterState& state) {
   const Nanos arrival = r.spec.arrival;
+  const double timeout = to_seconds(state.scenario().simulation.request_timeout);
   switch (r.outcome) {
     case Outcome::kCompleted: {
       ++completed_;
       latency_.push_back(to_seconds(r.completion - arrival));
       ttft_.push_back(to_seconds(r.first_token - arrival));
+      latency_censored_.push_back(latency_.back());
+      ttft_censored_.push_back(ttft_.back());
       queueing_.push_back(to_seconds(r.service_start - arrival));
       if (r.spec.output_tokens > 1) {
         tpot_.push_back(to_seconds(r.completion - r.first_token) / (r.spec.output_tokens - 1));
@@ -122,73 +168,37 @@ void RequestRecorder::record(const RequestState& r, const ClusterState& state) {
         ++cold_;
         load_time_.push_back(to_seconds(r.load_time));
       }
+      if (meets_slo(r, state.scenario().slo.per_model[r.spec.model])) ++slo_met_;
       break;
     }
-    case Outcome::kTimedOut: ++timed_out_; break;
-    case Outcome::kRejected: ++rejected_; break;
+    case Outcome::kTimedOut:
+      ++timed_out_;
+      latency_censored_.push_back(timeout);
+      ttft_censored_.push_back(timeout);
+      break;
+    case Outcome::kRejected:
+      ++rejected_;
+      latency_censored_.push_back(timeout);
+      ttft_censored_.push_back(timeout);
+      break;
     case Outcome::kPending: break;
   }
   if (csv_ == nullptr) return;
   std::vector<char>& b = buffer_;
-  append_uint(b, r.spec.id);
-  b.push_back(',');
-  append(b, state.scenario().models[r.spec.model].name);
-  b.push_back(',');
-  append_seconds(b, arrival);
-  b.push_back(',');
-  append_time_or_empty(b, r.service_start);
-  b.push_back(',');
-  append_time_or_empty(b, r.first_token);
-  b.push_back(',');
-  append_time_or_empty(b, r.completion);
-  b.push_back(',');
-  append_uint(b, r.spec.input_tokens);
-  b.push_back(',');
-  append_uint(b, r.spec.output_tokens);
-  b.push_back(',');
-  if (r.server != kNone) append_uint(b, r.server);
-  b.push_back(',');
-  if (r.instance != kNone) {
-    const auto& gpus = state.instances[r.instance].gpus;
-    for (std::size_t i = 0; i < gpus.size(); ++i) {
-      if (i) b.push_back('+');
-      append_uint(b, gpus[i]);
-    }
+  for (const RequestColumn& c : kRequestColumns) {
+    if (&c != kRequestColumns) b.push_back(',');
+    c.write(b, r, state);
   }
-  b.push_back(',');
-  b.push_back(r.cold_start ? '1' : '0');
-  b.push_back(',');
-  if (r.cold_start) append(b, to_string(r.tier));
-  b.push_back(',');
-  if (r.cold_start) append_seconds(b, r.load_time);
-  b.push_back(',');
-  if (r.service_start >= 0) append_seconds(b, r.service_start - arrival);
-  b.push_back(',');
-  if (r.completion >= 0) append_seconds(b, r.completion - arrival);
-  b.push_back(',');
-  if (r.first_token >= 0) append_seconds(b, r.first_token - arrival);
-  b.push_back(',');
-  append(b, to_string(r.outcome));
-  b.push_back(',');
-  append_uint(b, r.preemptions);
-  b.push_back(',');
-  append_uint(b, r.lost_tokens);
-  b.push_back(',');
-  append_uint(b, r.migrations);
-  b.push_back(',');
-  append_uint(b, r.migration_rounds);
-  b.push_back(',');
-  append_uint(b, r.migration_tokens);
-  b.push_back(',');
-  append_seconds(b, r.migration_pause);
   b.push_back('\n');
   if (b.size() > (1u << 20) - 512) {
-    if (std::fwrite(b.data(), 1, b.size(), csv_) != b.size()) throw std::runtime_error("writing requests.csv failed");
+    if (std::fwrite(b.data(), 1, b.size(), csv_) != b.size()) {
+      throw std::runtime_error("writing requests.csv failed: " + std::string(std::strerror(errno)));
+    }
     b.clear();
   }
 }
 
-void RequestRecorder::finish(RunSummary& s) {
+void RequestRecorder::finish(RunSummary& s, const Scenario& scenario) {
   s.completed = completed_;
   s.timed_out = timed_out_;
   s.rejected = rejected_;
@@ -199,6 +209,12 @@ void RequestRecorder::finish(RunSummary& s) {
   s.queueing = summarize(queueing_);
   s.load_time = summarize(load_time_);
   s.migration_pause = summarize(migration_pause_);
+  s.latency_censored = summarize(latency_censored_);
+  s.ttft_censored = summarize(ttft_censored_);
+  s.request_timeout = scenario.simulation.request_timeout;
+  s.slo_met = slo_met_;
+  s.slo_targets_set = scenario.slo.global.any();
+  for (const SloTargets& t : scenario.slo.per_model) s.slo_targets_set = s.slo_targets_set || t.any();
 }
 
 void RequestRecorder::commit() {
@@ -212,76 +228,117 @@ void RequestRecorder::commit() {
   std::filesystem::rename(std::filesystem::path(dir_) / "requests.csv.tmp", std::filesystem::path(dir_) / "requests.csv");
 }
 
-std::string RunSummary::to_json(bool timing) const {
-  std::ostringstream o;
-  char fp[17];
-  std::snprintf(fp, sizeof fp, "%016llx", static_cast<unsigned long long>(fingerprint));
-  const double served = static_cast<double>(completed);
-  o << "{\n"
-    << "  \"policy\": \"" << policy << "\",\n"
-    << "  \"seed\": " << seed << ",\n"
-    << "  \"cluster\": {\"servers\": " << servers << ", \"gpus\": " << gpus << ", \"models\": " << models << "},\n"
-    << "  \"requests\": {\"arrived\": " << arrived << ", \"completed\": " << completed << ", \"timed_out\": "
-    << timed_out << ", \"rejected\": " << rejected << ", \"running\": " << running << "},\n"
-    << "  \"cold_starts\": " << cold_starts << ",\n"
-    << "  \"cold_start_ratio\": " << json_number(served > 0 ? static_cast<double>(cold_starts) / served : 0) << ",\n"
-    << "  \"loads\": {\"total\": " << loads << ", \"remote\": " << loads_by_tier[0] << ", \"ssd\": " << loads_by_tier[1]
-    << ", \"dram\": " << loads_by_tier[2] << "},\n"
-    << "  \"preemptions\": " << preemptions << ",\n"
-    << "  \"lost_tokens\": " << lost_tokens << ",\n"
-    << "  \"migrations\": {\"started\": " << migrations_started << ", \"completed\": " << migrations_completed
-    << ", \"dropped\": " << migrations_dropped << ", \"rounds\": " << migration_rounds
-    << ", \"tokens_sent\": " << migration_tokens << ", \"pause_s\": " << json_distribution(migration_pause)
-    << "},\n"
-    << "  \"prewarms\": " << prewarms << ",\n"
-    << "  \"latency_s\": " << json_distribution(latency) << ",\n"
-    << "  \"ttft_s\": " << json_distribution(ttft) << ",\n"
-    << "  \"tpot_s\": " << json_distribution(tpot) << ",\n"
-    << "  \"queueing_s\": " << json_distribution(queueing) << ",\n"
-    << "  \"cold_start_load_time_s\": " << json_distribution(load_time) << ",\n"
-    << "  \"gpu_utilisation\": {\"allocated\": " << json_number(gpu_allocated_fraction)
-    << ", \"busy\": " << json_number(gpu_busy_fraction) << "},\n"
-    << "  \"makespan_s\": " << json_number(to_seconds(makespan)) << ",\n"
-    << "  \"events\": " << events << ",\n";
-  if (timing) {
-    o << "  \"wall_time_s\": " << json_number(wall_seconds) << ",\n"
-      << "  \"events_per_s\": " << json_number(wall_seconds > 0 ? static_cast<double>(events) / wall_seconds : 0)
-      << ",\n";
+double RunSummary::slo_attainment() const {
+  return arrived > 0 ? static_cast<double>(slo_met) / static_cast<double>(arrived) : 0.0;
+}
+
+double RunSummary::goodput() const {
+  const double span = to_seconds(makespan);
+  return span > 0 ? static_cast<double>(slo_met) / span : 0.0;
+}
+
+namespace {
+
+std::string json_value(const Metric& m, const RunSummary& s) {
+  if (m.kind == Metric::Kind::kText) {
+    std::string out = "\"";
+    for (char c : metric_text(m, s)) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "\"";
   }
-  o << "  \"fingerprint\": \"" << fp << "\"\n"
-    << "}\n";
+  if (m.kind == Metric::Kind::kReal && !std::isfinite(m.real(s))) return "null";
+  return metric_text(m, s);
+}
+
+// Key `depth` of a metric's JSON path ("" past its end).
+std::string_view path_part(std::string_view path, std::size_t depth) {
+  for (std::size_t d = 0; d < depth; ++d) {
+    const std::size_t dot = path.find('.');
+    if (dot == std::string_view::npos) return {};
+    path.remove_prefix(dot + 1);
+  }
+  return path.substr(0, path.find('.'));
+}
+
+bool is_leaf(std::string_view path, std::size_t depth) { return path_part(path, depth + 1).empty(); }
+
+// Writes metrics [begin, end), which share their first `depth` keys, as the members of one object:
+// top-level members one per line, nested objects on the line of their key.
+void write_members(std::ostringstream& o, const std::vector<const Metric*>& ms, std::size_t begin, std::size_t end,
+                   std::size_t depth, const RunSummary& s) {
+  bool first = true;
+  for (std::size_t i = begin; i < end;) {
+    const std::string_view key = path_part(ms[i]->json, depth);
+    std::size_t j = i + 1;
+    while (j < end && path_part(ms[j]->json, depth) == key) ++j;
+    if (!first) o << (depth == 0 ? ",\n" : ", ");
+    if (depth == 0) o << "  ";
+    o << '"' << key << "\": ";
+    if (j == i + 1 && is_leaf(ms[i]->json, depth)) {
+      o << json_value(*ms[i], s);
+    } else {
+      o << '{';
+      write_members(o, ms, i, j, depth + 1, s);
+      o << '}';
+    }
+    first = false;
+    i = j;
+  }
+}
+
+}  // namespace
+
+std::string RunSummary::to_json(bool timing) const {
+  std::vector<const Metric*> shown;
+  for (const Metric& m : metrics()) {
+    if (!m.timing || timing) shown.push_back(&m);
+  }
+  std::ostringstream o;
+  o << "{\n";
+  write_members(o, shown, 0, shown.size(), 0, *this);
+  o << "\n}\n";
   return o.str();
 }
 
 void RunSummary::print_table(std::ostream& out) const {
-  const auto row = [&](const char* name, const Distribution& d) {
-    out << "  " << std::left << std::setw(14) << name << std::right << std::fixed << std::setprecision(3)
-        << std::setw(10) << d.mean << std::setw(10) << d.p50 << std::setw(10) << d.p90 << std::setw(10) << d.p99
-        << std::setw(10) << d.max << "\n";
+  const auto v = [&](std::string_view name) { return metric_value(name, *this); };
+  const auto n = [&](std::string_view name) { return metric_text(metric(name), *this); };
+  const auto row = [&](const char* label, std::string_view base) {
+    const std::string b(base);
+    out << "  " << std::left << std::setw(26) << label << std::right << std::fixed << std::setprecision(3);
+    for (const char* stat : {"_mean_s", "_p50_s", "_p90_s", "_p99_s", "_max_s"}) out << std::setw(10) << v(b + stat);
+    out << "\n";
   };
-  out << "policy " << policy << ", " << servers << " servers, " << gpus << " GPUs, " << models << " models, seed "
-      << seed << "\n";
-  out << "requests: " << arrived << " arrived, " << completed << " completed, " << timed_out << " timed out, "
-      << rejected << " rejected, " << running << " running\n";
-  out << "cold starts: " << cold_starts << " (" << std::fixed << std::setprecision(1)
-      << (completed ? 100.0 * static_cast<double>(cold_starts) / static_cast<double>(completed) : 0.0)
-      << "% of completed); loads: " << loads << " (remote " << loads_by_tier[0] << ", ssd " << loads_by_tier[1]
-      << ", dram " << loads_by_tier[2] << ")\n";
+  out << "policy " << policy << ", " << n("servers") << " servers, " << n("gpus") << " GPUs, " << n("models")
+      << " models, seed " << seed << "\n";
+  out << "requests: " << n("arrived") << " arrived, " << n("completed") << " completed, " << n("timed_out")
+      << " timed out, " << n("rejected") << " rejected, " << n("running") << " running\n";
+  out << std::fixed << std::setprecision(1) << "SLO attainment: " << 100 * v("slo_attainment") << "% of arrived ("
+      << n("slo_met") << (slo_targets_set ? " met every target" : " completed; no SLO target set") << "); goodput "
+      << std::setprecision(3) << v("goodput_rps") << " req/s\n";
+  out << "cold starts: " << n("cold_starts") << " (" << std::setprecision(1) << 100 * v("cold_start_ratio")
+      << "% of completed); loads: " << n("loads") << " (remote " << n("loads_remote") << ", ssd " << n("loads_ssd")
+      << ", dram " << n("loads_dram") << ")\n";
   if (preemptions > 0 || migrations_started > 0 || prewarms > 0) {
-    out << "preemptions: " << preemptions << " (" << lost_tokens << " tokens lost); migrations: "
-        << migrations_started << " started, " << migrations_completed << " completed, " << migrations_dropped
-        << " dropped; pre-warms: " << prewarms << "\n";
+    out << "preemptions: " << n("preemptions") << " (" << n("lost_tokens") << " tokens lost); migrations: "
+        << n("migrations_started") << " started, " << n("migrations_completed") << " completed, "
+        << n("migrations_dropped") << " dropped; pre-warms: " << n("prewarms") << "\n";
   }
-  out << "  seconds           mean       p50       p90       p99       max\n";
-  row("latency", latency);
-  row("ttft", ttft);
-  row("tpot", tpot);
-  row("queueing", queueing);
-  out << std::setprecision(1) << "GPU utilisation: allocated " << 100 * gpu_allocated_fraction << "%, busy "
-      << 100 * gpu_busy_fraction << "%; makespan " << std::setprecision(1) << to_seconds(makespan) << " s\n";
-  out << events << " events in " << std::setprecision(3) << wall_seconds << " s wall ("
-      << std::setprecision(0) << (wall_seconds > 0 ? static_cast<double>(events) / wall_seconds : 0.0)
-      << " events/s)\n";
+  out << "  seconds                         mean       p50       p90       p99       max\n";
+  row("latency, all arrived (*)", "latency_all_censored");
+  row("ttft, all arrived (*)", "ttft_all_censored");
+  row("latency, completed", "latency_completed");
+  row("ttft, completed", "ttft_completed");
+  row("tpot, completed", "tpot_completed");
+  row("queueing, completed", "queueing_completed");
+  out << std::setprecision(0) << "  (*) a timed-out or rejected request counts as the request timeout ("
+      << v("request_timeout_s") << " s)\n";
+  out << std::setprecision(1) << "GPU utilisation: allocated " << 100 * v("gpu_allocated") << "%, busy "
+      << 100 * v("gpu_busy") << "%; makespan " << v("makespan_s") << " s\n";
+  out << n("events") << " events in " << std::setprecision(3) << wall_seconds << " s wall (" << std::setprecision(0)
+      << (wall_seconds > 0 ? static_cast<double>(events) / wall_seconds : 0.0) << " events/s)\n";
   out.unsetf(std::ios::floatfield);
 }
 

@@ -1,6 +1,7 @@
 #include "sllm/sim/scenario.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -250,6 +251,60 @@ std::uint32_t ClusterSpec::server_count() const {
   return n;
 }
 
+namespace {
+
+// Seeds use all 64 bits (a sweep derives them by hashing), so they are read as unsigned integers.
+std::uint64_t read_seed(const ConfigNode& node) {
+  const std::string text = node.as_string();
+  std::uint64_t seed = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seed);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    node.fail("expected a seed: an integer in [0, 18446744073709551615], got '" + text + "'");
+  }
+  return seed;
+}
+
+SloTargets read_slo_targets(const ConfigNode& node, const SloTargets& defaults) {
+  SloTargets t = defaults;
+  const auto target = [&](const char* key, Nanos& out) {
+    if (!node.has(key)) return;
+    out = node.get_duration(key);
+    if (out <= 0) node.child(key).fail("an SLO target must be positive (leave the key out for no target)");
+  };
+  target("ttft", t.ttft);
+  target("tpot", t.tpot);
+  target("latency", t.latency);
+  return t;
+}
+
+// `slo: {ttft, tpot, latency, models: {<catalog model>: {ttft, tpot, latency}}}`; per-model targets
+// replace the global ones key by key for every checkpoint of that model.
+SloSpec read_slo(const ConfigNode& root, const Scenario& s) {
+  SloSpec slo;
+  const auto node = root.optional_child("slo");
+  if (node) slo.global = read_slo_targets(*node, {});
+  slo.per_model.assign(s.models.size(), slo.global);
+  if (!node) return slo;
+  if (auto models = node->optional_child("models")) {
+    for (const std::string& name : models->keys()) {
+      const ConfigNode entry = models->child(name);
+      bool deployed = false;
+      for (const DeployedModel& m : s.models) {
+        if (s.deployments[m.deployment].model != name) continue;
+        slo.per_model[m.index] = read_slo_targets(entry, slo.global);
+        deployed = true;
+      }
+      if (!deployed) entry.fail("no deployment of model '" + name + "' (keys of slo.models are deployed catalog names)");
+      entry.finish();
+    }
+    models->finish();
+  }
+  node->finish();
+  return slo;
+}
+
+}  // namespace
+
 Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64_t> seed) {
   Scenario s;
   s.source = root.location();
@@ -257,7 +312,7 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
 
   // simulation (first: the workload needs the seed)
   if (auto sim = root.optional_child("simulation")) {
-    s.simulation.seed = static_cast<std::uint64_t>(sim->get_int("seed", 1, 0, INT64_MAX));
+    if (sim->has("seed")) s.simulation.seed = read_seed(sim->child("seed"));
     s.simulation.request_timeout = sim->get_duration("request_timeout", "300 s");
     if (s.simulation.request_timeout <= 0) sim->child("request_timeout").fail("must be positive");
     s.simulation.horizon = sim->get_duration("horizon", "0 s");
@@ -341,6 +396,8 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
   validate_choice<KeepAlivePolicy>(s.keep_alive);
   validate_choice<EvictionPolicy>(s.dram_eviction);
   validate_choice<EvictionPolicy>(s.ssd_eviction);
+
+  s.slo = read_slo(root, s);
 
   if (auto out = root.optional_child("output")) {
     s.output.requests_csv = out->get_bool("requests_csv", true);

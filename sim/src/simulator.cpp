@@ -1137,7 +1137,7 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
   summary_.makespan = sc_.simulation.horizon > 0 ? std::max(last_request_event_, std::min(now(), sc_.simulation.horizon))
                                                  : last_request_event_;
   if (sc_.simulation.horizon > 0 && summary_.makespan > last_request_event_) snapshot_utilisation();
-  recorder_.finish(summary_);
+  recorder_.finish(summary_, sc_);
   summary_.running = running;
   if (summary_.arrived != summary_.completed + summary_.timed_out + summary_.rejected + summary_.running) {
     throw std::logic_error("request conservation violated: arrived " + std::to_string(summary_.arrived) +

@@ -18,6 +18,7 @@
 #include "sllm/core/error.h"
 #include "sllm/core/files.h"
 #include "sllm/core/random.h"
+#include "sllm/sim/metrics.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/simulator.h"
 
@@ -55,74 +56,6 @@ std::string csv_field(const std::string& s) {
   }
   return out + "\"";
 }
-
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
-// Metric columns of results.csv, after key, seed and the parameters. Times in seconds.
-// `timeout` is the scenario's request timeout in seconds.
-struct Metric {
-  const char* name;
-  std::string (*value)(const RunSummary& s, double timeout);
-};
-#define SLLM_UINT(expr) [](const RunSummary& s, double) { return std::to_string(expr); }
-#define SLLM_REAL(expr) [](const RunSummary& s, double) { return number(expr); }
-
-// Mean latency over completed and timed-out requests, a timed-out request counting the timeout (a lower
-// bound of its latency): unlike the mean over completed requests it does not improve when a system drops
-// more requests.
-double mean_with_timeouts(const RunSummary& s, double timeout) {
-  const double n = static_cast<double>(s.completed + s.timed_out);
-  return n > 0 ? (s.latency.mean * static_cast<double>(s.completed) + timeout * static_cast<double>(s.timed_out)) / n
-               : 0.0;
-}
-const Metric kMetrics[] = {
-    {"arrived", SLLM_UINT(s.arrived)},
-    {"completed", SLLM_UINT(s.completed)},
-    {"timed_out", SLLM_UINT(s.timed_out)},
-    {"rejected", SLLM_UINT(s.rejected)},
-    {"running", SLLM_UINT(s.running)},
-    {"served_share",
-     SLLM_REAL(s.arrived ? static_cast<double>(s.completed) / static_cast<double>(s.arrived) : 0.0)},
-    {"cold_starts", SLLM_UINT(s.cold_starts)},
-    {"loads", SLLM_UINT(s.loads)},
-    {"loads_remote", SLLM_UINT(s.loads_by_tier[0])},
-    {"loads_ssd", SLLM_UINT(s.loads_by_tier[1])},
-    {"loads_dram", SLLM_UINT(s.loads_by_tier[2])},
-    {"preemptions", SLLM_UINT(s.preemptions)},
-    {"lost_tokens", SLLM_UINT(s.lost_tokens)},
-    {"migrations_completed", SLLM_UINT(s.migrations_completed)},
-    {"migrations_dropped", SLLM_UINT(s.migrations_dropped)},
-    {"migration_pause_mean_s", SLLM_REAL(s.migration_pause.mean)},
-    {"prewarms", SLLM_UINT(s.prewarms)},
-    {"latency_mean_s", SLLM_REAL(s.latency.mean)},
-    {"latency_mean_with_timeouts_s", [](const RunSummary& s, double timeout) {
-       return number(mean_with_timeouts(s, timeout));
-     }},
-    {"latency_p50_s", SLLM_REAL(s.latency.p50)},
-    {"latency_p90_s", SLLM_REAL(s.latency.p90)},
-    {"latency_p99_s", SLLM_REAL(s.latency.p99)},
-    {"latency_max_s", SLLM_REAL(s.latency.max)},
-    {"ttft_mean_s", SLLM_REAL(s.ttft.mean)},
-    {"ttft_p99_s", SLLM_REAL(s.ttft.p99)},
-    {"tpot_mean_s", SLLM_REAL(s.tpot.mean)},
-    {"queueing_mean_s", SLLM_REAL(s.queueing.mean)},
-    {"queueing_p99_s", SLLM_REAL(s.queueing.p99)},
-    {"load_count", SLLM_UINT(s.load_time.count)},
-    {"load_time_mean_s", SLLM_REAL(s.load_time.mean)},
-    {"load_time_p50_s", SLLM_REAL(s.load_time.p50)},
-    {"load_time_max_s", SLLM_REAL(s.load_time.max)},
-    {"gpu_allocated", SLLM_REAL(s.gpu_allocated_fraction)},
-    {"gpu_busy", SLLM_REAL(s.gpu_busy_fraction)},
-    {"makespan_s", SLLM_REAL(to_seconds(s.makespan))},
-    {"events", SLLM_UINT(s.events)},
-    {"fingerprint", [](const RunSummary& s, double) { return hex64(s.fingerprint); }},
-};
-#undef SLLM_UINT
-#undef SLLM_REAL
 
 // The grid's values per key, read from a map of key -> non-empty list.
 std::vector<std::pair<std::string, std::vector<std::string>>> read_grid(const ConfigNode& grid) {
@@ -388,12 +321,14 @@ SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector
 std::string sweep_results_header(const std::vector<std::string>& param_names) {
   std::string h = "key,seed";
   for (const std::string& p : param_names) h += "," + csv_field(p);
-  for (const Metric& m : kMetrics) h += std::string(",") + m.name;
+  for (const Metric& m : metrics()) {
+    if (!m.column.empty() && !m.timing) h += "," + std::string(m.column);
+  }
   return h;
 }
 
 std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary,
-                              const std::vector<std::string>& param_names, Nanos request_timeout) {
+                              const std::vector<std::string>& param_names) {
   std::string r = csv_field(point.key) + "," + std::to_string(point.seed);
   for (const std::string& name : param_names) {
     std::string value;
@@ -402,7 +337,9 @@ std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary
     }
     r += "," + csv_field(value);
   }
-  for (const Metric& m : kMetrics) r += "," + m.value(summary, to_seconds(request_timeout));
+  for (const Metric& m : metrics()) {
+    if (!m.column.empty() && !m.timing) r += "," + metric_text(m, summary);
+  }
   return r;
 }
 
@@ -476,7 +413,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
         run.output_dir = tmp_dir.string();
         const RunSummary summary = simulator.run(run);
         const std::string row =
-            sweep_results_row(p, summary, spec.param_names, scenario.simulation.request_timeout);
+            sweep_results_row(p, summary, spec.param_names);
         write_file_atomically(tmp_dir.string(), "point.yaml", point_yaml(spec, p));
         write_file_atomically(tmp_dir.string(), "row.csv", header + "\n" + row + "\n");
         fs::remove_all(final_dir);

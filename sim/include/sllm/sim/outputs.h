@@ -1,6 +1,7 @@
 // Run outputs: one requests.csv row per finished request (written as requests finish, to a temporary
 // name renamed at the end), summary statistics (exact percentiles by selection), summary.json and the
-// table printed on stdout.
+// table printed on stdout. The last two, and a sweep's results.csv, are written from one metric table
+// (sllm/sim/metrics.h).
 #pragma once
 
 #include <cstdint>
@@ -34,7 +35,17 @@ struct RunSummary {
   std::uint64_t migration_rounds = 0, migration_tokens = 0;
   Distribution migration_pause;          // handoff pause per completed migration
   std::uint64_t prewarms = 0;            // loads started by keep-alive pre-warming
+  // Over completed requests.
   Distribution latency, ttft, tpot, queueing, load_time;
+  // Over every request that finished (completed, timed out or rejected), a timed-out or rejected request
+  // counted at the request timeout: a lower bound of what its user saw, so that dropping requests can
+  // never make a system look faster (the headline numbers).
+  Distribution latency_censored, ttft_censored;
+  Nanos request_timeout = 0;            // the scenario's, the censoring value
+  // Service-level objectives (scenario `slo:`): requests that completed within every target set; with no
+  // target set every completed request meets them.
+  std::uint64_t slo_met = 0;
+  bool slo_targets_set = false;
   double gpu_allocated_fraction = 0;    // GPU-time held by instances (incl. loading and keep-alive)
   double gpu_busy_fraction = 0;         // GPU-time with requests in service
   Nanos makespan = 0;                   // last request event
@@ -44,6 +55,9 @@ struct RunSummary {
   std::uint64_t seed = 0;
   std::string policy;
   std::uint32_t servers = 0, gpus = 0, models = 0;
+
+  double slo_attainment() const;   // slo_met / arrived
+  double goodput() const;          // slo_met per second of makespan
 
   std::string to_json(bool timing = true) const;
   void print_table(std::ostream& out) const;
@@ -59,11 +73,12 @@ class RequestRecorder {
 
   // Opens DIR/requests.csv.tmp (creates DIR).
   void open_csv(const std::string& dir);
+  // Adds a finished request: its outcome, latencies, SLO check (the scenario's targets) and CSV row.
   void record(const RequestState& r, const ClusterState& state);
   // One completed live migration's handoff pause (summarised into RunSummary::migration_pause).
   void record_migration_pause(Nanos pause) { migration_pause_.push_back(to_seconds(pause)); }
   // Fills the distributions and counts of `summary` from what was recorded.
-  void finish(RunSummary& summary);
+  void finish(RunSummary& summary, const Scenario& scenario);
   // Renames requests.csv.tmp to requests.csv.
   void commit();
 
@@ -72,8 +87,10 @@ class RequestRecorder {
   std::string dir_;
   std::vector<char> buffer_;
   std::vector<double> latency_, ttft_, tpot_, queueing_, load_time_;
+  std::vector<double> latency_censored_, ttft_censored_;
   std::vector<double> migration_pause_;
-  std::uint64_t completed_ = 0, timed_out_ = 0, rejected_ = 0, cold_ = 0;
+  std::uint64_t completed_ = 0, timed_out_ = 0, rejected_ = 0, cold_ = 0, slo_met_ = 0;
+
 };
 
 }  // namespace sllm

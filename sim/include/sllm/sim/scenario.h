@@ -110,6 +110,19 @@ struct SimulationSpec {
   CostModelSpec cost_model;
 };
 
+// Service-level objectives: a request meets them when it completed and each target set (non-zero) holds.
+struct SloTargets {
+  Nanos ttft = 0;     // arrival -> first token
+  Nanos tpot = 0;     // mean time per output token after the first
+  Nanos latency = 0;  // arrival -> last token
+  bool any() const { return ttft > 0 || tpot > 0 || latency > 0; }
+};
+
+struct SloSpec {
+  SloTargets global;
+  std::vector<SloTargets> per_model;  // by deployed model index: `slo.models.<catalog name>` over global
+};
+
 struct OutputSpec {
   bool requests_csv = true;
   // Wall time and events/s in summary.json: the only machine-dependent values; off for byte-for-byte
@@ -132,6 +145,7 @@ struct Scenario {
   PolicyChoice dram_eviction;
   PolicyChoice ssd_eviction;
   SimulationSpec simulation;
+  SloSpec slo;
   OutputSpec output;
 
   // Reads and validates the whole config (policies are instantiated once to check their parameters).

@@ -64,9 +64,9 @@ std::uint64_t fnv1a64(std::string_view text, std::uint64_t hash = 0xcbf29ce48422
 
 // The results.csv header and a point's row (RFC 4180 quoting).
 std::string sweep_results_header(const std::vector<std::string>& param_names);
-// `request_timeout` (the scenario's) enters latency_mean_with_timeouts_s.
+// The metric columns are those of sllm/sim/metrics.h that have a results.csv column.
 std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary,
-                              const std::vector<std::string>& param_names, Nanos request_timeout);
+                              const std::vector<std::string>& param_names);
 
 struct SweepOptions {
   std::string output_dir;
