@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "sllm/core/build_info.h"
 #include "subcommand.h"
 
 namespace {
@@ -14,7 +15,8 @@ int run_version(const std::vector<std::string>& args) {
 #else
   constexpr const char* cuda = "without CUDA";
 #endif
-  std::cout << "sllmsim " << SLLM_VERSION << " (" << cuda << ", " << __VERSION__ << ")\n";
+  std::cout << "sllmsim " << sllm::version() << " (" << cuda << ", " << __VERSION__ << ", build " << sllm::build_id()
+            << ")\n";
   return 0;
 }
 

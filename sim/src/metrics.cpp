@@ -25,6 +25,23 @@ double mean_with_timeouts(const RunSummary& s) {
                : 0.0;
 }
 
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
+      out += esc;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 std::string hex64(std::uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
@@ -94,6 +111,17 @@ const Metric kMetrics[] = {
     SLLM_TIMING("events_per_s", s.wall_seconds > 0 ? static_cast<double>(s.events) / s.wall_seconds : 0.0),
     Metric{"fingerprint", "fingerprint", Metric::Kind::kText, false, nullptr, nullptr,
            [](const RunSummary& s) { return hex64(s.fingerprint); }},
+    Metric{"", "provenance.version", Metric::Kind::kText, false, nullptr, nullptr,
+           [](const RunSummary& s) { return s.version; }},
+    Metric{"", "provenance.build", Metric::Kind::kText, false, nullptr, nullptr,
+           [](const RunSummary& s) { return s.build_id; }},
+    Metric{"", "provenance.config_hash", Metric::Kind::kText, false, nullptr, nullptr,
+           [](const RunSummary& s) { return hex64(s.config_hash); }},
+    Metric{"", "provenance.overrides", Metric::Kind::kJson, false, nullptr, nullptr, [](const RunSummary& s) {
+             std::string list = "[";
+             for (const std::string& o : s.overrides) list += (list.size() > 1 ? ", " : "") + json_string(o);
+             return list + "]";
+           }},
 };
 #undef SLLM_COUNT
 #undef SLLM_REAL
@@ -104,6 +132,8 @@ const Metric kMetrics[] = {
 
 std::span<const Metric> metrics() { return kMetrics; }
 
+std::string json_quoted(std::string_view text) { return json_string(std::string(text)); }
+
 const Metric& metric(std::string_view name) {
   for (const Metric& m : kMetrics) {
     if (m.column == name || m.json == name) return m;
@@ -113,7 +143,8 @@ const Metric& metric(std::string_view name) {
 
 std::string metric_text(const Metric& m, const RunSummary& s) {
   switch (m.kind) {
-    case Metric::Kind::kText: return m.text(s);
+    case Metric::Kind::kText:
+    case Metric::Kind::kJson: return m.text(s);
     case Metric::Kind::kCount: {
       char buf[24];
       std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(m.count(s)));

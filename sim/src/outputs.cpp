@@ -240,14 +240,7 @@ double RunSummary::goodput() const {
 namespace {
 
 std::string json_value(const Metric& m, const RunSummary& s) {
-  if (m.kind == Metric::Kind::kText) {
-    std::string out = "\"";
-    for (char c : metric_text(m, s)) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
-  }
+  if (m.kind == Metric::Kind::kText) return json_quoted(metric_text(m, s));
   if (m.kind == Metric::Kind::kReal && !std::isfinite(m.real(s))) return "null";
   return metric_text(m, s);
 }

@@ -6,8 +6,11 @@
 #include <limits>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "sllm/core/error.h"
+#include "sllm/core/hash.h"
 #include "sllm/sim/profile.h"
 #include "sllm/sim/policy.h"
 #include "sllm/core/workload.h"
@@ -412,7 +415,13 @@ Scenario Scenario::load(const std::string& path, const std::vector<std::string>&
                         std::optional<std::uint64_t> seed) {
   ConfigNode root = ConfigNode::load_file(path);
   for (const std::string& o : overrides) root.apply_override(o);
-  return from_config(root, seed);
+  Scenario s = from_config(root, seed);
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  s.config_hash = fnv1a64(text.str());
+  s.overrides = overrides;
+  return s;
 }
 
 }  // namespace sllm

@@ -12,6 +12,7 @@
 #include "sllm/sim/cluster.h"
 #include "sllm/sim/cost_model.h"
 #include "sllm/core/error.h"
+#include "sllm/core/build_info.h"
 #include "sllm/core/files.h"
 #include "sllm/sim/event_queue.h"
 #include "sllm/sim/flow_network.h"
@@ -1154,6 +1155,10 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
   summary_.fingerprint = queue_.fingerprint();
   summary_.seed = sc_.simulation.seed;
   summary_.policy = sc_.scheduler.name;
+  summary_.version = version();
+  summary_.build_id = build_id();
+  summary_.config_hash = sc_.config_hash;
+  summary_.overrides = sc_.overrides;
   summary_.servers = static_cast<std::uint32_t>(st_.servers.size());
   summary_.gpus = gpus;
   summary_.models = static_cast<std::uint32_t>(st_.models.size());

@@ -15,6 +15,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "sllm/core/build_info.h"
 #include "sllm/core/error.h"
 #include "sllm/core/files.h"
 #include "sllm/core/random.h"
@@ -100,6 +101,9 @@ std::string point_yaml(const SweepSpec& spec, const SweepPoint& p) {
   out << YAML::Key << "base" << YAML::Value << spec.base_config;
   out << YAML::Key << "base_hash" << YAML::Value << hex64(spec.base_config_hash);
   out << YAML::Key << "seed" << YAML::Value << p.seed;
+  // A point made by another build is not complete: resuming re-runs it (results never mix builds).
+  out << YAML::Key << "version" << YAML::Value << version();
+  out << YAML::Key << "build" << YAML::Value << build_id();
   out << YAML::Key << "overrides" << YAML::Value << YAML::BeginSeq;
   for (const std::string& o : p.overrides) out << YAML::DoubleQuoted << o;
   out << YAML::EndSeq << YAML::EndMap;
@@ -153,13 +157,6 @@ Plan plan_of(const SweepSpec& spec) {
 
 }  // namespace
 
-std::uint64_t fnv1a64(std::string_view text, std::uint64_t hash) {
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
 
 std::string yaml_value_text(const ConfigNode& value) {
   const YAML::Node& node = value.yaml();

@@ -17,6 +17,7 @@ struct Metric {
     kCount,   // an integer
     kReal,    // a real number (seconds, fractions, rates)
     kText,    // a string (policy name, fingerprint)
+    kJson,    // JSON text written as is (lists); never a results.csv column
   };
   std::string_view column;  // results.csv column; empty: not in results.csv (the sweep writes its own)
   std::string_view json;    // summary.json path, e.g. "requests.arrived"
@@ -24,7 +25,7 @@ struct Metric {
   bool timing = false;      // machine-dependent: left out of results.csv, and of summary.json without timing
   std::uint64_t (*count)(const RunSummary&) = nullptr;  // kCount (exact: seeds use all 64 bits)
   double (*real)(const RunSummary&) = nullptr;          // kReal
-  std::string (*text)(const RunSummary&) = nullptr;     // kText
+  std::string (*text)(const RunSummary&) = nullptr;     // kText, kJson
 };
 
 // Every metric, in summary.json order (metrics sharing a JSON object are contiguous).
@@ -35,5 +36,7 @@ const Metric& metric(std::string_view name);
 // digits ("nan"/"inf" in CSV, null in JSON), text as is (JSON quotes it).
 std::string metric_text(const Metric& m, const RunSummary& s);
 double metric_value(std::string_view name, const RunSummary& s);
+// `text` as a JSON string literal (quotes, backslashes and control characters escaped).
+std::string json_quoted(std::string_view text);
 
 }  // namespace sllm

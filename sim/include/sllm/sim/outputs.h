@@ -55,6 +55,10 @@ struct RunSummary {
   std::uint64_t seed = 0;
   std::string policy;
   std::uint32_t servers = 0, gpus = 0, models = 0;
+  // Provenance: what produced the run (sllm/core/build_info.h) from which config and overrides.
+  std::string version, build_id;
+  std::uint64_t config_hash = 0;
+  std::vector<std::string> overrides;
 
   double slo_attainment() const;   // slo_met / arrived
   double goodput() const;          // slo_met per second of makespan

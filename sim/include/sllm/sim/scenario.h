@@ -132,6 +132,9 @@ struct OutputSpec {
 
 struct Scenario {
   std::string source;  // config file (or test name)
+  // Provenance (Scenario::load): FNV-1a 64 of the config file's text and the overrides applied to it.
+  std::uint64_t config_hash = 0;
+  std::vector<std::string> overrides;
   ClusterSpec cluster;
   std::vector<DeploymentSpec> deployments;
   std::vector<DeployedModel> models;

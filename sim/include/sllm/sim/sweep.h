@@ -6,7 +6,7 @@
 // Output directory:
 //   plan.txt                    sweep fingerprint + every point key in sweep order (shards compare these)
 //   results.csv                 one row per point: key, seed, swept parameters, summary metrics
-//   points/<key>/point.yaml     what the point ran (base config, overrides, seed, base-config hash)
+//   points/<key>/point.yaml     what the point ran (base config, overrides, seed, base-config hash, build)
 //   points/<key>/summary.json, requests.csv   the run's outputs
 //   points/<key>/row.csv        the point's results row; written last, so its presence means complete
 #pragma once
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "sllm/core/config_node.h"
+#include "sllm/core/hash.h"
 #include "sllm/sim/outputs.h"
 
 namespace sllm {
@@ -60,7 +61,6 @@ std::string sweep_point_key(const std::vector<std::pair<std::string, std::string
 // (documented in docs/paper.md so a point can be re-run alone with `sllmsim run --seed`).
 std::uint64_t sweep_point_seed(std::uint64_t base_seed, const std::vector<std::pair<std::string, std::string>>& params,
                                const std::vector<std::string>& seed_by);
-std::uint64_t fnv1a64(std::string_view text, std::uint64_t hash = 0xcbf29ce484222325ull);
 
 // The results.csv header and a point's row (RFC 4180 quoting).
 std::string sweep_results_header(const std::vector<std::string>& param_names);
