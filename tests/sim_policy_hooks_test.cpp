@@ -27,16 +27,16 @@ class PreemptLowerModels final : public SchedulingPolicy {
     std::uint32_t have = view.free_gpus(0);
     for (InstanceId i : view.instances_on(0)) {
       if (have >= view.gpus_needed(model)) break;
-      const Instance& inst = view.instance(i);
-      if (inst.state == InstanceState::kIdle) {
+      const InstanceInfo inst = view.instance(i);
+      if (inst.phase == InstancePhase::kIdle) {
         d.unload_idle.push_back(i);
-      } else if (inst.state != InstanceState::kLoading && inst.model < model) {
+      } else if (inst.phase != InstancePhase::kLoading && inst.model < model) {
         d.preempt.push_back(i);
         progress_seen = view.progress(i);
       } else {
         continue;
       }
-      have += static_cast<std::uint32_t>(inst.gpus.size());
+      have += inst.gpus;
     }
     return have >= view.gpus_needed(model) ? d : Decision::wait();
   }
