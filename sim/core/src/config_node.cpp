@@ -27,6 +27,7 @@ ConfigNode::ConfigNode(const ConfigNode& other)
       path_(other.path_),
       read_keys_(other.read_keys_) {}
 
+// A moved-from node has no document: it may only be assigned to or destroyed.
 ConfigNode::ConfigNode(ConfigNode&& other) noexcept = default;
 
 ConfigNode& ConfigNode::operator=(const ConfigNode& other) {
