@@ -7,6 +7,7 @@
 
 #include "sim_test_util.h"
 #include "sllm/core/model_arch.h"
+#include "sllm/sim/cluster_view.h"
 #include "sllm/sim/policy.h"
 
 namespace sllm {
@@ -160,7 +161,7 @@ TEST(Policy, ServerlessLlmRefinesEstimatesFromObservedLoads) {
   ClusterState state(s);
   ConfigNode params = s.scheduler.params;
   auto policy = SchedulingRegistry::instance().create("serverlessllm", params, params);
-  const ClusterView view(state, 0);
+  const ClusterStateView view(state, 0);
   Decision d = policy->place(view, 0);
   ASSERT_EQ(d.action, Decision::Action::kStart);
   EXPECT_EQ(d.server, 0u);

@@ -27,20 +27,22 @@ class PreemptLowerModels final : public SchedulingPolicy {
     std::uint32_t have = view.free_gpus(0);
     for (InstanceId i : view.instances_on(0)) {
       if (have >= view.gpus_needed(model)) break;
-      const Instance& inst = view.instance(i);
-      if (inst.state == InstanceState::kIdle) {
+      const InstanceInfo inst = view.instance(i);
+      instances_seen.push_back(inst);
+      if (inst.phase == InstancePhase::kIdle) {
         d.unload_idle.push_back(i);
-      } else if (inst.state != InstanceState::kLoading && inst.model < model) {
+      } else if (inst.phase != InstancePhase::kLoading && inst.model < model) {
         d.preempt.push_back(i);
         progress_seen = view.progress(i);
       } else {
         continue;
       }
-      have += static_cast<std::uint32_t>(inst.gpus.size());
+      have += inst.gpus;
     }
     return have >= view.gpus_needed(model) ? d : Decision::wait();
   }
   static inline std::vector<RequestProgress> progress_seen;
+  static inline std::vector<InstanceInfo> instances_seen;
 };
 
 std::unique_ptr<SchedulingPolicy> make_preempt(const ConfigNode& p) { return std::make_unique<PreemptLowerModels>(p); }
@@ -79,6 +81,20 @@ TEST(Preemption, RunningInferenceRestartsFromScratchAndItsProgressIsCounted) {
   EXPECT_GT(seen.generated, 100u);  // ~6 s of ~25 ms decode steps
   EXPECT_LT(seen.generated, 1000u);
   EXPECT_EQ(s.lost_tokens, seen.generated);
+  // What the view said about the instances on server 0 (one GPU each): A decoding (movable) when B
+  // arrived, then B idle (reclaimable, not movable) when A restarted; no migrations, so exactly the
+  // serving instances are movable.
+  const auto saw = [](ModelId model, InstancePhase phase, bool movable) {
+    for (const InstanceInfo& i : PreemptLowerModels::instances_seen) {
+      if (i.model == model && i.phase == phase && i.movable == movable && i.server == 0 && i.gpus == 1) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(saw(0, InstancePhase::kDecode, true));
+  EXPECT_TRUE(saw(1, InstancePhase::kIdle, false));
+  for (const InstanceInfo& i : PreemptLowerModels::instances_seen) {
+    EXPECT_EQ(i.movable, i.phase == InstancePhase::kDecode || i.phase == InstancePhase::kPrefill);
+  }
   const auto rows = read_csv(dir + "/requests.csv");
   ASSERT_EQ(rows.size(), 2u);
   const Row& b = rows[0].at("model") == "opt-6.7b/1" ? rows[0] : rows[1];

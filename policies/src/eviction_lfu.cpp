@@ -3,7 +3,7 @@
 // linear scan per eviction: caches hold tens to hundreds of checkpoints and evictions follow loads.
 #include <vector>
 
-#include "sllm/sim/residency.h"
+#include "sllm/sim/policy.h"
 
 namespace sllm {
 namespace {

@@ -1,7 +1,7 @@
 // Least-recently-used eviction of whole checkpoints: an intrusive list over model ids, O(1) per access.
 #include <vector>
 
-#include "sllm/sim/residency.h"
+#include "sllm/sim/policy.h"
 
 namespace sllm {
 namespace {

@@ -103,7 +103,7 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
       // Unload every idle instance here and migrate running ones for the rest.
       if (reclaim_idle_) d.unload_idle = view.idle_instances(s);
       std::uint32_t have = view.free_gpus(s);
-      for (InstanceId i : d.unload_idle) have += static_cast<std::uint32_t>(view.instance(i).gpus.size());
+      for (InstanceId i : d.unload_idle) have += view.instance(i).gpus;
       Nanos migration_time = 0;
       if (!plan_migrations(view, model, s, need - have, d.migrate, migration_time)) continue;
       d.estimated_startup += migration_time;
@@ -182,18 +182,16 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
     std::vector<std::uint32_t>& used = promised_;
     used.assign(view.server_count(), 0);
     for (InstanceId i : view.instances_on(s)) {
-      const Instance& inst = view.instance(i);
-      // Moving an instance of the model being placed would only add a load to the placement.
-      if (!view.movable(i) || inst.state != InstanceState::kDecode || !inst.joining.empty() || inst.model == model) {
-        continue;
-      }
+      const InstanceInfo inst = view.instance(i);
+      // Only decoding instances migrate; moving one of the model being placed would only add a load.
+      if (!inst.movable || inst.phase != InstancePhase::kDecode || inst.model == model) continue;
       const auto dest = best_destination(view, inst.model, s, used);
       if (!dest) continue;
       double tokens = 0;
       for (const RequestProgress& p : view.progress(i)) tokens += p.input_tokens + p.generated;
       const auto [a, b] = coefficients(view, inst.model, s);
       const double recompute = a * tokens + b;
-      items.push_back({i, static_cast<std::uint32_t>(inst.gpus.size()), recompute, recompute + to_seconds(dest->load)});
+      items.push_back({i, inst.gpus, recompute, recompute + to_seconds(dest->load)});
       if (items.size() == 64) break;  // the chosen set is a 64-bit mask
     }
     // best[c]: least cost to free at least c GPUs (c capped at the deficit) and the set achieving it.
@@ -218,7 +216,7 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
     slowest = 0;
     for (std::size_t k = 0; k < items.size(); ++k) {
       if (!(chosen[deficit] >> k & 1)) continue;
-      const Instance& inst = view.instance(items[k].instance);
+      const InstanceInfo inst = view.instance(items[k].instance);
       const auto dest = best_destination(view, inst.model, s, used);
       if (!dest) return false;
       used[dest->server] += items[k].gpus;

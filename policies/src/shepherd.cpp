@@ -59,7 +59,7 @@ class ShepherdPolicy final : public SchedulingPolicy {
     std::uint32_t have = view.free_gpus(s);
     if (reclaim_idle_) {
       d.unload_idle = view.idle_instances(s);
-      for (InstanceId i : d.unload_idle) have += static_cast<std::uint32_t>(view.instance(i).gpus.size());
+      for (InstanceId i : d.unload_idle) have += view.instance(i).gpus;
     }
     struct Victim {
       InstanceId id;
@@ -67,7 +67,7 @@ class ShepherdPolicy final : public SchedulingPolicy {
     };
     std::vector<Victim> victims;
     for (InstanceId i : view.instances_on(s)) {
-      if (!view.movable(i)) continue;
+      if (!view.instance(i).movable) continue;
       std::uint64_t lost = 0;
       bool restarted_before = false;
       for (const RequestProgress& p : view.progress(i)) {
@@ -82,7 +82,7 @@ class ShepherdPolicy final : public SchedulingPolicy {
     for (const Victim& v : victims) {
       if (have >= need) break;
       d.preempt.push_back(v.id);
-      have += static_cast<std::uint32_t>(view.instance(v.id).gpus.size());
+      have += view.instance(v.id).gpus;
     }
     return have >= need;
   }

@@ -17,6 +17,7 @@
 #include "sllm/sim/event_queue.h"
 #include "sllm/sim/flow_network.h"
 #include "sllm/core/migration_protocol.h"
+#include "sllm/sim/cluster_view.h"
 #include "sllm/sim/policy.h"
 
 namespace sllm {
@@ -326,7 +327,7 @@ void Simulator::Impl::ensure_capacity(ModelId m) {
 
 bool Simulator::Impl::place_once(ModelId m) {
   ModelRuntime& mr = st_.models[m];
-  ClusterView view(st_, now(), cost_.get());
+  const ClusterStateView view(st_, now(), cost_.get());
   const Decision d = scheduler_->place(view, m);
   switch (d.action) {
     case Decision::Action::kStart:
@@ -387,16 +388,15 @@ InstanceId Simulator::Impl::execute(const Decision& d, ModelId m) {
     }
     unload(id);
   }
-  ClusterView view(st_, now());
   for (InstanceId id : d.preempt) {
-    if (!view.movable(id) || st_.instances[id].server != d.server) {
+    if (!movable(st_.instances[id]) || st_.instances[id].server != d.server) {
       throw std::logic_error("policy asked to preempt an instance that is not serving on the chosen server");
     }
     preempt(id);
   }
   for (const MigrationOrder& order : d.migrate) {
     const Instance& inst = st_.instances[order.instance];
-    if (!view.movable(order.instance) || inst.state != InstanceState::kDecode || inst.server != d.server ||
+    if (!movable(inst) || inst.state != InstanceState::kDecode || inst.server != d.server ||
         order.destination >= st_.servers.size() || order.destination == d.server ||
         !st_.holds(order.destination, inst.model, order.tier)) {
       throw std::logic_error("policy asked to migrate an instance that is not decoding on the chosen server, "
@@ -772,7 +772,7 @@ void Simulator::Impl::unload(InstanceId id) {
 void Simulator::Impl::on_prewarm(ModelId m) {
   ModelRuntime& mr = st_.models[m];
   if (!mr.instances.empty() || mr.pending || source_done_) return;  // demand got there first, or all is over
-  ClusterView view(st_, now(), cost_.get());
+  const ClusterStateView view(st_, now(), cost_.get());
   const Decision d = scheduler_->place(view, m);
   // Best effort, and only on free or idle GPUs: a pre-warm never disturbs running inferences.
   if (d.action != Decision::Action::kStart || !d.migrate.empty() || !d.preempt.empty()) return;

@@ -65,7 +65,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> read_grid(const Co
     const ConfigNode values = grid.child(key);
     if (!values.is_sequence()) values.fail("expected a list of values for swept key '" + key + "'");
     std::vector<std::string> texts;
-    for (const ConfigNode& v : values.elements()) texts.push_back(yaml_value_text(v));
+    for (const ConfigNode& v : values.elements()) texts.push_back(v.yaml_text());
     if (texts.empty()) values.fail("a grid axis needs at least one value");
     std::set<std::string> unique(texts.begin(), texts.end());
     if (unique.size() != texts.size()) values.fail("a grid axis lists the same value twice");
@@ -79,7 +79,7 @@ std::vector<std::vector<std::pair<std::string, std::string>>> read_points(const 
   for (const ConfigNode& p : points.elements()) {
     if (!p.is_map()) p.fail("expected a mapping of key.path -> value");
     std::vector<std::pair<std::string, std::string>> params;
-    for (const std::string& key : p.keys()) params.emplace_back(key, yaml_value_text(p.child(key)));
+    for (const std::string& key : p.keys()) params.emplace_back(key, p.child(key).yaml_text());
     out.push_back(std::move(params));
   }
   if (out.empty()) points.fail("expected at least one point");
@@ -90,7 +90,7 @@ void read_fixed(const ConfigNode& set, std::map<std::string, std::string>& fixed
                 std::vector<std::string>& order) {
   for (const std::string& key : set.keys()) {
     if (!fixed.count(key)) order.push_back(key);
-    fixed[key] = yaml_value_text(set.child(key));
+    fixed[key] = set.child(key).yaml_text();
   }
 }
 
@@ -157,14 +157,6 @@ Plan plan_of(const SweepSpec& spec) {
 
 }  // namespace
 
-
-std::string yaml_value_text(const ConfigNode& value) {
-  const YAML::Node& node = value.yaml();
-  if (node.IsScalar()) return node.Scalar();
-  YAML::Emitter out;
-  out << YAML::Flow << node;
-  return out.c_str();
-}
 
 std::string sweep_point_key(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string exact;

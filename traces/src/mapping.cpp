@@ -248,10 +248,10 @@ TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_
   }
 
   if (auto l = workload.optional_child("lengths")) {
-    const YAML::Node& y = l->yaml();
-    if (y.IsScalar() && y.Scalar() == "trace") {
+    if (l->is_scalar() && l->as_string() == "trace") {
       o.lengths.kind = LengthsKind::trace;
-    } else if (y.IsMap() && y["kind"].IsScalar() && y["kind"].Scalar() == "csv") {
+    } else if (l->is_map() && l->has("kind") && l->child("kind").is_scalar() &&
+               l->child("kind").as_string() == "csv") {
       l->get_enum("kind", {"csv"});
       o.lengths.kind = LengthsKind::csv;
       o.lengths.csv_path = relative_to_config(l->child("path"));

@@ -5,16 +5,51 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
+
+#include <yaml-cpp/yaml.h>
 
 #include "sllm/core/error.h"
 
 namespace sllm {
 
-ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path)
-    : ConfigNode(std::move(node), std::make_shared<Origin>(Origin{*file, {}}), std::move(path)) {}
+// yaml-cpp nodes are handles: copying one refers to the same document.
+struct ConfigNode::Node {
+  YAML::Node yaml;
+};
 
-ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<Origin> origin, std::string path)
-    : node_(std::move(node)), origin_(std::move(origin)), path_(std::move(path)) {}
+ConfigNode::ConfigNode(Node node, std::shared_ptr<Origin> origin, std::string path)
+    : node_(std::make_unique<Node>(std::move(node))), origin_(std::move(origin)), path_(std::move(path)) {}
+
+ConfigNode::ConfigNode(const ConfigNode& other)
+    : node_(std::make_unique<Node>(*other.node_)),
+      origin_(other.origin_),
+      path_(other.path_),
+      read_keys_(other.read_keys_) {}
+
+// A moved-from node has no document: it may only be assigned to or destroyed.
+ConfigNode::ConfigNode(ConfigNode&& other) noexcept = default;
+
+ConfigNode& ConfigNode::operator=(const ConfigNode& other) {
+  if (this != &other) *this = ConfigNode(other);
+  return *this;
+}
+
+ConfigNode& ConfigNode::operator=(ConfigNode&& other) noexcept = default;
+
+ConfigNode::~ConfigNode() = default;
+
+bool ConfigNode::is_map() const { return node_->yaml.IsMap(); }
+bool ConfigNode::is_sequence() const { return node_->yaml.IsSequence(); }
+bool ConfigNode::is_scalar() const { return node_->yaml.IsScalar(); }
+
+std::string ConfigNode::yaml_text() const {
+  const YAML::Node& node = node_->yaml;
+  if (node.IsScalar()) return node.Scalar();
+  YAML::Emitter out;
+  out << YAML::Flow << node;
+  return out.c_str();
+}
 
 bool ConfigNode::overridden() const {
   for (const std::string& o : origin_->overrides) {
@@ -38,7 +73,7 @@ ConfigNode ConfigNode::load_string(const std::string& text, const std::string& n
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-    return ConfigNode(root, std::make_shared<const std::string>(name), "");
+    return ConfigNode(Node{root}, std::make_shared<Origin>(Origin{name, {}}), "");
   } catch (const YAML::Exception& e) {
     throw InputError(name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1),
                      "YAML syntax error: " + e.msg);
@@ -48,7 +83,7 @@ ConfigNode ConfigNode::load_string(const std::string& text, const std::string& n
 std::string ConfigNode::location() const {
   if (overridden()) return "set on the command line: " + path_;
   std::string where = origin_->file;
-  const YAML::Mark mark = node_.Mark();
+  const YAML::Mark mark = node_->yaml.Mark();
   if (mark.is_null() || mark.line < 0) {
     where += " (default)";
   } else {
@@ -65,34 +100,36 @@ std::string ConfigNode::child_path(std::string_view key) const {
 }
 
 void ConfigNode::expect_map() const {
-  if (!node_.IsMap()) fail("expected a mapping of keys to values");
+  if (!node_->yaml.IsMap()) fail("expected a mapping of keys to values");
 }
 
 bool ConfigNode::has(std::string_view key) const {
-  return node_.IsMap() && node_[std::string(key)].IsDefined() && !node_[std::string(key)].IsNull();
+  const YAML::Node& node = node_->yaml;
+  return node.IsMap() && node[std::string(key)].IsDefined() && !node[std::string(key)].IsNull();
 }
 
 ConfigNode ConfigNode::child(std::string_view key) const {
   expect_map();
   read_keys_.emplace(key);
-  YAML::Node c = node_[std::string(key)];
+  YAML::Node c = std::as_const(node_->yaml)[std::string(key)];
   if (!c.IsDefined() || c.IsNull()) fail("missing required key '" + std::string(key) + "'");
-  return ConfigNode(c, origin_, child_path(key));
+  return ConfigNode(Node{c}, origin_, child_path(key));
 }
 
 std::optional<ConfigNode> ConfigNode::optional_child(std::string_view key) const {
   expect_map();
   read_keys_.emplace(key);
   if (!has(key)) return std::nullopt;
-  return ConfigNode(node_[std::string(key)], origin_, child_path(key));
+  return ConfigNode(Node{std::as_const(node_->yaml)[std::string(key)]}, origin_, child_path(key));
 }
 
 std::vector<ConfigNode> ConfigNode::elements() const {
-  if (!node_.IsSequence()) fail("expected a list");
+  const YAML::Node& node = node_->yaml;
+  if (!node.IsSequence()) fail("expected a list");
   std::vector<ConfigNode> out;
-  out.reserve(node_.size());
-  for (std::size_t i = 0; i < node_.size(); ++i) {
-    out.push_back(ConfigNode(node_[i], origin_, path_ + "[" + std::to_string(i) + "]"));
+  out.reserve(node.size());
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    out.push_back(ConfigNode(Node{node[i]}, origin_, path_ + "[" + std::to_string(i) + "]"));
   }
   return out;
 }
@@ -100,7 +137,7 @@ std::vector<ConfigNode> ConfigNode::elements() const {
 std::vector<std::string> ConfigNode::keys() const {
   expect_map();
   std::vector<std::string> out;
-  for (const auto& kv : node_) {
+  for (const auto& kv : std::as_const(node_->yaml)) {
     out.push_back(kv.first.as<std::string>());
     read_keys_.insert(out.back());
   }
@@ -108,8 +145,9 @@ std::vector<std::string> ConfigNode::keys() const {
 }
 
 std::string ConfigNode::scalar(std::string_view kind) const {
-  if (!node_.IsScalar()) fail("expected " + std::string(kind) + ", got a " + (node_.IsMap() ? "mapping" : "list"));
-  return node_.Scalar();
+  const YAML::Node& node = node_->yaml;
+  if (!node.IsScalar()) fail("expected " + std::string(kind) + ", got a " + (node.IsMap() ? "mapping" : "list"));
+  return node.Scalar();
 }
 
 std::string ConfigNode::as_string() const { return scalar("a string"); }
@@ -172,13 +210,10 @@ std::string ConfigNode::as_enum(std::initializer_list<std::string_view> choices)
   fail("unknown value '" + s + "' (expected one of " + list + ")");
 }
 
-namespace {
-// A default written as text goes through the same parser as the config would, so units stay in one place.
-ConfigNode default_node(const ConfigNode& parent, std::string_view key, std::string_view text) {
-  return ConfigNode(YAML::Node(std::string(text)), std::make_shared<const std::string>("<default>"),
-                    parent.path().empty() ? std::string(key) : parent.path() + "." + std::string(key));
+ConfigNode ConfigNode::default_node(std::string_view key, std::string_view text) const {
+  return ConfigNode(Node{YAML::Node(std::string(text))}, std::make_shared<Origin>(Origin{"<default>", {}}),
+                    child_path(key));
 }
-}  // namespace
 
 std::string ConfigNode::get_string(std::string_view key, std::optional<std::string> def) const {
   if (auto c = optional_child(key)) return c->as_string();
@@ -209,7 +244,7 @@ bool ConfigNode::get_bool(std::string_view key, std::optional<bool> def) const {
   type ConfigNode::method(std::string_view key, std::optional<std::string_view> def) const { \
     if (auto c = optional_child(key)) return c->as_method();                             \
     if (!def) child(key);                                                                \
-    return default_node(*this, key, *def).as_method();                                   \
+    return default_node(key, *def).as_method();                                          \
   }
 SLLM_UNIT_KEYED(get_bytes, as_bytes, std::uint64_t)
 SLLM_UNIT_KEYED(get_bandwidth, as_bandwidth, double)
@@ -225,13 +260,13 @@ std::string ConfigNode::get_enum(std::string_view key, std::initializer_list<std
 }
 
 void ConfigNode::finish() const {
-  if (!node_.IsMap()) return;
-  for (const auto& kv : node_) {
+  if (!node_->yaml.IsMap()) return;
+  for (const auto& kv : std::as_const(node_->yaml)) {
     const std::string key = kv.first.as<std::string>();
     if (read_keys_.count(key)) continue;
     std::string known;
     for (const std::string& k : read_keys_) known += (known.empty() ? "" : ", ") + k;
-    ConfigNode bad(kv.first, origin_, child_path(key));
+    ConfigNode bad(Node{kv.first}, origin_, child_path(key));
     bad.fail("unknown key '" + key + "'" + (known.empty() ? "" : " (expected one of: " + known + ")"));
   }
 }
@@ -252,7 +287,7 @@ void ConfigNode::apply_override(std::string_view assignment) {
   }
   // yaml-cpp nodes are handles: walking with operator[] on non-const nodes creates missing keys.
   YAML::Node cur;
-  cur.reset(node_);
+  cur.reset(node_->yaml);
   std::vector<std::pair<std::string, long>> steps;  // (key, index or -1)
   std::string token;
   std::stringstream ss(key_path);

@@ -1,8 +1,15 @@
-// Pluggable policies and what they see. A policy gets a read-only ClusterView (free GPUs, residency per
-// tier, loading-queue waits, instances and their requests' progress) and returns a Decision; the
-// Simulator carries it out. Policies are registered by name (registry.h) from one file each in
-// policies/src/ and configured by their YAML section (`policy:` for the scheduler,
-// `policy.keep_alive:`, `policy.eviction.{dram,ssd}:`).
+// The policy API: everything a policy may see and do, in one header. A policy lives in one file in
+// policies/src/, includes only this header, registers itself by name (SLLM_REGISTER, registry.h) and is
+// chosen and configured by its YAML section (`policy:` for the scheduler, `policy.keep_alive:`,
+// `policy.eviction.{dram,ssd}:`), read through ConfigNode.
+//
+// Three kinds of policy:
+//  - SchedulingPolicy::place(view, model): a model needs one more instance; the policy answers with a
+//    Decision after querying the read-only ClusterView (GPUs per server, checkpoint residency per tier,
+//    load-time estimates, loading-queue waits, instances as InstanceInfo and their requests' progress).
+//    The view answers in plain values as of one instant and is valid only during the call.
+//  - KeepAlivePolicy: how long an idle instance stays loaded, and optional pre-warming.
+//  - EvictionPolicy: which checkpoint a server's DRAM pool or SSD evicts next.
 //
 // Mechanisms a Decision can ask for (the simulator carries them out; policies only decide):
 //  - Decision::unload_idle: idle instances to unload first (keep-alive reclaim), carried out now;
@@ -11,8 +18,8 @@
 //  - Decision::migrate: running instances to move live to another server (token-based, multi-round,
 //    driven by MigrationProtocol); the new instance takes the chosen server's free GPUs now and the
 //    migrating instances' GPUs as each migration hands off, then loads;
-//  - Decision::load (LoadOptions: populate_dram / populate_ssd / extra_startup): cache-less systems (Ray Serve), container
-//    start-up (KServe);
+//  - Decision::load (LoadOptions: populate_dram / populate_ssd / extra_startup): cache-less systems
+//    (Ray Serve), container start-up (KServe);
 //  - KeepAlivePolicy::prewarm_delay: reload a model ahead of demand after it was unloaded (hybrid
 //    histogram keep-alive);
 //  - SchedulingPolicy::on_load_finished sees every load's estimated and actual time, so estimators
@@ -20,77 +27,88 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
-#include <string>
 #include <vector>
 
-#include "sllm/sim/cluster.h"
+#include "sllm/core/ids.h"
 #include "sllm/core/migration_protocol.h"
 #include "sllm/core/registry.h"
+#include "sllm/core/units.h"
+#include "sllm/sim/loading.h"
 
 namespace sllm {
+
+// What an instance is doing, as a policy sees it.
+enum class InstancePhase : std::uint8_t {
+  kLoading,  // GPUs reserved, checkpoint on its way (or waiting for GPUs a migration hands over)
+  kIdle,     // loaded, serving nobody (its keep-alive timer runs); Decision::unload_idle may unload it
+  kPrefill,  // a prefill pass over newly admitted requests
+  kDecode,   // decoding; every request it serves has its first token
+  kHandoff,  // a migration's source, stopped until the destination resumes its requests
+};
+
+struct InstanceInfo {
+  ModelId model = 0;
+  ServerId server = 0;
+  InstancePhase phase = InstancePhase::kLoading;
+  std::uint32_t gpus = 0;  // GPUs it holds on its server (what unloading or stopping it frees)
+  // Serving (prefill or decode), not part of a migration and not waiting for GPUs: it may be named in
+  // Decision::preempt, and in Decision::migrate when decoding.
+  bool movable = false;
+};
 
 struct RequestProgress {
   std::uint64_t id = 0;
   std::uint32_t input_tokens = 0;
   std::uint32_t output_tokens = 0;  // target
-  std::uint32_t generated = 0;      // produced so far (as of the view's `now`)
+  std::uint32_t generated = 0;      // produced so far (as of the view's instant)
   std::uint32_t preemptions = 0;    // times this request was restarted from scratch
 };
 
-class CostModel;
-
+// The cluster as a policy sees it, at one instant. Ids are dense: servers 0..server_count()-1, models
+// as deployed; instance ids come from instances_on() and idle_instances().
 class ClusterView {
  public:
-  ClusterView(const ClusterState& state, Nanos now, const CostModel* cost = nullptr)
-      : state_(state), now_(now), cost_(cost) {}
+  virtual ~ClusterView() = default;
 
-  Nanos now() const { return now_; }
-  const ClusterState& state() const { return state_; }
-  std::uint32_t server_count() const { return static_cast<std::uint32_t>(state_.servers.size()); }
-  std::uint32_t model_count() const { return static_cast<std::uint32_t>(state_.models.size()); }
-
-  const Server& server(ServerId s) const { return state_.servers[s]; }
-  std::uint32_t free_gpus(ServerId s) const { return state_.servers[s].free_gpus; }
-  std::uint32_t total_gpus(ServerId s) const { return static_cast<std::uint32_t>(state_.servers[s].gpu_owner.size()); }
-  // GPUs held by idle instances of other models on `s` (reclaimable through Decision::unload_idle).
-  std::uint32_t idle_gpus(ServerId s) const;
-  std::vector<InstanceId> idle_instances(ServerId s) const;  // oldest-idle-first is not tracked: by id
-
-  bool holds(ServerId s, ModelId m, Tier t) const { return state_.holds(s, m, t); }
-  Tier best_tier(ServerId s, ModelId m) const { return state_.best_tier(s, m); }
-  std::uint64_t checkpoint_bytes(ModelId m) const { return state_.models[m].deployed->checkpoint_bytes; }
-  std::uint32_t gpus_needed(ModelId m) const { return state_.models[m].gpus_per_instance; }
-  double tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) const { return state_.tier_bandwidth(s, t, gpus); }
-  Nanos estimate_load(ServerId s, ModelId m, Tier t) const {
-    return state_.estimate_load(s, m, t, gpus_needed(m));
-  }
+  // Servers and their GPUs.
+  virtual std::uint32_t server_count() const = 0;
+  virtual std::uint32_t total_gpus(ServerId s) const = 0;
+  virtual std::uint32_t free_gpus(ServerId s) const = 0;
+  // GPUs held by idle instances on `s` (reclaimable through Decision::unload_idle).
+  virtual std::uint32_t idle_gpus(ServerId s) const = 0;
+  virtual std::vector<InstanceId> idle_instances(ServerId s) const = 0;  // by id
+  virtual std::span<const InstanceId> instances_on(ServerId s) const = 0;  // alive, in no particular order
   // q: estimated time until the server's queued and running loads finish (0 when its queue is empty).
-  Nanos loading_queue_wait(ServerId s) const;
-  std::size_t loading_queue_length(ServerId s) const { return state_.servers[s].load_queue.size(); }
+  virtual Nanos loading_queue_wait(ServerId s) const = 0;
 
-  const Instance& instance(InstanceId i) const { return state_.instances[i]; }
-  std::span<const InstanceId> instances_on(ServerId s) const { return state_.servers[s].instances; }
-  std::span<const InstanceId> instances_of(ModelId m) const { return state_.models[m].instances; }
-  std::uint32_t queued_requests(ModelId m) const { return state_.models[m].queued_live; }
-  // Progress of each request an instance serves, as of now (decode progress computed in closed form).
-  std::vector<RequestProgress> progress(InstanceId i) const;
-  // Serving and can be preempted or migrated: decoding or in prefill, not part of a migration, not
-  // waiting for GPUs.
-  bool movable(InstanceId i) const;
+  // Checkpoints: where they are and what loading one costs.
+  // Does `s` hold the checkpoint of `m` in tier `t` (kRemote: always; kWarm: never, not a load source).
+  virtual bool holds(ServerId s, ModelId m, Tier t) const = 0;
+  virtual Tier best_tier(ServerId s, ModelId m) const = 0;  // the fastest of DRAM, SSD, remote holding it
+  // A lone load of `m` from `t` to GPUs of `s`: transfer through the slowest link of the path, pipeline
+  // fill and runtime initialisation (no queueing, no contention).
+  virtual Nanos estimate_load(ServerId s, ModelId m, Tier t) const = 0;
+  // The paper's b: the bandwidth (bytes/s) a lone load from `t` to `gpus` GPUs of `s` gets.
+  virtual double tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) const = 0;
+
+  // Models.
+  virtual std::uint32_t gpus_needed(ModelId m) const = 0;  // GPUs per instance
+  virtual std::uint64_t checkpoint_bytes(ModelId m) const = 0;
   // Largest preemption count among the model's waiting requests (a policy can refuse to let a
   // restarted request preempt others, so that preemption cannot ping-pong).
-  std::uint32_t waiting_preemptions(ModelId m) const;
+  virtual std::uint32_t waiting_preemptions(ModelId m) const = 0;
   // One prefill pass of `tokens` tokens (sum of squared sequence lengths `squares`) of `m` on the GPU
   // type of server `s`, from the run's cost model (what a migration round's recomputation costs).
-  double prefill_seconds(ModelId m, ServerId s, std::uint64_t tokens, double squares) const;
+  virtual double prefill_seconds(ModelId m, ServerId s, std::uint64_t tokens, double squares) const = 0;
 
- private:
-  const ClusterState& state_;
-  Nanos now_;
-  const CostModel* cost_;
+  // Instances (alive ones only).
+  virtual InstanceInfo instance(InstanceId i) const = 0;
+  // Progress of each request the instance serves (decoding first, then those in its prefill pass).
+  virtual std::vector<RequestProgress> progress(InstanceId i) const = 0;
 };
 
 // Move running instance `instance` to `destination` (loading from `tier` there, after unloading the
@@ -155,6 +173,19 @@ class KeepAlivePolicy {
   // that nobody uses idles under keep_alive() like any other.
   virtual std::optional<Nanos> prewarm_delay(ModelId /*model*/, Nanos /*now*/) { return std::nullopt; }
   static constexpr Nanos kNever = INT64_MAX;
+};
+
+// Orders the checkpoints of one cache (a server's DRAM pool or SSD) for eviction. One object per cache
+// (it keeps per-cache state).
+class EvictionPolicy {
+ public:
+  static constexpr const char* kKind = "eviction policy";
+  virtual ~EvictionPolicy() = default;
+  virtual void on_insert(ModelId model, Nanos now) = 0;
+  virtual void on_access(ModelId model, Nanos now) = 0;
+  virtual void on_erase(ModelId model) = 0;
+  // The checkpoint to evict next among those for which `evictable` is true; nullopt when none is.
+  virtual std::optional<ModelId> victim(const std::function<bool(ModelId)>& evictable) const = 0;
 };
 
 using SchedulingRegistry = Registry<SchedulingPolicy>;

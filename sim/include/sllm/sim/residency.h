@@ -1,30 +1,16 @@
 // Which checkpoints a server holds in one storage tier (DRAM pool or SSD), with a capacity and a
-// pluggable eviction choice (LRU, LFU, ... registered by name as EvictionPolicy).
+// pluggable eviction choice (LRU, LFU, ... registered by name as EvictionPolicy, part of the policy API).
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <vector>
 
 #include "sllm/core/ids.h"
-#include "sllm/core/registry.h"
 #include "sllm/core/units.h"
+#include "sllm/sim/policy.h"
 
 namespace sllm {
-
-// Orders the checkpoints of one cache for eviction. One object per cache (it keeps per-cache state).
-class EvictionPolicy {
- public:
-  static constexpr const char* kKind = "eviction policy";
-  virtual ~EvictionPolicy() = default;
-  virtual void on_insert(ModelId model, Nanos now) = 0;
-  virtual void on_access(ModelId model, Nanos now) = 0;
-  virtual void on_erase(ModelId model) = 0;
-  // The checkpoint to evict next among those for which `evictable` is true; nullopt when none is.
-  virtual std::optional<ModelId> victim(const std::function<bool(ModelId)>& evictable) const = 0;
-};
 
 class ResidencyCache {
  public:

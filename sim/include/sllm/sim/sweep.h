@@ -51,8 +51,6 @@ struct SweepSpec {
                         const std::vector<std::string>& extra_overrides = {});
 };
 
-// Text of a YAML value as --set takes it (flow style for maps and sequences).
-std::string yaml_value_text(const ConfigNode& value);
 // Directory-safe key of a point: "name=value" pairs joined by ","; characters outside
 // [A-Za-z0-9._=,+-] become '_', and a hash of the exact text is appended when anything was replaced
 // or the key is long, so distinct points never share a key.

@@ -1,6 +1,7 @@
 // Strict reading of YAML configs. Every value is read through a ConfigNode, which knows its file and
 // key path, so each error names "file:line:column: key.path: what was expected". Keys never read are
 // errors (finish()), so a typo cannot silently fall back to a default.
+// The YAML parser (yaml-cpp) stays behind this class: including this header does not include it.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +13,6 @@
 #include <string_view>
 #include <vector>
 
-#include <yaml-cpp/yaml.h>
-
 #include "sllm/core/units.h"
 
 namespace sllm {
@@ -23,7 +22,13 @@ class ConfigNode {
   // Parses a file; a YAML syntax error becomes an InputError naming file:line:column.
   static ConfigNode load_file(const std::string& path);
   static ConfigNode load_string(const std::string& text, const std::string& name);
-  ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path);
+  // A copy refers to the same document (an override applied through one is seen by all) and keeps its
+  // own record of the keys read.
+  ConfigNode(const ConfigNode& other);
+  ConfigNode(ConfigNode&& other) noexcept;
+  ConfigNode& operator=(const ConfigNode& other);
+  ConfigNode& operator=(ConfigNode&& other) noexcept;
+  ~ConfigNode();
 
   // Applies "key.path=value" (value parsed as YAML, so lists and maps work); creates missing keys.
   // Sequence elements are addressed as key[3]. Errors name the override.
@@ -32,10 +37,12 @@ class ConfigNode {
   const std::string& path() const { return path_; }
   // The config file this node came from (relative paths in a config are relative to its directory).
   const std::string& file() const { return origin_->file; }
-  const YAML::Node& yaml() const { return node_; }
-  bool is_map() const { return node_.IsMap(); }
-  bool is_sequence() const { return node_.IsSequence(); }
+  bool is_map() const;
+  bool is_sequence() const;
+  bool is_scalar() const;
   bool has(std::string_view key) const;
+  // This value as --set takes it: a scalar's text as written, a list or mapping in YAML flow style.
+  std::string yaml_text() const;
 
   // Children. child() requires the key; the others return nullopt / the default when it is absent.
   ConfigNode child(std::string_view key) const;
@@ -76,6 +83,8 @@ class ConfigNode {
 
  private:
   std::string child_path(std::string_view key) const;
+  // A default written as text goes through the same parser as the config would, so units stay in one place.
+  ConfigNode default_node(std::string_view key, std::string_view text) const;
   void expect_map() const;
   std::string scalar(std::string_view kind) const;
 
@@ -85,10 +94,11 @@ class ConfigNode {
     std::string file;
     std::vector<std::string> overrides;
   };
-  ConfigNode(YAML::Node node, std::shared_ptr<Origin> origin, std::string path);
+  struct Node;  // the yaml-cpp node (config_node.cpp)
+  ConfigNode(Node node, std::shared_ptr<Origin> origin, std::string path);
   bool overridden() const;
 
-  YAML::Node node_;
+  std::unique_ptr<Node> node_;
   std::shared_ptr<Origin> origin_;
   std::string path_;
   mutable std::set<std::string, std::less<>> read_keys_;
