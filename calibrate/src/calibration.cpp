@@ -98,7 +98,7 @@ void probe_storage(const CalibrationOptions& o, Profile& p) {
     if (hw == 1) break;
   }
   for (const CopyProbe& c : gpu_copy_probes((o.quick ? 64 : 512) * kMiB)) {
-    const std::string key = c.kind + (c.gpu >= 0 ? "_gpu" + std::to_string(c.gpu) : "");
+    const std::string key = c.key();
     p.probes[key] = c.bandwidth;
     say(o, "  " + key + ": " + gbps(c.bandwidth));
   }
