@@ -296,18 +296,24 @@ TEST(CalibrateFit, RejectsTooFewPointsAndNonPositiveTimes) {
 TEST(CalibrateMeasurements, RoundTripAndStrictReading) {
   const auto dir = std::filesystem::temp_directory_path() / ("sllm_cal_meas_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  const std::vector<Measurement> rows = {{"load", "", "sllm", "ssd", 1073741824.0, 0, 0.123456789012345678},
-                                         {"decode", "tiny-opt", "", "", 4, 520, 1.0 / 3.0}};
+  const std::vector<Measurement> rows = {{LoadOperation{"sllm", Tier::kSsd, 1073741824}, 0.123456789012345678},
+                                         {DecodeOperation{"tiny-opt", 4, 520}, 1.0 / 3.0}};
   const std::string path = (dir / "m.csv").string();
   write_measurements(rows, path);
   const auto back = read_measurements(path);
   ASSERT_EQ(back.size(), 2u);
-  EXPECT_EQ(back[0].kind, "load");
-  EXPECT_EQ(back[0].tier, "ssd");
-  EXPECT_EQ(back[0].x0, 1073741824.0);
+  EXPECT_EQ(back[0].operation, rows[0].operation);
   EXPECT_EQ(back[0].seconds, 0.123456789012345678);
-  EXPECT_EQ(back[1].model, "tiny-opt");
+  EXPECT_EQ(back[1].operation, rows[1].operation);
   EXPECT_EQ(back[1].seconds, 1.0 / 3.0);
+  // The file is the documented text: kind,model,mode,tier,x0,x1,seconds.
+  std::ifstream written(path);
+  std::string header, load, decode;
+  std::getline(written, header);
+  std::getline(written, load);
+  std::getline(written, decode);
+  EXPECT_EQ(load, "load,,sllm,ssd,1073741824,0,0.12345678901234568");
+  EXPECT_EQ(decode, "decode,tiny-opt,,,4,520,0.33333333333333331");
 
   std::ofstream(dir / "bad.csv") << "kind,model,mode,tier,x0,x1,seconds\nload,,sllm,tape,1,0,1\n";
   try {
@@ -370,7 +376,7 @@ TEST(CalibrateStatistics, MedianAndItsUncertainty) {
 TEST(CalibrateValidation, MissesInsideTheMedianIntervalAreMarkedWithinNoise) {
   auto row = [](double predicted, std::optional<Interval> interval) {
     ValidationRow r;
-    r.measured = {"load", "", "sllm", "ssd", 1e9, 0, 1.0};
+    r.measured = {LoadOperation{"sllm", Tier::kSsd, 1'000'000'000}, 1.0};
     r.observations = interval ? 7 : 1;
     r.interval = interval;
     r.predicted = predicted;
@@ -397,21 +403,21 @@ TEST(CalibrateValidation, MissesInsideTheMedianIntervalAreMarkedWithinNoise) {
 // Rows repeating one operation (a load in rounds) are one point at their median; distinct operations
 // stay apart, in order of first appearance.
 TEST(CalibrateMeasurements, RepeatedRowsAreOnePointAtTheirMedian) {
+  const LoadOperation ssd{"sllm", Tier::kSsd, 1'000'000'000};
   const std::vector<Measurement> rows = {
-      {"load", "", "sllm", "ssd", 1e9, 0, 0.50}, {"load", "", "sllm", "dram", 1e9, 0, 0.10},
-      {"load", "", "sllm", "ssd", 1e9, 0, 0.90}, {"load", "", "sllm", "ssd", 1e9, 0, 0.52},
-      {"load", "", "torch", "ssd", 1e9, 0, 0.70}, {"load", "", "sllm", "ssd", 2e9, 0, 1.00},
-      {"prefill", "tiny-opt", "", "", 8, 64, 0.001}};
+      {ssd, 0.50}, {LoadOperation{"sllm", Tier::kDram, 1'000'000'000}, 0.10},
+      {ssd, 0.90}, {ssd, 0.52},
+      {LoadOperation{"torch", Tier::kSsd, 1'000'000'000}, 0.70}, {LoadOperation{"sllm", Tier::kSsd, 2'000'000'000}, 1.00},
+      {PrefillOperation{"tiny-opt", 8, 64}, 0.001}};
   const std::vector<MeasuredPoint> points = measured_points(rows);
   ASSERT_EQ(points.size(), 5u);
-  EXPECT_EQ(points[0].median.tier, "ssd");
-  EXPECT_EQ(points[0].median.x0, 1e9);
+  EXPECT_EQ(points[0].median.operation, Operation{ssd});
   EXPECT_DOUBLE_EQ(points[0].median.seconds, 0.52);
   EXPECT_EQ(points[0].observations, (std::vector<double>{0.50, 0.90, 0.52}));
-  EXPECT_EQ(points[1].median.tier, "dram");
-  EXPECT_EQ(points[2].median.mode, "torch");
-  EXPECT_EQ(points[3].median.x0, 2e9);
-  EXPECT_EQ(points[4].median.kind, "prefill");
+  EXPECT_EQ(std::get<LoadOperation>(points[1].median.operation).tier, Tier::kDram);
+  EXPECT_EQ(std::get<LoadOperation>(points[2].median.operation).mode, "torch");
+  EXPECT_EQ(std::get<LoadOperation>(points[3].median.operation).bytes, 2'000'000'000u);
+  EXPECT_TRUE(std::holds_alternative<PrefillOperation>(points[4].median.operation));
   EXPECT_EQ(points[4].observations.size(), 1u);
 }
 
@@ -423,9 +429,10 @@ TEST(CalibrateFit, LoadLawFromRoundsIgnoresAStalledRound) {
   std::vector<Measurement> rows;
   for (int round = 0; round < 5; ++round) {
     for (double gib : {0.25, 1.0, 2.0, 4.0}) {
-      const double bytes = gib * (1ull << 30);
+      const auto bytes = static_cast<std::uint64_t>(gib * (1ull << 30));
       const double stall = round == 2 ? 1.4 : 1.0;
-      rows.push_back({"load", "", "safetensors", "ssd", bytes, 0, (overhead + bytes / bandwidth) * noise() * stall});
+      rows.push_back({LoadOperation{"safetensors", Tier::kSsd, bytes},
+                      (overhead + static_cast<double>(bytes) / bandwidth) * noise() * stall});
     }
   }
   Profile p;
@@ -439,17 +446,22 @@ TEST(CalibrateFit, LoadLawFromRoundsIgnoresAStalledRound) {
 // fit_profile groups measurements per law: known laws in, the same laws out.
 TEST(CalibrateFit, ProfileFromMeasurementsHasEveryLaw) {
   std::vector<Measurement> ms;
-  for (double mib : {64.0, 256.0, 1024.0}) {
-    const double b = mib * 1048576;
-    ms.push_back({"load", "", "sllm", "ssd", b, 0, 0.01 + b / 5e9});
-    ms.push_back({"load", "", "sllm", "dram", b, 0, 0.002 + b / 20e9});
+  for (std::uint64_t mib : {64, 256, 1024}) {
+    const std::uint64_t b = mib * 1048576;
+    ms.push_back({LoadOperation{"sllm", Tier::kSsd, b}, 0.01 + static_cast<double>(b) / 5e9});
+    ms.push_back({LoadOperation{"sllm", Tier::kDram, b}, 0.002 + static_cast<double>(b) / 20e9});
   }
-  for (double l : {8.0, 32.0, 128.0}) ms.push_back({"prefill", "tiny-opt", "", "", l, l * l, 1e-4 + 1e-6 * l + 1e-9 * l * l});
-  for (double b : {1.0, 2.0, 4.0}) {
-    for (double c : {16.0, 256.0}) ms.push_back({"decode", "tiny-opt", "", "", b, b * c, 2e-4 + 1e-5 * b + 1e-8 * b * c});
+  for (std::uint64_t l : {8, 32, 128}) {
+    const double x = static_cast<double>(l);
+    ms.push_back({PrefillOperation{"tiny-opt", l, l * l}, 1e-4 + 1e-6 * x + 1e-9 * x * x});
   }
-  for (double n : {10.0, 100.0, 1000.0}) ms.push_back({"recompute", "tiny-opt", "", "", n, 0, 1e-3 + 2e-6 * n});
-  for (double n : {3.0, 5.0}) ms.push_back({"pause", "tiny-opt", "", "", n, 200, 1e-3 + 2e-6 * n + 4e-4});
+  for (std::uint64_t b : {1, 2, 4}) {
+    for (std::uint64_t c : {16, 256}) {
+      ms.push_back({DecodeOperation{"tiny-opt", b, b * c}, 2e-4 + 1e-5 * static_cast<double>(b) + 1e-8 * static_cast<double>(b * c)});
+    }
+  }
+  for (std::uint64_t n : {10, 100, 1000}) ms.push_back({RecomputeOperation{"tiny-opt", n, 0}, 1e-3 + 2e-6 * static_cast<double>(n)});
+  for (std::uint64_t n : {3, 5}) ms.push_back({PauseOperation{"tiny-opt", n, 200}, 1e-3 + 2e-6 * static_cast<double>(n) + 4e-4});
   Profile p;
   fit_profile(ms, p);
   ASSERT_TRUE(p.loader.count("sllm"));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <variant>
 
 #include "cli_test_util.h"
 #include "sim_test_util.h"
@@ -81,17 +82,18 @@ TEST(CalibrateQuick, CpuProfileLoadsIntoTheSimulatorAndValidates) {
   const auto replay = calibrate::validate(profile, measurements);
   std::size_t loads = 0;
   for (const auto& r : replay) {
-    EXPECT_GT(r.predicted, 0) << r.measured.kind;
-    loads += r.measured.kind == "load" ? 1 : 0;
+    EXPECT_GT(r.predicted, 0) << calibrate::kind_name(r.measured.operation);
+    loads += std::holds_alternative<calibrate::LoadOperation>(r.measured.operation) ? 1 : 0;
   }
   // --quick: 3 checkpoint sizes x 8 loader modes (sllm, safetensors, torch and the 5 earlier ablation
   // steps) x 2 tiers (cold from SSD, warm from DRAM), each the median of its 2 rounds (a row per round).
   EXPECT_EQ(loads, 3u * 8u * 2u);
-  EXPECT_EQ(std::count_if(measurements.begin(), measurements.end(), [](const auto& m) { return m.kind == "load"; }),
+  EXPECT_EQ(std::count_if(measurements.begin(), measurements.end(),
+                          [](const auto& m) { return std::holds_alternative<calibrate::LoadOperation>(m.operation); }),
             3 * 8 * 2 * 2);
   for (const auto& r : replay) {
-    if (r.measured.kind == "load") {
-      EXPECT_EQ(r.observations, 2u) << r.measured.mode << " " << r.measured.x0;
+    if (const auto* load = std::get_if<calibrate::LoadOperation>(&r.measured.operation)) {
+      EXPECT_EQ(r.observations, 2u) << load->mode << " " << load->bytes;
     }
   }
   EXPECT_EQ(testing::run_sllmsim("calibrate validate --profile " + profile).status, 0);

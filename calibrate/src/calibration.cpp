@@ -13,7 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-#include <tuple>
+#include <utility>
+#include <variant>
 
 #include "probes.h"
 #include "sllm/calibrate/fit.h"
@@ -97,7 +98,7 @@ void probe_storage(const CalibrationOptions& o, Profile& p) {
     if (hw == 1) break;
   }
   for (const CopyProbe& c : gpu_copy_probes((o.quick ? 64 : 512) * kMiB)) {
-    const std::string key = c.kind + (c.gpu >= 0 ? "_gpu" + std::to_string(c.gpu) : "");
+    const std::string key = c.key();
     p.probes[key] = c.bandwidth;
     say(o, "  " + key + ": " + gbps(c.bandwidth));
   }
@@ -178,11 +179,12 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
   // Every round is a row: the laws are fitted to each point's median (measured_points), and the rounds
   // stay in the file to show the spread.
   for (std::size_t si = 0; si < ckpts.size(); ++si) {
-    const double bytes = static_cast<double>(ckpts[si].index.total_bytes());
+    const std::uint64_t size = ckpts[si].index.total_bytes();
+    const double bytes = static_cast<double>(size);
     for (std::size_t mi = 0; mi < modes.size(); ++mi) {
       const std::string& mode_name = modes[mi].first;
-      for (double t : cold[si][mi]) out.push_back({"load", "", mode_name, "ssd", bytes, 0, t});
-      for (double t : warm[si][mi]) out.push_back({"load", "", mode_name, "dram", bytes, 0, t});
+      for (double t : cold[si][mi]) out.push_back({LoadOperation{mode_name, Tier::kSsd, size}, t});
+      for (double t : warm[si][mi]) out.push_back({LoadOperation{mode_name, Tier::kDram, size}, t});
       auto summary = [&](const std::vector<double>& rounds) {
         const double t = median(rounds), u = median_uncertainty(rounds);
         char text[80];
@@ -212,8 +214,11 @@ struct EngineShape {
   double migration_max_seconds = 0;   // of decoding per probe migration at most
 };
 
+// Appends the shape's rows to `out` only when every probe ran: a model whose probes failed part way
+// (out of memory) leaves no law with too few points behind.
 void probe_engine(const CalibrationOptions& o, const models::Device& device, const EngineShape& shape,
                   std::vector<Measurement>& out) {
+  std::vector<Measurement> rows;
   const ModelArch& arch = ModelCatalog::builtin().get(shape.model, "calibration model");
   const auto t_weights = Clock::now();
   const models::RandomWeights weights(arch, 7);
@@ -243,7 +248,8 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
       t.push_back(since(t0));
     }
     engine->reset(0);
-    out.push_back({"prefill", shape.model, "", "", static_cast<double>(len), static_cast<double>(len) * len, median(t)});
+    const auto tokens = static_cast<std::uint64_t>(len);
+    rows.push_back({PrefillOperation{shape.model, tokens, tokens * tokens}, median(t)});
   }
   // Decode: `batch` sequences of `ctx` tokens each, then single-token steps.
   const int steps = o.quick ? 3 : 6;
@@ -257,7 +263,7 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
         last[static_cast<std::size_t>(s)] = {engine->forward(std::span(&chunk, 1)).front()};
       }
       std::vector<double> t;
-      double context = 0;
+      std::uint64_t context = 0;
       for (int step = 0; step < steps; ++step) {
         std::vector<models::SequenceChunk> chunks;
         for (int s = 0; s < batch; ++s) chunks.push_back({s, last[static_cast<std::size_t>(s)]});
@@ -265,10 +271,10 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
         const auto next = engine->forward(chunks);
         t.push_back(since(t0));
         for (int s = 0; s < batch; ++s) last[static_cast<std::size_t>(s)] = {next[static_cast<std::size_t>(s)]};
-        if (step == steps / 2) context = static_cast<double>(batch) * (ctx + step + 1);
+        if (step == steps / 2) context = static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(ctx + step + 1);
       }
       // The median step (its context is the middle step's: the steps differ by `batch` tokens only).
-      out.push_back({"decode", shape.model, "", "", static_cast<double>(batch), context, median(t)});
+      rows.push_back({DecodeOperation{shape.model, static_cast<std::uint64_t>(batch), context}, median(t)});
     }
   }
   for (int s = 0; s < max_batch; ++s) engine->reset(s);
@@ -288,11 +294,11 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
   auto source = models::Engine::create(arch, weights, device, one);
   double load_seconds = since(t_load);
   double step_seconds = 0;  // the fastest measured single-sequence step: the most tokens per second
-  for (const Measurement& m : out) {
-    if (m.kind == "decode" && m.model == shape.model && m.x0 == 1 && (step_seconds == 0 || m.seconds < step_seconds)) {
-      step_seconds = m.seconds;
-    }
+  for (const Measurement& m : rows) {
+    const auto* decode = std::get_if<DecodeOperation>(&m.operation);
+    if (decode && decode->batch == 1 && (step_seconds == 0 || m.seconds < step_seconds)) step_seconds = m.seconds;
   }
+  std::vector<Measurement> migration_rows;
   models::MigrationConfig mc;
   for (int prompt_len : shape.migration_prompts) {
     for (int r = 0; r < (o.quick ? 1 : 2); ++r) {
@@ -357,31 +363,28 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
       }
       if (report.dropped) continue;
       for (const auto& round : report.rounds) {
-        out.push_back({"recompute", shape.model, "", "", static_cast<double>(round.end - round.begin),
-                       static_cast<double>(round.begin), round.recompute_seconds});
+        migration_rows.push_back({RecomputeOperation{shape.model, static_cast<std::uint64_t>(round.end - round.begin),
+                                                     static_cast<std::uint64_t>(round.begin)},
+                                  round.recompute_seconds});
       }
       if (!report.rounds.empty()) {
         const auto& fin = report.rounds.back();
-        out.push_back({"pause", shape.model, "", "", static_cast<double>(fin.end - fin.begin), static_cast<double>(fin.begin),
-                       report.pause_seconds});
+        migration_rows.push_back({PauseOperation{shape.model, static_cast<std::uint64_t>(fin.end - fin.begin),
+                                                 static_cast<std::uint64_t>(fin.begin)},
+                                  report.pause_seconds});
       }
     }
   }
-  say(o, "  " + shape.model + ": engine and migration probes done");
-}
-
-// The x0, x1 and seconds columns of a law's points.
-struct Columns {
-  std::vector<double> x0, x1, seconds;
-};
-Columns columns(const std::vector<const Measurement*>& points) {
-  Columns c;
-  for (const Measurement* m : points) {
-    c.x0.push_back(m->x0);
-    c.x1.push_back(m->x1);
-    c.seconds.push_back(m->seconds);
+  // Migrations dropped (the source finished first) can leave too few rounds for the migration law: then
+  // none is measured, as a refit of the written measurements would conclude.
+  try {
+    require_enough_points(measured_points(migration_rows), "migration probes");
+    rows.insert(rows.end(), migration_rows.begin(), migration_rows.end());
+  } catch (const InputError& e) {
+    say(o, "  " + shape.model + ": no migration law: " + e.what());
   }
-  return c;
+  out.insert(out.end(), rows.begin(), rows.end());
+  say(o, "  " + shape.model + ": engine and migration probes done");
 }
 
 std::vector<std::string> split_csv(const std::string& line) {
@@ -404,14 +407,71 @@ double parse_number(const std::string& cell, const std::string& where, const cha
   return v;
 }
 
+// A count (bytes, tokens, a batch): a whole number a double holds exactly.
+std::uint64_t to_count(double v, const std::string& cell, const std::string& where, const char* column) {
+  if (!(v >= 0 && v <= 9007199254740992.0 && v == std::floor(v))) {
+    throw InputError(where, std::string("column ") + column + ": expected a whole number, got '" + cell + "'");
+  }
+  return static_cast<std::uint64_t>(v);
+}
+
+// The cells a row's operation fills: model, mode, tier, x0, x1.
+struct Cells {
+  std::string model, mode, tier;
+  std::uint64_t x0 = 0, x1 = 0;
+};
+Cells cells_of(const Operation& op) {
+  struct Visitor {
+    Cells operator()(const LoadOperation& l) const { return {"", l.mode, to_string(l.tier), l.bytes, 0}; }
+    Cells operator()(const PrefillOperation& p) const { return {p.model, "", "", p.tokens, p.sum_squares}; }
+    Cells operator()(const DecodeOperation& d) const { return {d.model, "", "", d.batch, d.context}; }
+    Cells operator()(const RecomputeOperation& r) const { return {r.model, "", "", r.tokens, r.cached}; }
+    Cells operator()(const PauseOperation& p) const { return {p.model, "", "", p.tokens, p.cached}; }
+  };
+  return std::visit(Visitor{}, op);
+}
+
+// A law and the distinct points it is fitted to, named as the validation summary names it ("load sllm
+// ssd", "prefill tiny-opt", ...), in order of first appearance. A pause is charged as the final round's
+// recompute plus the hand-off: it belongs to the model's recompute law without being one of its points.
+enum class LawKind { kLoad, kPrefill, kDecode, kRecompute };
+struct LawPoints {
+  LawKind kind;
+  std::string name;
+  std::vector<const MeasuredPoint*> points;
+};
+std::vector<LawPoints> points_by_law(const std::vector<MeasuredPoint>& points) {
+  std::vector<LawPoints> laws;
+  std::map<std::string, std::size_t> index;
+  for (const MeasuredPoint& pt : points) {
+    const Operation& op = pt.median.operation;
+    const Cells c = cells_of(op);
+    const bool pause = std::holds_alternative<PauseOperation>(op);
+    const LawKind kind = pause ? LawKind::kRecompute : static_cast<LawKind>(op.index());  // Operation's order
+    const std::string name = kind == LawKind::kLoad ? "load " + c.mode + " " + c.tier
+                                                    : std::string(pause ? "recompute" : kind_name(op)) + " " + c.model;
+    const auto [it, fresh] = index.try_emplace(name, laws.size());
+    if (fresh) laws.push_back({kind, name, {}});
+    if (!pause) laws[it->second].points.push_back(&pt);
+  }
+  return laws;
+}
+
 }  // namespace
+
+const char* kind_name(const Operation& op) {
+  static constexpr const char* kNames[] = {"load", "prefill", "decode", "recompute", "pause"};
+  static_assert(std::size(kNames) == std::variant_size_v<Operation>);
+  return kNames[op.index()];
+}
 
 void write_measurements(const std::vector<Measurement>& rows, const std::string& path) {
   std::string text = "kind,model,mode,tier,x0,x1,seconds\n";
   char buf[128];
   for (const auto& m : rows) {
-    std::snprintf(buf, sizeof buf, "%.17g,%.17g,%.17g", m.x0, m.x1, m.seconds);
-    text += m.kind + ',' + m.model + ',' + m.mode + ',' + m.tier + ',' + buf + '\n';
+    const Cells c = cells_of(m.operation);
+    std::snprintf(buf, sizeof buf, "%.17g,%.17g,%.17g", static_cast<double>(c.x0), static_cast<double>(c.x1), m.seconds);
+    text += std::string(kind_name(m.operation)) + ',' + c.model + ',' + c.mode + ',' + c.tier + ',' + buf + '\n';
   }
   write_file_atomically(path, text);
 }
@@ -431,17 +491,33 @@ std::vector<Measurement> read_measurements(const std::string& path) {
     const auto cells = split_csv(line);
     const std::string where = path + ":" + std::to_string(lineno);
     if (cells.size() != 7) throw InputError(where, "expected 7 columns, got " + std::to_string(cells.size()));
-    Measurement m{cells[0], cells[1], cells[2], cells[3]};
+    const std::string &kind = cells[0], &model = cells[1], &mode = cells[2], &tier = cells[3];
     static const std::vector<std::string> kinds = {"load", "prefill", "decode", "recompute", "pause"};
-    if (std::find(kinds.begin(), kinds.end(), m.kind) == kinds.end()) {
-      throw InputError(where, "unknown kind '" + m.kind + "' (expected load, prefill, decode, recompute or pause)");
+    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+      throw InputError(where, "unknown kind '" + kind + "' (expected load, prefill, decode, recompute or pause)");
     }
-    if (m.kind == "load" && m.tier != "ssd" && m.tier != "dram") throw InputError(where, "load tier must be ssd or dram");
-    m.x0 = parse_number(cells[4], where, "x0");
-    m.x1 = parse_number(cells[5], where, "x1");
-    m.seconds = parse_number(cells[6], where, "seconds");
-    if (!(m.seconds > 0)) throw InputError(where, "seconds must be positive");
-    rows.push_back(m);
+    const bool load = kind == "load";
+    if (load && tier != "ssd" && tier != "dram") throw InputError(where, "load tier must be ssd or dram");
+    const double x0 = parse_number(cells[4], where, "x0");
+    const double x1 = parse_number(cells[5], where, "x1");
+    const double seconds = parse_number(cells[6], where, "seconds");
+    if (!(seconds > 0)) throw InputError(where, "seconds must be positive");
+    const std::uint64_t n0 = to_count(x0, cells[4], where, "x0"), n1 = to_count(x1, cells[5], where, "x1");
+    // Each kind fills its own cells and leaves the others empty (a load: mode and tier; the rest: model).
+    if (load) {
+      if (mode.empty()) throw InputError(where, "column mode: a load names its loader mode");
+      if (!model.empty()) throw InputError(where, "column model: a load has no model (got '" + model + "')");
+      if (n1 != 0) throw InputError(where, "column x1: a load has none (expected 0, got '" + cells[5] + "')");
+      rows.push_back({LoadOperation{mode, tier == "ssd" ? Tier::kSsd : Tier::kDram, n0}, seconds});
+      continue;
+    }
+    if (model.empty()) throw InputError(where, "column model: a " + kind + " row names its model");
+    if (!mode.empty()) throw InputError(where, "column mode: only a load has a loader mode (got '" + mode + "')");
+    if (!tier.empty()) throw InputError(where, "column tier: only a load has a tier (got '" + tier + "')");
+    if (kind == "prefill") rows.push_back({PrefillOperation{model, n0, n1}, seconds});
+    if (kind == "decode") rows.push_back({DecodeOperation{model, n0, n1}, seconds});
+    if (kind == "recompute") rows.push_back({RecomputeOperation{model, n0, n1}, seconds});
+    if (kind == "pause") rows.push_back({PauseOperation{model, n0, n1}, seconds});
   }
   return rows;
 }
@@ -461,11 +537,10 @@ MigrationProbeSize size_migration_probe(double load_seconds, double step_seconds
 }
 
 std::vector<MeasuredPoint> measured_points(const std::vector<Measurement>& rows) {
-  using Key = std::tuple<std::string, std::string, std::string, std::string, double, double>;
-  std::map<Key, std::size_t> index;
+  std::map<Operation, std::size_t> index;
   std::vector<MeasuredPoint> points;
   for (const Measurement& m : rows) {
-    const auto [it, fresh] = index.try_emplace(Key{m.kind, m.model, m.mode, m.tier, m.x0, m.x1}, points.size());
+    const auto [it, fresh] = index.try_emplace(m.operation, points.size());
     if (fresh) points.push_back({m, {}});
     points[it->second].observations.push_back(m.seconds);
   }
@@ -473,52 +548,91 @@ std::vector<MeasuredPoint> measured_points(const std::vector<Measurement>& rows)
   return points;
 }
 
-void fit_profile(const std::vector<Measurement>& rows, Profile& p) {
-  // Group the points of each law.
+void require_enough_points(const std::vector<MeasuredPoint>& points, const std::string& source) {
+  for (const LawPoints& law : points_by_law(points)) {
+    const std::size_t n = law.points.size();
+    std::size_t needed = 2;
+    std::string of = "migration rounds for a n + b";
+    if (law.kind == LawKind::kLoad) {
+      of = "checkpoint sizes for overhead + bytes / bandwidth";
+    } else if (law.kind == LawKind::kPrefill) {
+      needed = 3;
+      of = "prompt lengths for c0 + c1 L + c2 L^2";
+    } else if (law.kind == LawKind::kDecode) {
+      // A piece needs more points than coefficients: d0 + d2 C at one batch size, all four over several.
+      std::vector<std::uint64_t> batches;
+      for (const MeasuredPoint* pt : law.points) batches.push_back(std::get<DecodeOperation>(pt->median.operation).batch);
+      std::sort(batches.begin(), batches.end());
+      const bool one_batch = std::unique(batches.begin(), batches.end()) - batches.begin() <= 1;
+      needed = one_batch ? 3 : 5;
+      of = one_batch ? "contexts at its one batch size, more than the 2 coefficients there"
+                     : "(batch, context) points over several batch sizes, more than the 4 coefficients";
+    }
+    if (n < needed) {
+      throw InputError(source, "too few points for the " + law.name + " law: " + std::to_string(n) + ", it needs at least " +
+                                   std::to_string(needed) + " (" + of + ")");
+    }
+  }
+}
+
+void fit_profile(const std::vector<Measurement>& rows, Profile& p, const std::string& source) {
   const std::vector<MeasuredPoint> points = measured_points(rows);
-  std::map<std::pair<std::string, std::string>, std::pair<std::vector<double>, std::vector<double>>> loads;
-  std::map<std::string, std::vector<const Measurement*>> prefill, decode, recompute, pause;
+  require_enough_points(points, source);
+  // Group the points of each law.
+  struct Columns {  // a law's two regressors and the measured seconds
+    std::vector<double> x0, x1, seconds;
+    void add(std::uint64_t a, std::uint64_t b, double s) {
+      x0.push_back(static_cast<double>(a));
+      x1.push_back(static_cast<double>(b));
+      seconds.push_back(s);
+    }
+  };
+  std::map<std::pair<std::string, Tier>, Columns> loads;
+  std::map<std::string, Columns> prefill, decode, recompute, pause;
   std::vector<std::string> engine_order, migration_order;
+  auto first_seen = [](std::vector<std::string>& order, const std::map<std::string, Columns>& a,
+                       const std::map<std::string, Columns>& b, const std::string& model) {
+    if (!a.count(model) && !b.count(model)) order.push_back(model);
+  };
   for (const MeasuredPoint& pt : points) {
-    const Measurement& m = pt.median;
-    if (m.kind == "load") {
-      auto& [x, y] = loads[{m.mode, m.tier}];
-      x.push_back(m.x0);
-      y.push_back(m.seconds);
-    } else if (m.kind == "prefill" || m.kind == "decode") {
-      if (!prefill.count(m.model) && !decode.count(m.model)) engine_order.push_back(m.model);
-      (m.kind == "prefill" ? prefill : decode)[m.model].push_back(&m);
-    } else if (m.kind == "recompute" || m.kind == "pause") {
-      if (!recompute.count(m.model) && !pause.count(m.model)) migration_order.push_back(m.model);
-      (m.kind == "recompute" ? recompute : pause)[m.model].push_back(&m);
+    const double s = pt.median.seconds;
+    const Operation& op = pt.median.operation;
+    if (const auto* l = std::get_if<LoadOperation>(&op)) {
+      loads[{l->mode, l->tier}].add(l->bytes, 0, s);
+    } else if (const auto* f = std::get_if<PrefillOperation>(&op)) {
+      first_seen(engine_order, prefill, decode, f->model);
+      prefill[f->model].add(f->tokens, f->sum_squares, s);
+    } else if (const auto* d = std::get_if<DecodeOperation>(&op)) {
+      first_seen(engine_order, prefill, decode, d->model);
+      decode[d->model].add(d->batch, d->context, s);
+    } else if (const auto* r = std::get_if<RecomputeOperation>(&op)) {
+      first_seen(migration_order, recompute, pause, r->model);
+      recompute[r->model].add(r->tokens, r->cached, s);
+    } else if (const auto* q = std::get_if<PauseOperation>(&op)) {
+      first_seen(migration_order, recompute, pause, q->model);
+      pause[q->model].add(q->tokens, q->cached, s);
     }
   }
   p.loader.clear();
-  for (const auto& [key, xy] : loads) {
+  for (const auto& [key, c] : loads) {
     LoaderModeProfile& lm = p.loader[key.first];
-    (key.second == "ssd" ? lm.ssd : lm.dram) = fit_load(xy.first, xy.second);
+    (key.second == Tier::kSsd ? lm.ssd : lm.dram) = fit_load(c.x0, c.seconds);
   }
   p.engine.clear();
   for (const std::string& model : engine_order) {
     EngineProfile e;
     e.model = model;
-    if (const Columns c = columns(prefill[model]); c.seconds.size() >= 3) fit_prefill(c.x0, c.x1, c.seconds, e);
-    if (const Columns c = columns(decode[model]); !c.seconds.empty()) {
-      try {
-        fit_decode(c.x0, c.x1, c.seconds, e);
-      } catch (const std::invalid_argument&) {  // too few points: the fallback cost model decodes this shape
-      }
-    }
+    if (const Columns& c = prefill[model]; !c.seconds.empty()) fit_prefill(c.x0, c.x1, c.seconds, e);
+    if (const Columns& c = decode[model]; !c.seconds.empty()) fit_decode(c.x0, c.x1, c.seconds, e);
     p.engine.push_back(e);
   }
   p.migration.clear();
   for (const std::string& model : migration_order) {
     MigrationProfile mp;
     mp.model = model;
-    const Columns rounds = columns(recompute[model]);  // x0 tokens recomputed, x1 tokens cached
-    if (rounds.seconds.size() < 2) continue;
+    const Columns& rounds = recompute[model];  // x0 tokens recomputed, x1 tokens cached
     fit_migration(rounds.x0, rounds.x1, rounds.seconds, mp);
-    const Columns pauses = columns(pause[model]);
+    const Columns& pauses = pause[model];
     fit_pause(pauses.x0, pauses.x1, pauses.seconds, mp);
     p.migration.push_back(mp);
   }
@@ -562,7 +676,7 @@ Profile run_calibration(const CalibrationOptions& o, std::vector<Measurement>& m
       say(o, "  " + s.model + ": engine probes skipped: " + e.what());
     }
   }
-  fit_profile(measurements, p);
+  fit_profile(measurements, p, "the probes of this run");
   for (const EngineProfile& e : p.engine) {
     std::string pieces;
     double worst = 0;

@@ -171,6 +171,11 @@ double dram_copy_bandwidth(std::uint64_t bytes, int threads) {
   return best;
 }
 
+std::string CopyProbe::key() const {
+  const std::string kind = std::string(direction == Direction::kHostToDevice ? "h2d" : "d2h") + (pinned ? "_pinned" : "_pageable");
+  return kind + (gpu >= 0 ? "_gpu" + std::to_string(gpu) : std::string("_concurrent"));
+}
+
 std::vector<CopyProbe> gpu_copy_probes(std::uint64_t bytes) {
   std::vector<CopyProbe> out;
 #if defined(SLLM_HAVE_CUDA)
@@ -202,10 +207,11 @@ std::vector<CopyProbe> gpu_copy_probes(std::uint64_t bytes) {
   };
   for (int g = 0; g < gpus; ++g) {
     void* d = dev[static_cast<std::size_t>(g)];
-    out.push_back({"h2d_pinned", g, timed(g, d, pinned, cudaMemcpyHostToDevice)});
-    out.push_back({"h2d_pageable", g, timed(g, d, pageable.get(), cudaMemcpyHostToDevice)});
-    out.push_back({"d2h_pinned", g, timed(g, pinned, d, cudaMemcpyDeviceToHost)});
-    out.push_back({"d2h_pageable", g, timed(g, pageable.get(), d, cudaMemcpyDeviceToHost)});
+    using D = CopyProbe::Direction;
+    out.push_back({D::kHostToDevice, true, g, timed(g, d, pinned, cudaMemcpyHostToDevice)});
+    out.push_back({D::kHostToDevice, false, g, timed(g, d, pageable.get(), cudaMemcpyHostToDevice)});
+    out.push_back({D::kDeviceToHost, true, g, timed(g, pinned, d, cudaMemcpyDeviceToHost)});
+    out.push_back({D::kDeviceToHost, false, g, timed(g, pageable.get(), d, cudaMemcpyDeviceToHost)});
   }
   if (gpus > 1) {  // every GPU at once from its own pinned slice: the host side's aggregate
     std::vector<cudaStream_t> streams(static_cast<std::size_t>(gpus));
@@ -225,7 +231,7 @@ std::vector<CopyProbe> gpu_copy_probes(std::uint64_t bytes) {
       for (int g = 0; g < gpus; ++g) cuda_check(cudaStreamSynchronize(streams[static_cast<std::size_t>(g)]), "sync");
       best = std::max(best, static_cast<double>(bytes) * gpus / since(t0));
     }
-    out.push_back({"h2d_pinned_concurrent", -1, best});
+    out.push_back({CopyProbe::Direction::kHostToDevice, true, -1, best});
     for (auto s : streams) cudaStreamDestroy(s);
   }
   for (int g = 0; g < gpus; ++g) {

@@ -32,9 +32,13 @@ DirectReadResult direct_read(const std::string& path, std::uint64_t chunk, int t
 double dram_copy_bandwidth(std::uint64_t bytes, int threads);
 
 struct CopyProbe {
-  std::string kind;  // h2d_pinned, h2d_pageable, d2h_pinned, d2h_pageable, h2d_pinned_concurrent
-  int gpu = 0;       // -1: all GPUs at once
+  enum class Direction { kHostToDevice, kDeviceToHost };
+  Direction direction = Direction::kHostToDevice;
+  bool pinned = true;  // the host buffer: pinned (page-locked) or pageable
+  int gpu = 0;         // -1: all GPUs at once (each from its own pinned slice)
   double bandwidth = 0;
+  // Its key in the profile's probes: h2d_pinned_gpu0, d2h_pageable_gpu1, ..., h2d_pinned_concurrent.
+  std::string key() const;
 };
 // Empty without CUDA or GPUs.
 std::vector<CopyProbe> gpu_copy_probes(std::uint64_t bytes);

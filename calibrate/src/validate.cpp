@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
 #include <ostream>
+#include <type_traits>
+#include <variant>
 
 #include "sllm/calibrate/fit.h"
 #include "sllm/sim/cluster.h"
-#include "sllm/core/config_node.h"
 #include "sllm/sim/cost_model.h"
 #include "sllm/core/error.h"
 #include "sllm/sim/profile.h"
@@ -18,40 +20,44 @@
 namespace sllm::calibrate {
 namespace {
 
-double target_for(const std::string& kind) {
+double target_for(const Operation& op) {
   // The targets on a GPU host.
-  if (kind == "load" || kind == "prefill" || kind == "decode") return kTimeErrorTarget;
-  return kMigrationErrorTarget;  // recompute, pause
+  const bool time = std::holds_alternative<LoadOperation>(op) || std::holds_alternative<PrefillOperation>(op) ||
+                    std::holds_alternative<DecodeOperation>(op);
+  return time ? kTimeErrorTarget : kMigrationErrorTarget;  // recompute, pause
 }
 
 // A one-server scenario whose loads follow `mode`'s laws in the profile; one deployment of tiny-opt per
-// replayed load (its checkpoint size replaced by the measured one).
-Scenario replay_scenario(const std::string& profile_path, const Profile& profile, const std::string& mode,
-                         std::size_t loads) {
-  const auto it = profile.loader.find(mode);
-  const bool ssd = it != profile.loader.end() && it->second.ssd;
-  const bool dram = it != profile.loader.end() && it->second.dram;
-  std::string yaml;
-  yaml += "cluster:\n";
-  yaml += "  profile: {file: \"" + std::filesystem::absolute(profile_path).string() + "\", loader: " +
-          (profile.loader.count(mode) ? mode : std::string("sllm")) + "}\n";
-  yaml += "  remote_store: {bandwidth: 1 GB/s}\n";
-  yaml += "  servers:\n    - gpus: {type: H100, count: 1}\n";
-  yaml += "      dram: {capacity: 64 GB}\n";
-  yaml += std::string("      ssd: {capacity: 1 TB") + (ssd ? "" : ", read_bandwidth: 1 GB/s") + "}\n";
-  yaml += "      nic: 10 Gbps\n";
-  if (!dram) yaml += "      pcie: 16 GB/s\n";
-  yaml += "models:\n  deployments: [{model: tiny-opt, count: " + std::to_string(std::max<std::size_t>(loads, 1)) + "}]\n";
-  yaml += "workload: {kind: synthetic, requests: 1, rps: 1}\npolicy: {name: serverlessllm}\n";
-  return Scenario::from_config(ConfigNode::load_string(yaml, "<validation replay>"));
+// replayed load (its checkpoint size replaced by the measured one). The tiers the profile does not
+// measure get fixed bandwidths (SSD 1 GB/s, PCIe 16 GB/s).
+Scenario replay_scenario(const std::shared_ptr<const Profile>& profile, const std::string& mode, std::size_t loads) {
+  ServerGroupSpec server;
+  server.gpu = *gpu_preset("H100");
+  server.gpus = 1;
+  server.dram_capacity = 64'000'000'000;  // 64 GB
+  server.ssd_capacity = 1'000'000'000'000;  // 1 TB
+  server.ssd_read_bandwidth = 1e9;
+  server.nic_bandwidth = 10e9 / 8;  // 10 Gbps
+  server.pcie_bandwidth = 16e9;
+  ClusterSpec cluster;
+  cluster.groups = {server};
+  cluster.remote_store_bandwidth = 1e9;
+  cluster.profile = profile;
+  cluster.profile_loader = profile->loader.count(mode) ? mode : std::string("sllm");
+  DeploymentSpec tiny;
+  tiny.model = "tiny-opt";
+  tiny.count = static_cast<std::uint32_t>(std::max<std::size_t>(loads, 1));
+  return Scenario::from_parts("<validation replay of " + profile->source + ">", std::move(cluster), {tiny});
 }
 
 }  // namespace
 
-std::vector<ValidationRow> validate(const std::string& profile_path, const std::vector<Measurement>& measurements) {
-  const Profile profile = read_profile(profile_path);
+std::vector<ValidationRow> validate(const std::string& profile_path, const std::vector<Measurement>& measurements,
+                                    const std::string& source) {
+  const auto profile = std::make_shared<const Profile>(read_profile(profile_path));
   std::vector<ValidationRow> rows;
   const std::vector<MeasuredPoint> points = measured_points(measurements);
+  require_enough_points(points, source);
   auto row_of = [](const MeasuredPoint& pt) {
     ValidationRow r;
     r.measured = pt.median;
@@ -63,18 +69,18 @@ std::vector<ValidationRow> validate(const std::string& profile_path, const std::
   // the measured fixed part), per loader mode.
   std::map<std::string, std::vector<const MeasuredPoint*>> loads_by_mode;
   for (const MeasuredPoint& pt : points) {
-    if (pt.median.kind == "load") loads_by_mode[pt.median.mode].push_back(&pt);
+    if (const auto* load = std::get_if<LoadOperation>(&pt.median.operation)) loads_by_mode[load->mode].push_back(&pt);
   }
   for (const auto& [mode, list] : loads_by_mode) {
-    if (!profile.loader.count(mode)) {
+    if (!profile->loader.count(mode)) {
       throw InputError(profile_path, "no loader laws for mode '" + mode + "' measured in the measurements file");
     }
-    Scenario sc = replay_scenario(profile_path, profile, mode, list.size());
-    for (std::size_t i = 0; i < list.size(); ++i) sc.models[i].checkpoint_bytes = static_cast<std::uint64_t>(list[i]->median.x0);
+    Scenario sc = replay_scenario(profile, mode, list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) sc.models[i].checkpoint_bytes = std::get<LoadOperation>(list[i]->median.operation).bytes;
     const ClusterState state(sc);
-    const LoaderModeProfile& lm = profile.loader.at(mode);
+    const LoaderModeProfile& lm = profile->loader.at(mode);
     for (std::size_t i = 0; i < list.size(); ++i) {
-      const Tier tier = list[i]->median.tier == "ssd" ? Tier::kSsd : Tier::kDram;
+      const Tier tier = std::get<LoadOperation>(list[i]->median.operation).tier;
       if ((tier == Tier::kSsd && !lm.ssd) || (tier == Tier::kDram && !lm.dram)) continue;
       ValidationRow r = row_of(*list[i]);
       r.predicted = to_seconds(state.estimate_load(0, static_cast<ModelId>(i), tier, 1));
@@ -82,48 +88,83 @@ std::vector<ValidationRow> validate(const std::string& profile_path, const std::
     }
   }
   // Engine and migration: the simulator's cost model built from the profile (as a scenario naming it gets).
-  const Scenario sc = replay_scenario(profile_path, profile, "sllm", 1);
+  const Scenario sc = replay_scenario(profile, "sllm", 1);
   const auto cost = make_cost_model(sc.simulation.cost_model);
   const GpuSpec& gpu = sc.cluster.groups.front().gpu;
-  for (const MeasuredPoint& pt : points) {
-    const Measurement& m = pt.median;
-    if (m.kind == "load") continue;
-    const ModelArch& arch = ModelCatalog::builtin().get(m.model, "measurement model");
-    ValidationRow r = row_of(pt);
-    if (m.kind == "prefill") {
-      if (!profile.find_engine(m.model, 1)) continue;
-      r.predicted = cost->prefill_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0), m.x1);
-    } else if (m.kind == "decode") {
-      if (const EngineProfile* e = profile.find_engine(m.model, 1); !e || e->decode.empty()) continue;
-      r.predicted = cost->decode_law(arch, gpu, 1, static_cast<std::uint32_t>(m.x0)).at(m.x1);
-    } else {  // recompute, and pause = the final round's recompute + the hand-off (as the simulator charges it)
-      if (!profile.find_migration(m.model)) continue;
-      r.predicted = cost->recompute_seconds(arch, gpu, 1, static_cast<std::uint64_t>(m.x0),  // x0 tokens recomputed,
-                                            recompute_squares(m.x0, m.x1), m.x0 * m.x1);     // x1 cached
-      if (m.kind == "pause") r.predicted += cost->migration_handoff_seconds(arch, gpu, 1);
+  // A prediction per operation; nullopt where the profile has no law for it (not replayed). The model
+  // must be in the catalog either way.
+  struct Predict {
+    const Profile& profile;
+    const CostModel& cost;
+    const GpuSpec& gpu;
+    std::optional<double> operator()(const LoadOperation&) const { return std::nullopt; }  // replayed above
+    std::optional<double> operator()(const PrefillOperation& p) const {
+      const ModelArch& model = arch(p.model);
+      if (!profile.find_engine(p.model, 1)) return std::nullopt;
+      return cost.prefill_seconds(model, gpu, 1, p.tokens, static_cast<double>(p.sum_squares));
     }
+    std::optional<double> operator()(const DecodeOperation& d) const {
+      const ModelArch& model = arch(d.model);
+      if (const EngineProfile* e = profile.find_engine(d.model, 1); !e || e->decode.empty()) return std::nullopt;
+      return cost.decode_law(model, gpu, 1, static_cast<std::uint32_t>(d.batch)).at(static_cast<double>(d.context));
+    }
+    std::optional<double> operator()(const RecomputeOperation& r) const { return recompute(r.model, r.tokens, r.cached); }
+    // The pause: the final round's recompute + the hand-off (as the simulator charges it).
+    std::optional<double> operator()(const PauseOperation& p) const {
+      const std::optional<double> round = recompute(p.model, p.tokens, p.cached);
+      if (!round) return std::nullopt;
+      return *round + cost.migration_handoff_seconds(arch(p.model), gpu, 1);
+    }
+    static const ModelArch& arch(const std::string& model) { return ModelCatalog::builtin().get(model, "measurement model"); }
+    std::optional<double> recompute(const std::string& name, std::uint64_t tokens, std::uint64_t cached) const {
+      const ModelArch& model = arch(name);
+      if (!profile.find_migration(name)) return std::nullopt;
+      const double n = static_cast<double>(tokens), c = static_cast<double>(cached);
+      return cost.recompute_seconds(model, gpu, 1, tokens, recompute_squares(n, c), n * c);
+    }
+  };
+  const Predict predict{*profile, *cost, gpu};
+  for (const MeasuredPoint& pt : points) {
+    if (std::holds_alternative<LoadOperation>(pt.median.operation)) continue;
+    const std::optional<double> predicted = std::visit(predict, pt.median.operation);
+    if (!predicted) continue;
+    ValidationRow r = row_of(pt);
+    r.predicted = *predicted;
     rows.push_back(r);
   }
   for (auto& r : rows) {
     r.relative_error = std::abs(r.predicted - r.measured.seconds) / r.measured.seconds;
-    r.target = target_for(r.measured.kind);
+    r.target = target_for(r.measured.operation);
   }
   return rows;
 }
 
 namespace {
-std::string describe(const Measurement& m) {
+std::string describe(const Operation& op) {
   char buf[128];
-  if (m.kind == "load") {
-    std::snprintf(buf, sizeof buf, "%s %s %.0f MiB", m.mode.c_str(), m.tier.c_str(), m.x0 / 1048576.0);
-  } else if (m.kind == "prefill") {
-    std::snprintf(buf, sizeof buf, "%s L=%.0f", m.model.c_str(), m.x0);
-  } else if (m.kind == "decode") {
-    std::snprintf(buf, sizeof buf, "%s batch=%.0f C=%.0f", m.model.c_str(), m.x0, m.x1);
-  } else {
-    std::snprintf(buf, sizeof buf, "%s n=%.0f ctx=%.0f", m.model.c_str(), m.x0, m.x1);
-  }
+  std::visit([&buf](const auto& o) {
+    using T = std::decay_t<decltype(o)>;
+    auto n = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    if constexpr (std::is_same_v<T, LoadOperation>) {
+      std::snprintf(buf, sizeof buf, "%s %s %.0f MiB", o.mode.c_str(), to_string(o.tier), static_cast<double>(o.bytes) / 1048576.0);
+    } else if constexpr (std::is_same_v<T, PrefillOperation>) {
+      std::snprintf(buf, sizeof buf, "%s L=%llu", o.model.c_str(), n(o.tokens));
+    } else if constexpr (std::is_same_v<T, DecodeOperation>) {
+      std::snprintf(buf, sizeof buf, "%s batch=%llu C=%llu", o.model.c_str(), n(o.batch), n(o.context));
+    } else {  // recompute, pause
+      std::snprintf(buf, sizeof buf, "%s n=%llu ctx=%llu", o.model.c_str(), n(o.tokens), n(o.cached));
+    }
+  }, op);
   return buf;
+}
+
+// The law a row validates, as the summary names it: "load sllm ssd", "prefill tiny-opt", ...
+std::string summary_key(const Operation& op) {
+  if (const auto* l = std::get_if<LoadOperation>(&op)) return "load " + l->mode + " " + to_string(l->tier);
+  return std::string(kind_name(op)) + " " + std::visit([](const auto& o) -> std::string {
+           if constexpr (requires { o.model; }) return o.model;
+           else return {};
+         }, op);
 }
 
 struct KindSummary {
@@ -152,9 +193,7 @@ double half_width(const ValidationRow& r) {
 std::map<std::string, KindSummary> summarise(const std::vector<ValidationRow>& rows) {
   std::map<std::string, KindSummary> by;
   for (const auto& r : rows) {
-    const std::string key = r.measured.kind == "load" ? "load " + r.measured.mode + " " + r.measured.tier
-                                                      : r.measured.kind + " " + r.measured.model;
-    KindSummary& s = by[key];
+    KindSummary& s = by[summary_key(r.measured.operation)];
     ++s.count;
     s.missed += r.ok() ? 0 : 1;
     s.missed_within_noise += r.within_noise() ? 1 : 0;
@@ -177,8 +216,8 @@ void print_validation(const std::vector<ValidationRow>& rows, std::ostream& out)
   for (const auto& r : rows) {
     char spread[16] = "-";
     if (r.interval) std::snprintf(spread, sizeof spread, "%.1f%%", 100 * half_width(r));
-    std::snprintf(line, sizeof line, "%-10s %-34s %12.6f %4zu %7s %12.6f %7.2f%% %6.0f%%%s\n", r.measured.kind.c_str(),
-                  describe(r.measured).c_str(), r.measured.seconds, r.observations, spread, r.predicted,
+    std::snprintf(line, sizeof line, "%-10s %-34s %12.6f %4zu %7s %12.6f %7.2f%% %6.0f%%%s\n", kind_name(r.measured.operation),
+                  describe(r.measured.operation).c_str(), r.measured.seconds, r.observations, spread, r.predicted,
                   100 * r.relative_error, 100 * r.target,
                   r.ok() ? "" : (r.within_noise() ? "  MISSED (within noise)" : "  MISSED"));
     out << line;

@@ -4,9 +4,12 @@
 // GCC 12 reports a false -Wnull-dereference inside Boost.Program_options' string notifier (as in the
 // other subcommands that read string options).
 #pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -37,6 +40,22 @@ std::string measurements_named_by(const std::string& profile_path, const sllm::P
   return (fs::path(profile_path).parent_path() / profile.measurements).string();
 }
 
+// The profile and its measurements are written after every probe ran (minutes on a GPU host): a folder
+// that is missing or cannot be written must fail first. Creating (and removing) a file there is the test
+// that holds whatever the cause (permissions, a read-only mount, a file in the way).
+void require_writable_folder_of(const std::string& file, const char* flag) {
+  if (fs::is_directory(file)) throw sllm::InputError(flag, file + " is a folder; give the profile's file name");
+  const fs::path folder = fs::absolute(file).parent_path();
+  if (!fs::is_directory(folder)) throw sllm::InputError(flag, "the folder " + folder.string() + " does not exist");
+  const fs::path probe = folder / (".sllm-calibrate-write-test-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    throw sllm::InputError(flag, "cannot write into the folder " + folder.string() + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  fs::remove(probe);
+}
+
 int report(const std::vector<ValidationRow>& rows, bool check) {
   print_validation(rows, std::cout);
   std::cout << "\n";
@@ -64,7 +83,7 @@ int run_validate(const std::vector<std::string>& args) {
   } else {
     measurements = measurements_named_by(profile, sllm::read_profile(profile));
   }
-  return report(validate(profile, read_measurements(measurements)), vm["check"].as<bool>());
+  return report(validate(profile, read_measurements(measurements), measurements), vm["check"].as<bool>());
 }
 
 // The profile's own header comment (its leading '#' lines), without the '# '.
@@ -102,14 +121,14 @@ int run_refit(const std::vector<std::string>& args) {
   }
   const std::string out = vm.count("output") ? vm["output"].as<std::string>() : in;
   const std::vector<Measurement> rows = read_measurements(measurements);
-  fit_profile(rows, profile);
+  fit_profile(rows, profile, measurements);
   // The profile names its measurements relative to itself.
   profile.measurements = fs::relative(fs::absolute(measurements), fs::absolute(out).parent_path()).string();
   std::string header = header_of(in);
   header += "Refitted from " + fs::path(measurements).filename().string() + " by `sllmsim calibrate refit`.";
   sllm::write_profile(profile, out, header);
   std::cerr << "wrote " << out << " (" << rows.size() << " measurements)\n\n";
-  return report(validate(out, rows), vm["check"].as<bool>());
+  return report(validate(out, rows, measurements), vm["check"].as<bool>());
 }
 
 int run_calibrate(const std::vector<std::string>& args) {
@@ -135,6 +154,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   o.scratch = own_scratch ? (fs::temp_directory_path() / ("sllm-calibrate-" + std::to_string(::getpid()))).string()
                           : (fs::path(vm["dir"].as<std::string>()) / ("sllm-calibrate-" + std::to_string(::getpid()))).string();
   const std::string out = vm["output"].as<std::string>();
+  require_writable_folder_of(out, "-o");
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Measurement> measurements;
   sllm::Profile profile;
@@ -156,7 +176,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   sllm::write_profile(profile, out, header.str());
   std::cerr << "wrote " << out << " and " << mpath << " (" << measurements.size() << " measurements, "
             << static_cast<int>(seconds) << " s)\n\n";
-  return report(validate(out, measurements), vm["check"].as<bool>());
+  return report(validate(out, measurements, mpath), vm["check"].as<bool>());
 }
 
 SLLM_SUBCOMMAND("calibrate", "measure this host into a simulator profile; `calibrate validate` checks one, `calibrate refit` refits one",

@@ -79,6 +79,16 @@ const LoaderModeProfile* profile_loads(const ClusterSpec& c) {
   return it == c.profile->loader.end() ? nullptr : &it->second;
 }
 
+// A profiled tier: the measured law replaces the configured bandwidth and the modelled pipeline fill.
+void use_ssd_law(ServerGroupSpec& g, const LoadLaw& law) {
+  g.ssd_read_bandwidth = law.bandwidth;
+  g.ssd_load_fixed = law.overhead;
+}
+void use_dram_law(ServerGroupSpec& g, const LoadLaw& law) {
+  g.pcie_bandwidth = law.bandwidth;
+  g.dram_load_fixed = law.overhead;
+}
+
 void reject_if_profiled(const ConfigNode& node, std::string_view key, const std::string& profile) {
   if (node.has(key)) node.child(key).fail("given by the profile " + profile + "; remove it here (or the profile)");
 }
@@ -96,8 +106,7 @@ ServerGroupSpec read_group(const ConfigNode& node, std::size_t index, const Clus
   if (g.chunk_size == 0) dram.child("chunk_size").fail("chunk size must be positive");
   if (dram_profiled) {
     reject_if_profiled(node, "pcie", cluster.profile->source);
-    g.pcie_bandwidth = loads->dram->bandwidth;
-    g.dram_load_fixed = loads->dram->overhead;
+    use_dram_law(g, *loads->dram);
   } else {
     g.pcie_bandwidth = positive_bandwidth(node, "pcie");
   }
@@ -108,8 +117,7 @@ ServerGroupSpec read_group(const ConfigNode& node, std::size_t index, const Clus
   g.ssd_capacity = ssd.get_bytes("capacity");
   if (ssd_profiled) {
     reject_if_profiled(ssd, "read_bandwidth", cluster.profile->source);
-    g.ssd_read_bandwidth = loads->ssd->bandwidth;
-    g.ssd_load_fixed = loads->ssd->overhead;
+    use_ssd_law(g, *loads->ssd);
   } else {
     g.ssd_read_bandwidth = positive_bandwidth(ssd, "read_bandwidth");
   }
@@ -158,7 +166,8 @@ ClusterSpec read_cluster(const ConfigNode& node) {
   return c;
 }
 
-std::uint32_t size_instance(DeploymentSpec& d, const ClusterSpec& cluster, const ConfigNode& where) {
+// Sizes the deployment's instances for the cluster; returns why they cannot be placed (empty: they can).
+std::string size_instance(DeploymentSpec& d, const ClusterSpec& cluster) {
   std::uint64_t min_memory = std::numeric_limits<std::uint64_t>::max();
   std::uint32_t max_gpus = 0;
   for (const auto& g : cluster.groups) {
@@ -175,17 +184,33 @@ std::uint32_t size_instance(DeploymentSpec& d, const ClusterSpec& cluster, const
     while (g * usable < weights + reserve && g < 1024) g *= 2;
   }
   if (g * usable < weights + reserve) {
-    where.fail(d.model + " needs " + format_bytes(static_cast<std::uint64_t>(weights + reserve)) +
-               " (weights + KV reserve of " + std::to_string(d.kv_reserve_tokens) + " tokens) but " +
-               std::to_string(g) + " GPU(s) offer " + format_bytes(static_cast<std::uint64_t>(g * usable)));
+    return d.model + " needs " + format_bytes(static_cast<std::uint64_t>(weights + reserve)) +
+           " (weights + KV reserve of " + std::to_string(d.kv_reserve_tokens) + " tokens) but " +
+           std::to_string(g) + " GPU(s) offer " + format_bytes(static_cast<std::uint64_t>(g * usable));
   }
   if (g > max_gpus) {
-    where.fail(d.model + " needs " + std::to_string(g) + " GPUs per instance but the largest server has " +
-               std::to_string(max_gpus));
+    return d.model + " needs " + std::to_string(g) + " GPUs per instance but the largest server has " +
+           std::to_string(max_gpus);
   }
   d.gpus_per_instance = g;
   d.kv_token_budget = static_cast<std::uint64_t>((g * usable - weights) / kv_token);
-  return g;
+  return {};
+}
+
+// One deployed model per checkpoint of every deployment, in order.
+void deploy_models(Scenario& s) {
+  for (std::uint32_t di = 0; di < s.deployments.size(); ++di) {
+    const DeploymentSpec& d = s.deployments[di];
+    for (std::uint32_t k = 0; k < d.count; ++k) {
+      DeployedModel m;
+      m.index = static_cast<std::uint32_t>(s.models.size());
+      m.deployment = di;
+      m.name = d.model + "/" + std::to_string(k);
+      m.arch = d.arch;
+      m.checkpoint_bytes = d.arch->checkpoint_bytes();
+      s.models.push_back(std::move(m));
+    }
+  }
 }
 
 PolicyChoice read_choice(const ConfigNode& parent, std::string_view key, const std::string& def) {
@@ -207,8 +232,9 @@ void validate_choice(const PolicyChoice& choice) {
   params.finish();
 }
 
-// The initial round-robin placement (ClusterState's) must fit every SSD and DRAM pool.
-void check_placement(const Scenario& s, const ConfigNode& where) {
+// The initial round-robin placement (ClusterState's) must fit every SSD and DRAM pool: returns where it
+// does not (empty: it fits).
+std::string placement_problem(const Scenario& s) {
   std::vector<const ServerGroupSpec*> server_group;
   for (const auto& g : s.cluster.groups) server_group.insert(server_group.end(), g.count, &g);
   const auto n = static_cast<std::uint32_t>(server_group.size());
@@ -219,16 +245,17 @@ void check_placement(const Scenario& s, const ConfigNode& where) {
     for (std::uint32_t r = 0; r < replicas; ++r) {
       const std::uint32_t k = (i + r) % n;
       if ((ssd[k] += bytes) > server_group[k]->ssd_capacity) {
-        where.fail("checkpoint " + s.models[i].name + " does not fit on the SSD of server" + std::to_string(k) +
-                   " (" + format_bytes(server_group[k]->ssd_capacity) +
-                   ") in the round-robin placement; lower ssd_replicas or raise the SSD capacity");
+        return "checkpoint " + s.models[i].name + " does not fit on the SSD of server" + std::to_string(k) + " (" +
+               format_bytes(server_group[k]->ssd_capacity) +
+               ") in the round-robin placement; lower ssd_replicas or raise the SSD capacity";
       }
     }
     if (s.placement.dram && (dram[i % n] += bytes) > server_group[i % n]->dram_capacity) {
-      where.fail("checkpoint " + s.models[i].name + " does not fit in the DRAM pool of server" +
-                 std::to_string(i % n) + " (" + format_bytes(server_group[i % n]->dram_capacity) + ")");
+      return "checkpoint " + s.models[i].name + " does not fit in the DRAM pool of server" + std::to_string(i % n) +
+             " (" + format_bytes(server_group[i % n]->dram_capacity) + ")";
     }
   }
+  return {};
 }
 
 }  // namespace
@@ -353,25 +380,13 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
     d.kv_reserve_tokens =
         static_cast<std::uint32_t>(e.get_int("kv_reserve_tokens", d.arch->max_positions, 1, 1 << 24));
     d.warm_instances = static_cast<std::uint32_t>(e.get_int("warm_instances", 0, 0, 1024));
-    size_instance(d, s.cluster, e);
+    if (const std::string why = size_instance(d, s.cluster); !why.empty()) e.fail(why);
     e.finish();
     s.deployments.push_back(d);
   }
   models.finish();
-  for (std::uint32_t di = 0; di < s.deployments.size(); ++di) {
-    const DeploymentSpec& d = s.deployments[di];
-    for (std::uint32_t k = 0; k < d.count; ++k) {
-      DeployedModel m;
-      m.index = static_cast<std::uint32_t>(s.models.size());
-      m.deployment = di;
-      m.name = d.model + "/" + std::to_string(k);
-      m.arch = d.arch;
-      m.checkpoint_bytes = d.arch->checkpoint_bytes();
-      s.models.push_back(std::move(m));
-    }
-  }
-
-  check_placement(s, placement_node ? *placement_node : models);
+  deploy_models(s);
+  if (const std::string why = placement_problem(s); !why.empty()) (placement_node ? *placement_node : models).fail(why);
 
   // workload
   const ConfigNode workload = root.child("workload");
@@ -408,6 +423,39 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
     out->finish();
   }
   root.finish();
+  return s;
+}
+
+Scenario Scenario::from_parts(std::string source, ClusterSpec cluster, std::vector<DeploymentSpec> deployments,
+                              PlacementSpec placement) {
+  Scenario s;
+  s.source = std::move(source);
+  if (cluster.groups.empty()) throw InputError(s.source, "at least one server group is required");
+  if (deployments.empty()) throw InputError(s.source, "at least one deployment is required");
+  const LoaderModeProfile* loads = profile_loads(cluster);
+  if (cluster.profile && !cluster.profile->loader.empty() && !loads) {
+    throw InputError(s.source, "the profile " + cluster.profile->source + " has no loader laws for mode '" +
+                                   cluster.profile_loader + "'");
+  }
+  for (ServerGroupSpec& g : cluster.groups) {
+    if (loads && loads->ssd) use_ssd_law(g, *loads->ssd);
+    if (loads && loads->dram) use_dram_law(g, *loads->dram);
+    if (g.dram_bandwidth == 0) g.dram_bandwidth = g.pcie_bandwidth * g.gpus;
+  }
+  s.cluster = std::move(cluster);
+  s.simulation.cost_model.profile = s.cluster.profile;
+  s.placement = placement;
+  for (DeploymentSpec& d : deployments) {
+    if (!d.arch) d.arch = &ModelCatalog::builtin().get(d.model, s.source);
+    if (d.kv_reserve_tokens == 0) d.kv_reserve_tokens = d.arch->max_positions;
+    if (const std::string why = size_instance(d, s.cluster); !why.empty()) throw InputError(s.source, why);
+  }
+  s.deployments = std::move(deployments);
+  deploy_models(s);
+  if (const std::string why = placement_problem(s); !why.empty()) throw InputError(s.source, why);
+  s.keep_alive.name = "fixed";
+  s.dram_eviction.name = "lru";
+  s.ssd_eviction.name = "lru";
   return s;
 }
 

@@ -3,11 +3,14 @@
 // profile (sllm/sim/profile.h) plus the measurements it was fitted from. docs/calibration.md.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "sllm/sim/loading.h"
 #include "sllm/sim/profile.h"
 
 namespace sllm::calibrate {
@@ -19,20 +22,54 @@ struct CalibrationOptions {
   std::ostream* log = nullptr; // progress lines
 };
 
-// One observation of an operation, in the units of the law it feeds. Kinds and fields:
-//   load      mode (sllm|safetensors|torch|...), tier (ssd|dram), x0 = bytes; one row per round
-//   prefill   model, x0 = prompt tokens, x1 = sum of squared prompt lengths
-//   decode    model, x0 = batch, x1 = total context of the batch (after the step's token)
-//   recompute model, x0 = tokens recomputed in a migration round, x1 = tokens already cached
-//   pause     model, x0 = tokens of the final round (source's last token -> destination's first)
+// What one row of the measurements file measured: one struct per kind of operation, numbers in the units
+// of the law the row feeds (docs/calibration.md). Counts are whole numbers.
+//
+// A load of a `bytes` checkpoint by the real loader in the mode named `mode` (sllm, safetensors, torch,
+// and the ablation steps): cold from the SSD (Tier::kSsd: pool emptied, page cache dropped) or warm from
+// host memory (Tier::kDram). Loader modes stay names: the profile keys its laws by them.
+struct LoadOperation {
+  std::string mode;
+  Tier tier = Tier::kSsd;
+  std::uint64_t bytes = 0;
+  auto operator<=>(const LoadOperation&) const = default;
+};
+// A prefill of one prompt of `tokens` tokens; `sum_squares`: the sum of squared prompt lengths.
+struct PrefillOperation {
+  std::string model;
+  std::uint64_t tokens = 0, sum_squares = 0;
+  auto operator<=>(const PrefillOperation&) const = default;
+};
+// A decode step of `batch` sequences holding `context` tokens in all (after the step's token).
+struct DecodeOperation {
+  std::string model;
+  std::uint64_t batch = 0, context = 0;
+  auto operator<=>(const DecodeOperation&) const = default;
+};
+// A live-migration round: `tokens` recomputed on the destination, `cached` already there.
+struct RecomputeOperation {
+  std::string model;
+  std::uint64_t tokens = 0, cached = 0;
+  auto operator<=>(const RecomputeOperation&) const = default;
+};
+// A live migration's pause: its final round (`tokens` after `cached`), from the source's last token to
+// the destination's first.
+struct PauseOperation {
+  std::string model;
+  std::uint64_t tokens = 0, cached = 0;
+  auto operator<=>(const PauseOperation&) const = default;
+};
+using Operation = std::variant<LoadOperation, PrefillOperation, DecodeOperation, RecomputeOperation, PauseOperation>;
+// Its kind as the measurements file writes it: load, prefill, decode, recompute, pause.
+const char* kind_name(const Operation& op);
+
+// One observation of an operation.
 struct Measurement {
-  std::string kind, model, mode, tier;
-  double x0 = 0, x1 = 0;
+  Operation operation;
   double seconds = 0;
 };
 
-// The rows of one operation (same kind, model, mode, tier, x0 and x1) and the value its law is fitted to
-// and validated against: their median.
+// The rows of one operation and the value its law is fitted to and validated against: their median.
 struct MeasuredPoint {
   Measurement median;                // seconds: the median observation
   std::vector<double> observations;  // in measurement order
@@ -40,7 +77,14 @@ struct MeasuredPoint {
 // Groups rows by operation, in order of first appearance.
 std::vector<MeasuredPoint> measured_points(const std::vector<Measurement>& rows);
 
-// CSV with a header; read back strictly (InputError with file:line).
+// Every law the points measure has at least the points it needs to be fitted (more than an exact fit
+// through them for a decode piece); else an InputError at `source` naming the law, its points and the
+// points it needs. fit_profile and validate check this.
+void require_enough_points(const std::vector<MeasuredPoint>& points, const std::string& source);
+
+// CSV with a header (kind,model,mode,tier,x0,x1,seconds: x0 and x1 are the operation's two numbers in
+// the order above, x1 = 0 for a load); read back strictly into the typed rows (InputError with file:line
+// and the column).
 void write_measurements(const std::vector<Measurement>& rows, const std::string& path);
 std::vector<Measurement> read_measurements(const std::string& path);
 
@@ -64,7 +108,9 @@ struct MigrationProbeSize {
 MigrationProbeSize size_migration_probe(double load_seconds, double step_seconds, double prefill_seconds,
                                         int prompt_tokens, int max_positions, int min_tokens, double max_seconds);
 
-// Fits the profile's laws from measurements alone (what run_calibration does after probing).
-void fit_profile(const std::vector<Measurement>& measurements, Profile& profile);
+// Fits the profile's laws from measurements alone (what run_calibration does after probing). A law with
+// too few points is an InputError at `source` (require_enough_points).
+void fit_profile(const std::vector<Measurement>& measurements, Profile& profile,
+                 const std::string& source = "measurements");
 
 }  // namespace sllm::calibrate

@@ -26,9 +26,12 @@ struct ValidationRow {
   bool within_noise() const { return !ok() && interval && predicted >= interval->low && predicted <= interval->high; }
 };
 
-// One row per operation. `profile_path` is read with the scenario machinery (cluster.profile) so that the
-// replay goes through exactly what a simulation config naming it would get.
-std::vector<ValidationRow> validate(const std::string& profile_path, const std::vector<Measurement>& measurements);
+// One row per operation the profile has a law for. The replay goes through what a simulation naming the
+// profile gets: a scenario on it (Scenario::from_parts: the profile's loader laws in the topology, its
+// cost model). Measurements with too few points for a law are an InputError at `source`
+// (require_enough_points).
+std::vector<ValidationRow> validate(const std::string& profile_path, const std::vector<Measurement>& measurements,
+                                    const std::string& source = "measurements");
 
 // One line per operation, then a summary per kind (max and mean relative error, target, verdict).
 void print_validation(const std::vector<ValidationRow>& rows, std::ostream& out);

@@ -156,6 +156,21 @@ struct Scenario {
   static Scenario from_config(const ConfigNode& root, std::optional<std::uint64_t> seed = {});
   static Scenario load(const std::string& path, const std::vector<std::string>& overrides = {},
                        std::optional<std::uint64_t> seed = {});
+
+  // A scenario built in code, for tools that ask the simulator's models about single operations
+  // (`calibrate validate`) instead of running a workload; the same derivations as from_config:
+  // - `cluster`'s groups as given, except that a profile (cluster.profile) with loader laws for
+  //   cluster.profile_loader must have them and they replace a group's SSD read and PCIe bandwidths and
+  //   the fixed parts of those loads (unprofiled tiers keep the given bandwidths); a dram_bandwidth of 0
+  //   carries every GPU's PCIe link at full rate;
+  // - each deployment's architecture (from the catalog by name when arch is null), KV reserve (0: the
+  //   model's max_positions) and instance size, then one deployed model per checkpoint; the placement
+  //   must fit;
+  // - the default cost model on the cluster's profile, keep-alive `fixed`, LRU eviction.
+  // There is no workload (make_source is empty) and no scheduler: set both before running it. Throws
+  // InputError at `source` where from_config would reject the equivalent config.
+  static Scenario from_parts(std::string source, ClusterSpec cluster, std::vector<DeploymentSpec> deployments,
+                             PlacementSpec placement = {});
 };
 
 }  // namespace sllm
