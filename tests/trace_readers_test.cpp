@@ -20,7 +20,8 @@ namespace {
 using testing::input_error;
 using testing::ScratchDir;
 
-std::vector<TraceRecord> read_all(const std::string& path, const TraceFormat& format, const ReaderOptions& options = {}) {
+std::vector<TraceRecord> read_all(const std::string& path, const TraceFormat& format,
+                                  const ReaderOptions& options = {}) {
   auto reader = open_trace_reader(path, format, options);
   std::vector<TraceRecord> out;
   TraceRecord r;
@@ -78,7 +79,8 @@ TEST(AzureLlmReader, MalformedRowsNameFileLineAndColumn) {
   EXPECT_EQ(input_error([&] { read_all(extra, trace_format("azure-llm")); }),
             extra + ":2:35: row: unexpected extra field: expected 3 fields, found 4");
   const auto bad_time = dir.write("d.csv", header + good + good + "2023-13-16 18:15:50.9951690,1,1\n");
-  EXPECT_EQ(input_error([&] { read_all(bad_time, trace_format("azure-llm")); }).rfind(bad_time + ":4:1: TIMESTAMP: ", 0),
+  EXPECT_EQ(input_error([&] { read_all(bad_time, trace_format("azure-llm")); })
+                .rfind(bad_time + ":4:1: TIMESTAMP: ", 0),
             0u);
   const auto too_big = dir.write("e.csv", header + "2023-11-16 18:15:50.9951690,1,4294967296\n");
   EXPECT_NE(input_error([&] { read_all(too_big, trace_format("azure-llm")); }).find(too_big + ":2:31: GeneratedTokens"),
@@ -215,11 +217,17 @@ TEST(CanonicalReader, ReadsExactNanoseconds) {
 TEST(TraceFormats, DetectedFromTheHeader) {
   ScratchDir dir;
   EXPECT_EQ(detect_trace_format(dir.write("1", "TIMESTAMP,ContextTokens,GeneratedTokens\n")).name(), "azure-llm");
-  EXPECT_EQ(detect_trace_format(dir.write("2", "HashOwner,HashApp,HashFunction,Trigger,1,2\n")).name(), "azure-functions-2019");
-  EXPECT_EQ(detect_trace_format(dir.write("3", "app,func,end_timestamp,duration\r\n")).name(), "azure-functions-2021");
+  EXPECT_EQ(detect_trace_format(dir.write("2", "HashOwner,HashApp,HashFunction,Trigger,1,2\n")).name(),
+            "azure-functions-2019");
+  EXPECT_EQ(detect_trace_format(dir.write("3", "app,func,end_timestamp,duration\r\n")).name(),
+            "azure-functions-2021");
   EXPECT_EQ(detect_trace_format(
-                dir.write("4", "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n")).name(), "burstgpt");
-  EXPECT_EQ(detect_trace_format(dir.write("5", "\xEF\xBB\xBFid,arrival_s,model,input_tokens,output_tokens\n")).name(), "canonical");
+                dir.write("4", "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"))
+                .name(),
+            "burstgpt");
+  EXPECT_EQ(detect_trace_format(dir.write("5", "\xEF\xBB\xBFid,arrival_s,model,input_tokens,output_tokens\n"))
+                .name(),
+            "canonical");
   EXPECT_NE(input_error([&] { detect_trace_format(dir.write("6", "a,b\n")); }).find("unrecognised header"),
             std::string::npos);
   for (const char* name : {"azure-llm", "azure-functions-2019", "azure-functions-2021", "burstgpt", "canonical"}) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iomanip>
 #include <iostream>
 #include <string>
 
@@ -82,7 +83,8 @@ sllm::ConfigNode workload_section(const po::variables_map& vm) {
     set("lengths.path", lengths.substr(4));
     if (vm.count("lengths-order")) set("lengths.order", vm["lengths-order"].as<std::string>());
   } else {
-    if (!lengths.empty()) set("lengths", lengths);
+    // Unquoted: any form of the config's `lengths` works, e.g. '{kind: fixed, input: 128, output: 64}'.
+    if (!lengths.empty()) workload.apply_override("lengths=" + lengths);
     if (vm.count("lengths-order")) throw sllm::InputError("--lengths-order", "applies to --lengths csv:PATH only");
   }
   return workload;
@@ -106,8 +108,9 @@ int run_trace(const std::vector<std::string>& args) {
       "seed", po::value<std::uint64_t>()->default_value(1), "seed for spreading and length sampling");
   for (const WorkloadFlag& f : kWorkloadFlags) options.add_options()(f.flag, po::value<std::string>(), f.help);
   options.add_options()("lengths", po::value<std::string>(),
-                        "lengths: trace | csv:PATH (a CSV input_tokens,output_tokens) | a preset: gsm8k, sharegpt "
-                        "(default: trace; inspect of a format without token columns: none)")(
+                        "lengths: trace | csv:PATH (a CSV input_tokens,output_tokens) | a preset: gsm8k, sharegpt | "
+                        "any YAML form of the key (default: trace; inspect of a format without token columns: "
+                        "none)")(
       "lengths-order", po::value<std::string>(), "lengths.order for csv:PATH: sample | cycle (default: sample)")(
       "skip-bad-rows", po::bool_switch(), "skip_bad_rows: count and skip malformed rows instead of failing");
   po::options_description hidden;
@@ -122,7 +125,9 @@ int run_trace(const std::vector<std::string>& args) {
       std::find(args.begin(), args.end(), "-h") != args.end()) {
     std::cout << "usage: " << kUsage << "\n\n" << options << "\n";
     std::cout << "formats (--format):\n";
-    for (const TraceFormat* f : trace_formats()) std::cout << "  " << f->name() << "  " << f->summary() << "\n";
+    for (const TraceFormat* f : trace_formats()) {
+      std::cout << "  " << std::left << std::setw(22) << f->name() << f->summary() << "\n";
+    }
     return sllm::cli::kExitOk;
   }
   if (!sllm::cli::parse_options(kUsage, all, positional, args, vm)) return sllm::cli::kExitOk;

@@ -289,8 +289,8 @@ TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_
       o.lengths.kind = LengthsKind::none;
     } else {
       workload.fail("the " + std::string(o.format->name()) +
-                  " format has no token-length columns: set lengths to a preset (gsm8k, sharegpt), "
-                  "{kind: fixed, ...} or {kind: csv, path: FILE}");
+                    " format has no token-length columns: set lengths to a preset (gsm8k, sharegpt), "
+                    "{kind: fixed, ...} or {kind: csv, path: FILE}");
     }
   }
 

@@ -7,7 +7,9 @@ namespace {
 class AzureLlmFormat final : public RowFormat {
  public:
   std::string_view name() const override { return "azure-llm"; }
-  std::string_view summary() const override { return "Azure LLM inference 2023/2024: TIMESTAMP, ContextTokens, GeneratedTokens"; }
+  std::string_view summary() const override {
+    return "Azure LLM inference 2023/2024: TIMESTAMP, ContextTokens, GeneratedTokens";
+  }
   bool has_token_lengths() const override { return true; }
   const std::vector<std::string_view>& columns() const override {
     static const std::vector<std::string_view> columns{"TIMESTAMP", "ContextTokens", "GeneratedTokens"};
