@@ -45,7 +45,7 @@ struct Fixture {
   TraceSourceOptions options(ModelMapping mapping, std::uint32_t models) const {
     TraceSourceOptions o;
     o.path = trace;
-    o.format = TraceFormat::azure_functions_2021;
+    o.format = &trace_format("azure-functions-2021");
     o.mapping = mapping;
     o.model_count = models;
     o.lengths.kind = LengthsKind::csv;
@@ -86,7 +86,7 @@ TEST(ModelMapping, RankOfAzureFunctions2019FromRowTotalsOrTheWindow) {
                      "o1,a1,f1,http,3,0,1,0,2\n"
                      "o2,a2,f2,timer,0,0,0,0,0\n"
                      "o3,a3,f3,queue,1,5,0,2,0\n");
-  o.format = TraceFormat::azure_functions_2019;
+  o.format = &trace_format("azure-functions-2019");
   o.lengths.kind = LengthsKind::none;
   TraceSource whole(o);
   std::map<std::uint32_t, int> per_model;
@@ -117,7 +117,7 @@ TEST(ModelMapping, TraceIndicesAreCheckedAgainstTheModelCount) {
   const auto path = dir.write("c.csv", "id,arrival_s,model,input_tokens,output_tokens\n0,0,1,1,1\n1,1,5,1,1\n");
   TraceSourceOptions o;
   o.path = path;
-  o.format = TraceFormat::canonical;
+  o.format = &trace_format("canonical");
   o.mapping = ModelMapping::trace;
   o.model_count = 4;
   TraceSource source(o);
@@ -171,7 +171,7 @@ TEST(Lengths, CycleAndSampleFromACsv) {
   for (int i = 0; i < 20000; ++i) trace += std::to_string(i) + "," + std::to_string(i) + ",0,0,0\n";
   TraceSourceOptions o;
   o.path = dir.write("t.csv", trace);
-  o.format = TraceFormat::canonical;
+  o.format = &trace_format("canonical");
   o.mapping = ModelMapping::trace;
   o.lengths.kind = LengthsKind::csv;
   o.lengths.csv_path = dir.write("l.csv", lengths);
@@ -214,7 +214,7 @@ TEST(CanonicalCsv, ConvertThenReadIsTheSameStream) {
                              "2023-11-16 19:00:00.0000001,10,1\n");
   TraceSourceOptions o;
   o.path = llm;
-  o.format = TraceFormat::azure_llm;
+  o.format = &trace_format("azure-llm");
   o.mapping = ModelMapping::round_robin;
   o.model_count = 3;
   o.rate_scale = 3.0;  // arrivals that are not whole microseconds
@@ -231,7 +231,7 @@ TEST(CanonicalCsv, ConvertThenReadIsTheSameStream) {
   }
   TraceSourceOptions back;
   back.path = out;
-  back.format = TraceFormat::canonical;
+  back.format = &trace_format("canonical");
   back.mapping = ModelMapping::trace;
   TraceSource read(back);
   const auto got = drain(read);
@@ -431,7 +431,7 @@ TEST(TraceCli, ConvertWritesTheCanonicalCsvOfTheSameStream) {
   EXPECT_NE(r.out.find("wrote 6 requests"), std::string::npos);
   TraceSourceOptions o;
   o.path = trace;
-  o.format = TraceFormat::azure_functions_2021;
+  o.format = &trace_format("azure-functions-2021");
   o.model_count = 2;
   o.lengths.kind = LengthsKind::csv;
   o.lengths.csv_path = lengths;
@@ -440,7 +440,7 @@ TEST(TraceCli, ConvertWritesTheCanonicalCsvOfTheSameStream) {
   TraceSource direct(o);
   TraceSourceOptions back;
   back.path = out;
-  back.format = TraceFormat::canonical;
+  back.format = &trace_format("canonical");
   back.mapping = ModelMapping::trace;
   TraceSource read(back);
   const auto a = drain(direct), b = drain(read);

@@ -67,6 +67,14 @@ int run_run(const std::vector<std::string>& args) {
   run.progress = isatty(STDERR_FILENO) != 0;
   sllm::Simulator simulator(scenario);
   const sllm::RunSummary summary = simulator.run(run);
+  // An empty workload (e.g. a trace window or mapping that selects nothing) would otherwise "succeed"
+  // with all-zero results.
+  if (summary.arrived == 0) {
+    throw sllm::InputError(config, scenario.simulation.horizon > 0
+                                       ? "no request arrived before simulation.horizon"
+                                       : "the workload produced no requests (check the workload's window, "
+                                         "mapping and rates)");
+  }
   if (!vm.count("quiet")) {
     summary.print_table(std::cout);
     if (!run.output_dir.empty()) std::cout << "outputs in " << run.output_dir << "/\n";

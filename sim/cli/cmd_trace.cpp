@@ -7,14 +7,16 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iomanip>
 #include <iostream>
 #include <string>
 
+#include "sllm/core/config_node.h"
 #include "sllm/core/error.h"
+#include "sllm/traces/formats.h"
 #include "sllm/traces/inspect.h"
 #include "sllm/traces/mapping.h"
 #include "sllm/traces/readers.h"
-#include "sllm/traces/token_lengths.h"
 #include "subcommand.h"
 
 namespace {
@@ -28,52 +30,89 @@ constexpr const char* kUsage =
     "       sllmsim trace convert FILE [--format F] -o OUT.csv [options]\n\n"
     "inspect prints requests, duration, mean rate, burstiness (CV of inter-arrival times) and token-length\n"
     "percentiles; convert writes the canonical request CSV (id,arrival_s,model,input_tokens,output_tokens).\n"
-    "Formats: azure-llm, azure-functions-2019, azure-functions-2021, burstgpt, canonical (default: from the\n"
-    "header). Mapping and scaling options apply to both.";
+    "FILE may be a pipe or /dev/stdin (read once). The options below mirror the keys of a scenario's\n"
+    "`workload: {kind: trace}` section (docs/traces.md) and are read by the same parser, with the same\n"
+    "defaults and checks; mapping and scaling options apply to both actions.";
 
-template <typename T>
-T choice(const std::string& flag, const std::string& value,
-         std::initializer_list<std::pair<const char*, T>> choices) {
-  std::string names;
-  for (const auto& [name, v] : choices) {
-    if (value == name) return v;
-    names += (names.empty() ? "'" : ", '") + std::string(name) + "'";
+// The flags that are `workload:` keys of a trace: each becomes an override of that key, so the config's
+// parser (traces::trace_source_options) reads, checks and defaults it. No default is repeated here.
+struct WorkloadFlag {
+  const char* flag;
+  const char* key;
+  const char* help;
+};
+constexpr WorkloadFlag kWorkloadFlags[] = {
+    {"format", "format", "format: a registered name or auto (default: auto, from the header)"},
+    {"mapping", "mapping.by", "mapping.by: rank | first-seen | round-robin | trace (default: trace when the "
+                              "format's keys are model indices, else rank)"},
+    {"extra-functions", "mapping.extra_functions", "mapping.extra_functions: wrap | drop (default: wrap)"},
+    {"rate-scale", "rate_scale", "rate_scale: divide arrival times by this, 1e-6..1e6 (default: 1)"},
+    {"start", "start", "start: window start on the trace's clock (default: 0 s)"},
+    {"duration", "duration", "duration: window length (default: to the end)"},
+    {"spread", "spread", "spread: azure-functions-2019 arrivals within a minute, poisson | uniform "
+                         "(default: poisson)"},
+    {"reorder-window", "reorder_window", "reorder_window: how far out of time order rows may be (default: 60 s)"},
+};
+
+// A YAML double-quoted scalar of `text`, so a flag's value is always a string (a path such as "a: b"
+// stays a path); the config's getters parse numbers and durations from the scalar's text.
+std::string yaml_quoted(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
   }
-  throw sllm::InputError("--" + flag, "unknown value '" + value + "' (expected one of " + names + ")");
+  return out + "\"";
 }
 
-sllm::Nanos duration_flag(const std::string& flag, const std::string& text) {
-  try {
-    return sllm::parse_duration(text);
-  } catch (const std::invalid_argument& e) {
-    throw sllm::InputError("--" + flag, e.what());
+// The `workload:` section the flags describe (errors name "set on the command line: KEY").
+sllm::ConfigNode workload_section(const po::variables_map& vm) {
+  sllm::ConfigNode workload = sllm::ConfigNode::load_string("kind: trace", "command line");
+  const auto set = [&](const std::string& key, const std::string& value) {
+    workload.apply_override(key + "=" + yaml_quoted(value));
+  };
+  set("path", vm["file"].as<std::string>());
+  for (const WorkloadFlag& f : kWorkloadFlags) {
+    if (vm.count(f.flag)) set(f.key, vm[f.flag].as<std::string>());
   }
+  if (vm["skip-bad-rows"].as<bool>()) workload.apply_override("skip_bad_rows=true");
+  const std::string lengths = vm.count("lengths") ? vm["lengths"].as<std::string>() : "";
+  const bool csv = lengths.rfind("csv:", 0) == 0;
+  if (csv) {
+    set("lengths.kind", "csv");
+    set("lengths.path", lengths.substr(4));
+    if (vm.count("lengths-order")) set("lengths.order", vm["lengths-order"].as<std::string>());
+  } else {
+    // Unquoted: any form of the config's `lengths` works, e.g. '{kind: fixed, input: 128, output: 64}'.
+    if (!lengths.empty()) workload.apply_override("lengths=" + lengths);
+    if (vm.count("lengths-order")) throw sllm::InputError("--lengths-order", "applies to --lengths csv:PATH only");
+  }
+  return workload;
+}
+
+const char* mapping_name(ModelMapping m) {
+  switch (m) {
+    case ModelMapping::rank: return "rank";
+    case ModelMapping::first_seen: return "first-seen";
+    case ModelMapping::round_robin: return "round-robin";
+    case ModelMapping::trace: return "trace";
+  }
+  return "?";
 }
 
 int run_trace(const std::vector<std::string>& args) {
   po::options_description options("trace options");
-  options.add_options()
-      ("format", po::value<std::string>()->default_value("auto"), "trace format, or auto (from the header)")
-      ("output,o", po::value<std::string>(), "convert: the canonical CSV to write")
-      ("models", po::value<std::uint32_t>()->default_value(0),
-       "deployed models to map onto (0: one index per function)")
-      ("mapping", po::value<std::string>(),
-       "rank | first-seen | round-robin | trace (default: trace for canonical, else rank)")
-      ("extra-functions", po::value<std::string>()->default_value("wrap"),
-       "functions beyond --models: wrap | drop")
-      ("lengths", po::value<std::string>(),
-       "token lengths: trace | csv:PATH (a CSV input_tokens,output_tokens) | a preset: gsm8k, sharegpt "
-       "(default: trace)")
-      ("lengths-order", po::value<std::string>()->default_value("sample"), "csv lengths: sample | cycle")
-      ("rate-scale", po::value<double>()->default_value(1.0), "divide arrival times by this (2 = twice the rate)")
-      ("start", po::value<std::string>()->default_value("0 s"), "window start on the trace's clock")
-      ("duration", po::value<std::string>(), "window length (default: to the end)")
-      ("spread", po::value<std::string>()->default_value("poisson"),
-       "azure-functions-2019 arrivals within a minute: poisson | uniform")
-      ("seed", po::value<std::uint64_t>()->default_value(1), "seed for spreading and length sampling")
-      ("reorder-window", po::value<std::string>()->default_value("60 s"),
-       "how far out of time order rows may be")
-      ("skip-bad-rows", po::bool_switch(), "count and skip malformed rows instead of failing");
+  options.add_options()("output,o", po::value<std::string>(), "convert: the canonical CSV to write")(
+      "models", po::value<std::uint32_t>()->default_value(0),
+      "deployed models to map onto (0: one index per function)")(
+      "seed", po::value<std::uint64_t>()->default_value(1), "seed for spreading and length sampling");
+  for (const WorkloadFlag& f : kWorkloadFlags) options.add_options()(f.flag, po::value<std::string>(), f.help);
+  options.add_options()("lengths", po::value<std::string>(),
+                        "lengths: trace | csv:PATH (a CSV input_tokens,output_tokens) | a preset: gsm8k, sharegpt | "
+                        "any YAML form of the key (default: trace; inspect of a format without token columns: "
+                        "none)")(
+      "lengths-order", po::value<std::string>(), "lengths.order for csv:PATH: sample | cycle (default: sample)")(
+      "skip-bad-rows", po::bool_switch(), "skip_bad_rows: count and skip malformed rows instead of failing");
   po::options_description hidden;
   hidden.add_options()("action", po::value<std::string>())("file", po::value<std::string>());
   po::options_description all;
@@ -85,6 +124,10 @@ int run_trace(const std::vector<std::string>& args) {
   if (std::find(args.begin(), args.end(), "--help") != args.end() ||
       std::find(args.begin(), args.end(), "-h") != args.end()) {
     std::cout << "usage: " << kUsage << "\n\n" << options << "\n";
+    std::cout << "formats (--format):\n";
+    for (const TraceFormat* f : trace_formats()) {
+      std::cout << "  " << std::left << std::setw(22) << f->name() << f->summary() << "\n";
+    }
     return sllm::cli::kExitOk;
   }
   if (!sllm::cli::parse_options(kUsage, all, positional, args, vm)) return sllm::cli::kExitOk;
@@ -98,63 +141,9 @@ int run_trace(const std::vector<std::string>& args) {
   const bool convert = action == "convert";
   if (convert && !vm.count("output")) throw sllm::InputError("--output", "convert needs -o OUT.csv");
 
-  TraceSourceOptions o;
-  o.path = vm["file"].as<std::string>();
-  const std::string format = vm["format"].as<std::string>();
-  if (format == "auto") {
-    o.format = detect_trace_format(o.path);
-  } else {
-    try {
-      o.format = parse_trace_format(format);
-    } catch (const std::invalid_argument& e) {
-      throw sllm::InputError("--format", e.what());
-    }
-  }
-  o.model_count = vm["models"].as<std::uint32_t>();
-  o.mapping = o.format == TraceFormat::canonical ? ModelMapping::trace : ModelMapping::rank;
-  if (vm.count("mapping")) {
-    o.mapping = choice<ModelMapping>("mapping", vm["mapping"].as<std::string>(),
-                                     {{"rank", ModelMapping::rank},
-                                      {"first-seen", ModelMapping::first_seen},
-                                      {"round-robin", ModelMapping::round_robin},
-                                      {"trace", ModelMapping::trace}});
-  }
-  o.extra_functions = choice<ExtraFunctions>("extra-functions", vm["extra-functions"].as<std::string>(),
-                                             {{"wrap", ExtraFunctions::wrap}, {"drop", ExtraFunctions::drop}});
-  const bool has_tokens = format_has_token_lengths(o.format);
-  if (vm.count("lengths")) {
-    const std::string lengths = vm["lengths"].as<std::string>();
-    if (lengths == "trace") {
-      o.lengths.kind = LengthsKind::trace;
-    } else if (lengths.rfind("csv:", 0) == 0 && lengths.size() > 4) {
-      o.lengths.kind = LengthsKind::csv;
-      o.lengths.csv_path = lengths.substr(4);
-    } else if (auto preset = token_length_preset(lengths)) {
-      o.lengths.kind = LengthsKind::sampler;
-      o.lengths.sampler = std::move(preset);
-    } else {
-      std::string presets;
-      for (const std::string& name : token_length_preset_names()) presets += ", " + name;
-      throw sllm::InputError("--lengths", "expected trace, csv:PATH or a preset" + presets + "; got '" + lengths + "'");
-    }
-  } else if (!has_tokens) {
-    if (convert) {
-      throw sllm::InputError("--lengths", "the " + std::string(trace_format_name(o.format)) +
-                                              " format has no token columns: give --lengths csv:PATH");
-    }
-    o.lengths.kind = LengthsKind::none;  // inspect: arrival statistics only
-  }
-  o.lengths.order = choice<LengthsOrder>("lengths-order", vm["lengths-order"].as<std::string>(),
-                                         {{"sample", LengthsOrder::sample}, {"cycle", LengthsOrder::cycle}});
-  o.rate_scale = vm["rate-scale"].as<double>();
-  if (!(o.rate_scale > 0)) throw sllm::InputError("--rate-scale", "must be a positive number");
-  o.start = duration_flag("start", vm["start"].as<std::string>());
-  if (vm.count("duration")) o.duration = duration_flag("duration", vm["duration"].as<std::string>());
-  o.reader.spread = choice<MinuteSpread>("spread", vm["spread"].as<std::string>(),
-                                         {{"poisson", MinuteSpread::poisson}, {"uniform", MinuteSpread::uniform}});
-  o.seed = o.reader.seed = vm["seed"].as<std::uint64_t>();
-  o.reader.reorder_window = duration_flag("reorder-window", vm["reorder-window"].as<std::string>());
-  o.reader.skip_bad_rows = vm["skip-bad-rows"].as<bool>();
+  // inspect shows arrival statistics even for formats without token columns (lengths n/a).
+  const TraceSourceOptions o = trace_source_options(workload_section(vm), vm["models"].as<std::uint32_t>(),
+                                                    vm["seed"].as<std::uint64_t>(), /*lengths_optional=*/!convert);
 
   TraceSource source(o);
   RequestSpec r;
@@ -166,13 +155,22 @@ int run_trace(const std::vector<std::string>& args) {
       writer.write(r);
       ++n;
     }
+    // A header-only file would only fail later, when replayed ("the workload produced no requests"):
+    // fail now, and leave no file behind (the writer removes its temporary file).
+    if (n == 0) {
+      throw sllm::InputError(o.path, "no requests to convert after the window, mapping and dropping (nothing "
+                                     "written); check --start, --duration and --extra-functions");
+    }
     writer.commit();
     std::printf("wrote %llu requests to %s\n", static_cast<unsigned long long>(n), out.c_str());
   } else {
     TraceStatistics stats;
     while (source.next(r)) stats.add(r);
     const TraceSummary s = stats.summary();
-    std::printf("trace            %s (%s)\n", o.path.c_str(), std::string(trace_format_name(o.format)).c_str());
+    if (s.requests == 0) {
+      std::fprintf(stderr, "warning: %s: no requests after the window, mapping and dropping\n", o.path.c_str());
+    }
+    std::printf("trace            %s (%s)\n", o.path.c_str(), std::string(o.format->name()).c_str());
     std::printf("requests         %llu\n", static_cast<unsigned long long>(s.requests));
     std::printf("duration         %.3f s (first to last arrival)\n", s.duration_s);
     std::printf("mean rate        %.4f req/s\n", s.mean_rate);
@@ -181,10 +179,7 @@ int run_trace(const std::vector<std::string>& args) {
     } else {
       std::printf("burstiness (CV)  n/a (fewer than 3 requests)\n");
     }
-    std::printf("models           %u distinct indices (mapping: %s)\n", s.models,
-                o.mapping == ModelMapping::rank ? "rank" : o.mapping == ModelMapping::first_seen ? "first-seen"
-                                                 : o.mapping == ModelMapping::round_robin       ? "round-robin"
-                                                                                                : "trace");
+    std::printf("models           %u distinct indices (mapping: %s)\n", s.models, mapping_name(o.mapping));
     const auto print_lengths = [&](const char* name, const LengthHistogram& h) {
       if (o.lengths.kind == LengthsKind::none) {
         std::printf("%-16s n/a (the format has no token columns; see --lengths)\n", name);

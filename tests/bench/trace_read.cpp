@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "sllm/traces/formats.h"
 #include "sllm/traces/mapping.h"
 #include "sllm/traces/readers.h"
 
@@ -87,11 +88,11 @@ double best_time(int reps, Fn&& fn) {
   return best;
 }
 
-void bench_file(const std::string& path, TraceFormat format, const std::string& tmp_dir, int reps,
+void bench_file(const std::string& path, const TraceFormat& format, const std::string& tmp_dir, int reps,
                 const LengthsOptions& lengths = {}) {
   TraceSourceOptions o;
   o.path = path;
-  o.format = format;
+  o.format = &format;
   o.lengths = lengths;
   o.mapping = ModelMapping::round_robin;
   o.model_count = 16;
@@ -165,7 +166,7 @@ int main(int argc, char** argv) {
   bool any = false;
   for (const char* name : {"AzureLLMInferenceTrace_code.csv", "AzureLLMInferenceTrace_conv.csv"}) {
     if (!std::filesystem::exists(llm + name)) continue;
-    bench_file(llm + name, TraceFormat::azure_llm, tmp, 10);
+    bench_file(llm + name, trace_format("azure-llm"), tmp, 10);
     any = true;
   }
   if (!any) std::printf("no Azure LLM 2023 traces under %s (give DATA_DIR)\n", data_dir.c_str());
@@ -173,13 +174,13 @@ int main(int argc, char** argv) {
   if (big) {
     const std::string big_llm = tmp + "/big_llm.csv";
     generate_big_llm(big_llm, 10'000'000);
-    bench_file(big_llm, TraceFormat::azure_llm, tmp, 1);
+    bench_file(big_llm, trace_format("azure-llm"), tmp, 1);
     std::filesystem::remove(big_llm);
     const std::string big_2019 = tmp + "/big_2019.csv";
     generate_big_2019(big_2019, 10'000);
     LengthsOptions lengths;
     lengths.kind = LengthsKind::none;
-    bench_file(big_2019, TraceFormat::azure_functions_2019, tmp, 1, lengths);
+    bench_file(big_2019, trace_format("azure-functions-2019"), tmp, 1, lengths);
   }
   std::filesystem::remove_all(tmp);
   return 0;

@@ -10,14 +10,10 @@
 
 namespace sllm::traces::detail {
 
-LineReader::LineReader(std::string path) : path_(std::move(path)) {
-  file_ = std::fopen(path_.c_str(), "rb");
-  if (file_ == nullptr) throw InputError(path_, std::string("cannot open trace file: ") + std::strerror(errno));
-  buffer_.resize(kMaxLineBytes);
-}
+LineReader::LineReader(std::string path) : LineReader(TraceInput::open(path)) {}
 
-LineReader::~LineReader() {
-  if (file_ != nullptr) std::fclose(file_);
+LineReader::LineReader(std::shared_ptr<const TraceInput> input) : input_(std::move(input)) {
+  buffer_.resize(kMaxLineBytes);
 }
 
 bool LineReader::next(std::string_view& line) {
@@ -51,14 +47,12 @@ bool LineReader::next(std::string_view& line) {
       begin_ = 0;
     }
     if (end_ == buffer_.size()) {
-      throw InputError(path_ + ":" + std::to_string(line_number_ + 1),
+      throw InputError(path() + ":" + std::to_string(line_number_ + 1),
                        "line longer than " + std::to_string(kMaxLineBytes) + " bytes (is this a text CSV?)");
     }
-    const std::size_t got = std::fread(buffer_.data() + end_, 1, buffer_.size() - end_, file_);
-    if (got == 0) {
-      if (std::ferror(file_)) throw InputError(path_, std::string("read error: ") + std::strerror(errno));
-      eof_ = true;
-    }
+    const std::size_t got = input_->read_at(buffer_.data() + end_, buffer_.size() - end_, read_offset_);
+    if (got == 0) eof_ = true;
+    read_offset_ += got;
     end_ += got;
   }
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sllm/core/units.h"
+#include "sllm/traces/input.h"
 
 namespace sllm::traces::detail {
 
@@ -18,8 +19,8 @@ inline constexpr std::size_t kMaxLineBytes = std::size_t{1} << 20;
 
 class LineReader {
  public:
-  explicit LineReader(std::string path);  // InputError when the file cannot be opened
-  ~LineReader();
+  explicit LineReader(std::string path);  // opens the file itself; InputError when it cannot be opened
+  explicit LineReader(std::shared_ptr<const TraceInput> input);  // from its first byte
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
@@ -28,14 +29,14 @@ class LineReader {
   bool next(std::string_view& line);
   std::uint64_t line_number() const { return line_number_; }  // 1-based, of the line last returned
   std::uint64_t line_offset() const { return line_offset_; }  // byte offset of that line in the file
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return input_->path(); }
 
  private:
-  std::string path_;
-  std::FILE* file_ = nullptr;
+  std::shared_ptr<const TraceInput> input_;
   std::vector<char> buffer_;
   std::size_t begin_ = 0, end_ = 0;
   std::uint64_t buffer_offset_ = 0;  // file offset of buffer_[0]
+  std::uint64_t read_offset_ = 0;    // file offset of the next byte to read
   bool eof_ = false;
   std::uint64_t line_number_ = 0;
   std::uint64_t line_offset_ = 0;

@@ -70,8 +70,11 @@ TraceSource::TraceSource(TraceSourceOptions options)
   if (options_.mapping == ModelMapping::round_robin && options_.model_count == 0) {
     throw InputError(path, "round-robin mapping needs the number of deployed models");
   }
-  if (options_.lengths.kind == LengthsKind::trace && !format_has_token_lengths(options_.format)) {
-    throw InputError(path, "the " + std::string(trace_format_name(options_.format)) +
+  if (!options_.input) options_.input = TraceInput::open(path);
+  if (options_.format == nullptr) options_.format = &detect_trace_format(*options_.input);
+  const TraceFormat& format = *options_.format;
+  if (options_.lengths.kind == LengthsKind::trace && !format.has_token_lengths()) {
+    throw InputError(path, "the " + std::string(format.name()) +
                                " format has no token-length columns: take lengths from a CSV of (input, output) "
                                "lengths or a preset");
   }
@@ -82,7 +85,7 @@ TraceSource::TraceSource(TraceSourceOptions options)
     throw std::logic_error("LengthsKind::sampler without a sampler");
   }
 
-  reader_ = open_trace_reader(path, options_.format, options_.reader);
+  reader_ = open_trace_reader(options_.input, format, options_.reader);
   if (options_.mapping == ModelMapping::rank) {
     // Popularity within the selected window, so that a window's busiest function gets model 0. A reader
     // that knows its per-function totals saves the counting pass when the window is the whole trace.
@@ -91,7 +94,7 @@ TraceSource::TraceSource(TraceSourceOptions options)
     if (const auto* totals = reader_->requests_per_key(); totals != nullptr && whole_trace) {
       counts = *totals;
     } else {
-      auto counter = open_trace_reader(path, options_.format, options_.reader);
+      auto counter = open_trace_reader(options_.input, format, options_.reader);
       TraceRecord r;
       while (counter->next(r)) {
         if (r.arrival < options_.start) continue;
@@ -170,6 +173,23 @@ void TraceSource::attach_lengths(const TraceRecord& r, RequestSpec& out) {
   }
 }
 
+Nanos TraceSource::replayed_arrival(Nanos offset, const TraceRecord& r) const {
+  const double scaled = static_cast<double>(offset) / options_.rate_scale;
+  // Checked before converting: a double beyond int64 converts to garbage (llround's result is
+  // unspecified), which is how a long trace at rate_scale 1e-6 used to write nonsense arrivals.
+  const bool too_late = options_.rate_scale == 1.0 ? offset > kMaxReplayedArrival
+                                                    : !(scaled <= static_cast<double>(kMaxReplayedArrival));
+  if (too_late) {
+    char what[256];
+    std::snprintf(what, sizeof what,
+                  "arrival %.9g s after the window start, divided by rate_scale %g, is %.6g s: beyond the "
+                  "simulator's clock (at most 2^62 ns, about 146 years); raise rate_scale or shorten the window",
+                  to_seconds(offset), options_.rate_scale, scaled * 1e-9);
+    throw InputError(options_.path + ":" + std::to_string(r.line), what);
+  }
+  return options_.rate_scale == 1.0 ? offset : static_cast<Nanos>(std::llround(scaled));
+}
+
 bool TraceSource::next(RequestSpec& out) {
   if (done_) return false;
   TraceRecord r;
@@ -183,10 +203,8 @@ bool TraceSource::next(RequestSpec& out) {
       ++dropped_;
       continue;
     }
+    out.arrival = replayed_arrival(offset, r);
     out.id = next_id_++;
-    out.arrival = options_.rate_scale == 1.0
-                      ? offset
-                      : static_cast<Nanos>(std::llround(static_cast<double>(offset) / options_.rate_scale));
     out.model = model;
     attach_lengths(r, out);
     return true;
@@ -199,7 +217,8 @@ bool TraceSource::next(RequestSpec& out) {
   return false;
 }
 
-TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_t model_count, std::uint64_t seed) {
+TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_t model_count, std::uint64_t seed,
+                                        bool lengths_optional) {
   TraceSourceOptions o;
   workload.get_enum("kind", {"trace"});
   o.model_count = model_count;
@@ -209,7 +228,8 @@ TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_
   const auto relative_to_config = [&](const ConfigNode& node) {
     std::filesystem::path p(node.as_string());
     if (p.is_relative()) p = std::filesystem::path(workload.file()).parent_path() / p;
-    if (!std::filesystem::is_regular_file(p)) {
+    // Not only regular files: a pipe or /dev/stdin is read once (input.h).
+    if (!std::filesystem::exists(p) || std::filesystem::is_directory(p)) {
       node.fail("file '" + p.string() + "' not found (paths are relative to the config file's directory)");
     }
     return p.string();
@@ -218,17 +238,17 @@ TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_
 
   const ConfigNode format_node = workload.has("format") ? workload.child("format") : workload.child("path");
   const std::string format = workload.has("format") ? format_node.as_string() : "auto";
-  if (format == "auto") {
-    o.format = detect_trace_format(o.path);
-  } else {
+  if (format != "auto") {
     try {
-      o.format = parse_trace_format(format);
+      o.format = &trace_format(format);
     } catch (const std::invalid_argument& e) {
       format_node.fail(std::string(e.what()) + " or 'auto'");
     }
   }
+  o.input = TraceInput::open(o.path);
+  if (o.format == nullptr) o.format = &detect_trace_format(*o.input);
 
-  o.mapping = o.format == TraceFormat::canonical ? ModelMapping::trace : ModelMapping::rank;
+  o.mapping = o.format->keys_are_model_indices() ? ModelMapping::trace : ModelMapping::rank;
   const auto parse_mapping = [](const ConfigNode& node) {
     const std::string by = node.as_enum({"rank", "first-seen", "round-robin", "trace"});
     if (by == "first-seen") return ModelMapping::first_seen;
@@ -238,7 +258,7 @@ TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_
   };
   if (auto m = workload.optional_child("mapping")) {
     if (m->is_map()) {
-      o.mapping = parse_mapping(m->child("by"));
+      if (auto by = m->optional_child("by")) o.mapping = parse_mapping(*by);
       o.extra_functions = m->get_enum("extra_functions", {"wrap", "drop"}, "wrap") == "drop" ? ExtraFunctions::drop
                                                                                            : ExtraFunctions::wrap;
       m->finish();
@@ -264,10 +284,14 @@ TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_
       o.lengths.sampler = make_token_lengths(*l);
     }
   }
-  if (o.lengths.kind == LengthsKind::trace && !format_has_token_lengths(o.format)) {
-    workload.fail("the " + std::string(trace_format_name(o.format)) +
-                  " format has no token-length columns: set lengths to a preset (gsm8k, sharegpt), "
-                  "{kind: fixed, ...} or {kind: csv, path: FILE}");
+  if (o.lengths.kind == LengthsKind::trace && !o.format->has_token_lengths()) {
+    if (lengths_optional && !workload.has("lengths")) {
+      o.lengths.kind = LengthsKind::none;
+    } else {
+      workload.fail("the " + std::string(o.format->name()) +
+                    " format has no token-length columns: set lengths to a preset (gsm8k, sharegpt), "
+                    "{kind: fixed, ...} or {kind: csv, path: FILE}");
+    }
   }
 
   o.rate_scale = workload.get_double("rate_scale", 1.0, 1e-6, 1e6);

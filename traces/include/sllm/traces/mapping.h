@@ -10,9 +10,11 @@
 #include <vector>
 
 #include "sllm/core/random.h"
-#include "sllm/core/units.h"
-#include "sllm/traces/readers.h"
 #include "sllm/core/request.h"
+#include "sllm/core/units.h"
+#include "sllm/traces/formats.h"
+#include "sllm/traces/input.h"
+#include "sllm/traces/readers.h"
 #include "sllm/traces/token_lengths.h"
 
 namespace sllm {
@@ -29,6 +31,9 @@ enum class ModelMapping {
   round_robin,  // ignore functions: the n-th request -> model n mod models
   trace,        // the trace's own model index (canonical format), checked against the model count
 };
+// The largest replayed arrival: 2^62 ns (about 146 years) leaves the simulator's int64 clock headroom
+// for the latencies it adds. A later (scaled) arrival is an InputError naming the trace row.
+inline constexpr Nanos kMaxReplayedArrival = Nanos{1} << 62;
 // When a trace has more functions than deployed models (rank, first_seen):
 enum class ExtraFunctions {
   wrap,  // function number i -> model i mod models
@@ -55,7 +60,10 @@ struct LengthsOptions {
 
 struct TraceSourceOptions {
   std::string path;
-  TraceFormat format = TraceFormat::canonical;
+  // The file opened once (input.h); TraceSource opens `path` when null. Shared by every source built
+  // from these options, so a non-seekable input is read only once.
+  std::shared_ptr<const TraceInput> input;
+  const TraceFormat* format = nullptr;  // a registered format (formats.h); null: detected from the header
   ReaderOptions reader;  // skip_bad_rows, 2019 spreading, seed, reorder window
   ModelMapping mapping = ModelMapping::rank;
   ExtraFunctions extra_functions = ExtraFunctions::wrap;
@@ -71,7 +79,8 @@ struct TraceSourceOptions {
 };
 
 // Requests with dense ids from 0 in arrival order. Construction reads the lengths CSV and, for rank
-// mapping, makes one streaming pass over the trace to count requests per function.
+// mapping, makes one streaming pass over the trace to count requests per function. options() has the
+// input and format resolved.
 class TraceSource final : public RequestSource {
  public:
   explicit TraceSource(TraceSourceOptions options);
@@ -88,6 +97,7 @@ class TraceSource final : public RequestSource {
 
  private:
   std::uint32_t model_of(const TraceRecord& record);
+  Nanos replayed_arrival(Nanos offset, const TraceRecord& record) const;
   void attach_lengths(const TraceRecord& record, RequestSpec& out);
 
   TraceSourceOptions options_;
@@ -103,21 +113,26 @@ class TraceSource final : public RequestSource {
   bool report_skips_ = false;
 };
 
-// Reads a `workload` section of kind `trace`:
+// Reads a `workload` section of kind `trace` (the one parser of these keys: `sllmsim trace` turns its
+// flags into such a section):
 //   kind: trace
-//   format: azure-llm | azure-functions-2019 | azure-functions-2021 | burstgpt | canonical | auto
+//   format: NAME of a registered format (formats.h) | auto
 //   path: FILE                 (relative to the config file's directory)
 //   mapping: rank | first-seen | round-robin | trace   or {by: ..., extra_functions: wrap | drop}
+//            (default by: trace for formats whose keys are model indices, else rank)
 //   lengths: trace | gsm8k | sharegpt   or {kind: csv, path: FILE, order: sample | cycle}
 //            or any other token_lengths.h form: {kind: fixed, input: 128, output: 64}, {kind: uniform, ...}
-//   rate_scale: 1.0
+//   rate_scale: 1.0          (1e-6 .. 1e6)
 //   start: 0 s
 //   duration: 1 h              (absent: to the end of the trace)
 //   skip_bad_rows: false
 //   spread: poisson | uniform  (Azure Functions 2019)
 //   reorder_window: 60 s
-// Unknown keys and bad values are InputErrors located in the config.
-TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_t model_count, std::uint64_t seed);
+// Unknown keys and bad values are InputErrors located in the config. The trace file is opened here, once
+// (options.input). With `lengths_optional` (`sllmsim trace inspect`), a format without token columns and
+// no `lengths` key gives LengthsKind::none instead of an error.
+TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_t model_count, std::uint64_t seed,
+                                        bool lengths_optional = false);
 
 // The scenario config's entry point for `workload.kind: trace` (also registered as the workload kind
 // "trace", traces/src/trace_workload.cpp). The source reports skipped bad rows on stderr when it ends.

@@ -1,6 +1,7 @@
 // Streaming readers of real request traces (formats: docs/traces.md). Every reader yields records in
 // non-decreasing arrival order with memory bounded independently of the file's length, and reports each
-// bad row as an InputError naming file:line:column (or counts it when skipping bad rows).
+// bad row as an InputError naming file:line:column (or counts it when skipping bad rows). The formats
+// themselves (formats.h) are registered by name, one file each in traces/src/formats/.
 #pragma once
 
 #include <cstdint>
@@ -10,27 +11,13 @@
 #include <string_view>
 #include <vector>
 
-#include "sllm/core/units.h"
 #include "sllm/core/request.h"
+#include "sllm/core/units.h"
+#include "sllm/traces/input.h"
 
 namespace sllm::traces {
 
-enum class TraceFormat {
-  azure_llm,             // Azure LLM inference 2023/2024: TIMESTAMP, ContextTokens, GeneratedTokens
-  azure_functions_2019,  // per function: HashOwner, HashApp, HashFunction, Trigger, invocations in minutes 1..N
-  azure_functions_2021,  // per invocation: app, func, end_timestamp, duration (seconds)
-  burstgpt,              // Timestamp, Model, Request tokens, Response tokens, Total tokens, Log Type
-  canonical,             // this project's: id, arrival_s, model, input_tokens, output_tokens
-};
-
-// Names as written in configs and on the command line: "azure-llm", "azure-functions-2019",
-// "azure-functions-2021", "burstgpt", "canonical". parse throws std::invalid_argument listing them.
-std::string_view trace_format_name(TraceFormat format);
-TraceFormat parse_trace_format(std::string_view name);
-// Recognises a format from the file's header line; InputError when none matches.
-TraceFormat detect_trace_format(const std::string& path);
-// Whether the format has token-length columns (Azure LLM, BurstGPT, canonical).
-bool format_has_token_lengths(TraceFormat format);
+class TraceFormat;
 
 // How Azure Functions 2019 per-minute counts become arrival instants. Both keep each minute's count
 // exactly and are reproducible from the seed.
@@ -63,7 +50,6 @@ class TraceReader {
   virtual ~TraceReader() = default;
   // Next record in arrival order (ties in file order); false at the end.
   virtual bool next(TraceRecord& out) = 0;
-  virtual TraceFormat format() const = 0;
   // Requests per key over the whole file when the reader knows them before streaming (Azure Functions
   // 2019: row sums), so popularity ranking needs no extra pass; nullptr otherwise.
   virtual const std::vector<std::uint64_t>* requests_per_key() const { return nullptr; }
@@ -82,7 +68,11 @@ class TraceReader {
   std::string first_skip_reason_;
 };
 
-std::unique_ptr<TraceReader> open_trace_reader(const std::string& path, TraceFormat format,
+// A reader of `format` over the input (format.open after checking the options); the path form opens the
+// file itself.
+std::unique_ptr<TraceReader> open_trace_reader(std::shared_ptr<const TraceInput> input, const TraceFormat& format,
+                                               const ReaderOptions& options = {});
+std::unique_ptr<TraceReader> open_trace_reader(const std::string& path, const TraceFormat& format,
                                                const ReaderOptions& options = {});
 
 // Writes the canonical request CSV ("id,arrival_s,model,input_tokens,output_tokens", arrival_s with nine
