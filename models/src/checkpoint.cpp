@@ -258,7 +258,10 @@ Checkpoint open_checkpoint(const std::string& dir) {
     if (ct.offset % kCheckpointAlignment != 0) r.fail(where + ".offset", "expected a multiple of 4096");
     if (ct.bytes != *bytes) r.fail(where + ".bytes", "disagrees with dtype and shape");
     const auto end = checked_add(ct.offset, ct.bytes);
-    if (!end || *end > idx.partitions[partition].bytes) r.fail(where, "extends past the end of its partition");
+    if (!end || *end > idx.partitions[partition].bytes) {
+      r.fail(where, "offset " + std::to_string(ct.offset) + " + bytes " + std::to_string(ct.bytes) + " extends past the end of its partition (" +
+                        std::to_string(idx.partitions[partition].bytes) + " bytes)");
+    }
     if (!names.insert(ct.name).second) r.fail(where + ".name", "duplicate tensor name '" + ct.name + "'");
     idx.tensors.push_back(std::move(ct));
   }
