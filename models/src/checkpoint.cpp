@@ -124,10 +124,6 @@ void refuse_special_partition(const std::string& path, const std::string& where)
   }
 }
 
-}  // namespace
-
-namespace {
-
 constexpr std::size_t kIndexDigits = 16;
 
 // XXH64 (seed 0) of index.json's bytes with the 16 digits of index_xxh64, which start at `digits`, read
@@ -180,11 +176,12 @@ Checkpoint open_checkpoint(const std::string& dir) {
   }
   idx.version = static_cast<int>(version);
   if (version == 1) {
-    r.only_keys(root, {"format", "version", "alignment", "checksum", "model", "partitions", "tensors", "aliases"}, "");
+    // So a version 2 index whose version digit is damaged into 1 cannot skip its checksum.
+    if (root.get("index_xxh64")) r.fail("index_xxh64", "unknown key in a version 1 index");
   } else {
     check_index_digest(r, root, text);
-    r.only_keys(root, {"format", "version", "alignment", "checksum", "model", "partitions", "tensors", "aliases", "index_xxh64"}, "");
   }
+  r.only_keys(root, {"format", "version", "alignment", "checksum", "model", "partitions", "tensors", "aliases", "index_xxh64"}, "");
   if (r.str(root, "format", "") != "sllm-checkpoint") r.fail("format", "expected \"sllm-checkpoint\"");
   if (r.u64(root, "alignment", "") != kCheckpointAlignment) r.fail("alignment", "expected 4096");
   const json::Value& checksum = r.object(r.member(root, "checksum", ""), "checksum");
