@@ -366,6 +366,7 @@ TEST(CkptIndex, RejectsUnknownDtypeAndInconsistentEntries) {
     ASSERT_NE(pos, std::string::npos) << from;
     text.replace(pos, from.size(), to);
     std::ofstream(index_path, std::ios::trunc) << text;
+    sllm::test::reseal_index(index_path);  // reach the field's own check, past the index checksum
     try {
       open_checkpoint(c->dir);
       ADD_FAILURE() << "accepted: " << to;
@@ -376,7 +377,7 @@ TEST(CkptIndex, RejectsUnknownDtypeAndInconsistentEntries) {
   };
   expect_rejected("\"dtype\": \"F64\"", "\"dtype\": \"Q4\"", "unknown dtype 'Q4'");
   expect_rejected("\"dtype\": \"F64\"", "\"dtype\": \"float64\"", "unknown dtype");  // catalog spelling is not the format's
-  expect_rejected("\"version\": 1", "\"version\": 2", "unsupported format version 2");
+  expect_rejected("\"version\": 2", "\"version\": 3", "unsupported format version 3");
   expect_rejected("\"alignment\": 4096", "\"alignment\": 8", "alignment");
   expect_rejected("\"file\": \"part-0.bin\"", "\"file\": \"../part-0.bin\"", "plain file name");
   expect_rejected("\"format\": \"sllm-checkpoint\",", "\"format\": \"sllm-checkpoint\", \"extra\": 1,", "unknown key");
@@ -567,7 +568,7 @@ TEST(CkptCli, ConvertInspectVerifyLoad) {
     if (t.name == "straddle") sllm::test::flip_byte(ck.partition_path(0), t.offset + 5000);
   }
   std::tie(rc, out) = run_cli("ckpt verify " + (tmp / "ck"));
-  EXPECT_EQ(rc, 1) << out;
+  EXPECT_EQ(rc, 2) << out;  // damaged input: the same status as `ckpt load` below
   EXPECT_NE(out.find("'straddle'"), std::string::npos) << out;
   std::tie(rc, out) = run_cli("ckpt load " + (tmp / "ck") + " --chunk '8 KiB' --no-baselines");
   EXPECT_EQ(rc, 2) << out;

@@ -8,18 +8,18 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 
+#include "checked_math.h"
 #include "chunk_hash.h"
 #include "file_io.h"
 #include "json.h"
 #include "sllm/models/tensor.h"
 #include "sllm/core/error.h"
+#include "sllm/core/files.h"
 
 namespace sllm::models {
 
@@ -115,46 +115,89 @@ bool plain_file_name(const std::string& name) {
          name.find('\0') == std::string::npos;
 }
 
+// A partition that exists but is a FIFO, device or directory would block or never end a read: refused
+// when the index is opened. A missing one is left to verify and load, which report what it held.
+void refuse_special_partition(const std::string& path, const std::string& where) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    throw InputError(path, where + " is not a regular file (a FIFO, device or directory cannot hold a partition)");
+  }
+}
+
+constexpr std::size_t kIndexDigits = 16;
+
+// XXH64 (seed 0) of index.json's bytes with the 16 digits of index_xxh64, which start at `digits`, read
+// as ASCII '0's: the checksum covers every other byte of the file, whitespace included.
+std::uint64_t index_digest(std::string_view text, std::size_t digits) {
+  static constexpr char kZeros[kIndexDigits + 1] = "0000000000000000";
+  XXH64_state_t state{};
+  XXH64_reset(&state, 0);
+  XXH64_update(&state, text.data(), digits);
+  XXH64_update(&state, kZeros, kIndexDigits);
+  XXH64_update(&state, text.data() + digits + kIndexDigits, text.size() - digits - kIndexDigits);
+  return XXH64_digest(&state);
+}
+
+// Checks a version 2 index's own checksum before anything in it is trusted.
+void check_index_digest(const IndexReader& r, const json::Value& root, std::string_view text) {
+  const json::Value& stored = r.member(root, "index_xxh64", "");
+  std::uint64_t want = 0;
+  // Plain digits, no escapes: the checksum addresses them in the raw text.
+  if (!stored.is_string() || !parse_hex64(stored.str(), &want) ||
+      text.substr(stored.offset(), kIndexDigits + 2) != "\"" + stored.str() + "\"") {
+    r.fail("index_xxh64", "expected 16 lowercase hex digits");
+  }
+  const std::uint64_t got = index_digest(text, stored.offset() + 1);
+  if (got != want) {
+    r.fail("index_xxh64", "the index is damaged: its bytes hash to " + hex64(got) + ", the index says " + hex64(want));
+  }
+}
+
 }  // namespace
 
 Checkpoint open_checkpoint(const std::string& dir) {
   const std::string path = dir + "/" + kCheckpointIndexFile;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "cannot open checkpoint index (is '" + dir + "' a checkpoint directory?)");
-  std::ostringstream text;
-  text << in.rdbuf();
+  const std::string text = read_file_limited(path, kMaxMetadataFileBytes, "checkpoint index");
   json::Value root;
   try {
-    root = json::parse(text.str());
+    root = json::parse(text);
   } catch (const std::invalid_argument& e) {
     throw InputError(path, std::string("malformed JSON: ") + e.what());
   }
   const IndexReader r(path);
   r.object(root, "(root)");
-  r.only_keys(root, {"format", "version", "alignment", "checksum", "model", "partitions", "tensors", "aliases"}, "");
-  if (r.str(root, "format", "") != "sllm-checkpoint") r.fail("format", "expected \"sllm-checkpoint\"");
   Checkpoint ck;
   ck.dir = dir;
   CheckpointIndex& idx = ck.index;
   const std::uint64_t version = r.u64(root, "version", "");
-  if (version != kCheckpointVersion) {
-    r.fail("version", "unsupported format version " + std::to_string(version) + " (this build reads version " +
+  if (version != 1 && version != kCheckpointVersion) {
+    r.fail("version", "unsupported format version " + std::to_string(version) + " (this build reads versions 1 and " +
                           std::to_string(kCheckpointVersion) + ")");
   }
+  idx.version = static_cast<int>(version);
+  if (version == 1) {
+    // So a version 2 index whose version digit is damaged into 1 cannot skip its checksum.
+    if (root.get("index_xxh64")) r.fail("index_xxh64", "unknown key in a version 1 index");
+  } else {
+    check_index_digest(r, root, text);
+  }
+  r.only_keys(root, {"format", "version", "alignment", "checksum", "model", "partitions", "tensors", "aliases", "index_xxh64"}, "");
+  if (r.str(root, "format", "") != "sllm-checkpoint") r.fail("format", "expected \"sllm-checkpoint\"");
   if (r.u64(root, "alignment", "") != kCheckpointAlignment) r.fail("alignment", "expected 4096");
   const json::Value& checksum = r.object(r.member(root, "checksum", ""), "checksum");
   r.only_keys(checksum, {"algorithm", "seed", "chunk_bytes"}, "checksum");
   if (r.str(checksum, "algorithm", "checksum") != "xxh64") r.fail("checksum.algorithm", "expected \"xxh64\"");
   if (r.u64(checksum, "seed", "checksum") != 0) r.fail("checksum.seed", "expected 0");
   idx.checksum_chunk = r.u64(checksum, "chunk_bytes", "checksum");
-  if (idx.checksum_chunk == 0 || idx.checksum_chunk % kCheckpointAlignment != 0) {
-    r.fail("checksum.chunk_bytes", "expected a positive multiple of 4096");
+  if (idx.checksum_chunk == 0 || idx.checksum_chunk % kCheckpointAlignment != 0 || idx.checksum_chunk > kMaxChecksumChunk) {
+    r.fail("checksum.chunk_bytes", "expected a positive multiple of 4096, at most " + std::to_string(kMaxChecksumChunk));
   }
   if (root.get("model")) idx.model = r.str(root, "model", "");
 
   const json::Value& parts = r.arr(root, "partitions", "");
   if (parts.items().empty()) r.fail("partitions", "expected at least one partition");
   std::set<std::string> files;
+  std::uint64_t total_bytes = 0;
   for (std::size_t i = 0; i < parts.items().size(); ++i) {
     const std::string where = "partitions[" + std::to_string(i) + "]";
     const json::Value& p = r.object(parts.items()[i], where);
@@ -165,8 +208,13 @@ Checkpoint open_checkpoint(const std::string& dir) {
     if (!files.insert(part.file).second) r.fail(where + ".file", "file listed twice");
     part.bytes = r.u64(p, "bytes", where);
     if (part.bytes % kCheckpointAlignment != 0) r.fail(where + ".bytes", "expected a multiple of 4096");
+    const auto total = checked_add(total_bytes, part.bytes);
+    if (!total || *total > kMaxCheckpointBytes) {
+      r.fail(where + ".bytes", "the partitions hold more than " + std::to_string(kMaxCheckpointBytes) + " bytes in all");
+    }
+    total_bytes = *total;
     const json::Value& sums = r.arr(p, "chunk_xxh64", where);
-    const std::uint64_t expected_chunks = (part.bytes + idx.checksum_chunk - 1) / idx.checksum_chunk;
+    const std::uint64_t expected_chunks = ceil_div(part.bytes, idx.checksum_chunk);
     if (sums.items().size() != expected_chunks) {
       r.fail(where + ".chunk_xxh64", "expected " + std::to_string(expected_chunks) + " checksums (bytes / chunk_bytes, rounded up), got " +
                                          std::to_string(sums.items().size()));
@@ -178,6 +226,7 @@ Checkpoint open_checkpoint(const std::string& dir) {
       }
       part.chunk_xxh64.push_back(v);
     }
+    refuse_special_partition(dir + "/" + part.file, where);
     idx.partitions.push_back(std::move(part));
   }
 
@@ -194,6 +243,8 @@ Checkpoint open_checkpoint(const std::string& dir) {
       r.fail(where + ".dtype", "unknown dtype '" + dtype + "' (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL)");
     }
     ct.shape = r.dims(t, "shape", where);
+    const auto bytes = checked_tensor_bytes(ct.shape, dtype_size(ct.dtype));
+    if (!bytes) r.fail(where + ".shape", "element count, strides or bytes do not fit in 64 bits");
     ct.strides = r.dims(t, "strides", where);
     if (ct.strides != contiguous_strides(ct.shape)) r.fail(where + ".strides", "expected row-major contiguous strides for the shape");
     const std::uint64_t partition = r.u64(t, "partition", where);
@@ -202,8 +253,12 @@ Checkpoint open_checkpoint(const std::string& dir) {
     ct.offset = r.u64(t, "offset", where);
     ct.bytes = r.u64(t, "bytes", where);
     if (ct.offset % kCheckpointAlignment != 0) r.fail(where + ".offset", "expected a multiple of 4096");
-    if (ct.bytes != element_count(ct.shape) * dtype_size(ct.dtype)) r.fail(where + ".bytes", "disagrees with dtype and shape");
-    if (ct.offset + ct.bytes > idx.partitions[partition].bytes) r.fail(where, "extends past the end of its partition");
+    if (ct.bytes != *bytes) r.fail(where + ".bytes", "disagrees with dtype and shape");
+    const auto end = checked_add(ct.offset, ct.bytes);
+    if (!end || *end > idx.partitions[partition].bytes) {
+      r.fail(where, "offset " + std::to_string(ct.offset) + " + bytes " + std::to_string(ct.bytes) + " extends past the end of its partition (" +
+                        std::to_string(idx.partitions[partition].bytes) + " bytes)");
+    }
     if (!names.insert(ct.name).second) r.fail(where + ".name", "duplicate tensor name '" + ct.name + "'");
     idx.tensors.push_back(std::move(ct));
   }
@@ -213,7 +268,8 @@ Checkpoint open_checkpoint(const std::string& dir) {
   for (std::size_t i = 1; i < idx.tensors.size(); ++i) {
     const auto& a = idx.tensors[i - 1];
     const auto& b = idx.tensors[i];
-    if (a.partition == b.partition && a.bytes > 0 && b.bytes > 0 && a.offset + a.bytes > b.offset) {
+    // Sorted, so b.offset >= a.offset; both ends were checked against the partition above.
+    if (a.partition == b.partition && a.bytes > 0 && b.bytes > 0 && a.bytes > b.offset - a.offset) {
       r.fail("tensors", "'" + a.name + "' and '" + b.name + "' overlap (aliases must be listed under \"aliases\")");
     }
   }
@@ -243,7 +299,7 @@ Checkpoint open_checkpoint(const std::string& dir) {
 }
 
 std::string index_to_json(const CheckpointIndex& idx) {
-  std::string out = "{\n  \"format\": \"sllm-checkpoint\",\n  \"version\": " + std::to_string(idx.version) +
+  std::string out = "{\n  \"format\": \"sllm-checkpoint\",\n  \"version\": " + std::to_string(kCheckpointVersion) +
                     ",\n  \"alignment\": " + std::to_string(kCheckpointAlignment) +
                     ",\n  \"checksum\": {\"algorithm\": \"xxh64\", \"seed\": 0, \"chunk_bytes\": " +
                     std::to_string(idx.checksum_chunk) + "},\n";
@@ -273,7 +329,11 @@ std::string index_to_json(const CheckpointIndex& idx) {
     out += std::string(i ? "," : "") + "\n    {\"name\": " + json::quote(idx.aliases[i].name) + ", \"target\": " +
            json::quote(idx.aliases[i].target) + "}";
   }
-  out += "\n  ]\n}\n";
+  out += "\n  ],\n  \"index_xxh64\": \"";
+  // Sealed last: the digest is computed with its own digits read as zeros, then written over them.
+  const std::size_t digits = out.size();
+  out += std::string(kIndexDigits, '0') + "\"\n}\n";
+  out.replace(digits, kIndexDigits, hex64(index_digest(out, digits)));
   return out;
 }
 
@@ -322,8 +382,8 @@ struct CheckpointWriter::PartitionFile {
 CheckpointWriter::CheckpointWriter(std::string dir, int partitions, std::uint64_t checksum_chunk, std::string model)
     : dir_(std::move(dir)) {
   if (partitions < 1) throw InputError("--tp", "expected at least 1 partition");
-  if (checksum_chunk == 0 || checksum_chunk % kCheckpointAlignment != 0) {
-    throw InputError("--checksum-chunk", "expected a positive multiple of 4 KiB");
+  if (checksum_chunk == 0 || checksum_chunk % kCheckpointAlignment != 0 || checksum_chunk > kMaxChecksumChunk) {
+    throw InputError("--checksum-chunk", "expected a positive multiple of 4 KiB, at most 1 GiB");
   }
   std::error_code ec;
   if (fs::exists(dir_, ec) && !(fs::is_directory(dir_, ec) && fs::is_empty(dir_, ec))) {
@@ -376,14 +436,12 @@ void CheckpointWriter::add(const std::string& name, DType dtype, const std::vect
   for (const auto& t : index_.tensors) {
     if (t.name == name) throw InputError(name, "duplicate tensor name");
   }
-  CheckpointTensor t{name, dtype, shape, contiguous_strides(shape), partition, 0, 0};
-  if (std::any_of(shape.begin(), shape.end(), [](std::int64_t d) { return d < 0; })) {
-    throw InputError(name, "negative dimension");
+  const auto need = checked_tensor_bytes(shape, dtype_size(dtype));
+  if (!need) throw InputError(name, "negative dimension, or a size that does not fit in 64 bits");
+  if (*need != bytes.size()) {
+    throw InputError(name, "has " + std::to_string(bytes.size()) + " bytes, dtype x shape needs " + std::to_string(*need));
   }
-  t.bytes = element_count(shape) * dtype_size(dtype);
-  if (t.bytes != bytes.size()) {
-    throw InputError(name, "has " + std::to_string(bytes.size()) + " bytes, dtype x shape needs " + std::to_string(t.bytes));
-  }
+  CheckpointTensor t{name, dtype, shape, contiguous_strides(shape), partition, 0, *need};
   PartitionFile& pf = files_[static_cast<std::size_t>(partition)];
   write_padding(pf, align_up(pf.offset) - pf.offset);
   t.offset = pf.offset;
@@ -409,6 +467,11 @@ void CheckpointWriter::finish() {
     FileHandle fd(::open(index_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd) throw std::runtime_error(errno_message(index_tmp, "cannot create", errno));
     const std::string text = index_to_json(index_);
+    // Readers refuse a larger index (open_checkpoint), so never write one.
+    if (text.size() > kMaxMetadataFileBytes) {
+      throw InputError("--checksum-chunk", "the index would take " + std::to_string(text.size()) + " bytes, more than readers accept (" +
+                                               std::to_string(kMaxMetadataFileBytes) + "): use larger checksum chunks");
+    }
     write_all(fd.get(), text.data(), text.size(), index_tmp);
   }
   std::error_code ec;
@@ -426,10 +489,11 @@ VerifyReport verify_checkpoint(const Checkpoint& ck) {
   for (std::size_t p = 0; p < idx.partitions.size(); ++p) {
     const CheckpointPartition& part = idx.partitions[p];
     const std::string path = ck.partition_path(static_cast<int>(p));
-    FileHandle fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-      report.problems.push_back(errno_message(path, "missing partition " + std::to_string(p) + " (holds " +
-                                                        idx.tensors_in(static_cast<int>(p), 0, part.bytes) + ")", errno));
+    FileHandle fd;
+    try {
+      fd = FileHandle(open_regular_file(path, "partition " + std::to_string(p)));
+    } catch (const InputError& e) {  // missing, unreadable, or a FIFO or device swapped in since open
+      report.problems.push_back(std::string(e.what()) + " (holds " + idx.tensors_in(static_cast<int>(p), 0, part.bytes) + ")");
       continue;
     }
     const std::uint64_t size = file_size(fd.get(), path);

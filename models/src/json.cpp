@@ -62,6 +62,7 @@ class Parser {
     skip_space();
     if (pos_ >= s_.size()) fail("unexpected end of input, expected a value");
     Value v;
+    v.offset_ = pos_;
     const char c = s_[pos_];
     if (c == '{') {
       ++pos_;

@@ -2,6 +2,7 @@
 // Strict: no trailing commas, no comments, no duplicate keys, no leading zeros, nothing after the value.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +34,9 @@ class Value {
   // Object members in document order.
   const std::vector<std::pair<std::string, Value>>& members() const { return members_; }
   const Value* get(std::string_view key) const;  // nullptr when absent
+  // Byte offset in the parsed text where this value starts (a string's opening quote): lets a reader
+  // address the raw bytes of a value, e.g. a checksum stored inside the document it covers.
+  std::size_t offset() const { return offset_; }
 
  private:
   friend class Parser;
@@ -42,6 +46,7 @@ class Value {
   bool is_signed_ = false;
   std::uint64_t unsigned_ = 0;
   std::int64_t signed_ = 0;
+  std::size_t offset_ = 0;
   std::string text_;
   std::vector<Value> items_;
   std::vector<std::pair<std::string, Value>> members_;

@@ -9,14 +9,17 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "checked_math.h"
 #include "file_io.h"
 #include "json.h"
 #include "sllm/core/error.h"
+#include "sllm/core/files.h"
 
 namespace sllm::models {
 
 namespace {
-// The reference implementation refuses headers above 100 MB; so do we, before allocating.
+// The reference implementation refuses headers above 100 MB; so do we, before allocating. (Above the
+// 64 MiB metadata cap of sllm/core/files.h on purpose: files the reference writes must stay readable.)
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 }  // namespace
 
@@ -54,13 +57,12 @@ SafetensorsHeader parse_safetensors_header(std::string_view json_text, std::uint
                                           " (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
     }
     if (!shape->is_array()) throw InputError(at + ".shape", "expected an array of non-negative integers");
-    std::uint64_t elements = 1;
     for (const json::Value& d : shape->items()) {
-      if (!d.is_unsigned() || d.as_unsigned() > (1ull << 62)) throw InputError(at + ".shape", "expected an array of non-negative integers");
-      t.shape.push_back(static_cast<std::int64_t>(d.as_unsigned()));
-      if (d.as_unsigned() != 0 && elements > (1ull << 62) / d.as_unsigned()) throw InputError(at + ".shape", "too many elements");
-      elements *= d.as_unsigned();
+      if (!d.is_signed() || d.as_signed() < 0) throw InputError(at + ".shape", "expected an array of non-negative integers");
+      t.shape.push_back(d.as_signed());
     }
+    const auto bytes = checked_tensor_bytes(t.shape, dtype_size(t.dtype));
+    if (!bytes) throw InputError(at + ".shape", "element count, strides or bytes do not fit in 64 bits");
     if (!offsets->is_array() || offsets->items().size() != 2 || !offsets->items()[0].is_unsigned() || !offsets->items()[1].is_unsigned()) {
       throw InputError(at + ".data_offsets", "expected [begin, end] as two non-negative integers");
     }
@@ -71,9 +73,9 @@ SafetensorsHeader parse_safetensors_header(std::string_view json_text, std::uint
       throw InputError(at + ".data_offsets", "[" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
                                                  "] is out of range: the data section has " + std::to_string(data_bytes) + " bytes");
     }
-    if (t.end - t.begin != elements * dtype_size(t.dtype)) {
+    if (t.end - t.begin != *bytes) {
       throw InputError(at + ".data_offsets", "span of " + std::to_string(t.end - t.begin) + " bytes, dtype x shape needs " +
-                                                 std::to_string(elements * dtype_size(t.dtype)));
+                                                 std::to_string(*bytes));
     }
     h.tensors.push_back(std::move(t));
   }
@@ -100,8 +102,7 @@ SafetensorsHeader parse_safetensors_header(std::string_view json_text, std::uint
 }
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  FileHandle fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw InputError(errno_message(path, "cannot open", errno));
+  FileHandle fd(open_regular_file(path, "safetensors file"));  // a FIFO would block, a device never end
   size_ = file_size(fd.get(), path);
   if (size_ < 8) throw InputError(path, "not a safetensors file: shorter than the 8-byte header length");
   unsigned char len_bytes[8];

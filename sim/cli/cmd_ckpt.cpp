@@ -137,7 +137,7 @@ int cmd_verify(const std::vector<std::string>& args) {
   for (const auto& p : r.problems) std::cerr << "sllmsim ckpt verify: " << p << "\n";
   if (!r.problems.empty()) {
     std::cerr << "sllmsim ckpt verify: " << ck.dir << ": " << r.problems.size() << " problem(s)\n";
-    return kExitFailure;
+    return cli::kExitBadInput;  // a damaged checkpoint is bad input, as for `ckpt load` (docs/checkpoint-format.md)
   }
   std::cout << "ok: " << ck.dir << ": " << r.chunks_checked << " chunks, " << format_bytes(r.bytes_checked) << " match their checksums\n";
   return kExitOk;
@@ -202,6 +202,10 @@ int cmd_load(const std::vector<std::string>& args) {
   lo.verify = !vm["no-verify"].as<bool>();
   LoaderOptions opts;
   opts.chunk_bytes = bytes_flag(vm, "chunk");
+  // Checked here, not only by the Loader: the pool size below divides by it first.
+  if (opts.chunk_bytes == 0 || opts.chunk_bytes % kCheckpointAlignment != 0) {
+    throw InputError("--chunk", "expected a positive multiple of 4 KiB, got " + vm["chunk"].as<std::string>());
+  }
   opts.threads = positive_flag(vm, "threads");
   opts.queue_depth = positive_flag(vm, "queue-depth");
   opts.request_bytes = bytes_flag(vm, "request-size");

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -214,11 +213,7 @@ Profile parse_profile(const std::string& text, const std::string& name) {
 }
 
 Profile read_profile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "cannot open profile file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_profile(text.str(), path);
+  return parse_profile(read_file_limited(path, kMaxMetadataFileBytes, "profile file"), path);
 }
 
 std::string profile_to_yaml(const Profile& p, const std::string& header_comment) {

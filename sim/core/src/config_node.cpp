@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -10,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "sllm/core/error.h"
+#include "sllm/core/files.h"
 
 namespace sllm {
 
@@ -62,11 +62,7 @@ bool ConfigNode::overridden() const {
 }
 
 ConfigNode ConfigNode::load_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "cannot open config file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return load_string(text.str(), path);
+  return load_string(read_file_limited(path, kMaxMetadataFileBytes, "config file"), path);
 }
 
 ConfigNode ConfigNode::load_string(const std::string& text, const std::string& name) {

@@ -1,6 +1,7 @@
 // The sllm checkpoint format (docs/checkpoint-format.md): a directory holding index.json and one
 // partition file of raw tensor bytes per target GPU. Every tensor starts on a 4 KiB boundary so that
-// every read can use O_DIRECT; partitions are checksummed per fixed-size chunk with xxHash64.
+// every read can use O_DIRECT; partitions are checksummed per fixed-size chunk with xxHash64, and
+// index.json carries an xxHash64 of its own bytes (version 2).
 #pragma once
 
 #include <cstddef>
@@ -14,9 +15,15 @@
 
 namespace sllm::models {
 
-inline constexpr int kCheckpointVersion = 1;
+// Version 2 added the index's own checksum ("index_xxh64"); version 1 indexes are still read.
+inline constexpr int kCheckpointVersion = 2;
 inline constexpr std::uint64_t kCheckpointAlignment = 4096;
 inline constexpr std::uint64_t kDefaultChecksumChunk = 1ull << 20;
+// Readers buffer a whole checksum chunk to verify it, so an index cannot ask for more than this.
+inline constexpr std::uint64_t kMaxChecksumChunk = 1ull << 30;
+// All partitions together (4 EiB, beyond any storage): sums of a checkpoint size and a chunk or pool
+// size can then never wrap around 2^64.
+inline constexpr std::uint64_t kMaxCheckpointBytes = 1ull << 62;
 inline constexpr const char* kCheckpointIndexFile = "index.json";
 
 struct CheckpointTensor {
@@ -41,7 +48,7 @@ struct CheckpointAlias {
 };
 
 struct CheckpointIndex {
-  int version = kCheckpointVersion;
+  int version = kCheckpointVersion;  // as read; the writer always writes kCheckpointVersion
   std::string model;  // catalog name when synthesised, informational
   std::uint64_t checksum_chunk = kDefaultChecksumChunk;
   std::vector<CheckpointPartition> partitions;
@@ -63,10 +70,13 @@ struct Checkpoint {
 };
 
 // Reads and validates DIR/index.json (strict: unknown keys, misaligned or overlapping tensors, sizes
-// that disagree with dtype x shape are InputErrors naming the field). Does not read the partitions.
+// that disagree with dtype x shape, bounds that only hold modulo 2^64, an index whose bytes do not match
+// its index_xxh64, a partition that exists but is not a regular file are InputErrors naming the file and
+// field). An I/O error reading the index is a std::runtime_error naming errno. Does not read partitions.
 Checkpoint open_checkpoint(const std::string& dir);
 
-// Serialises an index to its JSON text (what the writer stores in index.json).
+// Serialises an index to its JSON text in the current version, index_xxh64 included (what the writer
+// stores in index.json).
 std::string index_to_json(const CheckpointIndex& index);
 
 // Splits tensors (in checkpoint order) across `partitions` GPUs: layers stay whole and each partition
