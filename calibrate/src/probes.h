@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sllm/calibrate/calibration.h"
+#include "sllm/models/tensor.h"
 
 namespace sllm::calibrate {
 
@@ -37,6 +38,7 @@ struct CopyProbe {
   double bandwidth = 0;
 };
 // Empty without CUDA or GPUs.
-std::vector<CopyProbe> gpu_copy_probes(std::uint64_t bytes);
+// Copy probes between the host and every device of `device`'s backend (none for cpu).
+std::vector<CopyProbe> gpu_copy_probes(const models::Device& device, std::uint64_t bytes);
 
 }  // namespace sllm::calibrate
