@@ -562,7 +562,7 @@ TEST(CkptCli, ConvertInspectVerifyLoad) {
   EXPECT_EQ(rc, 2) << out;
   std::tie(rc, out) = run_cli("ckpt load " + (tmp / "ck") + " --mode fast");
   EXPECT_EQ(rc, 2) << out;
-  EXPECT_NE(out.find("unknown loader mode 'fast' (expected one of by-tensor, bulk, direct, pinned, safetensors, sllm, threads, torch"),
+  EXPECT_NE(out.find("unknown loader mode 'fast' (expected one of bulk, by-tensor, direct, pinned, safetensors, sllm, threads, torch"),
             std::string::npos) << out;
   std::tie(rc, out) = run_cli("ckpt load " + (tmp / "ck") + " --mode pipelined");  // the retired name
   EXPECT_EQ(rc, 2) << out;

@@ -41,7 +41,9 @@ bool cuda_linked_in() {
 
 // The libraries a `sllmsim ARGS` process loaded, as the dynamic linker reports them (LD_DEBUG=libs).
 std::string libraries_loaded_by(const std::string& args, int* status) {
-  const std::string dir = sllm::testing::temp_dir("ld_debug");
+  static int calls = 0;
+  const std::string dir = sllm::testing::temp_dir("ld_debug_" + std::to_string(++calls));
+  fs::create_directories(dir);
   const auto r = run_sllmsim(args, "LD_DEBUG=libs LD_DEBUG_OUTPUT=" + dir + "/ld");
   *status = r.status;
   std::string log;
