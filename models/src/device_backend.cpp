@@ -26,6 +26,7 @@ const DeviceBackend* find_locked(Backends& b, std::string_view name) {
   return it == b.by_name.end() ? nullptr : it->second.get();
 }
 
+#if defined(SLLM_BACKEND_MODULES)
 std::string executable_dir() {
   char buf[4096];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -34,6 +35,7 @@ std::string executable_dir() {
   const std::size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
+#endif
 
 // dlopen()s libsllm_<name>.so from the executable's directory, then by the executable's RUNPATH (the
 // test executables, one directory down, find the module that way). Returns "" or why it failed.
@@ -55,6 +57,7 @@ std::string load_module(Backends& b, std::string_view name) {
   return "cannot load " + file + " (looked in " + executable_dir() + " and the executable's RUNPATH): " + why;
 #else
   (void)b;
+  (void)name;
   return "it is not linked into this static build";
 #endif
 }
