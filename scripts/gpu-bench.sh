@@ -96,22 +96,22 @@ section_loader() {
   local src=$work/model.safetensors ckpt=$work/ckpt log=$out/loader.log
   make_checkpoint fresh || return 1
   : >"$log"
-  stamp "loader: pipelined cold + warm, baselines, GPU checksum vs source"
+  stamp "loader: sllm (pipelined) cold + warm, baselines, GPU checksum vs source"
   drop_caches
-  timeout 300 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode pipelined --repeat 4 --compare "$src" 2>&1 | tee -a "$log"
+  timeout 300 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode sllm --repeat 4 --compare "$src" 2>&1 | tee -a "$log"
   # The disk's throughput drifts by 10-20% within minutes, more than the loader's overhead: the cold load is
   # compared with the raw read measured just before it in the same invocation, in several rounds, and the
   # table reports the median of those paired ratios.
   local round pairs=${SLLM_PAIRED_ROUNDS:-5}
   stamp "loader: $pairs rounds of (raw O_DIRECT read, then a cold pipelined load)"
   for round in $(seq "$pairs"); do
-    timeout 150 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode pipelined --drop-caches 2>&1 |
+    timeout 150 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode sllm --drop-caches 2>&1 |
       sed "s/^result /paired round $round result /" | tee -a "$log"
   done
   stamp "loader: io backends, cold"
   for io in uring threads; do
     echo "io=$io" >>"$log"
-    timeout 120 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode pipelined --io "$io" --drop-caches --no-baselines 2>&1 |
+    timeout 120 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode sllm --io "$io" --drop-caches --no-baselines 2>&1 |
       sed "s/^run /io $io run /" | tee -a "$log"
   done
   stamp "loader: python safetensors.torch.load_file + .to('cuda')"
@@ -145,7 +145,7 @@ section_ablation() {
   make_checkpoint || return 1
   stamp "ablation: each step cold, $rounds rounds"
   for round in $(seq "$rounds"); do
-    for mode in by-tensor bulk direct threads pinned pipelined; do
+    for mode in by-tensor bulk direct threads pinned sllm; do
       timeout 150 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode "$mode" --drop-caches --no-baselines 2>&1 |
         sed "s/^run /ablation $mode round $round run /" | tee -a "$log"
     done
@@ -210,7 +210,7 @@ for io in ("uring", "threads"):
     s, g = secs(f"io {io} run 1/1")
     if s is not None:
         row(f"pipelined cold, io={io}", s, g)
-steps = ("by-tensor", "bulk", "direct", "threads", "pinned", "pipelined")
+steps = ("by-tensor", "bulk", "direct", "threads", "pinned", "sllm")
 by_round = {}
 for m in re.finditer(r"ablation (\S+) round ([0-9]+) run 1/1: ([0-9.]+) s", log):
     by_round.setdefault(int(m.group(2)), {})[m.group(1)] = float(m.group(3))

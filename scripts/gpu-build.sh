@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds sllmsim and the GPU-relevant test binaries on this machine (nvcc, no GPU) for a Hopper GPU host:
 # statically linked (Boost, yaml-cpp, liburing, xxhash, libstdc++, cudart from .a files; cuBLAS stays
-# dynamic, gpu-bench.sh finds it there), stripped, copied with gpu-bench.sh into a git-ignored folder
+# dynamic, gpu-bench.sh finds it there; the cuda device backend is linked in, where a dynamic build makes
+# it the module libsllm_cuda.so, docs/engine.md), stripped, copied with gpu-bench.sh into a git-ignored folder
 # to carry to the device (`run` tool: carry that folder, <= 64 MiB).
 #   scripts/gpu-build.sh [OUT]      OUT defaults to .gpu
 #   SLLM_GPU_EXTRA_TARGETS="a_test b_test" scripts/gpu-build.sh   adds test targets (engine section)

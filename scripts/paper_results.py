@@ -26,7 +26,7 @@ FIGURES = {
 # Display names and orders, as in the paper.
 LOADERS = ["sllm", "safetensors", "torch"]
 LOADER_NAMES = {"sllm": "ServerlessLLM", "safetensors": "Safetensors", "torch": "PyTorch"}
-# The last step, +pipelining, is the ServerlessLLM loader itself (`ckpt load --mode pipelined`; "sllm" in profiles).
+# The last step, +pipelining, is the ServerlessLLM loader itself (`ckpt load --mode sllm`, as in profiles).
 ABLATION = ["by-tensor", "bulk", "direct", "threads", "pinned", "sllm"]
 ABLATION_NAMES = {
     "by-tensor": "read by tensor",

@@ -18,6 +18,7 @@
 #include "ckpt_test_fixtures.h"
 #include "cli_test_util.h"
 #include "sllm/models/checkpoint.h"
+#include "sllm/models/device_backend.h"
 #include "sllm/models/loader.h"
 #include "sllm/models/safetensors.h"
 #include "sllm/models/tensor_layout.h"
@@ -115,11 +116,11 @@ TEST(CkptFormat, RoundTripIsByteIdenticalForEveryDtypeAndMode) {
   auto c = convert_fixtures();
   const Checkpoint ck = open_checkpoint(c->dir);
   EXPECT_EQ(ck.index.tensors.size(), c->expected.size());
-  for (const char* mode : {"by-tensor", "bulk", "direct", "threads", "pinned", "pipelined", "safetensors", "torch"}) {
+  for (const char* mode : {"by-tensor", "bulk", "direct", "threads", "pinned", "sllm", "safetensors", "torch"}) {
     for (IoBackend io : {IoBackend::kUring, IoBackend::kThreads}) {
       Loader loader(small_loader(io));
       LoadOptions lo;
-      lo.mode = parse_load_mode(mode, "--mode");
+      lo.mode = mode;
       LoadStats st;
       auto m = loader.load(ck, lo, &st);
       expect_equal_bytes(*m, c->expected, std::string(mode) + "/" + std::string(to_string(io)));
@@ -303,10 +304,10 @@ TEST(CkptCorruption, FlippedByteIsCaughtByVerifyAndByLoadNamingTheTensor) {
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].find("'big'"), std::string::npos) << r.problems[0];
   EXPECT_NE(r.problems[0].find("checksum mismatch"), std::string::npos) << r.problems[0];
-  for (const char* mode : {"by-tensor", "bulk", "direct", "threads", "pinned", "pipelined"}) {
+  for (const char* mode : {"by-tensor", "bulk", "direct", "threads", "pinned", "sllm"}) {
     Loader loader(small_loader());
     LoadOptions lo;
-    lo.mode = parse_load_mode(mode, "--mode");
+    lo.mode = mode;
     try {
       loader.load(ck, lo, nullptr);
       ADD_FAILURE() << mode << ": corrupted checkpoint loaded";
@@ -323,10 +324,10 @@ TEST(CkptCorruption, TruncatedPartitionFailsNamingTheCutTensor) {
   const std::string part = ck.partition_path(0);
   std::filesystem::resize_file(part, ck.index.partitions[0].bytes - 4096);
   const CheckpointTensor& last = ck.index.tensors.back();
-  for (const char* mode : {"by-tensor", "pipelined", "threads", "torch"}) {
+  for (const char* mode : {"by-tensor", "sllm", "threads", "torch"}) {
     Loader loader(small_loader());
     LoadOptions lo;
-    lo.mode = parse_load_mode(mode, "--mode");
+    lo.mode = mode;
     try {
       loader.load(ck, lo, nullptr);
       ADD_FAILURE() << mode << ": truncated checkpoint loaded";
@@ -521,11 +522,11 @@ TEST(CkptLoad, TmpfsLoadsAndReportsAFallbackOnlyWhenDirectIoIsRefused) {
 }
 
 TEST(CkptLoad, CudaDeviceWithoutGpuFailsClearly) {
-  if (cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present";
+  if (device_count("cuda") > 0) GTEST_SKIP() << "a GPU is present";
   auto c = convert_fixtures();
   Loader loader(small_loader());
   LoadOptions lo;
-  lo.device = Device{Device::Kind::kCuda, 0};
+  lo.device = Device{"cuda", 0};
   try {
     loader.load(open_checkpoint(c->dir), lo, nullptr);
     ADD_FAILURE() << "loaded onto a GPU that does not exist";
@@ -562,7 +563,11 @@ TEST(CkptCli, ConvertInspectVerifyLoad) {
   EXPECT_EQ(rc, 2) << out;
   std::tie(rc, out) = run_cli("ckpt load " + (tmp / "ck") + " --mode fast");
   EXPECT_EQ(rc, 2) << out;
-  EXPECT_NE(out.find("pipelined"), std::string::npos) << out;
+  EXPECT_NE(out.find("unknown loader mode 'fast' (expected one of bulk, by-tensor, direct, pinned, safetensors, sllm, threads, torch"),
+            std::string::npos) << out;
+  std::tie(rc, out) = run_cli("ckpt load " + (tmp / "ck") + " --mode pipelined");  // the retired name
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("loader mode 'pipelined' was renamed 'sllm'"), std::string::npos) << out;
   const Checkpoint ck = open_checkpoint(tmp / "ck");
   for (const auto& t : ck.index.tensors) {
     if (t.name == "straddle") sllm::test::flip_byte(ck.partition_path(0), t.offset + 5000);
@@ -586,7 +591,7 @@ TEST(CkptCli, BufferedFallbackWhereDirectIoIsRefused) {
   auto [rc, out] = run_cli("ckpt convert " + (tmp / "a.safetensors") + " -o " + (tmp / "ck") + " --checksum-chunk '4 KiB'");
   ASSERT_EQ(rc, 0) << out;
   const std::string refuse = std::string("LD_PRELOAD=") + SLLM_REFUSE_O_DIRECT_LIB + " SLLM_REFUSE_O_DIRECT_UNDER=" + (tmp / "ck");
-  for (const char* mode : {"direct", "threads", "pinned", "pipelined"}) {
+  for (const char* mode : {"direct", "threads", "pinned", "sllm"}) {
     const std::string load = " ckpt load " + (tmp / "ck") + " --mode " + mode + " --chunk '8 KiB' --request-size '4 KiB' --repeat 2 --compare " +
                              (tmp / "a.safetensors");
     std::tie(rc, out) = run_cli(load);  // control: nothing refused, no warning

@@ -84,7 +84,7 @@ TEST(CkptIndexBounds, OffsetThatWrapsPastTwoToThe64IsRefusedByOpenVerifyAndLoad)
   auto [rc, out] = run_cli("ckpt verify " + dir);
   EXPECT_EQ(rc, 2) << out;
   EXPECT_EQ(out.find("ok:"), std::string::npos) << out;
-  for (const char* mode : {"safetensors", "torch", "by-tensor", "pipelined"}) {
+  for (const char* mode : {"safetensors", "torch", "by-tensor", "sllm"}) {
     std::tie(rc, out) = run_cli("ckpt load " + dir + " --mode " + mode + " --chunk '4 KiB' --no-baselines");
     EXPECT_EQ(rc, 2) << mode << "\n" << out;
     EXPECT_NE(out.find("offset"), std::string::npos) << mode << "\n" << out;

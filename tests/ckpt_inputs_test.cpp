@@ -53,7 +53,7 @@ void make_fifo(const std::string& path) {
 TEST(CkptInputs, ZeroChunkIsABadFlagNotADivisionByZero) {
   TempDir tmp;
   const std::string dir = convert_small(tmp);
-  for (const char* mode : {"pipelined", "by-tensor"}) {
+  for (const char* mode : {"sllm", "by-tensor"}) {
     auto [rc, out] = run_cli("ckpt load " + dir + " --mode " + mode + " --chunk '0 B' --no-baselines");
     EXPECT_EQ(rc, 2) << mode << "\n" << out;
     EXPECT_NE(out.find("--chunk"), std::string::npos) << out;

@@ -16,7 +16,7 @@ using namespace sllm::models;
 
 std::unique_ptr<Engine> cuda_engine_or_skip(const sllm::ModelArch& arch, const TensorSource& w, const EngineConfig& c) {
   try {
-    return Engine::create(arch, w, Device{Device::Kind::kCuda, 0}, c);
+    return Engine::create(arch, w, Device{"cuda", 0}, c);
   } catch (const std::runtime_error& e) {
     return nullptr;
   }
@@ -95,7 +95,7 @@ TEST_P(EngineCudaBatchTest, DecodeBatchMatchesCpuAndSingleSequence) {
   const EngineConfig config{.max_sequences = 8, .max_context = 64};
   auto gpu = cuda_engine_or_skip(arch, weights, config);
   if (!gpu) GTEST_SKIP() << "no CUDA device (or built without CUDA)";
-  auto alone = Engine::create(arch, weights, Device{Device::Kind::kCuda, 0}, config);
+  auto alone = Engine::create(arch, weights, Device{"cuda", 0}, config);
   auto cpu = Engine::create(arch, weights, {}, config);
   const auto V = static_cast<std::size_t>(arch.vocab);
   std::vector<TokenId> next(static_cast<std::size_t>(B));

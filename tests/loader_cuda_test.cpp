@@ -8,6 +8,7 @@
 
 #include "ckpt_test_fixtures.h"
 #include "sllm/models/checkpoint.h"
+#include "sllm/models/device_backend.h"
 #include "sllm/models/loader.h"
 #include "sllm/core/error.h"
 
@@ -20,7 +21,7 @@ using sllm::test::TempDir;
 
 struct GpuFixture : ::testing::Test {
   void SetUp() override {
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU visible";
+    if (device_count("cuda") == 0) GTEST_SKIP() << "no CUDA GPU visible";
     std::vector<FixtureTensor> tensors;
     const std::uint64_t sizes[] = {0, 1, 4095, 4097, 65536, 1 << 20, (3 << 20) + 5, 17};
     for (int i = 0; i < 24; ++i) {
@@ -36,7 +37,7 @@ struct GpuFixture : ::testing::Test {
     for (const auto& [name, t] : expected) {
       const TensorView* v = m.find(name);
       ASSERT_NE(v, nullptr) << name;
-      EXPECT_TRUE(v->device.is_cuda()) << name;
+      EXPECT_EQ(v->device.backend, "cuda") << name;
       EXPECT_EQ(fingerprint(*v), fingerprint(t.bytes.data(), t.bytes.size())) << label << ": " << name;
     }
   }
@@ -46,16 +47,16 @@ struct GpuFixture : ::testing::Test {
 
 TEST_F(GpuFixture, EveryModeLoadsTheSourceBytesOntoTheGpu) {
   const Checkpoint ck = open_checkpoint(tmp / "ck");
-  for (const char* mode : {"by-tensor", "bulk", "direct", "threads", "pinned", "pipelined", "safetensors", "torch"}) {
+  for (const char* mode : {"by-tensor", "bulk", "direct", "threads", "pinned", "sllm", "safetensors", "torch"}) {
     LoaderOptions o;
     o.chunk_bytes = 256 << 10;
     o.pool_bytes = 64ull << 20;
-    o.pinned_pool = true;
+    o.pool_backend = "cuda";
     o.threads = 4;
     Loader loader(o);
     LoadOptions lo;
-    lo.device = Device{Device::Kind::kCuda, 0};
-    lo.mode = parse_load_mode(mode, "--mode");
+    lo.device = Device{"cuda", 0};
+    lo.mode = mode;
     auto m = loader.load(ck, lo, nullptr);
     expect_on_device(*m, mode);
   }
@@ -67,13 +68,13 @@ TEST_F(GpuFixture, SmallChunksManyStreamsSmallPoolAndWarmReload) {
     LoaderOptions o;
     o.chunk_bytes = 64 << 10;
     o.pool_bytes = 8 * o.chunk_bytes;
-    o.pinned_pool = true;
+    o.pool_backend = "cuda";
     o.threads = 8;
     o.copy_streams = 6;
     o.io = io;
     Loader loader(o);
     LoadOptions lo;
-    lo.device = Device{Device::Kind::kCuda, 0};
+    lo.device = Device{"cuda", 0};
     LoadStats st;
     expect_on_device(*loader.load(ck, lo, &st), "small pool");
     EXPECT_EQ(loader.load(ck, lo, &st)->tensors().size(), expected.size());
@@ -82,10 +83,10 @@ TEST_F(GpuFixture, SmallChunksManyStreamsSmallPoolAndWarmReload) {
   LoaderOptions big;
   big.chunk_bytes = 1 << 20;
   big.pool_bytes = 64ull << 20;
-  big.pinned_pool = true;
+  big.pool_backend = "cuda";
   Loader loader(big);
   LoadOptions lo;
-  lo.device = Device{Device::Kind::kCuda, 0};
+  lo.device = Device{"cuda", 0};
   LoadStats st;
   loader.load(ck, lo, &st);
   auto m = loader.load(ck, lo, &st);
@@ -99,12 +100,12 @@ TEST_F(GpuFixture, MissingGpuIsNamed) {
   o.chunk_bytes = 1 << 20;
   Loader loader(o);
   LoadOptions lo;
-  lo.device = Device{Device::Kind::kCuda, cuda_device_count()};
+  lo.device = Device{"cuda", device_count("cuda")};
   try {
     loader.load(ck, lo, nullptr);
     ADD_FAILURE() << "loaded onto a GPU that does not exist";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("cuda:" + std::to_string(cuda_device_count())), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cuda:" + std::to_string(device_count("cuda"))), std::string::npos) << e.what();
   }
 }
 

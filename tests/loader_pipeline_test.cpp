@@ -1,4 +1,4 @@
-// The pipelined loader under stress: many small chunks, 1..16 I/O threads, both I/O backends, a DRAM
+// The pipelined (sllm mode) loader under stress: many small chunks, 1..16 I/O threads, both I/O backends, a DRAM
 // pool smaller than the model (eviction, partial residency) and failures in the middle of the pipeline.
 // Also run under ThreadSanitizer (-DSLLM_TSAN=ON -DSLLM_CUDA=OFF).
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 
 #include "ckpt_test_fixtures.h"
 #include "sllm/models/checkpoint.h"
+#include "sllm/models/device_backend.h"
 #include "sllm/models/loader.h"
 #include "sllm/core/error.h"
 
@@ -114,7 +115,7 @@ TEST(LoaderPipeline, ChunksSplitIntoRequestsOfAnySize) {
   const Checkpoint ck = open_checkpoint(s->dir);
   for (IoBackend io : {IoBackend::kUring, IoBackend::kThreads}) {
     for (std::uint64_t request : {kChunk, 2 * kChunk, 5 * kChunk, 64 * kChunk}) {
-      for (const char* mode : {"pipelined", "bulk", "direct", "threads", "pinned"}) {
+      for (const char* mode : {"sllm", "bulk", "direct", "threads", "pinned"}) {
         const std::string label = std::string(to_string(io)) + " request " + std::to_string(request) + " " + mode;
         LoaderOptions o;
         o.chunk_bytes = 6 * kChunk;
@@ -125,7 +126,7 @@ TEST(LoaderPipeline, ChunksSplitIntoRequestsOfAnySize) {
         o.io = io;
         Loader loader(o);
         LoadOptions lo;
-        lo.mode = parse_load_mode(mode, "--mode");
+        lo.mode = mode;
         auto m = loader.load(ck, lo, nullptr);
         expect_bytes(*m, s->expected, label);
       }
@@ -192,14 +193,14 @@ TEST(LoaderPipeline, FailureUnderLoadNeverDeadlocksOrReturnsAModel) {
 TEST(LoaderPipeline, EveryModeAgreesUnderManyThreads) {
   auto s = make_stress_checkpoint(2);
   const Checkpoint ck = open_checkpoint(s->dir);
-  for (const char* mode : {"by-tensor", "bulk", "direct", "threads", "pinned", "pipelined", "safetensors", "torch"}) {
+  for (const char* mode : {"by-tensor", "bulk", "direct", "threads", "pinned", "sllm", "safetensors", "torch"}) {
     LoaderOptions o;
     o.chunk_bytes = kChunk;
     o.pool_bytes = 8 * kChunk;  // pinned mode stages partitions through the pool in windows
     o.threads = 16;
     Loader loader(o);
     LoadOptions lo;
-    lo.mode = parse_load_mode(mode, "--mode");
+    lo.mode = mode;
     auto m = loader.load(ck, lo, nullptr);
     expect_bytes(*m, s->expected, mode);
   }
@@ -228,7 +229,7 @@ TEST(LoaderBaselines, RawReadAndCopyProbesAreConsistentWithTheirCallTime) {
   }
   const std::uint64_t copy_bytes = 1 << 20;
   const auto t0 = std::chrono::steady_clock::now();
-  const double copy = measure_copy_bandwidth(Device{}, copy_bytes, 2);
+  const double copy = device_backend("cpu").copy_bandwidth(0, copy_bytes, 2);
   // Best of four copies: each took at most a quarter of the call.
   EXPECT_GE(copy, 4 * lower_bound(static_cast<double>(copy_bytes), t0));
   EXPECT_TRUE(std::isfinite(copy));

@@ -18,7 +18,9 @@
 
 #include "probes.h"
 #include "sllm/calibrate/fit.h"
+#include "sllm/core/loader_modes.h"
 #include "sllm/models/checkpoint.h"
+#include "sllm/models/device_backend.h"
 #include "sllm/models/engine.h"
 #include "sllm/models/loader.h"
 #include "sllm/models/migration.h"
@@ -97,7 +99,7 @@ void probe_storage(const CalibrationOptions& o, Profile& p) {
     say(o, "  dram copy, " + std::to_string(threads) + " thread(s): " + gbps(bw));
     if (hw == 1) break;
   }
-  for (const CopyProbe& c : gpu_copy_probes((o.quick ? 64 : 512) * kMiB)) {
+  for (const CopyProbe& c : gpu_copy_probes(models::Device::parse(o.device, "--device"), (o.quick ? 64 : 512) * kMiB)) {
     const std::string key = c.key();
     p.probes[key] = c.bandwidth;
     say(o, "  " + key + ": " + gbps(c.bandwidth));
@@ -120,14 +122,12 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
   models::LoaderOptions lo;
   lo.chunk_bytes = o.quick ? 4 * kMiB : 32 * kMiB;
   lo.pool_bytes = sizes.back() + 2 * lo.chunk_bytes;  // a warm load finds the whole checkpoint in the pool
-  lo.pinned_pool = device.is_cuda();  // I/O threads, queue depth and request size: the loader's defaults
+  lo.pool_backend = device.backend;  // I/O threads, queue depth and request size: the loader's defaults
   p.chunk_size = lo.chunk_bytes;
   models::Loader loader(lo);
-  const std::vector<std::pair<std::string, models::LoadMode>> modes = {
-      {"sllm", models::LoadMode::kPipelined}, {"safetensors", models::LoadMode::kSafetensors}, {"torch", models::LoadMode::kTorch},
-      // The paper's ablation steps (figure 2), each a real loader code path.
-      {"by-tensor", models::LoadMode::kByTensor}, {"bulk", models::LoadMode::kBulk}, {"direct", models::LoadMode::kDirect},
-      {"threads", models::LoadMode::kThreads}, {"pinned", models::LoadMode::kPinned}};
+  // Every registered mode: the end-to-end loaders (sllm, safetensors, torch) and the paper's ablation
+  // steps (figure 2), each a real loader code path.
+  const std::vector<std::string> modes = loader_mode_names();
   std::vector<models::Checkpoint> ckpts;
   for (std::uint64_t size : sizes) ckpts.push_back(synth_blob_checkpoint(o.scratch + "/ckpt-" + std::to_string(size >> 20) + "MiB", size));
   // cold[size][mode], warm[size][mode]: one time per round.
@@ -136,7 +136,7 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
     const models::Checkpoint& ckpt = ckpts[si];
     models::LoadOptions opt;
     opt.device = device;
-    opt.mode = modes[mi].second;
+    opt.mode = modes[mi];
     opt.verify = false;  // the checksum pass is not part of what the paper's loaders do per load
     loader.drop_cache();
     for (std::size_t part = 0; part < ckpt.index.partitions.size(); ++part) evict_from_page_cache(ckpt.partition_path(static_cast<int>(part)));
@@ -182,7 +182,7 @@ void probe_loader(const CalibrationOptions& o, const models::Device& device, Pro
     const std::uint64_t size = ckpts[si].index.total_bytes();
     const double bytes = static_cast<double>(size);
     for (std::size_t mi = 0; mi < modes.size(); ++mi) {
-      const std::string& mode_name = modes[mi].first;
+      const std::string& mode_name = modes[mi];
       for (double t : cold[si][mi]) out.push_back({LoadOperation{mode_name, Tier::kSsd, size}, t});
       for (double t : warm[si][mi]) out.push_back({LoadOperation{mode_name, Tier::kDram, size}, t});
       auto summary = [&](const std::vector<double>& rounds) {
@@ -283,7 +283,7 @@ void probe_engine(const CalibrationOptions& o, const models::Device& device, con
   // (on one GPU the two engines' kernels contend, which inflates and scatters the recompute times).
   engine.reset();
   models::Device destination = device;
-  if (device.is_cuda() && models::cuda_device_count() > device.index + 1) destination.index = device.index + 1;
+  if (models::device_count(device.backend) > device.index + 1) destination.index = device.index + 1;
   say(o, "  " + shape.model + ": migrations from " + device.to_string() + " to " + destination.to_string());
   models::EngineConfig one;
   one.max_sequences = 1;
@@ -640,9 +640,10 @@ void fit_profile(const std::vector<Measurement>& rows, Profile& p, const std::st
 
 Profile run_calibration(const CalibrationOptions& o, std::vector<Measurement>& measurements) {
   const models::Device device = models::Device::parse(o.device, "--device");
-  if (device.is_cuda() && device.index >= models::cuda_device_count()) {
-    throw InputError("--device", o.device + " is not available (" + std::to_string(models::cuda_device_count()) +
-                                     " CUDA devices in this build/host)");
+  const int devices = models::device_backend(device).device_count();  // says why when the backend cannot load
+  if (device.index >= devices) {
+    throw InputError("--device", o.device + " is not available (" + std::to_string(devices) + " " + device.backend +
+                                     " devices on this host)");
   }
   fs::create_directories(o.scratch);
   Profile p;
@@ -654,7 +655,7 @@ Profile run_calibration(const CalibrationOptions& o, std::vector<Measurement>& m
   probe_loader(o, device, p, measurements);
   say(o, "engine probes (" + o.device + ")");
   std::vector<EngineShape> shapes;
-  if (device.is_cuda()) {
+  if (!models::device_backend(device).host_memory()) {  // a GPU: the larger models
     const std::vector<int> prompts = o.quick ? std::vector<int>{32, 128, 512} : std::vector<int>{16, 64, 128, 256, 512, 1024, 1536};
     // Dense in batch: the decode law's pieces (kernel regimes) are placed by the data.
     const std::vector<int> batches = o.quick ? std::vector<int>{1, 4, 16} : std::vector<int>{1, 2, 4, 6, 8, 12, 16, 24, 32};

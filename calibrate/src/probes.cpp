@@ -20,10 +20,7 @@
 #include <thread>
 #include <vector>
 
-#if defined(SLLM_HAVE_CUDA)
-#include <cuda_runtime_api.h>
-#endif
-
+#include "sllm/models/device_backend.h"
 #include "sllm/models/loader.h"
 #include "sllm/core/random.h"
 
@@ -47,12 +44,6 @@ std::string first_line(const std::string& path) {
   while (!line.empty() && (line.back() == ' ' || line.back() == '\n')) line.pop_back();
   return line;
 }
-
-#if defined(SLLM_HAVE_CUDA)
-void cuda_check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
-#endif
 
 }  // namespace
 
@@ -171,78 +162,8 @@ double dram_copy_bandwidth(std::uint64_t bytes, int threads) {
   return best;
 }
 
-std::string CopyProbe::key() const {
-  const std::string kind = std::string(direction == Direction::kHostToDevice ? "h2d" : "d2h") + (pinned ? "_pinned" : "_pageable");
-  return kind + (gpu >= 0 ? "_gpu" + std::to_string(gpu) : std::string("_concurrent"));
-}
-
-std::vector<CopyProbe> gpu_copy_probes(std::uint64_t bytes) {
-  std::vector<CopyProbe> out;
-#if defined(SLLM_HAVE_CUDA)
-  const int gpus = models::cuda_device_count();
-  if (gpus == 0) return out;  // a CUDA build on a host without a GPU (CI): nothing to probe
-  // Pinned and pageable host buffers, shared by the per-GPU probes.
-  void* pinned = nullptr;
-  cuda_check(cudaSetDevice(0), "cudaSetDevice");
-  cuda_check(cudaHostAlloc(&pinned, bytes * static_cast<std::size_t>(std::max(gpus, 1)), cudaHostAllocPortable), "cudaHostAlloc");
-  auto pageable = aligned(bytes);
-  std::memset(pageable.get(), 3, bytes);
-  std::memset(pinned, 3, bytes);
-  std::vector<void*> dev(static_cast<std::size_t>(gpus), nullptr);
-  for (int g = 0; g < gpus; ++g) {
-    cuda_check(cudaSetDevice(g), "cudaSetDevice");
-    cuda_check(cudaMalloc(&dev[static_cast<std::size_t>(g)], bytes), "cudaMalloc");
-  }
-  auto timed = [&](int g, void* dst, const void* src, cudaMemcpyKind kind) {
-    cuda_check(cudaSetDevice(g), "cudaSetDevice");
-    cuda_check(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy");  // warm-up
-    double best = 0;
-    for (int rep = 0; rep < 3; ++rep) {
-      const auto t0 = Clock::now();
-      cuda_check(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy");
-      cuda_check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-      best = std::max(best, static_cast<double>(bytes) / since(t0));
-    }
-    return best;
-  };
-  for (int g = 0; g < gpus; ++g) {
-    void* d = dev[static_cast<std::size_t>(g)];
-    using D = CopyProbe::Direction;
-    out.push_back({D::kHostToDevice, true, g, timed(g, d, pinned, cudaMemcpyHostToDevice)});
-    out.push_back({D::kHostToDevice, false, g, timed(g, d, pageable.get(), cudaMemcpyHostToDevice)});
-    out.push_back({D::kDeviceToHost, true, g, timed(g, pinned, d, cudaMemcpyDeviceToHost)});
-    out.push_back({D::kDeviceToHost, false, g, timed(g, pageable.get(), d, cudaMemcpyDeviceToHost)});
-  }
-  if (gpus > 1) {  // every GPU at once from its own pinned slice: the host side's aggregate
-    std::vector<cudaStream_t> streams(static_cast<std::size_t>(gpus));
-    for (int g = 0; g < gpus; ++g) {
-      cuda_check(cudaSetDevice(g), "cudaSetDevice");
-      cuda_check(cudaStreamCreate(&streams[static_cast<std::size_t>(g)]), "cudaStreamCreate");
-    }
-    double best = 0;
-    for (int rep = 0; rep < 3; ++rep) {
-      const auto t0 = Clock::now();
-      for (int g = 0; g < gpus; ++g) {
-        cuda_check(cudaSetDevice(g), "cudaSetDevice");
-        cuda_check(cudaMemcpyAsync(dev[static_cast<std::size_t>(g)], static_cast<std::byte*>(pinned) + bytes * static_cast<std::size_t>(g), bytes,
-                                   cudaMemcpyHostToDevice, streams[static_cast<std::size_t>(g)]),
-                   "cudaMemcpyAsync");
-      }
-      for (int g = 0; g < gpus; ++g) cuda_check(cudaStreamSynchronize(streams[static_cast<std::size_t>(g)]), "sync");
-      best = std::max(best, static_cast<double>(bytes) * gpus / since(t0));
-    }
-    out.push_back({CopyProbe::Direction::kHostToDevice, true, -1, best});
-    for (auto s : streams) cudaStreamDestroy(s);
-  }
-  for (int g = 0; g < gpus; ++g) {
-    cudaSetDevice(g);
-    cudaFree(dev[static_cast<std::size_t>(g)]);
-  }
-  cudaFreeHost(pinned);
-#else
-  (void)bytes;
-#endif
-  return out;
+std::vector<CopyProbe> gpu_copy_probes(const models::Device& device, std::uint64_t bytes) {
+  return models::device_backend(device).copy_probes(bytes);
 }
 
 MachineInfo describe_machine(const std::string& dir, const std::string& device) {
@@ -276,20 +197,7 @@ MachineInfo describe_machine(const std::string& dir, const std::string& device) 
     m.disk = name.empty() ? "device " + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) : name;
     if (!model.empty()) m.disk += " (" + model + ")";
   }
-#if defined(SLLM_HAVE_CUDA)
-  const int gpus = models::cuda_device_count();
-  if (gpus > 0) {
-    cudaDeviceProp prop{};
-    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) m.gpu = std::to_string(gpus) + " x " + prop.name;
-    int driver = 0, runtime = 0;
-    cudaDriverGetVersion(&driver);
-    cudaRuntimeGetVersion(&runtime);
-    m.driver = "CUDA driver API " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
-               ", runtime " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10);
-    const std::string nv = first_line("/sys/module/nvidia/version");
-    if (!nv.empty()) m.driver = "NVIDIA " + nv + ", " + m.driver;
-  }
-#endif
+  m.gpu = models::device_backend(models::Device::parse(device, "--device")).describe_devices(&m.driver);
   if (m.gpu.empty()) m.gpu = "none";
   if (m.driver.empty()) m.driver = "none";
   char date[32];

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "sllm/calibrate/calibration.h"
+#include "sllm/models/device_backend.h"
+#include "sllm/models/tensor.h"
 
 namespace sllm::calibrate {
 
@@ -31,16 +33,8 @@ DirectReadResult direct_read(const std::string& path, std::uint64_t chunk, int t
 // Best of three memcpy passes of `bytes` split over `threads` threads (bytes/s).
 double dram_copy_bandwidth(std::uint64_t bytes, int threads);
 
-struct CopyProbe {
-  enum class Direction { kHostToDevice, kDeviceToHost };
-  Direction direction = Direction::kHostToDevice;
-  bool pinned = true;  // the host buffer: pinned (page-locked) or pageable
-  int gpu = 0;         // -1: all GPUs at once (each from its own pinned slice)
-  double bandwidth = 0;
-  // Its key in the profile's probes: h2d_pinned_gpu0, d2h_pageable_gpu1, ..., h2d_pinned_concurrent.
-  std::string key() const;
-};
-// Empty without CUDA or GPUs.
-std::vector<CopyProbe> gpu_copy_probes(std::uint64_t bytes);
+using CopyProbe = models::CopyProbeResult;
+// Copy probes between the host and every device of `device`'s backend (none for cpu).
+std::vector<CopyProbe> gpu_copy_probes(const models::Device& device, std::uint64_t bytes);
 
 }  // namespace sllm::calibrate

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "engine_internal.h"
+#include "gpu.h"
 #include "sllm/core/error.h"
 
 namespace sllm::models {
@@ -917,7 +918,7 @@ class CudaEngine final : public Engine {
     size_t upload_bytes = 0;
     for (const Want& want : wants) {
       const TensorView& view = detail::require_tensor(w, want.name, want.shape);
-      if (view.device.is_cuda()) {
+      if (view.device.backend == "cuda") {
         if (view.device.index != device_.index || view.dtype != DType::kF16) {
           throw InputError("tensor '" + want.name + "'", "the CUDA engine on " + device_.to_string() +
                                                              " needs F16 tensors on that device, got " +
@@ -1222,10 +1223,10 @@ struct ProbeResources {
 };
 }  // namespace
 
-CudaCeilings measure_cuda_ceilings(int device_index, std::int64_t m, std::int64_t n, std::int64_t k) {
-  const Device device{Device::Kind::kCuda, device_index};
+DeviceCeilings measure_cuda_ceilings(int device_index, std::int64_t m, std::int64_t n, std::int64_t k) {
+  const Device device{"cuda", device_index};
   require_gpu(device);
-  CudaCeilings out;
+  DeviceCeilings out;
   ProbeResources r;
   CUDA_CHECK(cudaStreamCreate(&r.stream));
   CUDA_CHECK(cudaEventCreate(&r.start));

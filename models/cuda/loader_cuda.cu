@@ -160,7 +160,7 @@ CopyQueue::~CopyQueue() {
   for (auto s : impl_->streams) cudaStreamDestroy(s);
 }
 
-void CopyQueue::submit(void* dst, const void* src, std::size_t bytes, std::uint64_t tag) {
+void CopyQueue::submit(void* dst, const void* src, std::uint64_t bytes, std::uint64_t tag) {
   DeviceGuard guard(impl_->device);
   const std::string where = "cuda:" + std::to_string(impl_->device);
   cudaStream_t s = impl_->streams[impl_->next_stream++ % impl_->streams.size()];

@@ -5,33 +5,25 @@
 #include <stdexcept>
 #include <string>
 
-#include "gpu.h"
 #include "sllm/core/units.h"
 
 namespace sllm::models {
 
-ChunkPool::ChunkPool(std::uint64_t chunk_bytes, std::uint64_t capacity_bytes, bool pinned)
-    : chunk_(chunk_bytes), pinned_(pinned) {
+ChunkPool::ChunkPool(std::uint64_t chunk_bytes, std::uint64_t capacity_bytes, const DeviceBackend& memory)
+    : chunk_(chunk_bytes), memory_(memory) {
   if (chunk_ == 0 || chunk_ % 4096 != 0) throw std::invalid_argument("chunk size must be a positive multiple of 4 KiB");
   const std::uint64_t n = std::max<std::uint64_t>(1, capacity_bytes / chunk_);
   const std::uint64_t bytes = n * chunk_;
-  if (pinned_) {
-    region_ = static_cast<std::byte*>(gpu::alloc_pinned(bytes));
-    if (!region_) throw std::runtime_error("cannot allocate " + format_bytes(bytes) + " of pinned host memory for the DRAM chunk pool");
-  } else {
-    region_ = static_cast<std::byte*>(std::aligned_alloc(4096, bytes));
-    if (!region_) throw std::runtime_error("cannot allocate " + format_bytes(bytes) + " of host memory for the DRAM chunk pool");
-    // Fault the pages in now: the pool is a long-lived server resource, like pinned memory.
-    std::memset(region_, 0, bytes);
+  region_ = static_cast<std::byte*>(memory_.alloc_host(bytes));
+  if (!region_) {
+    throw std::runtime_error("cannot allocate " + format_bytes(bytes) + " of " + std::string(memory_.name()) +
+                             " host memory for the DRAM chunk pool");
   }
   slots_.resize(n);
   for (std::uint64_t i = n; i-- > 0;) free_.push_back(static_cast<std::int64_t>(i));
 }
 
-ChunkPool::~ChunkPool() {
-  if (pinned_) gpu::free_pinned(region_);
-  else std::free(region_);
-}
+ChunkPool::~ChunkPool() { memory_.free_host(region_); }
 
 std::int64_t ChunkPool::acquire_resident(const ChunkKey& key) {
   std::lock_guard lock(mu_);

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <vector>
 
+#include "sllm/models/device_backend.h"
+
 namespace sllm::models {
 
 struct ChunkKey {
@@ -23,7 +25,8 @@ struct ChunkKey {
 
 class ChunkPool {
  public:
-  ChunkPool(std::uint64_t chunk_bytes, std::uint64_t capacity_bytes, bool pinned);
+  // The pool's memory comes from `memory`'s host allocator (pinned for CUDA, aligned memory for cpu).
+  ChunkPool(std::uint64_t chunk_bytes, std::uint64_t capacity_bytes, const DeviceBackend& memory);
   ~ChunkPool();
   ChunkPool(const ChunkPool&) = delete;
   ChunkPool& operator=(const ChunkPool&) = delete;
@@ -55,7 +58,7 @@ class ChunkPool {
   };
 
   std::uint64_t chunk_;
-  bool pinned_;
+  const DeviceBackend& memory_;
   std::byte* region_ = nullptr;
   mutable std::mutex mu_;
   std::condition_variable cv_;

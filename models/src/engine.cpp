@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine_internal.h"
+#include "sllm/models/device_backend.h"
 #include "sllm/models/tensor_layout.h"
 #include "sllm/core/error.h"
 #include "sllm/core/random.h"
@@ -26,8 +27,7 @@ std::unique_ptr<Engine> Engine::create(const ModelArch& arch, const TensorSource
                                        const EngineConfig& config) {
   detail::check_supported(arch);
   if (config.max_sequences < 1) throw InputError("engine", "max_sequences must be at least 1");
-  if (device.is_cuda()) return detail::create_cuda_engine(arch, weights, device, config);
-  return detail::create_cpu_engine(arch, weights, config);
+  return device_backend(device).create_engine(arch, weights, device, config);
 }
 
 std::vector<TokenId> generate_greedy(Engine& engine, int slot, std::span<const TokenId> prompt, int new_tokens) {
@@ -271,19 +271,6 @@ void validate_chunks(const Engine& engine, std::span<const SequenceChunk> chunks
   }
 }
 
-#ifndef SLLM_HAVE_CUDA
-std::unique_ptr<Engine> create_cuda_engine(const ModelArch&, const TensorSource&, Device device,
-                                           const EngineConfig&) {
-  throw std::runtime_error("device " + device.to_string() + ": this sllmsim was built without CUDA");
-}
-#endif
-
 }  // namespace detail
-
-#ifndef SLLM_HAVE_CUDA
-CudaCeilings measure_cuda_ceilings(int, std::int64_t, std::int64_t, std::int64_t) {
-  throw std::runtime_error("this sllmsim was built without CUDA");
-}
-#endif
 
 }  // namespace sllm::models

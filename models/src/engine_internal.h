@@ -1,4 +1,5 @@
-// Pieces shared by the engine's backends (engine_cpu.cpp, cuda/engine_cuda.cu) and engine.cpp.
+// Pieces shared by the engine's backends (engine_cpu.cpp for device cpu, cuda/engine_cuda.cu for cuda) and
+// engine.cpp. The cuda backend is a module in a dynamic build: what it uses here the executable exports.
 #pragma once
 
 #include <cstdint>

@@ -15,6 +15,7 @@
 
 #include "blocking_queue.h"
 #include "sllm/core/error.h"
+#include "sllm/models/device_backend.h"
 
 namespace sllm::models {
 namespace {
@@ -61,11 +62,9 @@ LiveMigrationReport run_live_migration(Engine& source, const std::function<std::
                                       std::to_string(request.migrate_at_token));
   }
   const auto prompt_len = static_cast<std::int64_t>(request.prompt.size());
-  // The pause crosses threads four times (source -> driver -> destination -> driver -> destination). With
-  // GPU engines those threads mostly wait for the GPU and the host has cores to spare, so they poll rather
-  // than sleep: on the calibration's GPU host one hand-off in 16 took 1.06 ms instead of 0.06-0.44 ms, a
-  // sleeping thread's wake-up. CPU engines need the cores for themselves.
-  const std::chrono::microseconds poll(source.device().is_cuda() ? 10000 : 0);
+  // The pause crosses threads four times (source -> driver -> destination -> driver -> destination): how
+  // long they poll before sleeping is the source device's backend's call (GPU engines leave cores spare).
+  const std::chrono::microseconds poll = device_backend(source.device()).migration_poll();
   // Never closed: pop() always returns an item.
   BlockingQueue<Event> events;
   BlockingQueue<DestCommand> dest_commands;

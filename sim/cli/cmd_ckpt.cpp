@@ -13,7 +13,9 @@
 #include <thread>
 
 #include "sllm/models/checkpoint.h"
+#include "sllm/models/device_backend.h"
 #include "sllm/models/loader.h"
+#include "sllm/models/loader_mode.h"
 #include "sllm/models/safetensors.h"
 #include "sllm/core/error.h"
 #include "sllm/core/model_arch.h"
@@ -171,12 +173,13 @@ int compare_with_sources(const LoadedModel& model, const std::vector<std::string
 }
 
 int cmd_load(const std::vector<std::string>& args) {
+  std::string mode_help = "loader mode:";
+  for (const std::string& m : loader_mode_names()) mode_help += " " + m;
   po::options_description options("ckpt load options");
   options.add_options()
       ("dir", po::value<std::string>()->required(), "checkpoint directory")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda:N (partition p goes to cuda:N+p)")
-      ("mode", po::value<std::string>()->default_value("pipelined"),
-       "by-tensor, bulk, direct, threads, pinned, pipelined, safetensors or torch")
+      ("mode", po::value<std::string>()->default_value(std::string(kDefaultLoaderMode)), mode_help.c_str())
       ("threads", po::value<int>()->default_value(4), "I/O threads")
       ("chunk", po::value<std::string>()->default_value("32 MiB"), "chunk size (a multiple of the checksum chunk)")
       ("repeat", po::value<int>()->default_value(1), "loads in this invocation (the DRAM pool persists between them)")
@@ -185,7 +188,7 @@ int cmd_load(const std::vector<std::string>& args) {
       ("queue-depth", po::value<int>()->default_value(8), "io_uring requests in flight per I/O thread")
       ("request-size", po::value<std::string>()->default_value("1 MiB"), "largest single read request (a multiple of 4 KiB)")
       ("streams", po::value<int>()->default_value(4), "CUDA streams per GPU (copy threads for cpu)")
-      ("pool", po::value<std::string>(), "DRAM pool size (default: the checkpoint, for pipelined and pinned modes)")
+      ("pool", po::value<std::string>(), "DRAM pool size (default: the checkpoint, for the modes that use the pool: sllm, pinned)")
       ("no-verify", po::bool_switch(), "skip chunk checksums")
       ("no-baselines", po::bool_switch(), "skip the raw read and copy bandwidth probes")
       ("compare", po::value<std::vector<std::string>>()->multitoken(),
@@ -198,7 +201,8 @@ int cmd_load(const std::vector<std::string>& args) {
   const Checkpoint ck = open_checkpoint(vm["dir"].as<std::string>());
   LoadOptions lo;
   lo.device = Device::parse(vm["device"].as<std::string>(), "--device");
-  lo.mode = parse_load_mode(vm["mode"].as<std::string>(), "--mode");
+  lo.mode = vm["mode"].as<std::string>();
+  const LoaderModeTraits mode = loader_mode(lo.mode, "--mode").traits();
   lo.verify = !vm["no-verify"].as<bool>();
   LoaderOptions opts;
   opts.chunk_bytes = bytes_flag(vm, "chunk");
@@ -211,30 +215,27 @@ int cmd_load(const std::vector<std::string>& args) {
   opts.request_bytes = bytes_flag(vm, "request-size");
   opts.copy_streams = positive_flag(vm, "streams");
   opts.io = parse_io_backend(vm["io"].as<std::string>(), "--io");
-  opts.pinned_pool = lo.device.is_cuda();
+  opts.pool_backend = lo.device.backend;
   const std::uint64_t total = ck.index.total_bytes();
   if (vm.count("pool")) {
     opts.pool_bytes = bytes_flag(vm, "pool");
-  } else if (lo.mode == LoadMode::kPipelined || lo.mode == LoadMode::kPinned) {
+  } else if (mode.uses_pool) {
     opts.pool_bytes = std::max(opts.chunk_bytes, (total + opts.chunk_bytes - 1) / opts.chunk_bytes * opts.chunk_bytes);
   } else {
     opts.pool_bytes = opts.chunk_bytes;  // unused by the other modes
   }
   const int repeat = positive_flag(vm, "repeat");
   const bool drop = vm["drop-caches"].as<bool>();
-  if (lo.device.is_cuda()) {
-    for (std::size_t p = 0; p < ck.index.partitions.size(); ++p) {
-      if (lo.device.index + static_cast<int>(p) >= cuda_device_count()) {
-        throw std::runtime_error("the checkpoint has " + std::to_string(ck.index.partitions.size()) + " partition(s) for cuda:" +
-                                 std::to_string(lo.device.index) + ".. but " + std::to_string(cuda_device_count()) +
-                                 " CUDA GPU(s) are visible");
-      }
-    }
+  const DeviceBackend& backend = device_backend(lo.device);  // loads the backend (CUDA) or says why not
+  if (!backend.host_memory() && lo.device.index + static_cast<int>(ck.index.partitions.size()) > backend.device_count()) {
+    throw std::runtime_error("the checkpoint has " + std::to_string(ck.index.partitions.size()) + " partition(s) for " +
+                             lo.device.to_string() + ".. but " + std::to_string(backend.device_count()) + " " + lo.device.backend +
+                             " device(s) are visible");
   }
 
   Loader loader(opts);
   std::cout << "checkpoint " << ck.dir << ": " << format_bytes(total) << " in " << ck.index.partitions.size() << " partition(s); mode "
-            << to_string(lo.mode) << ", device " << lo.device.to_string() << ", " << opts.threads << " I/O threads (" << to_string(opts.io)
+            << lo.mode << ", device " << lo.device.to_string() << ", " << opts.threads << " I/O threads (" << to_string(opts.io)
             << "), chunk " << format_bytes(opts.chunk_bytes) << " in requests of " << format_bytes(opts.request_bytes) << ", pool " << format_bytes(loader.pool_chunks() * opts.chunk_bytes) << "\n";
 
   double raw_read = 0;
@@ -266,7 +267,7 @@ int cmd_load(const std::vector<std::string>& args) {
     model = loader.load(ck, lo, &st);
     runs.push_back(st);
     std::printf("run %d/%d: %.3f s, %.2f GB/s", r, repeat, st.seconds, gbps(static_cast<double>(st.bytes) / st.seconds));
-    if (lo.mode == LoadMode::kPipelined) {
+    if (mode.uses_pool && st.chunks > 0) {
       std::printf(" (%llu of %llu chunks from DRAM)", static_cast<unsigned long long>(st.chunks_from_dram),
                   static_cast<unsigned long long>(st.chunks));
     }
@@ -277,16 +278,16 @@ int cmd_load(const std::vector<std::string>& args) {
   if (!vm["no-baselines"].as<bool>()) {
     const std::uint64_t probe_bytes = std::clamp<std::uint64_t>(total, 64ull << 20, 1ull << 30);
     model.reset();
-    const double copy = measure_copy_bandwidth(lo.device, probe_bytes, opts.copy_streams);
-    const std::string copy_name = lo.device.is_cuda() ? "pinned host-to-device copy (" + lo.device.to_string() + ")" : "host memcpy";
+    const double copy = backend.copy_bandwidth(lo.device.index, probe_bytes, opts.copy_streams);
+    const std::string copy_name = backend.host_memory() ? "host memcpy" : "pinned host-to-device copy (" + lo.device.to_string() + ")";
     std::cout << copy_name << ": " << format_bandwidth(copy) << "\n";
     for (std::size_t r = 0; r < runs.size(); ++r) {
       const double bw = static_cast<double>(runs[r].bytes) / runs[r].seconds;
       std::printf("run %zu: %.1f%% of raw O_DIRECT read, %.1f%% of %s\n", r + 1, 100.0 * bw / raw_read, 100.0 * bw / copy,
-                  lo.device.is_cuda() ? "pinned H2D" : "memcpy");
+                  backend.host_memory() ? "memcpy" : "pinned H2D");
       std::printf("result mode=%s device=%s run=%zu seconds=%.4f alloc_seconds=%.4f gbps=%.3f dram_chunks=%llu chunks=%llu "
                   "raw_read_gbps=%.3f raw_read_io=%s copy_gbps=%.3f\n",
-                  std::string(to_string(lo.mode)).c_str(), lo.device.to_string().c_str(), r + 1, runs[r].seconds, runs[r].alloc_seconds, gbps(bw),
+                  lo.mode.c_str(), lo.device.to_string().c_str(), r + 1, runs[r].seconds, runs[r].alloc_seconds, gbps(bw),
                   static_cast<unsigned long long>(runs[r].chunks_from_dram), static_cast<unsigned long long>(runs[r].chunks),
                   gbps(raw_read), raw_backend.c_str(), gbps(copy));
     }

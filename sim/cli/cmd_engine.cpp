@@ -56,7 +56,7 @@ class WeightSource {
       if (name.empty()) throw sllm::InputError("--model", "the checkpoint names no model: give its architecture");
       arch_ = sllm::ModelCatalog::builtin().get(name, vm.count("model") ? "--model" : "checkpoint index model");
       LoaderOptions options;
-      options.pinned_pool = device.is_cuda();
+      options.pool_backend = device.backend;
       loader_ = std::make_unique<Loader>(options);
       return;
     }
@@ -71,7 +71,7 @@ class WeightSource {
   std::string describe() const {
     char text[400];
     if (checkpoint_) {
-      std::snprintf(text, sizeof text, "checkpoint %s (%.2f GB), loaded through the loader (pipelined mode)",
+      std::snprintf(text, sizeof text, "checkpoint %s (%.2f GB), loaded through the loader (sllm mode)",
                     checkpoint_->dir.c_str(), static_cast<double>(checkpoint_->index.total_bytes()) / 1e9);
     } else {
       std::snprintf(text, sizeof text, "random (seed %llu, %.2f GB, generated in %.2f s)",
@@ -85,7 +85,7 @@ class WeightSource {
     if (!checkpoint_) return Engine::create(arch_, *random_, device, config);
     std::lock_guard lock(load_mutex_);
     LoadStats stats;
-    auto model = loader_->load(*checkpoint_, LoadOptions{device, LoadMode::kPipelined, true}, &stats);
+    auto model = loader_->load(*checkpoint_, LoadOptions{device, std::string(sllm::kDefaultLoaderMode), true}, &stats);
     last_load_seconds_ = stats.seconds;
     auto engine = Engine::create(arch_, *model, device, config);
     return std::make_unique<LoadedEngine>(std::move(model), std::move(engine));

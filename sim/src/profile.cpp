@@ -10,22 +10,11 @@
 #include "sllm/core/config_node.h"
 #include "sllm/core/error.h"
 #include "sllm/core/files.h"
+#include "sllm/core/loader_modes.h"
 #include "sllm/sim/outputs.h"
 
 namespace sllm {
 
-bool is_profile_loader_mode(std::string_view mode) {
-  for (std::string_view m : kProfileLoaderModes) {
-    if (m == mode) return true;
-  }
-  return false;
-}
-
-std::string profile_loader_mode_list() {
-  std::string list;
-  for (std::string_view m : kProfileLoaderModes) list += (list.empty() ? "" : ", ") + std::string(m);
-  return list;
-}
 namespace {
 
 constexpr int kProfileVersion = 1;
@@ -155,9 +144,7 @@ Profile parse_profile(const std::string& text, const std::string& name) {
     p.chunk_size = loader->get_bytes("chunk_size", "0 B");
     if (auto modes = loader->optional_child("modes")) {
       for (const std::string& mode : modes->keys()) {
-        if (!is_profile_loader_mode(mode)) {
-          modes->child(mode).fail("unknown loader mode (expected one of " + profile_loader_mode_list() + ")");
-        }
+        if (!is_loader_mode(mode)) modes->child(mode).fail(unknown_loader_mode_message(mode));
         const ConfigNode m = modes->child(mode);
         LoaderModeProfile lm;
         if (auto ssd = m.optional_child("ssd")) lm.ssd = read_law(*ssd);

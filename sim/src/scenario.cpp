@@ -11,6 +11,7 @@
 
 #include "sllm/core/error.h"
 #include "sllm/core/hash.h"
+#include "sllm/core/loader_modes.h"
 #include "sllm/sim/profile.h"
 #include "sllm/sim/policy.h"
 #include "sllm/core/workload.h"
@@ -134,15 +135,12 @@ ClusterSpec read_cluster(const ConfigNode& node) {
   store.finish();
   c.runtime_init = node.get_duration("runtime_init", "0 s");
   if (auto p = node.optional_child("profile")) {
-    // `profile: FILE` or `profile: {file: FILE, loader: sllm|safetensors|torch}`; FILE relative to the config.
+    // `profile: FILE` or `profile: {file: FILE, loader: MODE}` (a loader mode: sllm, safetensors, torch, ...); FILE relative to the config.
     std::string file;
     if (p->is_map()) {
       file = p->get_string("file");
-      c.profile_loader = p->get_string("loader", "sllm");
-      if (!is_profile_loader_mode(c.profile_loader)) {
-        p->child("loader").fail("unknown loader mode '" + c.profile_loader + "' (expected one of " +
-                                profile_loader_mode_list() + ")");
-      }
+      c.profile_loader = p->get_string("loader", std::string(kDefaultLoaderMode));
+      if (!is_loader_mode(c.profile_loader)) p->child("loader").fail(unknown_loader_mode_message(c.profile_loader));
       p->finish();
     } else {
       file = p->as_string();

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "sllm/models/device_backend.h"
 #include "sllm/models/engine.h"
 #include "sllm/models/migration.h"
 #include "sllm/models/tensor_layout.h"
@@ -110,8 +111,9 @@ int run_bench(int argc, char** argv) {
   // destination's load (weights uploaded from host memory), or the migration would be dropped.
   constexpr int kPrefill = 1024, kMigrationContext = 1000, kMigrationNew = 800;
 
-  const CudaCeilings square = measure_cuda_ceilings(device.index, 8192, 8192, 8192);
-  const CudaCeilings fc1 = measure_cuda_ceilings(device.index, arch.ffn, kPrefill, arch.hidden);
+  const DeviceBackend& backend = device_backend(device);
+  const DeviceCeilings square = backend.measure_ceilings(device.index, 8192, 8192, 8192);
+  const DeviceCeilings fc1 = backend.measure_ceilings(device.index, arch.ffn, kPrefill, arch.hidden);
   const double gemm_ceiling = std::max(square.gemm_flops, fc1.gemm_flops);
   const double copy_bw = std::max(square.copy_bytes_per_second, fc1.copy_bytes_per_second);
   result("copy_bytes_per_second", copy_bw);

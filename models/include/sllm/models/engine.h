@@ -95,11 +95,4 @@ std::uint16_t float_to_half(float f);
 float bf16_to_float(std::uint16_t b);
 std::uint16_t float_to_bf16(float f);
 
-// Ceilings measured on the GPU itself, for the benchmark's ratios (CUDA builds only; throws otherwise).
-struct CudaCeilings {
-  double copy_bytes_per_second = 0;  // device-to-device copy, bytes read plus bytes written
-  double gemm_flops = 0;             // cuBLAS fp16 GEMM (fp32 accumulation), best of the shapes tried
-};
-CudaCeilings measure_cuda_ceilings(int device, std::int64_t gemm_m, std::int64_t gemm_n, std::int64_t gemm_k);
-
 }  // namespace sllm::models

@@ -1,7 +1,8 @@
 // The multi-tier checkpoint loader (docs/loader.md): SSD -> DRAM chunk pool -> host memory or GPUs.
 // Fixed-size chunks are read with O_DIRECT (io_uring or a thread pool) into a pool of pinned chunks that
 // doubles as an LRU cache, and copied on to one allocation per destination device as they land.
-// The other modes are the steps of the paper's ablation and the two loaders users pick today.
+// The other modes (sllm/models/loader_mode.h, one file each under src/loader_modes/) are the steps of the
+// paper's ablation and the two loaders users pick today.
 #pragma once
 
 #include <cstdint>
@@ -11,23 +12,11 @@
 #include <string_view>
 #include <vector>
 
+#include "sllm/core/loader_modes.h"
 #include "sllm/models/checkpoint.h"
 #include "sllm/models/tensor.h"
 
 namespace sllm::models {
-
-enum class LoadMode : std::uint8_t {
-  kByTensor,     // buffered read of each tensor into its own pageable buffer, then copy
-  kBulk,         // large buffered sequential reads of each partition into pageable memory, then copy
-  kDirect,       // bulk with O_DIRECT into aligned pageable memory: one reader with threads x queue_depth requests in flight
-  kThreads,      // direct split into chunks read by several threads
-  kPinned,       // threads into the pinned pool memory, then copy
-  kPipelined,    // chunks copied on as they land; the pool is an LRU cache (the default)
-  kSafetensors,  // mmap each partition, copy tensor by tensor (as safetensors.torch.load_file + .to())
-  kTorch,        // buffered read of the whole file into pageable memory, then copy tensor by tensor
-};
-std::string_view to_string(LoadMode m);
-LoadMode parse_load_mode(std::string_view text, const std::string& flag);  // InputError listing the modes
 
 enum class IoBackend : std::uint8_t { kUring, kThreads };
 std::string_view to_string(IoBackend b);
@@ -36,7 +25,9 @@ IoBackend parse_io_backend(std::string_view text, const std::string& flag);
 struct LoaderOptions {
   std::uint64_t chunk_bytes = 32ull << 20;  // multiple of the checkpoints' checksum chunk
   std::uint64_t pool_bytes = 1ull << 30;    // DRAM pool (rounded down to whole chunks, at least one)
-  bool pinned_pool = false;                 // cudaHostAlloc (needs a CUDA device); aligned memory otherwise
+  // Whose host memory the DRAM pool is (DeviceBackend::alloc_host): the destination's backend, so that
+  // "cuda" pins it (cudaHostAlloc) for fast asynchronous copies; "cpu" is plain aligned memory.
+  std::string pool_backend = "cpu";
   IoBackend io = IoBackend::kUring;
   int threads = 4;       // I/O threads
   int queue_depth = 8;   // io_uring requests in flight per I/O thread
@@ -49,7 +40,7 @@ struct LoaderOptions {
 
 struct LoadOptions {
   Device device;  // partition p goes to cuda:(index + p), or to host memory
-  LoadMode mode = LoadMode::kPipelined;
+  std::string mode = std::string(kDefaultLoaderMode);  // a registered loader mode (sllm/models/loader_mode.h)
   bool verify = true;  // check chunk checksums (the safetensors and torch modes never do, like the originals)
 };
 
@@ -57,8 +48,8 @@ struct LoadStats {
   double seconds = 0;
   double alloc_seconds = 0;           // of which: allocating the destination (device) memory
   std::uint64_t bytes = 0;            // partition bytes moved to the destination
-  std::uint64_t chunks = 0;           // pipelined mode: chunks of the checkpoint
-  std::uint64_t chunks_from_dram = 0; // pipelined mode: chunks served by the pool without disk reads
+  std::uint64_t chunks = 0;           // modes that use the pool (sllm): chunks of the checkpoint
+  std::uint64_t chunks_from_dram = 0; // of which served by the pool without disk reads
   bool buffered_fallback = false;     // O_DIRECT was refused and buffered reads were used
 };
 
@@ -115,9 +106,7 @@ class Loader {
 // chunk and request sizes and no other work: the bar a cold load is measured against. Where O_DIRECT is
 // refused the reads are buffered and *buffered_fallback is set.
 double measure_direct_read(const Checkpoint& ckpt, const LoaderOptions& options, bool* buffered_fallback = nullptr);
-// Host-to-device bandwidth (bytes/s) from pinned memory to `device` (host-to-host memcpy for cpu),
-// `bytes` per copy, best of a few repeats.
-double measure_copy_bandwidth(const Device& device, std::uint64_t bytes, int streams);
+
 
 // An order-independent 64-bit fingerprint of a byte string (sum of mixed 8-byte words), computed where
 // the bytes live: on the GPU for a CUDA view. Equal bytes give equal fingerprints on host and device.
@@ -126,8 +115,5 @@ std::uint64_t fingerprint(const TensorView& view);
 
 // Writes `3` to /proc/sys/vm/drop_caches after sync(); throws with the reason when not permitted.
 void drop_page_cache();
-
-// Number of CUDA devices (0 without a GPU or in a build without CUDA).
-int cuda_device_count();
 
 }  // namespace sllm::models

@@ -19,22 +19,24 @@ inline std::uint64_t element_count(std::span<const std::int64_t> shape) {
   return n;
 }
 
+// A device by its backend's name (sllm/models/device_backend.h) and ordinal: "cpu" (host memory) or
+// "cuda:N". What a device can do is asked of its backend, never decided from its name.
 struct Device {
-  enum class Kind : std::uint8_t { kCpu, kCuda };
-  Kind kind = Kind::kCpu;
-  int index = 0;  // CUDA ordinal
+  std::string backend = "cpu";
+  int index = 0;  // ordinal among the backend's devices (always 0 for cpu)
 
-  bool is_cuda() const { return kind == Kind::kCuda; }
-  std::string to_string() const { return is_cuda() ? "cuda:" + std::to_string(index) : "cpu"; }
-  // "cpu" or "cuda:N"; throws InputError naming `flag` otherwise.
+  std::string to_string() const { return backend == "cpu" ? backend : backend + ":" + std::to_string(index); }
+  // "cpu" or "<backend>:N" (e.g. "cuda:0"); throws InputError naming `flag` otherwise. The backend is
+  // looked up (and loaded) when the device is first used, not here.
   static Device parse(std::string_view text, const std::string& flag);
+  bool operator==(const Device&) const = default;
 };
 
 struct TensorView {
   std::string name;
   DType dtype = DType::kF16;
   std::vector<std::int64_t> shape;
-  void* data = nullptr;  // host pointer for Device::kCpu, device pointer for kCuda
+  void* data = nullptr;  // where the device's backend put the bytes (host memory for cpu)
   std::uint64_t bytes = 0;
   Device device;
 };

@@ -34,14 +34,9 @@ struct LoadLaw {
   bool operator==(const LoadLaw&) const = default;
 };
 
-// Loader modes a profile may hold laws for: the calibrated end-to-end modes ("sllm" = the loader's
-// pipelined mode, "safetensors", "torch") and the loader's ablation modes (`sllmsim ckpt load --mode`),
-// which the paper's figure 2 compares (configs/paper/fig2-ablation.yaml).
-inline constexpr std::string_view kProfileLoaderModes[] = {"sllm",   "safetensors", "torch",  "by-tensor",
-                                                           "bulk",   "direct",      "threads", "pinned"};
-bool is_profile_loader_mode(std::string_view mode);
-// "sllm, safetensors, ..." for error messages.
-std::string profile_loader_mode_list();
+// A profile may hold laws for any of the loader's modes (sllm/core/loader_modes.h): the calibrated
+// end-to-end modes ("sllm", "safetensors", "torch") and the loader's ablation steps
+// (`sllmsim ckpt load --mode`), which the paper's figure 2 compares (configs/paper/fig2-ablation.yaml).
 
 struct LoaderModeProfile {
   std::optional<LoadLaw> ssd;   // cold: nothing cached in DRAM or the page cache
@@ -121,7 +116,7 @@ struct Profile {
   // Raw probe results, kept for reference (bandwidths in bytes/s); the simulator uses the loader laws.
   std::map<std::string, double> probes;
   std::uint64_t chunk_size = 0;  // the loader's chunk when measured (informational)
-  std::map<std::string, LoaderModeProfile> loader;  // "sllm", "safetensors", "torch"
+  std::map<std::string, LoaderModeProfile> loader;  // by loader mode name
   std::vector<EngineProfile> engine;
   std::vector<MigrationProfile> migration;
   std::string measurements;  // measurement CSV written next to the profile (relative to it), may be empty

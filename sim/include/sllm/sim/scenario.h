@@ -13,6 +13,7 @@
 
 #include "sllm/core/config_node.h"
 #include "sllm/core/model_arch.h"
+#include "sllm/core/loader_modes.h"
 #include "sllm/core/units.h"
 #include "sllm/core/request.h"
 
@@ -54,7 +55,7 @@ struct ClusterSpec {
   double remote_store_bandwidth = 0;  // the checkpoint store's link into the switch
   Nanos runtime_init = 0;             // added to every load (process / runtime start-up)
   std::shared_ptr<const Profile> profile;  // cluster.profile, when named
-  std::string profile_loader = "sllm";     // the loader mode whose measured laws the loads follow
+  std::string profile_loader = std::string(kDefaultLoaderMode);  // the loader mode whose measured laws the loads follow
   std::uint32_t server_count() const;
 };
 

@@ -1,12 +1,15 @@
-// What the loader needs from CUDA, behind plain functions so that the loader compiles without CUDA:
-// models/cuda/loader_cuda.cu implements them when nvcc exists, gpu_none.cpp otherwise (every call then
-// fails with a clear message; device_count() is 0).
+// The CUDA backend's pieces (cuda_backend.cpp puts them behind DeviceBackend): memory, copies and the
+// fingerprint in loader_cuda.cu, the engine and its ceilings probe in engine_cuda.cu.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include <string>
+
+#include "engine_internal.h"
+#include "sllm/models/device_backend.h"
 
 namespace sllm::models::gpu {
 
@@ -22,17 +25,16 @@ void free_device(int device, void* p);
 // Synchronous copy from any host memory (pageable or pinned) to the device.
 void copy_to_device(int device, void* dst, const void* src, std::size_t bytes);
 
-// Asynchronous copies from pinned memory on several streams; completion observed in submission order.
-class CopyQueue {
+// Asynchronous copies from pinned memory on several streams, with an event per copy.
+class CopyQueue final : public models::CopyQueue {
  public:
   CopyQueue(int device, int streams);
-  ~CopyQueue();
+  ~CopyQueue() override;
   CopyQueue(const CopyQueue&) = delete;
   CopyQueue& operator=(const CopyQueue&) = delete;
-  void submit(void* dst, const void* src, std::size_t bytes, std::uint64_t tag);
-  // Waits for the oldest copy in flight and returns its tag.
-  std::uint64_t wait_oldest();
-  std::size_t in_flight() const;
+  void submit(void* dst, const void* src, std::uint64_t bytes, std::uint64_t tag) override;
+  std::uint64_t wait_oldest() override;
+  std::size_t in_flight() const override;
 
  private:
   struct Impl;
@@ -44,4 +46,12 @@ double measure_h2d(int device, std::size_t bytes, int streams);
 // models::fingerprint() of device memory, computed by a kernel.
 std::uint64_t device_fingerprint(int device, const void* p, std::size_t bytes);
 
+// The calibration's copy probes over every GPU, and "N x <name>" plus driver versions ("" without a GPU).
+std::vector<CopyProbeResult> copy_probes(std::uint64_t bytes);
+std::string describe_devices(std::string* driver);
+
 }  // namespace sllm::models::gpu
+
+namespace sllm::models {
+DeviceCeilings measure_cuda_ceilings(int device, std::int64_t gemm_m, std::int64_t gemm_n, std::int64_t gemm_k);
+}  // namespace sllm::models
