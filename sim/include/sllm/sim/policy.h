@@ -53,8 +53,8 @@ class ClusterView {
   std::uint32_t model_count() const { return static_cast<std::uint32_t>(state_.models.size()); }
 
   const Server& server(ServerId s) const { return state_.servers[s]; }
-  std::uint32_t free_gpus(ServerId s) const { return state_.servers[s].free_gpus; }
-  std::uint32_t total_gpus(ServerId s) const { return static_cast<std::uint32_t>(state_.servers[s].gpu_owner.size()); }
+  std::uint32_t free_gpus(ServerId s) const { return state_.gpu_accounting.free(s); }
+  std::uint32_t total_gpus(ServerId s) const { return state_.gpu_accounting.total(s); }
   // GPUs held by idle instances of other models on `s` (reclaimable through Decision::unload_idle).
   std::uint32_t idle_gpus(ServerId s) const;
   std::vector<InstanceId> idle_instances(ServerId s) const;  // oldest-idle-first is not tracked: by id
