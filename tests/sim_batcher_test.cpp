@@ -34,13 +34,20 @@ class RoundNumbers final : public CostModel {
 };
 
 const char* kYaml = R"(cluster:
+  remote_store: {bandwidth: 10 Gbps}
+  runtime_init: 0.5 s
   servers:
     - count: 1
       gpus: {type: A40, count: 1}
+      dram: {capacity: 512 GB, chunk_size: 32 MiB}
+      ssd: {capacity: 2 TB, read_bandwidth: 2 GB/s}
+      nic: 10 Gbps
+      pcie: 25 GB/s
 models:
   deployments:
     - {model: opt-6.7b, count: 1}
 workload: {kind: synthetic, requests: 1, rps: 1}
+policy: {name: serverlessllm}
 )";
 
 class Listener final : public BatchListener {

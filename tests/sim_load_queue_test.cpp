@@ -33,10 +33,11 @@ const char* kYaml = R"(cluster:
       nic: 10 Gbps
       pcie: 25 GB/s
 models:
-  placement: {ssd_replicas: 2, dram_replicas: 0}
+  placement: {ssd_replicas: 2}
   deployments:
     - {model: opt-6.7b, count: 1}
 workload: {kind: synthetic, requests: 1, rps: 1}
+policy: {name: serverlessllm}
 )";
 
 struct Done {

@@ -35,15 +35,21 @@ class RoundNumbers final : public CostModel {
 };
 
 const char* kYaml = R"(cluster:
+  remote_store: {bandwidth: 10 Gbps}
+  runtime_init: 0.5 s
   servers:
     - count: 2
       gpus: {type: A40, count: 1}
+      dram: {capacity: 512 GB, chunk_size: 32 MiB}
       ssd: {capacity: 2 TB, read_bandwidth: 2 GB/s}
+      nic: 10 Gbps
+      pcie: 25 GB/s
 models:
-  placement: {ssd_replicas: 2, dram_replicas: 0}
+  placement: {ssd_replicas: 2}
   deployments:
     - {model: opt-6.7b, count: 1}
 workload: {kind: synthetic, requests: 1, rps: 1}
+policy: {name: serverlessllm}
 )";
 
 // Plays the simulator's part: creates and unloads instances, routes events, records what happened.
