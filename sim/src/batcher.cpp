@@ -4,8 +4,6 @@
 #include <limits>
 #include <stdexcept>
 
-#include "sim_events.h"
-
 namespace sllm {
 
 const RequestState* Batcher::queue_head(ModelRuntime& m) {
@@ -21,12 +19,6 @@ bool Batcher::can_admit_head(ModelRuntime& m, const Instance& inst) {
   const RequestState* r = queue_head(m);
   // A migration source takes no new requests (they would have to be migrated too).
   return r != nullptr && inst.migration == kNone && fits(inst, kv_need(*r));
-}
-
-void Batcher::schedule_step(Instance& inst, Nanos t) {
-  queue_.cancel(inst.next_event);
-  inst.next_event = queue_.schedule(t, sim_events::kInstanceStep, inst.id);
-  inst.next_event_time = t;
 }
 
 void Batcher::try_admit(Instance& inst) {

@@ -9,6 +9,7 @@
 
 #include "sllm/sim/cluster.h"
 #include "sllm/sim/cost_model.h"
+#include "sim_events.h"
 #include "sllm/sim/event_queue.h"
 
 namespace sllm {
@@ -51,7 +52,11 @@ class Batcher {
   // The kInstanceStep event of `id`: prefill ends (first tokens) or a decode segment reaches its end.
   void on_step(InstanceId id);
   // Moves `inst`'s next batch change to `t` (cancelling the one scheduled).
-  void schedule_step(Instance& inst, Nanos t);
+  void schedule_step(Instance& inst, Nanos t) {
+    queue_.cancel(inst.next_event);
+    inst.next_event = queue_.schedule(t, sim_events::kInstanceStep, inst.id);
+    inst.next_event_time = t;
+  }
 
  private:
   Nanos now() const { return queue_.now(); }

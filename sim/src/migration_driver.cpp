@@ -117,8 +117,7 @@ void MigrationDriver::request_source_stop(Migration& mg) {
   if (source.next_event_time < 0 || boundary < source.next_event_time) batcher_.schedule_step(source, boundary);
 }
 
-bool MigrationDriver::on_source_batch_change(Instance& source) {
-  if (source.migration == kNone) return false;
+bool MigrationDriver::take_over_source(Instance& source) {
   const std::uint32_t mid = source.migration;
   Migration& mg = migrations_[mid];
   if (mg.slots.empty()) {

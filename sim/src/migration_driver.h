@@ -60,7 +60,7 @@ class MigrationDriver {
   // A batch change of the migrating `source`: true when the migration took it over (every inference
   // finished there first, so the migration is dropped and the source released; or the stop rule fired
   // and the source freezes).
-  bool on_source_batch_change(Instance& source);
+  bool on_source_batch_change(Instance& source) { return source.migration != kNone && take_over_source(source); }
 
   const MigrationCounts& counts() const { return counts_; }
 
@@ -81,6 +81,7 @@ class MigrationDriver {
   };
 
   Nanos now() const { return queue_.now(); }
+  bool take_over_source(Instance& source);
   std::uint64_t steps_now(const Instance& inst) const { return inst.decode_steps_at(now()); }
   void sync_source(Migration& mg);
   void apply(std::uint32_t mid, const std::vector<std::optional<MigrationCommand>>& commands);

@@ -29,18 +29,18 @@ class SlotPool {
     } else {
       items_->emplace_back();
       generation_.push_back(0);
-      in_use_.push_back(false);
+      in_use_.push_back(0);
       s = static_cast<std::uint32_t>(items_->size() - 1);
     }
     ++generation_[s];
-    in_use_[s] = true;
+    in_use_[s] = 1;
     return s;
   }
   // Returns `s` to the pool. Releasing a slot that is not taken is a logic error (it would be handed
   // out twice).
   void release(std::uint32_t s) {
     if (s >= in_use_.size() || !in_use_[s]) throw std::logic_error("SlotPool: released a slot that is not taken");
-    in_use_[s] = false;
+    in_use_[s] = 0;
     free_.push_back(s);
   }
   // Times slot `s` has been taken (1 after its first take).
@@ -54,7 +54,7 @@ class SlotPool {
   std::vector<T>* items_;
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> generation_;
-  std::vector<bool> in_use_;
+  std::vector<std::uint8_t> in_use_;  // bytes, not bits: a take/release is one store
 };
 
 }  // namespace sllm
