@@ -60,8 +60,7 @@ ClusterState::ClusterState(const Scenario& scenario) : scenario_(&scenario) {
         topology_.add_link(s.bus, v, group.pcie_bandwidth, name + ".pcie.gpu" + std::to_string(g));
         s.gpu_vertex.push_back(v);
       }
-      s.gpu_owner.assign(group.gpus, kNone);
-      s.free_gpus = group.gpus;
+      gpu_accounting.add_server(group.gpus);
       s.dram_cache = ResidencyCache(group.dram_capacity, make_eviction(scenario.dram_eviction));
       s.ssd_cache = ResidencyCache(group.ssd_capacity, make_eviction(scenario.ssd_eviction));
       servers.push_back(std::move(s));
@@ -146,7 +145,7 @@ double transfer_seconds(const ClusterState& st, ServerId server, Tier tier, std:
 }  // namespace
 
 const ClusterState::LoadGeometry& ClusterState::geometry(ServerId server, Tier tier, std::uint32_t gpus) const {
-  const std::size_t per_tier = servers[server].gpu_owner.size() + 1;
+  const std::size_t per_tier = servers[server].gpu_vertex.size() + 1;
   return geometry_[server][static_cast<std::size_t>(tier) * per_tier + gpus];
 }
 
@@ -167,7 +166,7 @@ Nanos ClusterState::estimate_load(ServerId server, ModelId model, Tier tier, std
 void ClusterState::compute_geometry() {
   geometry_.resize(servers.size());
   for (const Server& s : servers) {
-    const auto gpus = static_cast<std::uint32_t>(s.gpu_owner.size());
+    const auto gpus = static_cast<std::uint32_t>(s.gpu_vertex.size());
     auto& table = geometry_[s.id];
     table.resize(3 * (gpus + 1));
     for (Tier tier : {Tier::kRemote, Tier::kSsd, Tier::kDram}) {

@@ -13,11 +13,9 @@ bool movable(const Instance& inst) {
 
 std::uint32_t ClusterStateView::server_count() const { return static_cast<std::uint32_t>(state_.servers.size()); }
 
-std::uint32_t ClusterStateView::total_gpus(ServerId s) const {
-  return static_cast<std::uint32_t>(server_state(s).gpu_owner.size());
-}
+std::uint32_t ClusterStateView::total_gpus(ServerId s) const { return state_.gpu_accounting.total(s); }
 
-std::uint32_t ClusterStateView::free_gpus(ServerId s) const { return server_state(s).free_gpus; }
+std::uint32_t ClusterStateView::free_gpus(ServerId s) const { return state_.gpu_accounting.free(s); }
 
 std::uint32_t ClusterStateView::idle_gpus(ServerId s) const {
   std::uint32_t n = 0;

@@ -38,7 +38,7 @@ struct Instance {
   ServerId server = 0;
   InstanceState state = InstanceState::kFree;
   std::uint32_t generation = 0;  // bumped when the slot is reused
-  std::vector<std::uint32_t> gpus;  // GPU indices on the server
+  std::vector<std::uint32_t> gpus;  // GPU indices on the server, ascending; written only by GpuAccounting
   Tier loaded_from = Tier::kRemote;
   LoadId load = kNone;
   Nanos created = 0;
@@ -56,7 +56,7 @@ struct Instance {
   EventId next_event;                    // batch change (prefill end, completion, admission)
   Nanos next_event_time = -1;
   EventId keep_alive_event;
-  bool busy = false;                     // serving (prefill/decode), for GPU utilisation
+  bool busy = false;                     // serving (prefill/decode), for GPU utilisation (GpuAccounting)
   // Migration: the migration this instance is the source or destination of (kNone: none).
   std::uint32_t migration = kNone;
   bool migration_destination = false;
@@ -111,18 +111,16 @@ struct Load {
   Nanos fill_and_init = 0;     // added after the last byte arrives (includes options.extra_startup)
   std::uint32_t flows_left = 0;
   LoadOptions options;         // copies left behind (DRAM pool; SSD for remote loads), extra start-up
-  bool in_use = false;
 };
 
 struct Server {
   ServerId id = 0;
   const ServerGroupSpec* spec = nullptr;
   VertexId nic = 0, dram = 0, bus = 0, ssd = 0;
-  std::vector<VertexId> gpu_vertex;
-  std::vector<InstanceId> gpu_owner;  // kNone when free
-  std::uint32_t free_gpus = 0;
+  std::vector<VertexId> gpu_vertex;  // GPU ownership: ClusterState::gpus
   ResidencyCache dram_cache;
   ResidencyCache ssd_cache;
+  // Written only by the simulator's LoadQueue (sim/src/load_queue.h).
   std::deque<LoadId> load_queue;      // FIFO; the front is transferring
   Nanos queue_estimated_end = 0;      // estimated time the queued loads finish
   std::vector<InstanceId> instances;  // alive instances on this server (unordered)
@@ -147,6 +145,58 @@ struct ModelRuntime {
   bool pending = false;        // needs an instance the policy could not place yet
 };
 
+// The one owner of GPU accounting: which GPU of which server belongs to which instance (and each
+// Instance::gpus list), free counts per server and cluster-wide, GPUs held by idle instances, and the
+// GPU-time integrals for utilisation (allocated: held by an instance; busy: serving). Nothing else
+// writes these, so the counts cannot drift apart. Every operation takes the current time because the
+// integrals advance on every change (also on changes of zero GPUs: the float sums of a run depend on
+// where the integral is cut).
+class GpuAccounting {
+ public:
+  void add_server(std::uint32_t gpus);
+
+  std::uint32_t total(ServerId s) const { return static_cast<std::uint32_t>(owner_[s].size()); }
+  std::uint32_t free(ServerId s) const { return free_[s]; }
+  InstanceId owner(ServerId s, std::uint32_t gpu) const { return owner_[s][gpu]; }
+  std::uint32_t total() const { return total_; }
+  std::uint32_t free_total() const { return free_total_; }
+  std::uint32_t idle_total() const { return idle_total_; }  // held by idle instances
+
+  // Gives `inst` up to `want` free GPUs of its server, lowest index first, appended to inst.gpus (kept
+  // ascending); returns how many it got.
+  std::uint32_t take(Instance& inst, std::uint32_t want, Nanos now);
+  // Frees every GPU `inst` holds (inst.gpus becomes empty). Call stop_busy/leave_idle first.
+  void give_back(Instance& inst, Nanos now);
+  // `inst`'s GPUs count as busy from start_busy to stop_busy (stop_busy of a non-busy instance: no-op).
+  void start_busy(Instance& inst, Nanos now);
+  void stop_busy(Instance& inst, Nanos now);
+  // `inst`'s GPUs count as idle (reclaimable by placements) between these two.
+  void enter_idle(const Instance& inst);
+  void leave_idle(const Instance& inst);
+
+  // GPU-nanoseconds allocated / busy from time 0 to `t` (t >= the last change).
+  double allocated_area(Nanos t) const { return allocated_.area_until(t); }
+  double busy_area(Nanos t) const { return busy_.area_until(t); }
+
+ private:
+  // Integrates a GPU count over time (GPU-nanoseconds).
+  struct Meter {
+    std::int64_t level = 0;
+    double area = 0;
+    Nanos last = 0;
+    void change(Nanos t, std::int64_t delta) {
+      area += static_cast<double>(level) * static_cast<double>(t - last);
+      last = t;
+      level += delta;
+    }
+    double area_until(Nanos t) const { return area + static_cast<double>(level) * static_cast<double>(t - last); }
+  };
+  std::vector<std::vector<InstanceId>> owner_;  // [server][gpu], kNone when free
+  std::vector<std::uint32_t> free_;             // per server
+  std::uint32_t total_ = 0, free_total_ = 0, idle_total_ = 0;
+  Meter allocated_, busy_;
+};
+
 class ClusterState {
  public:
   explicit ClusterState(const Scenario& scenario);
@@ -158,7 +208,8 @@ class ClusterState {
   std::vector<ModelRuntime> models;
   std::vector<Instance> instances;  // slots; see alive()
   std::vector<RequestState> requests;  // slots of requests in flight
-  std::vector<Load> loads;          // slots
+  std::vector<Load> loads;          // slots (the simulator's LoadQueue allocates them)
+  GpuAccounting gpu_accounting;
 
   // A model-queue entry is stale once its request timed out, was admitted, or its slot was reused.
   bool still_waiting(const QueuedRequest& e) const {

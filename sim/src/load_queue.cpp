@@ -1,0 +1,108 @@
+#include "load_queue.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+#include "sim_events.h"
+
+namespace sllm {
+
+LoadQueue::LoadQueue(ClusterState& state, EventQueue& queue, LoadListener& listener)
+    : st_(state), queue_(queue), listener_(listener), flows_(state.topology()), loads_(state.loads) {}
+
+LoadId LoadQueue::enqueue(Instance& inst, Tier tier, const LoadOptions& options) {
+  if (tier == Tier::kWarm) throw std::logic_error("a load from the warm tier");
+  Server& server = st_.servers[inst.server];
+  const LoadId lid = loads_.take();
+  Load& load = loads_[lid];
+  load = Load{};
+  load.instance = inst.id;
+  load.server = inst.server;
+  load.model = inst.model;
+  load.tier = tier;
+  load.bytes = st_.models[inst.model].deployed->checkpoint_bytes;
+  const auto gpus = static_cast<std::uint32_t>(inst.gpus.size());
+  load.estimate = st_.estimate_load(inst.server, inst.model, tier, gpus) + options.extra_startup;
+  load.fill_and_init = st_.fill_and_init(inst.server, tier, gpus) + options.extra_startup;
+  load.options = options;
+  inst.load = lid;
+  inst.loaded_from = tier;
+  // Pin the source so that eviction cannot remove it while it is queued or read.
+  if (tier == Tier::kSsd) server.ssd_cache.pin(inst.model);
+  if (tier == Tier::kDram) server.dram_cache.pin(inst.model);
+  ++started_;
+  ++started_by_tier_[static_cast<int>(tier)];
+  server.queue_estimated_end = std::max(server.queue_estimated_end, now()) + load.estimate;
+  server.load_queue.push_back(lid);
+  if (server.load_queue.size() == 1) start(lid);
+  return lid;
+}
+
+void LoadQueue::start(LoadId lid) {
+  Load& load = loads_[lid];
+  Instance& inst = st_.instances[load.instance];
+  const Server& server = st_.servers[load.server];
+  load.started = now();
+  inst.load_started = now();
+  const VertexId src = st_.source_vertex(load.server, load.tier);
+  const double per_gpu = static_cast<double>(load.bytes) / static_cast<double>(inst.gpus.size());
+  for (std::uint32_t g : inst.gpus) {
+    flows_.start(st_.topology().path(src, server.gpu_vertex[g]), per_gpu, now(),
+                 std::numeric_limits<double>::infinity(), lid);
+  }
+  load.flows_left = static_cast<std::uint32_t>(inst.gpus.size());
+  reschedule_flow_event();
+}
+
+void LoadQueue::reschedule_flow_event() {
+  const auto next = flows_.next_completion();
+  if (next && next->first == flow_event_time_) return;
+  queue_.cancel(flow_event_);
+  flow_event_ = EventId{};
+  flow_event_time_ = -1;
+  if (next) {
+    flow_event_ = queue_.schedule(next->first, sim_events::kFlowDone);
+    flow_event_time_ = next->first;
+  }
+}
+
+void LoadQueue::on_flow_done() {
+  flow_event_ = EventId{};
+  flow_event_time_ = -1;
+  for (auto next = flows_.next_completion(); next && next->first <= now(); next = flows_.next_completion()) {
+    const FlowId fid = next->second;
+    const auto lid = static_cast<LoadId>(flows_.tag(fid));
+    flows_.complete(fid, now());
+    Load& load = loads_[lid];
+    if (--load.flows_left == 0) queue_.schedule(now() + load.fill_and_init, sim_events::kLoadReady, lid);
+  }
+  reschedule_flow_event();
+}
+
+void LoadQueue::on_load_ready(LoadId lid) {
+  const Load load = loads_[lid];  // the slot is reused by the next enqueue; the listener gets this copy
+  Server& server = st_.servers[load.server];
+  Instance& inst = st_.instances[load.instance];
+  // A load populates the tiers it passed through (pipelined through DRAM; remote loads also land on SSD).
+  if (load.tier == Tier::kSsd) server.ssd_cache.unpin(load.model);
+  if (load.tier == Tier::kDram) server.dram_cache.unpin(load.model);
+  if (load.tier == Tier::kRemote && load.options.populate_ssd) server.ssd_cache.insert(load.model, load.bytes, now());
+  if (load.tier == Tier::kSsd) server.ssd_cache.touch(load.model, now());
+  if (load.options.populate_dram) server.dram_cache.insert(load.model, load.bytes, now());
+  inst.ready = now();
+  inst.load = kNone;
+  loads_.release(lid);
+  server.load_queue.pop_front();
+  if (!server.load_queue.empty()) {
+    Nanos end = now();
+    for (LoadId q : server.load_queue) end += loads_[q].estimate;
+    server.queue_estimated_end = end;
+    start(server.load_queue.front());
+  } else {
+    server.queue_estimated_end = now();
+  }
+  listener_.on_loaded(load, inst);
+}
+
+}  // namespace sllm

@@ -1,0 +1,59 @@
+// Per-server FIFO loading queues: a load waits behind the loads queued before it on its server, then
+// transfers as one flow per GPU over the topology (sharing links with other servers' loads), then pays
+// pipeline fill + runtime init. The queue pins the checkpoint's source tier while a load is queued or
+// read, fills the tiers a load passed through when it finishes, and keeps each server's
+// queue_estimated_end (what policies see as the loading-queue wait). It schedules kFlowDone and
+// kLoadReady events and tells its listener when an instance's checkpoint is in place.
+#pragma once
+
+#include <cstdint>
+
+#include "sllm/sim/cluster.h"
+#include "sllm/sim/event_queue.h"
+#include "sllm/sim/flow_network.h"
+#include "slot_pool.h"
+
+namespace sllm {
+
+class LoadListener {
+ public:
+  // `load` (a copy: its slot is already free) finished at now(); `inst` is its instance, with ready set.
+  virtual void on_loaded(const Load& load, Instance& inst) = 0;
+
+ protected:
+  ~LoadListener() = default;
+};
+
+class LoadQueue {
+ public:
+  LoadQueue(ClusterState& state, EventQueue& queue, LoadListener& listener);
+
+  // Queues the load of `inst`'s checkpoint from `tier` onto its GPUs (inst.gpus is final); it starts
+  // at once when the server's queue was empty. Sets inst.load and inst.loaded_from.
+  LoadId enqueue(Instance& inst, Tier tier, const LoadOptions& options);
+  // The kFlowDone event: every flow finishing now completes; loads whose last flow ended get their
+  // kLoadReady after fill + init.
+  void on_flow_done();
+  // The kLoadReady event of `id`.
+  void on_load_ready(LoadId id);
+
+  std::uint64_t loads_started() const { return started_; }
+  std::uint64_t loads_started(Tier tier) const { return started_by_tier_[static_cast<int>(tier)]; }
+
+ private:
+  Nanos now() const { return queue_.now(); }
+  void start(LoadId id);
+  void reschedule_flow_event();
+
+  ClusterState& st_;
+  EventQueue& queue_;
+  LoadListener& listener_;
+  FlowNetwork flows_;
+  SlotPool<Load> loads_;
+  EventId flow_event_;
+  Nanos flow_event_time_ = -1;
+  std::uint64_t started_ = 0;
+  std::uint64_t started_by_tier_[3] = {};  // remote, ssd, dram
+};
+
+}  // namespace sllm
