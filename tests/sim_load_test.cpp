@@ -8,6 +8,7 @@
 #include "sim_test_util.h"
 #include "sllm/core/model_arch.h"
 #include "sllm/sim/cluster_view.h"
+#include "sllm/sim/flow_network.h"
 #include "sllm/sim/policy.h"
 
 namespace sllm {
@@ -177,6 +178,28 @@ TEST(Policy, ServerlessLlmRefinesEstimatesFromObservedLoads) {
   auto plain = SchedulingRegistry::instance().create("serverlessllm", off, off);
   plain->on_load_finished(0, 0, Tier::kRemote, est, 3 * est);
   EXPECT_EQ(plain->place(view, 0).server, 0u);
+}
+
+TEST(Policy, StartupEstimateTakesTheFairShareOfLinksInUse) {
+  // Remote store 10 Gbps and NICs 10 Gbps: a lone remote load moves at 1.25 GB/s. With k remote flows
+  // already crossing the store's uplink, a new load gets 1/(k+1) of it (max-min fair share), so its
+  // transfer takes k+1 times as long; the fill and runtime init are unchanged.
+  const Scenario s = scenario_from_yaml(
+      cluster_yaml(4, 1, "serverlessllm", "{ssd_replicas: 0}", "{model: opt-6.7b, count: 1}"));
+  ClusterState state(s);
+  FlowNetwork flows(state.topology());
+  const double bytes = checkpoint_bytes("opt-6.7b");
+  const Nanos fill = state.fill_and_init(3, Tier::kRemote, 1);
+  const Nanos lone = ClusterStateView(state, 0, nullptr, &flows).estimate_load(3, 0, Tier::kRemote);
+  EXPECT_NEAR(to_seconds(lone - fill), bytes / 1.25e9, 1e-6);
+  for (ServerId busy = 0; busy < 3; ++busy) {
+    const VertexId src = state.source_vertex(busy, Tier::kRemote);
+    flows.start(state.topology().path(src, state.servers[busy].gpu_vertex[0]), bytes, 0);
+    const Nanos shared = ClusterStateView(state, 0, nullptr, &flows).estimate_load(3, 0, Tier::kRemote);
+    EXPECT_NEAR(to_seconds(shared - fill), (busy + 2) * bytes / 1.25e9, 1e-6) << busy + 1 << " flows";
+    // Without the flows the view answers the idle-link estimate.
+    EXPECT_EQ(ClusterStateView(state, 0).estimate_load(3, 0, Tier::kRemote), lone);
+  }
 }
 
 TEST(Policy, ServerlessIgnoresLocality) {

@@ -1,8 +1,9 @@
 // ServerlessLLM's startup-time-optimised placement (OSDI 2024, sections 3 and 6). For every server that
 // can host the model, estimate its startup time and pick the minimum:
 //  - free (or idle, reclaimable) GPUs: q + n/b, with q the server's loading-queue wait, n the checkpoint
-//    bytes and b the bandwidth of the fastest tier holding the checkpoint there (the slowest link on
-//    that tier's path to the GPUs), plus pipeline fill and runtime initialisation;
+//    bytes and b the bandwidth of the fastest tier holding the checkpoint there: the load's fair share
+//    of the slowest link on that tier's path given the transfers already crossing it (the view's
+//    estimate_load), plus pipeline fill and runtime initialisation;
 //  - otherwise, with live migration on: the same plus the cost of migrating enough running inferences
 //    away. Each candidate instance's cost is a * (input + output tokens so far, over its batch) + b plus
 //    the load time (with its loading queue) at its best destination; a knapsack over the server's

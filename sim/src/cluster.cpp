@@ -163,6 +163,26 @@ Nanos ClusterState::estimate_load(ServerId server, ModelId model, Tier tier, std
   return from_seconds(bytes * g.seconds_per_byte) + g.fill_and_init;
 }
 
+Nanos ClusterState::estimate_load_shared(ServerId server, ModelId model, Tier tier, std::uint32_t gpus,
+                                        const FlowNetwork& flows) const {
+  const LoadGeometry& g = geometry(server, tier, gpus);
+  const double bytes = static_cast<double>(models[model].deployed->checkpoint_bytes);
+  const Topology& topo = topology();
+  // As transfer_seconds(), each link's bandwidth cut to this load's fair share of it.
+  double worst = bytes * g.seconds_per_byte;
+  for (LinkId l : topo.path(source_vertex(server, tier), servers[server].gpu_vertex[0])) {
+    const std::size_t others = flows.flows_crossing(l);
+    if (others == 0) continue;
+    const LinkInfo& info = topo.link(l);
+    const bool per_gpu = topo.kind(info.to) == NodeKind::kGpu;
+    const double mine = per_gpu ? 1.0 : static_cast<double>(gpus);
+    const double share = info.bandwidth * mine / (mine + static_cast<double>(others));  // bytes/s for this load
+    const double through = per_gpu ? bytes / gpus : bytes;
+    worst = std::max(worst, through / share);
+  }
+  return from_seconds(worst) + g.fill_and_init;
+}
+
 void ClusterState::compute_geometry() {
   geometry_.resize(servers.size());
   for (const Server& s : servers) {

@@ -37,6 +37,8 @@ class LoadQueue {
   // The kLoadReady event of `id`.
   void on_load_ready(LoadId id);
 
+  // The transfers in flight: what a new load's links are shared with (contention-aware estimates).
+  const FlowNetwork& flows() const { return flows_; }
   std::uint64_t loads_started() const { return started_; }
   std::uint64_t loads_started(Tier tier) const { return started_by_tier_[static_cast<int>(tier)]; }
 

@@ -221,7 +221,7 @@ void Simulator::Impl::ensure_capacity(ModelId m) {
 
 bool Simulator::Impl::place_once(ModelId m) {
   ModelRuntime& mr = st_.models[m];
-  const ClusterStateView view(st_, now(), cost_.get());
+  const ClusterStateView view(st_, now(), cost_.get(), &loads_.flows());
   const Decision d = scheduler_->place(view, m);
   switch (d.action) {
     case Decision::Action::kStart:
@@ -410,7 +410,7 @@ void Simulator::Impl::unload(InstanceId id) {
 void Simulator::Impl::on_prewarm(ModelId m) {
   ModelRuntime& mr = st_.models[m];
   if (!mr.instances.empty() || mr.pending || source_done_) return;  // demand got there first, or all is over
-  const ClusterStateView view(st_, now(), cost_.get());
+  const ClusterStateView view(st_, now(), cost_.get(), &loads_.flows());
   const Decision d = scheduler_->place(view, m);
   // Best effort, and only on free or idle GPUs: a pre-warm never disturbs running inferences.
   if (d.action != Decision::Action::kStart || !d.migrate.empty() || !d.preempt.empty()) return;

@@ -12,6 +12,7 @@
 
 #include "sllm/sim/cost_model.h"
 #include "sllm/sim/event_queue.h"
+#include "sllm/sim/flow_network.h"
 #include "sllm/sim/loading.h"
 #include "sllm/sim/residency.h"
 #include "sllm/sim/scenario.h"
@@ -226,6 +227,12 @@ class ClusterState {
   // link / its bandwidth (the slowest link governs), plus pipeline fill (one chunk through every other
   // link of the path) plus runtime init. Exact for a load that shares no link with another.
   Nanos estimate_load(ServerId server, ModelId model, Tier tier, std::uint32_t gpus) const;
+  // The same load started now, with each link of its path shared max-min fairly with the flows crossing
+  // it in `flows` (the paper's b taken as the fair share the load would get, not the idle link): a link
+  // carrying k other flows gives this load's f flows on it f/(k+f) of its bandwidth. Loads queued behind
+  // others are not counted here (a server's own queue is the loading-queue wait).
+  Nanos estimate_load_shared(ServerId server, ModelId model, Tier tier, std::uint32_t gpus,
+                             const FlowNetwork& flows) const;
   Nanos fill_and_init(ServerId server, Tier tier, std::uint32_t gpus) const;
   // The rate a lone load gets: the bandwidth of the slowest link on its path (the paper's b).
   double tier_bandwidth(ServerId server, Tier tier, std::uint32_t gpus) const;

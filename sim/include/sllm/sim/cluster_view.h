@@ -15,9 +15,11 @@ bool movable(const Instance& instance);
 
 class ClusterStateView final : public ClusterView {
  public:
-  // `cost` answers prefill_seconds(); without it that query throws std::logic_error.
-  ClusterStateView(const ClusterState& state, Nanos now, const CostModel* cost = nullptr)
-      : state_(state), now_(now), cost_(cost) {}
+  // `cost` answers prefill_seconds(); without it that query throws std::logic_error. With `flows` (the
+  // transfers in flight), estimate_load() gives each link's fair share instead of its idle bandwidth.
+  ClusterStateView(const ClusterState& state, Nanos now, const CostModel* cost = nullptr,
+                   const FlowNetwork* flows = nullptr)
+      : state_(state), now_(now), cost_(cost), flows_(flows) {}
 
   std::uint32_t server_count() const override;
   std::uint32_t total_gpus(ServerId s) const override;
@@ -51,6 +53,7 @@ class ClusterStateView final : public ClusterView {
   const ClusterState& state_;
   Nanos now_;
   const CostModel* cost_;
+  const FlowNetwork* flows_;
 };
 
 }  // namespace sllm

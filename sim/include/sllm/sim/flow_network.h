@@ -44,6 +44,8 @@ class FlowNetwork {
   double remaining(FlowId id, Nanos now) const;   // bytes left at `now` under current rates
   std::uint64_t tag(FlowId id) const;
   std::size_t active_count() const;
+  // Active flows crossing link `l` now (what a new flow would share it with).
+  std::size_t flows_crossing(LinkId l) const { return l < link_flows_.size() ? link_flows_[l].size() : 0; }
 
  private:
   static constexpr Nanos kNever = std::numeric_limits<Nanos>::max();
