@@ -11,28 +11,13 @@
 #include "load_queue.h"
 #include "migration_driver.h"
 #include "sim_events.h"
+#include "sim_mechanism_test_util.h"
 #include "sim_test_util.h"
 
 namespace sllm {
 namespace {
 
 using namespace sllm::testing;
-
-constexpr Nanos kMs = 1'000'000;
-
-class RoundNumbers final : public CostModel {
- public:
-  double prefill_seconds(const ModelArch&, const GpuSpec&, std::uint32_t, std::uint64_t tokens,
-                         double) const override {
-    return 1e-3 * static_cast<double>(tokens);
-  }
-  StepLaw decode_law(const ModelArch&, const GpuSpec&, std::uint32_t, std::uint32_t) const override {
-    StepLaw law;
-    law.base[0] = 10e-3;
-    law.lines = 1;
-    return law;
-  }
-};
 
 const char* kYaml = R"(cluster:
   remote_store: {bandwidth: 10 Gbps}

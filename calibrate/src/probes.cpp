@@ -22,6 +22,7 @@
 
 #include "sllm/models/device_backend.h"
 #include "sllm/models/loader.h"
+#include "sllm/core/files.h"
 #include "sllm/core/random.h"
 
 namespace sllm::calibrate {
@@ -35,14 +36,6 @@ AlignedBuffer aligned(std::size_t bytes) {
   void* p = std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
   if (!p) throw std::bad_alloc();
   return AlignedBuffer(static_cast<std::byte*>(p));
-}
-
-std::string first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == ' ' || line.back() == '\n')) line.pop_back();
-  return line;
 }
 
 }  // namespace
@@ -187,8 +180,8 @@ MachineInfo describe_machine(const std::string& dir, const std::string& device) 
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
     const std::string sys = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
-    std::string model = first_line(sys + "/device/model");
-    if (model.empty()) model = first_line(sys + "/../device/model");
+    std::string model = read_first_line(sys + "/device/model");
+    if (model.empty()) model = read_first_line(sys + "/../device/model");
     std::string name;
     std::ifstream uevent(sys + "/uevent");
     for (std::string line; name.empty() && std::getline(uevent, line);) {

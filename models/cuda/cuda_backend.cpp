@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "gpu.h"
+#include "sllm/core/files.h"
 
 namespace sllm::models {
 namespace {
@@ -63,14 +64,6 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 
 void cuda_check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
-
-std::string first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == ' ' || line.back() == '\n')) line.pop_back();
-  return line;
 }
 
 }  // namespace
@@ -155,7 +148,7 @@ std::string describe_devices(std::string* driver) {
   cudaRuntimeGetVersion(&runtime);
   *driver = "CUDA driver API " + std::to_string(driver_version / 1000) + "." + std::to_string(driver_version % 1000 / 10) +
             ", runtime " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10);
-  const std::string nv = first_line("/sys/module/nvidia/version");
+  const std::string nv = read_first_line("/sys/module/nvidia/version");
   if (!nv.empty()) *driver = "NVIDIA " + nv + ", " + *driver;
   return gpu;
 }

@@ -29,4 +29,7 @@ void write_file_atomically(const std::string& path, const std::string& text);
 // Writes text to DIR/name the same way, creating DIR first.
 void write_file_atomically(const std::string& dir, const std::string& name, const std::string& text);
 
+// The first line of a small text file (sysfs, procfs), trailing blanks removed; "" when unreadable.
+std::string read_first_line(const std::string& path);
+
 }  // namespace sllm
