@@ -3,6 +3,8 @@
 // kinds and keys are rejected with the known names.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -13,6 +15,8 @@
 
 namespace sllm {
 namespace {
+
+using namespace sllm::testing;
 
 // A test-only kind: every prefill takes `prefill`, every decode step `step`, whatever the model, GPU,
 // batch or context (one flat line of the step law).
@@ -66,20 +70,30 @@ TEST(CostModelRegistry, ATestKindsClosedFormStepTimesShowInARun) {
   const std::string dir = temp_dir("constant_cost_model");
   Simulator sim(sc);
   // A lone request on the warm instance: served at arrival, the prefill yields the first token, then one
-  // decode step per further token. Later, two arriving together share one prefill and every step.
+  // decode step per further token. Later, two arriving together: the first starts its prefill at once,
+  // the second joins at the next step boundary (the end of that prefill) with a prefill of its own,
+  // during which the first's decoding pauses; then they share every step.
   sim.run(with_requests({request(1.0, 0, 100, 21), request(10.0, 0, 50, 5), request(10.0, 0, 70, 9)}, dir));
-  const auto rows = read_csv(dir + "/requests.csv");
+  const auto rows = read_csv(dir + "/requests.csv");  // in completion order
   ASSERT_EQ(rows.size(), 3u);
   const double prefill = 0.25, step = 0.015625;
-  for (const auto& r : rows) {
-    EXPECT_EQ(r.at("cold_start"), "0");
-    EXPECT_EQ(r.at("outcome"), "completed");
-    const double output = num(r, "output_tokens");
-    EXPECT_DOUBLE_EQ(num(r, "ttft_s"), prefill) << "output " << output;
-    EXPECT_DOUBLE_EQ(num(r, "latency_s"), prefill + (output - 1) * step) << "output " << output;
+  struct Expected {
+    const char* output_tokens;
+    double ttft, latency;
+  };
+  const Expected expected[] = {
+      {"21", prefill, prefill + 20 * step},         // 0.5625 s
+      {"5", prefill, 2 * prefill + 4 * step},       // its 4 steps after the second's prefill
+      {"9", 2 * prefill, 2 * prefill + 8 * step},   // first token after both prefills, then 8 steps
+  };
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    EXPECT_EQ(r.at("output_tokens"), expected[i].output_tokens) << "row " << i;
+    EXPECT_EQ(r.at("cold_start"), "0") << "row " << i;
+    EXPECT_EQ(r.at("outcome"), "completed") << "row " << i;
+    EXPECT_DOUBLE_EQ(num(r, "ttft_s"), expected[i].ttft) << "row " << i;
+    EXPECT_DOUBLE_EQ(num(r, "latency_s"), expected[i].latency) << "row " << i;
   }
-  // The lone one: 250 ms + 20 x 15.625 ms.
-  EXPECT_DOUBLE_EQ(num(rows[0], "latency_s"), 0.5625);
 }
 
 TEST(CostModelRegistry, UnknownKindIsAnInputErrorListingTheKnownKinds) {
@@ -95,8 +109,9 @@ TEST(CostModelRegistry, UnknownKindIsAnInputErrorListingTheKnownKinds) {
   }
   // Through the CLI (whose registry has the built-in kinds only): exit status 2 and the known kinds.
   const std::string dir = temp_dir("unknown_cost_model");
+  std::filesystem::create_directories(dir);
   std::ofstream(dir + "/scenario.yaml") << scenario_yaml("{kind: nonesuch}");
-  const testing::CliResult r = testing::run_sllmsim("run -q -c " + dir + "/scenario.yaml -o " + dir + "/out");
+  const CliResult r = run_sllmsim("run -q -c " + dir + "/scenario.yaml -o " + dir + "/out");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("unknown cost model 'nonesuch' (expected one of 'roofline')"), std::string::npos) << r.output;
 }
