@@ -152,10 +152,12 @@ TEST(ProfileScenario, ProfileReplacesBandwidthsAndFillAndDrivesCosts) {
   EXPECT_DOUBLE_EQ(cost->recompute_seconds(opt, gpu, 1, 300, 350.0 * 350 - 50.0 * 50, 300.0 * 50),
                    2.5e-5 * 300 + 4e-3 + (350.0 * 350 - 50.0 * 50) * (1e-9 / 3.0) + 300.0 * 50 * 2e-8);
   EXPECT_EQ(cost->migration_handoff_seconds(opt, gpu, 1), 0.0031);
-  const RooflineCostModel roofline(sc.simulation.cost_model);
+  CostModelSpec without_profile = sc.simulation.cost_model;  // the configured kind alone: the roofline
+  without_profile.profile = nullptr;
+  const auto roofline = make_cost_model(without_profile);
   const ModelArch& tiny = *sc.models[2].arch;
-  EXPECT_EQ(cost->prefill_seconds(tiny, gpu, 1, 100, 6000), roofline.prefill_seconds(tiny, gpu, 1, 100, 6000));
-  EXPECT_EQ(cost->prefill_seconds(opt, gpu, 2, 100, 6000), roofline.prefill_seconds(opt, gpu, 2, 100, 6000));
+  EXPECT_EQ(cost->prefill_seconds(tiny, gpu, 1, 100, 6000), roofline->prefill_seconds(tiny, gpu, 1, 100, 6000));
+  EXPECT_EQ(cost->prefill_seconds(opt, gpu, 2, 100, 6000), roofline->prefill_seconds(opt, gpu, 2, 100, 6000));
   EXPECT_EQ(cost->migration_handoff_seconds(tiny, gpu, 1), 0.0);
 
   // And a whole simulation runs with it.

@@ -29,7 +29,7 @@ class HybridHistogramKeepAlive final : public KeepAlivePolicy {
         margin_(params.get_double("margin", 0.1, 0, 1)),
         cv_threshold_(params.get_double("cv_threshold", 2, 0, 1e9)),
         min_samples_(static_cast<std::uint32_t>(params.get_int("min_samples", 10, 1, 1 << 30))),
-        fallback_(params.get_duration("fallback", params.has("range") ? params.get_string("range") : "4 h")) {
+        fallback_(params.get_duration("fallback", range_)) {  // default: the range (range_ is set first)
     if (bin_ <= 0) params.child("bin").fail("must be positive");
     if (range_ < bin_) params.child("range").fail("must be at least one bin");
     if (head_ > tail_) params.child("head_percentile").fail("must not exceed tail_percentile");

@@ -39,9 +39,12 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
         refine_(params.get_bool("refine_estimates", true)),
         smoothing_(params.get_double("estimate_smoothing", 0.5, 0.0, 1.0)) {
     if (auto m = params.optional_child("migration")) {
-      migration_.enabled = m->get_bool("enabled", true);
-      migration_.protocol.stop_tokens = static_cast<int>(m->get_int("stop_tokens", 20, 0, 1 << 20));
-      migration_.protocol.max_rounds = static_cast<int>(m->get_int("max_rounds", 8, 1, 1000));
+      // migration_ is default-constructed: its initialisers (and MigrationConfig's) are the defaults.
+      migration_.enabled = m->get_bool("enabled", migration_.enabled);
+      migration_.protocol.stop_tokens =
+          static_cast<int>(m->get_int("stop_tokens", migration_.protocol.stop_tokens, 0, 1 << 20));
+      migration_.protocol.max_rounds =
+          static_cast<int>(m->get_int("max_rounds", migration_.protocol.max_rounds, 1, 1000));
       if (m->has("a")) migration_.a = to_seconds(m->get_duration("a"));
       if (m->has("b")) migration_.b = to_seconds(m->get_duration("b"));
       m->finish();

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sllm/core/error.h"
+#include "sllm/sim/cost_model.h"
 #include "sllm/sim/policy.h"
 #include "sllm/sim/scenario.h"
 #include "sllm/sim/simulator.h"
@@ -45,6 +46,7 @@ int run_run(const std::vector<std::string>& args) {
     show("keep-alive policies (policy.keep_alive.name)", sllm::KeepAliveRegistry::instance().list());
     show("eviction policies (policy.eviction.dram / .ssd)", sllm::EvictionRegistry::instance().list());
     show("workload kinds (workload.kind)", sllm::WorkloadRegistry::instance().list());
+    show("cost models (simulation.cost_model.kind)", sllm::CostModelRegistry::instance().list());
     return sllm::cli::kExitOk;
   }
   if (!vm.count("config")) throw sllm::InputError("command line", "--config is required (see --help)");

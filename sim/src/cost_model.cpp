@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
 
 #include "sllm/sim/profile.h"
 
@@ -14,37 +13,6 @@ double StepLaw::at(double context) const {
   return t;
 }
 
-double RooflineCostModel::prefill_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
-                                          std::uint64_t tokens, double sum_squares) const {
-  const double g = gpus;
-  const double bytes = static_cast<double>(model.checkpoint_bytes()) +
-                       static_cast<double>(tokens) * static_cast<double>(model.kv_bytes_per_token());
-  // Causal attention: a sequence of length L has L(L+1)/2 (query, context) pairs.
-  const double pairs = 0.5 * (sum_squares + static_cast<double>(tokens));
-  const double flops = static_cast<double>(tokens) * model.flops_per_token() +
-                       pairs * model.attention_flops_per_context_token();
-  const double memory_s = bytes / (g * gpu.hbm_bandwidth * spec_.hbm_efficiency);
-  const double compute_s = flops / (g * gpu.fp16_flops * spec_.flops_efficiency);
-  return to_seconds(spec_.step_overhead) + std::max(memory_s, compute_s);
-}
-
-StepLaw RooflineCostModel::decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
-                                      std::uint32_t batch) const {
-  const double g = gpus;
-  const double mem_bw = g * gpu.hbm_bandwidth * spec_.hbm_efficiency;
-  const double peak = g * gpu.fp16_flops * spec_.flops_efficiency;
-  const double overhead = to_seconds(spec_.step_overhead);
-  StepLaw law;
-  law.lines = 2;
-  // Memory-bound line: weights once per step plus the whole batch's KV cache.
-  law.base[0] = overhead + static_cast<double>(model.checkpoint_bytes()) / mem_bw;
-  law.per_context_token[0] = static_cast<double>(model.kv_bytes_per_token()) / mem_bw;
-  // Compute-bound line: one token per sequence through the weights plus attention over the context.
-  law.base[1] = overhead + static_cast<double>(batch) * model.flops_per_token() / peak;
-  law.per_context_token[1] = model.attention_flops_per_context_token() / peak;
-  return law;
-}
-
 double CostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
                                     std::uint64_t tokens, double sum_squares, double /*cached_pairs*/) const {
   return prefill_seconds(model, gpu, gpus, tokens, sum_squares);
@@ -53,12 +21,10 @@ double CostModel::recompute_seconds(const ModelArch& model, const GpuSpec& gpu, 
 double CostModel::migration_handoff_seconds(const ModelArch&, const GpuSpec&, std::uint32_t) const { return 0; }
 
 std::unique_ptr<CostModel> make_cost_model(const CostModelSpec& spec) {
-  if (spec.kind == "roofline") {
-    auto roofline = std::make_unique<RooflineCostModel>(spec);
-    if (spec.profile) return std::make_unique<ProfileCostModel>(spec.profile, std::move(roofline));
-    return roofline;
-  }
-  throw std::logic_error("unknown cost model '" + spec.kind + "'");
+  const PolicyChoice& kind = spec.kind;
+  std::unique_ptr<CostModel> model = CostModelRegistry::instance().create(kind.name, kind.params, kind.where);
+  if (spec.profile) return std::make_unique<ProfileCostModel>(spec.profile, std::move(model));
+  return model;
 }
 
 DecodeRun::DecodeRun(const StepLaw& law, double context0, std::uint32_t batch) : lines_(law.lines) {

@@ -39,9 +39,9 @@ std::string quoted(const std::string& s) {
 
 FitQuality read_fit(const ConfigNode& n) {
   FitQuality f;
-  f.r2 = n.get_double("r2", 0.0, -kHuge, 1.0);
-  f.max_relative_error = n.get_double("max_relative_error", 0.0, 0.0, kHuge);
-  f.points = static_cast<int>(n.get_int("points", 0, 0, 1 << 30));
+  f.r2 = n.get_double("r2", f.r2, -kHuge, 1.0);
+  f.max_relative_error = n.get_double("max_relative_error", f.max_relative_error, 0.0, kHuge);
+  f.points = static_cast<int>(n.get_int("points", f.points, 0, 1 << 30));
   return f;
 }
 
@@ -54,7 +54,7 @@ LoadLaw read_law(const ConfigNode& n) {
   LoadLaw law;
   law.bandwidth = n.get_bandwidth("bandwidth");
   if (law.bandwidth <= 0) n.child("bandwidth").fail("bandwidth must be positive");
-  law.overhead = n.get_duration("overhead", "0 s");
+  law.overhead = n.get_duration("overhead", law.overhead);
   law.fit = read_fit(n);
   n.finish();
   return law;
@@ -83,7 +83,7 @@ std::vector<DecodePiece> read_decode(const ConfigNode& dec) {
     dp.d0 = piece.get_double("d0", {}, -kHuge, kHuge);
     dp.d1 = piece.get_double("d1", {}, -kHuge, kHuge);
     dp.d2 = piece.get_double("d2", {}, -kHuge, kHuge);
-    dp.d3 = piece.get_double("d3", 0.0, -kHuge, kHuge);  // 0: the law without the per-sequence term
+    dp.d3 = piece.get_double("d3", dp.d3, -kHuge, kHuge);  // 0: the law without the per-sequence term
     dp.fit = read_fit(piece);
     piece.finish();
     out.push_back(dp);
@@ -128,20 +128,20 @@ Profile parse_profile(const std::string& text, const std::string& name) {
   p.source = name;
   root.get_int("profile_version", {}, kProfileVersion, kProfileVersion);
   if (auto m = root.optional_child("machine")) {
-    p.machine.cpu = m->get_string("cpu", "");
-    p.machine.gpu = m->get_string("gpu", "");
-    p.machine.disk = m->get_string("disk", "");
-    p.machine.driver = m->get_string("driver", "");
-    p.machine.kernel = m->get_string("kernel", "");
-    p.machine.date = m->get_string("date", "");
-    p.machine.device = m->get_string("device", "");
+    p.machine.cpu = m->get_string("cpu", p.machine.cpu);
+    p.machine.gpu = m->get_string("gpu", p.machine.gpu);
+    p.machine.disk = m->get_string("disk", p.machine.disk);
+    p.machine.driver = m->get_string("driver", p.machine.driver);
+    p.machine.kernel = m->get_string("kernel", p.machine.kernel);
+    p.machine.date = m->get_string("date", p.machine.date);
+    p.machine.device = m->get_string("device", p.machine.device);
     m->finish();
   }
   if (auto probes = root.optional_child("probes")) {
     for (const std::string& key : probes->keys()) p.probes[key] = probes->get_double(key, {}, -kHuge, kHuge);
   }
   if (auto loader = root.optional_child("loader")) {
-    p.chunk_size = loader->get_bytes("chunk_size", "0 B");
+    p.chunk_size = loader->get_bytes("chunk_size", p.chunk_size);
     if (auto modes = loader->optional_child("modes")) {
       for (const std::string& mode : modes->keys()) {
         if (!is_loader_mode(mode)) modes->child(mode).fail(unknown_loader_mode_message(mode));
@@ -160,13 +160,13 @@ Profile parse_profile(const std::string& text, const std::string& name) {
       EngineProfile ep;
       ep.model = e.get_string("model");
       ModelCatalog::builtin().get(ep.model, e.child("model").location());
-      ep.gpus = static_cast<std::uint32_t>(e.get_int("gpus", 1, 1, 1024));
+      ep.gpus = static_cast<std::uint32_t>(e.get_int("gpus", ep.gpus, 1, 1024));
       const ConfigNode pre = e.child("prefill");
       ep.c0 = pre.get_double("c0", {}, -kHuge, kHuge);
       ep.c1 = pre.get_double("c1", {}, -kHuge, kHuge);
       ep.c2 = pre.get_double("c2", {}, -kHuge, kHuge);
-      ep.m0 = pre.get_double("m0", 0.0, -kHuge, kHuge);  // no line: the curve alone
-      ep.m1 = pre.get_double("m1", 0.0, -kHuge, kHuge);
+      ep.m0 = pre.get_double("m0", ep.m0, -kHuge, kHuge);  // no line: the curve alone
+      ep.m1 = pre.get_double("m1", ep.m1, -kHuge, kHuge);
       ep.prefill_fit = read_fit(pre);
       pre.finish();
       // No decode key: not measured (the fallback cost model decodes this shape).
@@ -182,10 +182,10 @@ Profile parse_profile(const std::string& text, const std::string& name) {
       ModelCatalog::builtin().get(mp.model, m.child("model").location());
       mp.a = m.get_double("a", {}, -kHuge, kHuge);
       mp.b = m.get_double("b", {}, -kHuge, kHuge);
-      mp.c = m.get_double("c", 0.0, -kHuge, kHuge);  // 0: the paper's a n + b
-      mp.d = m.get_double("d", 0.0, -kHuge, kHuge);
+      mp.c = m.get_double("c", mp.c, -kHuge, kHuge);  // 0: the paper's a n + b
+      mp.d = m.get_double("d", mp.d, -kHuge, kHuge);
       mp.fit = read_fit(m);
-      mp.handoff = m.get_double("handoff", 0.0, 0.0, kHuge);
+      mp.handoff = m.get_double("handoff", mp.handoff, 0.0, kHuge);
       if (auto pf = m.optional_child("pause_fit")) {
         mp.pause_fit = read_fit(*pf);
         pf->finish();
@@ -194,7 +194,7 @@ Profile parse_profile(const std::string& text, const std::string& name) {
       p.migration.push_back(mp);
     }
   }
-  p.measurements = root.get_string("measurements", "");
+  p.measurements = root.get_string("measurements", p.measurements);
   root.finish();
   return p;
 }

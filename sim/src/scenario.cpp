@@ -15,6 +15,7 @@
 #include "sllm/sim/profile.h"
 #include "sllm/sim/policy.h"
 #include "sllm/core/workload.h"
+#include "sllm/sim/cost_model.h"
 
 namespace sllm {
 namespace {
@@ -99,11 +100,11 @@ ServerGroupSpec read_group(const ConfigNode& node, std::size_t index, const Clus
   const bool ssd_profiled = loads && loads->ssd, dram_profiled = loads && loads->dram;
   ServerGroupSpec g;
   g.name = node.get_string("name", "group" + std::to_string(index));
-  g.count = static_cast<std::uint32_t>(node.get_int("count", 1, 1, kMaxCount));
+  g.count = static_cast<std::uint32_t>(node.get_int("count", g.count, 1, kMaxCount));
   g.gpu = read_gpus(node.child("gpus"), &g.gpus);
   const ConfigNode dram = node.child("dram");
   g.dram_capacity = dram.get_bytes("capacity");
-  g.chunk_size = dram.get_bytes("chunk_size", "32 MiB");
+  g.chunk_size = dram.get_bytes("chunk_size", g.chunk_size);
   if (g.chunk_size == 0) dram.child("chunk_size").fail("chunk size must be positive");
   if (dram_profiled) {
     reject_if_profiled(node, "pcie", cluster.profile->source);
@@ -133,13 +134,13 @@ ClusterSpec read_cluster(const ConfigNode& node) {
   const ConfigNode store = node.child("remote_store");
   c.remote_store_bandwidth = positive_bandwidth(store, "bandwidth");
   store.finish();
-  c.runtime_init = node.get_duration("runtime_init", "0 s");
+  c.runtime_init = node.get_duration("runtime_init", c.runtime_init);
   if (auto p = node.optional_child("profile")) {
     // `profile: FILE` or `profile: {file: FILE, loader: MODE}` (a loader mode: sllm, safetensors, torch, ...); FILE relative to the config.
     std::string file;
     if (p->is_map()) {
       file = p->get_string("file");
-      c.profile_loader = p->get_string("loader", std::string(kDefaultLoaderMode));
+      c.profile_loader = p->get_string("loader", c.profile_loader);
       if (!is_loader_mode(c.profile_loader)) p->child("loader").fail(unknown_loader_mode_message(c.profile_loader));
       p->finish();
     } else {
@@ -211,16 +212,17 @@ void deploy_models(Scenario& s) {
   }
 }
 
-PolicyChoice read_choice(const ConfigNode& parent, std::string_view key, const std::string& def) {
-  const ConfigNode empty = ConfigNode::load_string("{}", "<default>");
+// `key: NAME` or `key: {name: NAME, params...}`; absent: `def` (a default-constructed choice), errors
+// about it located at `parent`.
+PolicyChoice read_choice(const ConfigNode& parent, std::string_view key, const PolicyChoice& def) {
   if (auto c = parent.optional_child(key)) {
     if (c->is_map()) {
       const std::string name = c->get_string("name");
       return PolicyChoice{name, *c, c->child("name")};
     }
-    return PolicyChoice{c->as_string(), empty, *c};
+    return PolicyChoice{c->as_string(), def.params, *c};
   }
-  return PolicyChoice{def, empty, parent};
+  return PolicyChoice{def.name, def.params, parent};
 }
 
 template <class Base>
@@ -339,29 +341,32 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
   s.cluster = read_cluster(root.child("cluster"));
 
   // simulation (first: the workload needs the seed)
+  SimulationSpec& sim_spec = s.simulation;  // default-constructed: its initialisers are the defaults
   if (auto sim = root.optional_child("simulation")) {
-    if (sim->has("seed")) s.simulation.seed = read_seed(sim->child("seed"));
-    s.simulation.request_timeout = sim->get_duration("request_timeout", "300 s");
-    if (s.simulation.request_timeout <= 0) sim->child("request_timeout").fail("must be positive");
-    s.simulation.horizon = sim->get_duration("horizon", "0 s");
+    if (sim->has("seed")) sim_spec.seed = read_seed(sim->child("seed"));
+    sim_spec.request_timeout = sim->get_duration("request_timeout", sim_spec.request_timeout);
+    if (sim_spec.request_timeout <= 0) sim->child("request_timeout").fail("must be positive");
+    sim_spec.horizon = sim->get_duration("horizon", sim_spec.horizon);
     if (auto cm = sim->optional_child("cost_model")) {
-      s.simulation.cost_model.kind = cm->get_enum("kind", {"roofline"}, "roofline");
-      s.simulation.cost_model.hbm_efficiency = cm->get_double("hbm_efficiency", 0.8, 1e-3, 1.0);
-      s.simulation.cost_model.flops_efficiency = cm->get_double("flops_efficiency", 0.6, 1e-3, 1.0);
-      s.simulation.cost_model.step_overhead = cm->get_duration("step_overhead", "0 s");
-      cm->finish();
+      // The kind's name, then the section (with `kind` marked read) as the kind's parameters.
+      PolicyChoice& kind = sim_spec.cost_model.kind;
+      kind.name = cm->get_string("kind", kind.name);
+      kind.where = cm->has("kind") ? cm->child("kind") : *cm;
+      kind.params = *cm;
     }
     sim->finish();
   }
-  s.simulation.cost_model.profile = s.cluster.profile;
+  validate_choice<CostModel>(sim_spec.cost_model.kind);
+  sim_spec.cost_model.profile = s.cluster.profile;
   if (seed) s.simulation.seed = *seed;
 
   // models
   const ConfigNode models = root.child("models");
   std::optional<ConfigNode> placement_node = models.optional_child("placement");
   if (placement_node) {
-    s.placement.ssd_replicas = static_cast<std::uint32_t>(placement_node->get_int("ssd_replicas", 1, 0, kMaxCount));
-    s.placement.dram = placement_node->get_bool("dram", false);
+    s.placement.ssd_replicas =
+        static_cast<std::uint32_t>(placement_node->get_int("ssd_replicas", s.placement.ssd_replicas, 0, kMaxCount));
+    s.placement.dram = placement_node->get_bool("dram", s.placement.dram);
     placement_node->finish();
   }
   const ConfigNode deployments = models.child("deployments");
@@ -371,13 +376,14 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
     DeploymentSpec d;
     d.model = e.get_string("model");
     d.arch = &ModelCatalog::builtin().get(d.model, e.child("model").location());
-    d.count = static_cast<std::uint32_t>(e.get_int("count", 1, 1, kMaxCount));
-    d.tensor_parallel = static_cast<std::uint32_t>(e.get_int("tensor_parallel", 0, 0, 64));
-    d.max_batch_size = static_cast<std::uint32_t>(e.get_int("max_batch_size", 8, 1, 4096));
-    d.gpu_memory_utilization = e.get_double("gpu_memory_utilization", 0.9, 0.05, 1.0);
+    d.count = static_cast<std::uint32_t>(e.get_int("count", d.count, 1, kMaxCount));
+    d.tensor_parallel = static_cast<std::uint32_t>(e.get_int("tensor_parallel", d.tensor_parallel, 0, 64));
+    d.max_batch_size = static_cast<std::uint32_t>(e.get_int("max_batch_size", d.max_batch_size, 1, 4096));
+    d.gpu_memory_utilization = e.get_double("gpu_memory_utilization", d.gpu_memory_utilization, 0.05, 1.0);
+    // Absent: the model's max_positions (what 0 means in DeploymentSpec); given, at least 1.
     d.kv_reserve_tokens =
         static_cast<std::uint32_t>(e.get_int("kv_reserve_tokens", d.arch->max_positions, 1, 1 << 24));
-    d.warm_instances = static_cast<std::uint32_t>(e.get_int("warm_instances", 0, 0, 1024));
+    d.warm_instances = static_cast<std::uint32_t>(e.get_int("warm_instances", d.warm_instances, 0, 1024));
     if (const std::string why = size_instance(d, s.cluster); !why.empty()) e.fail(why);
     e.finish();
     s.deployments.push_back(d);
@@ -398,14 +404,14 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
   // policy
   const ConfigNode policy = root.child("policy");
   const std::string name = policy.get_string("name");
-  s.keep_alive = read_choice(policy, "keep_alive", "fixed");
+  // The choices of `s` are still default-constructed: their initialisers are the defaults.
+  s.keep_alive = read_choice(policy, "keep_alive", s.keep_alive);
   if (auto ev = policy.optional_child("eviction")) {
-    s.dram_eviction = read_choice(*ev, "dram", "lru");
-    s.ssd_eviction = read_choice(*ev, "ssd", "lru");
+    s.dram_eviction = read_choice(*ev, "dram", s.dram_eviction);
+    s.ssd_eviction = read_choice(*ev, "ssd", s.ssd_eviction);
     ev->finish();
   } else {
-    s.dram_eviction = PolicyChoice{"lru", ConfigNode::load_string("{}", "<default>"), policy};
-    s.ssd_eviction = s.dram_eviction;
+    s.dram_eviction.where = s.ssd_eviction.where = policy;
   }
   s.scheduler = PolicyChoice{name, policy, policy.child("name")};
   validate_choice<SchedulingPolicy>(s.scheduler);
@@ -416,8 +422,8 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
   s.slo = read_slo(root, s);
 
   if (auto out = root.optional_child("output")) {
-    s.output.requests_csv = out->get_bool("requests_csv", true);
-    s.output.timing = out->get_bool("timing", true);
+    s.output.requests_csv = out->get_bool("requests_csv", s.output.requests_csv);
+    s.output.timing = out->get_bool("timing", s.output.timing);
     out->finish();
   }
   root.finish();
@@ -451,9 +457,6 @@ Scenario Scenario::from_parts(std::string source, ClusterSpec cluster, std::vect
   s.deployments = std::move(deployments);
   deploy_models(s);
   if (const std::string why = placement_problem(s); !why.empty()) throw InputError(s.source, why);
-  s.keep_alive.name = "fixed";
-  s.dram_eviction.name = "lru";
-  s.ssd_eviction.name = "lru";
   return s;
 }
 

@@ -204,7 +204,7 @@ SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector
     base.fail("cannot open base config '" + spec.base_config + "'");
   }
   spec.base_config_hash = fnv1a64(base_yaml);
-  spec.seed = static_cast<std::uint64_t>(root.get_int("seed", 1, 0, INT64_MAX));
+  spec.seed = static_cast<std::uint64_t>(root.get_int("seed", static_cast<std::int64_t>(spec.seed), 0, INT64_MAX));
 
   std::map<std::string, std::string> fixed;
   std::vector<std::string> fixed_order;

@@ -248,6 +248,17 @@ SLLM_UNIT_KEYED(get_duration, as_duration, Nanos)
 SLLM_UNIT_KEYED(get_flops, as_flops, double)
 #undef SLLM_UNIT_KEYED
 
+#define SLLM_UNIT_KEYED_TYPED(method, as_method, type)           \
+  type ConfigNode::method(std::string_view key, type def) const { \
+    if (auto c = optional_child(key)) return c->as_method();     \
+    return def;                                                  \
+  }
+SLLM_UNIT_KEYED_TYPED(get_bytes, as_bytes, std::uint64_t)
+SLLM_UNIT_KEYED_TYPED(get_bandwidth, as_bandwidth, double)
+SLLM_UNIT_KEYED_TYPED(get_duration, as_duration, Nanos)
+SLLM_UNIT_KEYED_TYPED(get_flops, as_flops, double)
+#undef SLLM_UNIT_KEYED_TYPED
+
 std::string ConfigNode::get_enum(std::string_view key, std::initializer_list<std::string_view> choices,
                                  std::optional<std::string_view> def) const {
   if (auto c = optional_child(key)) return c->as_enum(choices);

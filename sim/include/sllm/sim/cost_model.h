@@ -6,6 +6,11 @@
 // generated tokens over all sequences): t(C) = max_i (base_i + per_context_token_i * C). That is exact
 // for a roofline (memory-bound vs compute-bound lines) and for linear fits of measured profiles, and its
 // sum over steps (C grows by the batch size per step) has a closed form.
+//
+// Cost models are kinds registered by name (sllm/core/registry.h), one file each under
+// sim/src/cost_models/; `simulation.cost_model.kind` picks one and the rest of that section is the
+// kind's own parameters, which its factory reads. A calibration profile (cluster.profile) is not a kind
+// but a decorator over the chosen one (make_cost_model).
 #pragma once
 
 #include <array>
@@ -13,6 +18,7 @@
 #include <memory>
 
 #include "sllm/core/model_arch.h"
+#include "sllm/core/registry.h"
 #include "sllm/sim/scenario.h"
 
 namespace sllm {
@@ -33,6 +39,7 @@ inline double recompute_squares(double tokens, double cached) {
 
 class CostModel {
  public:
+  static constexpr const char* kKind = "cost model";
   virtual ~CostModel() = default;
   // One prefill pass over `tokens` prompt tokens in total, of which sum_squares = sum over sequences of
   // length^2 (attention cost), on `gpus` GPUs of `gpu` (tensor parallel).
@@ -53,23 +60,12 @@ class CostModel {
   virtual double migration_handoff_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus) const;
 };
 
-// Roofline from GPU specs: a pass takes max(bytes moved / (HBM bandwidth x efficiency),
-// FLOPs / (peak FP16 x efficiency)) + a fixed overhead. Bytes: all weights once per pass plus the KV
-// cache (read for decode, written for prefill); FLOPs: 2 per weight per token plus attention over the
-// context. Tensor parallelism divides both over the GPUs (communication is not modelled).
-class RooflineCostModel final : public CostModel {
- public:
-  explicit RooflineCostModel(CostModelSpec spec) : spec_(spec) {}
-  double prefill_seconds(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus, std::uint64_t tokens,
-                         double sum_squares) const override;
-  StepLaw decode_law(const ModelArch& model, const GpuSpec& gpu, std::uint32_t gpus,
-                     std::uint32_t batch) const override;
+using CostModelRegistry = Registry<CostModel>;
 
- private:
-  CostModelSpec spec_;
-};
-
-// The spec's kind, or a ProfileCostModel (roofline fallback) when the spec names a profile.
+// The spec's kind built from its parameters (validated by Scenario: an unknown kind or key throws
+// InputError). When the spec names a profile, a ProfileCostModel over that kind: the profile has
+// measured coefficients for some (model, GPUs) pairs only and the chosen kind answers for the rest, so it
+// decorates any kind rather than being one.
 std::unique_ptr<CostModel> make_cost_model(const CostModelSpec& spec);
 
 // A run of decode steps with a fixed batch: step j (from 0) takes law.at(context0 + batch * j).

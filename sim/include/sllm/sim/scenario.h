@@ -59,12 +59,18 @@ struct ClusterSpec {
   std::uint32_t server_count() const;
 };
 
+// A pluggable choice: registered name plus its parameter section (possibly an empty map).
+struct PolicyChoice {
+  std::string name;
+  ConfigNode params = ConfigNode::load_string("{}", "<default>");
+  ConfigNode where = params;  // the node that named it (errors about the name point there)
+};
+
+// `simulation.cost_model`: a registered kind (sllm/sim/cost_model.h) whose parameters are the rest of
+// that section (read by the kind: the roofline's efficiencies and step overhead live in its file).
 struct CostModelSpec {
-  std::string kind = "roofline";
-  double hbm_efficiency = 0.8;    // achieved share of peak HBM bandwidth
-  double flops_efficiency = 0.6;  // achieved share of peak FP16 FLOP/s
-  Nanos step_overhead = 0;        // fixed time per forward pass (kernel launches, scheduling)
-  std::shared_ptr<const Profile> profile;  // engine / migration coefficients replacing the roofline
+  PolicyChoice kind{"roofline"};
+  std::shared_ptr<const Profile> profile;  // cluster.profile: measured coefficients over the kind
 };
 
 // One catalog model deployed as `count` checkpoints (fine-tunes / replicas of one architecture).
@@ -95,13 +101,6 @@ struct DeployedModel {
 struct PlacementSpec {
   std::uint32_t ssd_replicas = 1;  // round-robin: checkpoint i on servers i, i+1, ... (mod servers)
   bool dram = false;               // also in the DRAM pool of its first server (capacity permitting)
-};
-
-// A pluggable choice: registered name plus its parameter section (possibly an empty map).
-struct PolicyChoice {
-  std::string name;
-  ConfigNode params = ConfigNode::load_string("{}", "<default>");
-  ConfigNode where = params;  // the node that named it (errors about the name point there)
 };
 
 struct SimulationSpec {
@@ -144,10 +143,10 @@ struct Scenario {
   // Builds a fresh request stream (a scenario can be run more than once).
   std::function<std::unique_ptr<RequestSource>()> make_source;
   std::uint64_t expected_requests = 0;  // for the progress bar; 0 when unknown
-  PolicyChoice scheduler;
-  PolicyChoice keep_alive;
-  PolicyChoice dram_eviction;
-  PolicyChoice ssd_eviction;
+  PolicyChoice scheduler;  // required (policy.name)
+  PolicyChoice keep_alive{"fixed"};
+  PolicyChoice dram_eviction{"lru"};
+  PolicyChoice ssd_eviction{"lru"};
   SimulationSpec simulation;
   SloSpec slo;
   OutputSpec output;
@@ -167,7 +166,7 @@ struct Scenario {
   // - each deployment's architecture (from the catalog by name when arch is null), KV reserve (0: the
   //   model's max_positions) and instance size, then one deployed model per checkpoint; the placement
   //   must fit;
-  // - the default cost model on the cluster's profile, keep-alive `fixed`, LRU eviction.
+  // - the default cost model on the cluster's profile, and the default keep-alive and eviction policies.
   // There is no workload (make_source is empty) and no scheduler: set both before running it. Throws
   // InputError at `source` where from_config would reject the equivalent config.
   static Scenario from_parts(std::string source, ClusterSpec cluster, std::vector<DeploymentSpec> deployments,

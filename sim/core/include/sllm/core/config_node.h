@@ -73,6 +73,12 @@ class ConfigNode {
   double get_flops(std::string_view key, std::optional<std::string_view> def = {}) const;
   std::string get_enum(std::string_view key, std::initializer_list<std::string_view> choices,
                        std::optional<std::string_view> def = {}) const;
+  // Unit-bearing values with a typed default, so a default can live in one place (a struct member's
+  // initialiser) and be passed from there instead of being written again as text.
+  std::uint64_t get_bytes(std::string_view key, std::uint64_t def) const;
+  double get_bandwidth(std::string_view key, double def) const;
+  Nanos get_duration(std::string_view key, Nanos def) const;
+  double get_flops(std::string_view key, double def) const;
 
   // Rejects keys of this map that no getter asked for, listing the ones that were.
   void finish() const;
