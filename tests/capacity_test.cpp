@@ -53,6 +53,7 @@ constexpr const char* kAxis = "cluster.servers[0].count";
 constexpr std::int64_t kMin = 1, kMax = 6;
 
 std::string write_config(const fs::path& dir) {
+  fs::create_directories(dir);
   const fs::path file = dir / "base.yaml";
   std::ofstream(file) << kBase;
   return file.string();
@@ -231,7 +232,9 @@ TEST_F(CapacitySearch, AnswerEqualsBruteForceForSeveralTargets) {
     }
     // Its neighbours were tried.
     EXPECT_TRUE(tried.count(*result.answer));
-    if (*result.answer > kMin) EXPECT_TRUE(tried.count(*result.answer - 1));
+    if (*result.answer > kMin) {
+      EXPECT_TRUE(tried.count(*result.answer - 1));
+    }
     interior += *result.answer > kMin ? 1 : 0;
   }
   EXPECT_GE(interior, 2) << "at least two targets whose answer is above min";
