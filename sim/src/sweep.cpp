@@ -155,6 +155,36 @@ Plan plan_of(const SweepSpec& spec) {
   return plan;
 }
 
+// Appends the point with these parameters (key, seed, overrides: fixed, swept, extra). False when its key
+// is already in `keys` (the point is appended all the same, for the caller's message).
+bool add_point(SweepSpec& spec, std::vector<std::pair<std::string, std::string>> params,
+               const std::vector<std::string>& fixed_overrides, const std::vector<std::string>& extra_overrides,
+               std::set<std::string>& keys) {
+  SweepPoint p;
+  p.index = spec.points.size();
+  p.params = std::move(params);
+  p.key = sweep_point_key(p.params);
+  const bool unique = keys.insert(p.key).second;
+  p.seed = sweep_point_seed(spec.seed, p.params, spec.seed_by);
+  p.overrides = fixed_overrides;
+  for (const auto& [k, v] : p.params) {
+    if (!is_label(k)) p.overrides.push_back(k + "=" + v);
+  }
+  p.overrides.insert(p.overrides.end(), extra_overrides.begin(), extra_overrides.end());
+  spec.points.push_back(std::move(p));
+  return unique;
+}
+
+std::uint64_t fingerprint_of(const SweepSpec& spec) {
+  std::string all = spec.base_config + "\n" + hex64(spec.base_config_hash) + "\n" + std::to_string(spec.seed) + "\n";
+  for (const SweepPoint& p : spec.points) {
+    all += p.key + "|" + std::to_string(p.seed);
+    for (const std::string& o : p.overrides) all += "|" + o;
+    all += "\n";
+  }
+  return fnv1a64(all);
+}
+
 }  // namespace
 
 
@@ -277,19 +307,11 @@ SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector
   for (const auto& base_params : listed) {
     std::vector<std::size_t> digit(grid.size(), 0);
     for (;;) {
-      SweepPoint p;
-      p.index = spec.points.size();
-      p.params = base_params;
-      for (std::size_t a = 0; a < grid.size(); ++a) p.params.emplace_back(grid[a].first, grid[a].second[digit[a]]);
-      p.key = sweep_point_key(p.params);
-      if (!keys.insert(p.key).second) root.fail("two points have the same values: " + p.key);
-      p.seed = sweep_point_seed(spec.seed, p.params, spec.seed_by);
-      p.overrides = fixed_overrides;
-      for (const auto& [k, v] : p.params) {
-        if (!is_label(k)) p.overrides.push_back(k + "=" + v);
+      std::vector<std::pair<std::string, std::string>> params = base_params;
+      for (std::size_t a = 0; a < grid.size(); ++a) params.emplace_back(grid[a].first, grid[a].second[digit[a]]);
+      if (!add_point(spec, std::move(params), fixed_overrides, extra_overrides, keys)) {
+        root.fail("two points have the same values: " + spec.points.back().key);
       }
-      p.overrides.insert(p.overrides.end(), extra_overrides.begin(), extra_overrides.end());
-      spec.points.push_back(std::move(p));
       // Odometer over the grid's axes, the last one fastest.
       std::size_t a = grid.size();
       while (a > 0 && ++digit[a - 1] == grid[a - 1].second.size()) digit[--a] = 0;
@@ -297,13 +319,34 @@ SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector
     }
   }
 
-  std::string all = spec.base_config + "\n" + hex64(spec.base_config_hash) + "\n" + std::to_string(spec.seed) + "\n";
-  for (const SweepPoint& p : spec.points) {
-    all += p.key + "|" + std::to_string(p.seed);
-    for (const std::string& o : p.overrides) all += "|" + o;
-    all += "\n";
+  spec.fingerprint = fingerprint_of(spec);
+  return spec;
+}
+
+SweepSpec SweepSpec::of_points(const std::string& base_config, std::uint64_t seed, std::vector<std::string> seed_by,
+                               const std::vector<std::string>& fixed_overrides,
+                               const std::vector<std::vector<std::pair<std::string, std::string>>>& points,
+                               std::string source) {
+  SweepSpec spec;
+  spec.source = std::move(source);
+  spec.base_config = base_config;
+  spec.base_config_hash = fnv1a64(read_text(base_config));
+  spec.seed = seed;
+  spec.seed_by = std::move(seed_by);
+  for (const auto& params : points) {
+    for (const auto& [k, v] : params) {
+      if (std::find(spec.param_names.begin(), spec.param_names.end(), k) == spec.param_names.end()) {
+        spec.param_names.push_back(k);
+      }
+    }
   }
-  spec.fingerprint = fnv1a64(all);
+  std::set<std::string> keys;
+  for (const auto& params : points) {
+    if (!add_point(spec, params, fixed_overrides, {}, keys)) {
+      throw InputError(spec.source, "two points have the same values: " + spec.points.back().key);
+    }
+  }
+  spec.fingerprint = fingerprint_of(spec);
   return spec;
 }
 

@@ -49,6 +49,14 @@ struct SweepSpec {
   // InputError naming file:line:column and the key.
   static SweepSpec load(const std::string& path, bool quick = false,
                         const std::vector<std::string>& extra_overrides = {});
+  // A sweep built in code (e.g. by sllm/sim/capacity.h): each point's swept parameters, in sweep order;
+  // keys, seeds (from `seed` and the `seed_by` keys), overrides (`fixed_overrides` first) and the
+  // fingerprint are made as load() makes them. An unreadable base config or two points with the same
+  // values throw InputError.
+  static SweepSpec of_points(const std::string& base_config, std::uint64_t seed, std::vector<std::string> seed_by,
+                             const std::vector<std::string>& fixed_overrides,
+                             const std::vector<std::vector<std::pair<std::string, std::string>>>& points,
+                             std::string source);
 };
 
 // Directory-safe key of a point: "name=value" pairs joined by ","; characters outside
