@@ -44,6 +44,9 @@ class FlowNetwork {
   double remaining(FlowId id, Nanos now) const;   // bytes left at `now` under current rates
   std::uint64_t tag(FlowId id) const;
   std::size_t active_count() const;
+  // Sum of the current rates of the flows crossing link `l` (bytes/s): for recorders, never the hot path.
+  double link_rate(LinkId l) const;
+  std::size_t link_count() const { return link_flows_.size(); }
 
  private:
   static constexpr Nanos kNever = std::numeric_limits<Nanos>::max();
