@@ -344,6 +344,7 @@ TEST(SimTimeline, WindowAndEventBoundKeepTheFileSmall) {
   const RunResult capped = run_default("timeline_capped",
                                  {"workload.requests=2000", "output.timeline={request_sample: 1.0, max_events: 300}"});
   const Json c = read_timeline(capped.dir);
+  check_structure(c, 0, from_seconds(c.at("otherData").at("window_end_s").number));  // still whole requests
   std::size_t non_meta = 0;
   for (const Json& e : c.at("traceEvents").items) non_meta += e.at("ph").text != "M";
   EXPECT_LE(non_meta, 300u);

@@ -105,8 +105,7 @@ void TimelineRecorder::on_instance_phase(const Instance& inst, Nanos now) {
 
 void TimelineRecorder::on_instance_ended(const Instance& inst, Nanos now) { close_span(inst, GpuPhase::kOff, now); }
 
-void TimelineRecorder::async(char ph, const char* name, std::uint64_t id, Nanos t) {
-  if (!room()) return;
+void TimelineRecorder::async(char ph, const char* name, std::uint64_t id, Nanos t) {  // counted by the caller
   put(events_, "{\"name\":\"%s\",\"cat\":\"request\",\"ph\":\"%c\",\"id\":%" PRIu64 ",\"pid\":%zu,\"tid\":0,\"ts\":",
       name, ph, id, st_.servers.size() + 1);
   put_us(events_, clip(t));
@@ -115,8 +114,14 @@ void TimelineRecorder::async(char ph, const char* name, std::uint64_t id, Nanos 
 
 void TimelineRecorder::on_request_finished(const RequestState& r, Nanos now) {
   if (!inside(r.spec.arrival, now) || !sampled(r.spec.id, spec_.request_sample)) return;
-  // The whole request at once (all its times are known now): request > queued, prefill, decode.
-  if (!room()) return;
+  // The whole request at once (all its times are known now): request > queued, prefill, decode. All of
+  // its events or none, so that every begin has its end even when the bound is reached.
+  const std::uint64_t needed = 4 + (r.service_start >= 0 ? 2 : 0) + (r.first_token >= 0 ? 2 : 0);
+  if (events_written_ + needed > spec_.max_events) {
+    events_dropped_ += needed;
+    return;
+  }
+  events_written_ += needed;
   put(events_, "{\"name\":\"request\",\"cat\":\"request\",\"ph\":\"b\",\"id\":%" PRIu64
                ",\"pid\":%zu,\"tid\":0,\"ts\":",
       r.spec.id, st_.servers.size() + 1);
