@@ -63,6 +63,7 @@ void Batcher::admit_at_next_step(Instance& inst) {
 
 void Batcher::start_prefill(Instance& inst) {
   inst.state = InstanceState::kPrefill;
+  if (observer_ != nullptr) observer_->on_instance_phase(inst, now());
   std::uint64_t tokens = 0;
   double squares = 0;
   for (RequestSlot slot : inst.joining) {
@@ -78,6 +79,7 @@ void Batcher::start_prefill(Instance& inst) {
 
 void Batcher::start_segment(Instance& inst) {
   inst.state = InstanceState::kDecode;
+  if (observer_ != nullptr) observer_->on_instance_phase(inst, now());
   double context = 0;
   std::uint64_t max_steps = std::numeric_limits<std::uint64_t>::max();
   for (RequestSlot slot : inst.running) {

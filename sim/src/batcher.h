@@ -9,6 +9,7 @@
 
 #include "sllm/sim/cluster.h"
 #include "sllm/sim/cost_model.h"
+#include "run_observer.h"
 #include "sim_events.h"
 #include "sllm/sim/event_queue.h"
 
@@ -58,6 +59,9 @@ class Batcher {
     inst.next_event_time = t;
   }
 
+  // Recorders (null: none; the hooks then cost one branch).
+  void set_observer(RunObserver* observer) { observer_ = observer; }
+
  private:
   Nanos now() const { return queue_.now(); }
   bool can_admit_head(ModelRuntime& m, const Instance& inst);
@@ -68,6 +72,7 @@ class Batcher {
   EventQueue& queue_;
   const CostModel& cost_;
   BatchListener& listener_;
+  RunObserver* observer_ = nullptr;
 };
 
 }  // namespace sllm

@@ -364,4 +364,10 @@ std::uint64_t FlowNetwork::tag(FlowId id) const { return checked(id, "tag").tag;
 
 std::size_t FlowNetwork::active_count() const { return completions_.size(); }
 
+double FlowNetwork::link_rate(LinkId l) const {
+  double sum = 0;
+  for (FlowId id : link_flows_[l]) sum += flows_[id].rate;
+  return sum;
+}
+
 }  // namespace sllm

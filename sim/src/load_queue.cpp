@@ -52,6 +52,7 @@ void LoadQueue::start(LoadId lid) {
                  std::numeric_limits<double>::infinity(), lid);
   }
   load.flows_left = static_cast<std::uint32_t>(inst.gpus.size());
+  if (observer_ != nullptr) observer_->on_flows_changed(flows_, now());
   reschedule_flow_event();
 }
 
@@ -77,6 +78,7 @@ void LoadQueue::on_flow_done() {
     Load& load = loads_[lid];
     if (--load.flows_left == 0) queue_.schedule(now() + load.fill_and_init, sim_events::kLoadReady, lid);
   }
+  if (observer_ != nullptr) observer_->on_flows_changed(flows_, now());
   reschedule_flow_event();
 }
 

@@ -11,6 +11,7 @@
 #include "sllm/sim/cluster.h"
 #include "sllm/sim/event_queue.h"
 #include "sllm/sim/flow_network.h"
+#include "run_observer.h"
 #include "slot_pool.h"
 
 namespace sllm {
@@ -42,6 +43,9 @@ class LoadQueue {
   std::uint64_t loads_started() const { return started_; }
   std::uint64_t loads_started(Tier tier) const { return started_by_tier_[static_cast<int>(tier)]; }
 
+  // Recorders (null: none; the hooks then cost one branch).
+  void set_observer(RunObserver* observer) { observer_ = observer; }
+
  private:
   Nanos now() const { return queue_.now(); }
   void start(LoadId id);
@@ -56,6 +60,7 @@ class LoadQueue {
   Nanos flow_event_time_ = -1;
   std::uint64_t started_ = 0;
   std::uint64_t started_by_tier_[3] = {};  // remote, ssd, dram
+  RunObserver* observer_ = nullptr;
 };
 
 }  // namespace sllm

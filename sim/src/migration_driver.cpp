@@ -25,6 +25,7 @@ void MigrationDriver::start(const MigrationOrder& order, InstanceId beneficiary)
     ++counts_.started;
   }
   source.migration = mid;
+  if (observer_ != nullptr) observer_->on_instance_phase(source, now());
   // `source` may dangle from here: creating the destination can grow the instance table.
   const InstanceId dest = listener_.create_destination(st_.instances[order.instance].model, order.destination);
   Instance& d = st_.instances[dest];
@@ -143,6 +144,7 @@ void MigrationDriver::freeze_source(Instance& inst) {
   inst.next_event_time = -1;
   st_.gpu_accounting.stop_busy(inst, now());
   inst.state = InstanceState::kHandoff;
+  if (observer_ != nullptr) observer_->on_instance_phase(inst, now());
   migrations_[inst.migration].stop_time = now();
   advance_protocols(inst.migration, [](MigrationProtocol& p) { return p.source_stopped(); });
 }
@@ -204,6 +206,7 @@ void MigrationDriver::end_migration(std::uint32_t mid) {
   queue_.cancel(mg.round_event);
   Instance& source = st_.instances[mg.source];
   source.migration = kNone;
+  if (observer_ != nullptr) observer_->on_instance_phase(source, now());
   Instance& dest = st_.instances[mg.destination];
   if (dest.migration == mid) {  // dropped: abandon the destination's copy
     dest.migration = kNone;
@@ -232,7 +235,9 @@ void MigrationDriver::give_gpus(InstanceId beneficiary, std::uint32_t generation
   Instance& inst = st_.instances[beneficiary];
   // Nothing owed (earlier migrations freed enough, or the slot now holds another instance).
   if (inst.generation != generation || !inst.alive() || inst.gpus_owed == 0) return;
+  if (observer_ != nullptr) observer_->on_instance_ended(inst, now());  // a span covers one GPU set
   inst.gpus_owed -= st_.gpu_accounting.take(inst, inst.gpus_owed, now());
+  if (observer_ != nullptr) observer_->on_instance_phase(inst, now());
   if (inst.gpus_owed == 0) {
     // The fastest tier holding the checkpoint now (the one chosen may have been evicted meanwhile).
     loads_.enqueue(inst, st_.best_tier(inst.server, inst.model), inst.deferred_load);

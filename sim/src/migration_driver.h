@@ -13,6 +13,7 @@
 
 #include "batcher.h"
 #include "load_queue.h"
+#include "run_observer.h"
 #include "slot_pool.h"
 #include "sllm/core/migration_protocol.h"
 #include "sllm/sim/cluster.h"
@@ -64,6 +65,9 @@ class MigrationDriver {
 
   const MigrationCounts& counts() const { return counts_; }
 
+  // Recorders (null: none; the hooks then cost one branch).
+  void set_observer(RunObserver* observer) { observer_ = observer; }
+
  private:
   // One running instance being moved live: one MigrationProtocol per inference of its batch. They
   // advance in lockstep (every decoding request gains one token per step, and each round recomputes
@@ -105,6 +109,7 @@ class MigrationDriver {
   std::vector<Migration> migrations_;
   SlotPool<Migration> pool_{migrations_};
   MigrationCounts counts_;
+  RunObserver* observer_ = nullptr;
 };
 
 }  // namespace sllm

@@ -424,6 +424,26 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
   if (auto out = root.optional_child("output")) {
     s.output.requests_csv = out->get_bool("requests_csv", s.output.requests_csv);
     s.output.timing = out->get_bool("timing", s.output.timing);
+    // A timeline or time-series section turns that output on unless it says `enabled: false`.
+    if (auto tl = out->optional_child("timeline")) {
+      TimelineSpec& t = s.output.timeline;
+      t.enabled = tl->get_bool("enabled", true);
+      t.start = tl->get_duration("start", t.start);
+      t.end = tl->get_duration("end", t.end);
+      if (t.start < 0) tl->fail("start must be >= 0");
+      if (t.end >= 0 && t.end <= t.start) tl->fail("end must be after start");
+      t.request_sample = tl->get_double("request_sample", t.request_sample, 0.0, 1.0);
+      t.max_events = static_cast<std::uint64_t>(
+          tl->get_int("max_events", static_cast<std::int64_t>(t.max_events), 1, 1'000'000'000));
+      tl->finish();
+    }
+    if (auto ts = out->optional_child("time_series")) {
+      TimeSeriesSpec& t = s.output.time_series;
+      t.enabled = ts->get_bool("enabled", true);
+      t.interval = ts->get_duration("interval", TimeSeriesSpec::kDefaultInterval);
+      if (t.interval <= 0) ts->fail("interval must be positive");
+      ts->finish();
+    }
     out->finish();
   }
   root.finish();

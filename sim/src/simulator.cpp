@@ -13,6 +13,8 @@
 #include "migration_driver.h"
 #include "sim_events.h"
 #include "slot_pool.h"
+#include "time_series.h"
+#include "timeline.h"
 #include "sllm/core/error.h"
 #include "sllm/core/build_info.h"
 #include "sllm/core/files.h"
@@ -69,6 +71,7 @@ class Simulator::Impl final : private BatchListener, private LoadListener, priva
   void leave_idle(Instance& inst);
   void finish_request(RequestSlot slot, Outcome outcome);
   void snapshot_utilisation();
+  void attach_recorders();
 
   // BatchListener
   void on_nothing_to_serve(Instance& inst) override { go_idle(inst); }
@@ -99,6 +102,11 @@ class Simulator::Impl final : private BatchListener, private LoadListener, priva
   std::deque<ModelId> pending_;  // models waiting for a placement, FIFO
 
   RequestRecorder recorder_;
+  // Optional recorders (output.timeline, output.time_series): observer_ is null unless one is on.
+  std::unique_ptr<TimelineRecorder> timeline_;
+  std::unique_ptr<TimeSeriesRecorder> time_series_;
+  ObserverFanout observers_;
+  RunObserver* observer_ = nullptr;
   RunSummary summary_;
   Nanos last_request_event_ = 0;
   bool retrying_ = false;
@@ -136,6 +144,7 @@ void Simulator::Impl::on_arrival() {
   r.spec = next_spec_;
   r.in_use = true;
   ++summary_.arrived;
+  if (observer_ != nullptr) observer_->on_arrival(r, now());
   const ModelId m = r.spec.model;
   keep_alive_->on_request(m, now());
   pull_next_arrival();
@@ -170,6 +179,7 @@ void Simulator::Impl::finish_request(RequestSlot slot, Outcome outcome) {
   if (outcome == Outcome::kCompleted) r.completion = now();
   last_request_event_ = now();
   snapshot_utilisation();
+  if (observer_ != nullptr) observer_->on_request_finished(r, now());
   recorder_.record(r, st_);
   r.in_use = false;
   requests_.release(slot);
@@ -271,6 +281,7 @@ void Simulator::Impl::retry_pending() {
 
 InstanceId Simulator::Impl::execute(const Decision& d, ModelId m) {
   if (d.server >= st_.servers.size()) throw std::logic_error("policy chose a server that does not exist");
+  if (observer_ != nullptr) observer_->on_decision(d, m, now());
   if (!st_.holds(d.server, m, d.tier)) {
     throw std::logic_error(std::string("policy chose to load from ") + to_string(d.tier) +
                            " but the server does not hold the checkpoint there");
@@ -355,6 +366,7 @@ InstanceId Simulator::Impl::create_instance(ModelId m, ServerId s, Nanos created
   inst.kv_token_budget = mr.kv_token_budget;
   const std::uint32_t taken = st_.gpu_accounting.take(inst, mr.gpus_per_instance, now());
   inst.gpus_owed = mr.gpus_per_instance - taken;  // partial: the rest comes from migrating instances
+  if (observer_ != nullptr) observer_->on_instance_phase(inst, now());
   st_.servers[s].instances.push_back(id);
   mr.instances.push_back(id);
   mr.capacity += inst.max_batch;
@@ -364,6 +376,7 @@ InstanceId Simulator::Impl::create_instance(ModelId m, ServerId s, Nanos created
 void Simulator::Impl::go_idle(Instance& inst) {
   st_.gpu_accounting.stop_busy(inst, now());
   inst.state = InstanceState::kIdle;
+  if (observer_ != nullptr) observer_->on_instance_phase(inst, now());
   st_.gpu_accounting.enter_idle(inst);
   const Nanos keep = keep_alive_->keep_alive(inst.model, now());
   if (keep != KeepAlivePolicy::kNever) {
@@ -393,6 +406,7 @@ void Simulator::Impl::unload(InstanceId id) {
     st_.gpu_accounting.leave_idle(inst);
     queue_.cancel(inst.keep_alive_event);
   }
+  if (observer_ != nullptr) observer_->on_instance_ended(inst, now());
   st_.gpu_accounting.give_back(inst, now());
   std::erase(st_.servers[inst.server].instances, id);
   ModelRuntime& mr = st_.models[inst.model];
@@ -470,6 +484,10 @@ void Simulator::Impl::on_request_done(Instance& inst, RequestSlot slot) {
 
 void Simulator::Impl::on_loaded(const Load& load, Instance& inst) {
   scheduler_->on_load_finished(load.server, load.model, load.tier, load.estimate, now() - load.started);
+  if (observer_ != nullptr) {
+    observer_->on_load_finished(load, now());
+    observer_->on_instance_phase(inst, now());  // loading ends (a migration destination starts recomputing)
+  }
   if (inst.discard_when_loaded) {  // its migration was dropped meanwhile: nothing to serve here
     unload(inst.id);
     retry_pending();
@@ -487,11 +505,28 @@ void Simulator::Impl::on_loaded(const Load& load, Instance& inst) {
 
 // ---------------------------------------------------------------------------------------------------
 
+void Simulator::Impl::attach_recorders() {
+  if (sc_.output.timeline.enabled) {
+    timeline_ = std::make_unique<TimelineRecorder>(st_, sc_.output.timeline);
+    observers_.add(timeline_.get());
+  }
+  if (sc_.output.time_series.enabled) {
+    time_series_ = std::make_unique<TimeSeriesRecorder>(st_, sc_.output.time_series);
+    observers_.add(time_series_.get());
+  }
+  if (observers_.empty()) return;
+  observer_ = &observers_;
+  batcher_.set_observer(observer_);
+  loads_.set_observer(observer_);
+  migration_.set_observer(observer_);
+}
+
 RunSummary Simulator::Impl::run(const RunOptions& options) {
   if (source_) throw std::logic_error("Simulator::run called twice: build a new Simulator per run");
   const auto wall_start = std::chrono::steady_clock::now();
   source_ = options.source ? options.source() : sc_.make_source();
   if (!options.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(options.output_dir);
+  if (!options.output_dir.empty()) attach_recorders();  // they write at the end of the run
 
   // Warm instances: loaded before time 0, placed round-robin from the checkpoint's first server.
   const auto n = static_cast<std::uint32_t>(st_.servers.size());
@@ -520,6 +555,7 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
   const std::uint64_t expected = sc_.expected_requests;
   while (!queue_.empty()) {
     if (sc_.simulation.horizon > 0 && queue_.next_time() > sc_.simulation.horizon) break;
+    if (observer_ != nullptr) observer_->advance_to(queue_.next_time());
     const Event ev = queue_.pop();
     switch (ev.type) {
       case kArrival: on_arrival(); break;
@@ -591,6 +627,7 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
   if (!options.output_dir.empty()) {
     write_file_atomically(options.output_dir, "summary.json", summary_.to_json(sc_.output.timing));
     if (sc_.output.requests_csv) recorder_.commit();
+    if (observer_ != nullptr) observer_->finish(summary_.makespan, options.output_dir);
   }
   return summary_;
 }

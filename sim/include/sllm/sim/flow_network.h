@@ -46,6 +46,9 @@ class FlowNetwork {
   std::size_t active_count() const;
   // Active flows crossing link `l` now (what a new flow would share it with).
   std::size_t flows_crossing(LinkId l) const { return l < link_flows_.size() ? link_flows_[l].size() : 0; }
+  // Sum of the current rates of the flows crossing link `l` (bytes/s): for recorders, never the hot path.
+  double link_rate(LinkId l) const;
+  std::size_t link_count() const { return link_flows_.size(); }
 
  private:
   static constexpr Nanos kNever = std::numeric_limits<Nanos>::max();

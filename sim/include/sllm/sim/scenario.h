@@ -123,7 +123,25 @@ struct SloSpec {
   std::vector<SloTargets> per_model;  // by deployed model index: `slo.models.<catalog name>` over global
 };
 
+// output.timeline: a Chrome/Perfetto trace-event file (timeline.json); see docs/timeline.md.
+struct TimelineSpec {
+  bool enabled = false;
+  Nanos start = 0;            // only what happens inside [start, end] is written (clipped to it)
+  Nanos end = -1;             // -1: the end of the run
+  double request_sample = 0.01;  // share of requests drawn, chosen by a hash of the request id
+  std::uint64_t max_events = 2'000'000;  // hard bound on the file: later events are counted, not written
+};
+
+// output.time_series: timeseries.csv every `interval`, plus the models.csv and servers.csv tables.
+struct TimeSeriesSpec {
+  static constexpr Nanos kDefaultInterval = 10 * kNanosPerSecond;
+  bool enabled = false;
+  Nanos interval = kDefaultInterval;
+};
+
 struct OutputSpec {
+  TimelineSpec timeline;
+  TimeSeriesSpec time_series;
   bool requests_csv = true;
   // Wall time and events/s in summary.json: the only machine-dependent values; off for byte-for-byte
   // comparisons of runs.
