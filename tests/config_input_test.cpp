@@ -87,7 +87,7 @@ TEST(ConfigInput, DuplicateKeyIsRefusedAtItsSecondOccurrence) {
   EXPECT_NE(msg.find("dup.yaml:5:3"), std::string::npos) << msg;
   EXPECT_NE(msg.find("duplicate key 'c'"), std::string::npos) << msg;
   // Inside a list and in flow style too; equal keys in different mappings are fine.
-  EXPECT_NE(input_error([] { ConfigNode::load_string("l:\n  - {x: 1, x: 2}\n", "f.yaml"); }).find("f.yaml:2:13"),
+  EXPECT_NE(input_error([] { ConfigNode::load_string("l:\n  - {x: 1, x: 2}\n", "f.yaml"); }).find("f.yaml:2:12"),
             std::string::npos);
   EXPECT_EQ(input_error([] { ConfigNode::load_string("a: {x: 1}\nb: {x: 1}\nl: [{x: 1}, {x: 2}]\n", "ok.yaml"); }), "");
 }
@@ -136,7 +136,7 @@ std::string convert_small(const TempDir& tmp) {
 TEST(ConfigInput, QueueDepthOutsideTheRingLimitIsABadFlag) {
   TempDir tmp;
   const std::string dir = convert_small(tmp);
-  for (const std::string& flags : {"--queue-depth 65536", "--queue-depth 0", "--queue-depth 8193 --threads 4"}) {
+  for (const char* flags : {"--queue-depth 65536", "--queue-depth 0", "--queue-depth 8193 --threads 4"}) {
     const auto r = run_sllmsim("ckpt load " + dir + " --no-baselines " + flags);
     EXPECT_EQ(r.status, 2) << flags << "\n" << r.output;
     EXPECT_NE(r.output.find("--queue-depth"), std::string::npos) << r.output;
