@@ -29,14 +29,6 @@ class ChunkHasher {
       if (filled_ == chunk_) close_chunk();
     }
   }
-  void feed_zeros(std::uint64_t bytes) {
-    static const unsigned char kZeros[4096] = {};
-    while (bytes > 0) {
-      const std::uint64_t take = std::min<std::uint64_t>(bytes, sizeof kZeros);
-      feed(kZeros, take);
-      bytes -= take;
-    }
-  }
   // Digests of the chunks completed so far (the last partial chunk is closed by finish()).
   const std::vector<std::uint64_t>& digests() const { return digests_; }
   void finish() {

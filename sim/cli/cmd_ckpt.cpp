@@ -44,6 +44,21 @@ int positive_flag(const po::variables_map& vm, const std::string& name) {
   return v;
 }
 
+// io_uring refuses a ring of more than 32768 entries (IORING_MAX_ENTRIES) with a bare EINVAL at load
+// time; the direct mode puts every thread's requests in one ring of threads x depth entries. Checked
+// up front so the flag, not the kernel, says what is wrong.
+int queue_depth_flag(const po::variables_map& vm, int threads) {
+  constexpr int kMaxRingEntries = 32768;
+  const int depth = vm["queue-depth"].as<int>();
+  if (depth < 1 || depth > kMaxRingEntries / threads) {
+    throw InputError("--queue-depth", "expected 1 to " + std::to_string(kMaxRingEntries / threads) + " with " +
+                                          std::to_string(threads) + " I/O thread(s) (io_uring rings hold at most " +
+                                          std::to_string(kMaxRingEntries) + " entries, threads x depth in the direct mode), got " +
+                                          std::to_string(depth));
+  }
+  return depth;
+}
+
 double gbps(double bytes_per_second) { return bytes_per_second / 1e9; }
 
 int cmd_convert(const std::vector<std::string>& args) {
@@ -211,7 +226,7 @@ int cmd_load(const std::vector<std::string>& args) {
     throw InputError("--chunk", "expected a positive multiple of 4 KiB, got " + vm["chunk"].as<std::string>());
   }
   opts.threads = positive_flag(vm, "threads");
-  opts.queue_depth = positive_flag(vm, "queue-depth");
+  opts.queue_depth = queue_depth_flag(vm, opts.threads);
   opts.request_bytes = bytes_flag(vm, "request-size");
   opts.copy_streams = positive_flag(vm, "streams");
   opts.io = parse_io_backend(vm["io"].as<std::string>(), "--io");
@@ -237,6 +252,11 @@ int cmd_load(const std::vector<std::string>& args) {
   std::cout << "checkpoint " << ck.dir << ": " << format_bytes(total) << " in " << ck.index.partitions.size() << " partition(s); mode "
             << lo.mode << ", device " << lo.device.to_string() << ", " << opts.threads << " I/O threads (" << to_string(opts.io)
             << "), chunk " << format_bytes(opts.chunk_bytes) << " in requests of " << format_bytes(opts.request_bytes) << ", pool " << format_bytes(loader.pool_chunks() * opts.chunk_bytes) << "\n";
+
+  if (!mode.verifies_checksums && lo.verify) {
+    std::cout << "mode " << lo.mode << " does not verify checksums (as the library it models); `sllmsim ckpt verify "
+              << ck.dir << "` checks the checkpoint\n";
+  }
 
   double raw_read = 0;
   std::string raw_backend;

@@ -249,10 +249,12 @@ SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector
     if (quick) {
       if (auto set = q->optional_child("set")) read_fixed(*set, fixed, fixed_order);
       if (auto g = q->optional_child("grid")) {
-        for (auto& [key, values] : read_grid(*g)) {
+        for (auto& replacement : read_grid(*g)) {
+          // Not a structured binding: clang 14 cannot capture one in a lambda (C++20 allows it; P1091).
+          const std::string& key = replacement.first;
           auto axis = std::find_if(grid.begin(), grid.end(), [&](const auto& a) { return a.first == key; });
           if (axis == grid.end()) g->child(key).fail("quick.grid may only replace axes of grid");
-          axis->second = std::move(values);
+          axis->second = std::move(replacement.second);
         }
       }
       if (auto p = q->optional_child("points")) listed = read_points(*p);

@@ -3,8 +3,6 @@
 #include "sllm/sim/topology.h"
 
 #include <boost/graph/adjacency_list.hpp>
-#include <boost/graph/breadth_first_search.hpp>
-#include <boost/graph/visitors.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -24,19 +22,13 @@ struct EdgeProps {
   LinkId link = 0;
 };
 using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, VertexProps, EdgeProps>;
-using EdgeDesc = boost::graph_traits<Graph>::edge_descriptor;
-
-// Records, for each vertex reached, the edge it was first reached through.
-class PredecessorRecorder : public boost::default_bfs_visitor {
- public:
-  explicit PredecessorRecorder(std::vector<std::uint32_t>* pred_link) : pred_link_(pred_link) {}
-  void tree_edge(const EdgeDesc& e, const Graph& g) const { (*pred_link_)[boost::target(e, g)] = g[e].link; }
-
- private:
-  std::vector<std::uint32_t>* pred_link_;
-};
 
 constexpr std::uint32_t kNoLink = std::numeric_limits<std::uint32_t>::max();
+
+// The breadth-first tree from one source: for each vertex reached (but the source), the link it was
+// first reached through, sorted by vertex for lookup. Its size is what the source reaches, not the
+// whole graph: a server's SSD or DRAM reaches only that server's few vertices.
+using BfsTree = std::vector<std::pair<VertexId, LinkId>>;
 
 }  // namespace
 
@@ -45,7 +37,36 @@ struct Topology::Impl {
   std::vector<LinkInfo> links;
   // Node-based map: references handed out by path() stay valid while other pairs are added.
   mutable std::unordered_map<std::uint64_t, std::vector<LinkId>> path_cache;
-  mutable std::vector<std::uint32_t> pred_link;  // BFS scratch
+  // One BFS per source, not per pair: set-up asks for a path from the remote store to every server's
+  // GPUs, and a search per pair made set-up quadratic in servers.
+  mutable std::unordered_map<VertexId, BfsTree> trees;
+  // BFS scratch kept across searches; only the entries a search touched are reset, so a search costs
+  // what it reaches, not the graph's size.
+  mutable std::vector<std::uint32_t> pred_link;
+  mutable std::vector<VertexId> queue;
+
+  // Same order as boost::breadth_first_search over vecS out-edges (insertion order): a vertex's
+  // predecessor is the first out-edge, in that order, that reaches it. Paths are thus unchanged.
+  const BfsTree& tree(VertexId from) const {
+    if (auto it = trees.find(from); it != trees.end()) return it->second;
+    pred_link.resize(boost::num_vertices(graph), kNoLink);
+    queue.assign(1, from);
+    pred_link[from] = kNoLink - 1;  // marks the source reached; never read as a link
+    for (std::size_t head = 0; head < queue.size(); ++head) {
+      for (auto [e, end] = boost::out_edges(queue[head], graph); e != end; ++e) {
+        const VertexId t = static_cast<VertexId>(boost::target(*e, graph));
+        if (pred_link[t] != kNoLink) continue;
+        pred_link[t] = graph[*e].link;
+        queue.push_back(t);
+      }
+    }
+    BfsTree tree;
+    tree.reserve(queue.size() - 1);
+    for (std::size_t i = 1; i < queue.size(); ++i) tree.emplace_back(queue[i], pred_link[queue[i]]);
+    for (VertexId v : queue) pred_link[v] = kNoLink;
+    std::sort(tree.begin(), tree.end());
+    return trees.emplace(from, std::move(tree)).first->second;
+  }
 
   void check_vertex(VertexId v, const char* what) const {
     if (v >= boost::num_vertices(graph)) {
@@ -74,6 +95,7 @@ LinkId Topology::add_link(VertexId from, VertexId to, double bytes_per_second, s
   boost::add_edge(from, to, EdgeProps{id}, impl_->graph);
   impl_->links.push_back(LinkInfo{from, to, bytes_per_second, std::move(name)});
   impl_->path_cache.clear();  // a new link can shorten cached paths
+  impl_->trees.clear();
   return id;
 }
 
@@ -103,14 +125,20 @@ const std::vector<LinkId>& Topology::path(VertexId from, VertexId to) const {
 
   std::vector<LinkId> links;
   if (from != to) {
-    const Graph& g = impl_->graph;
-    auto& pred = impl_->pred_link;
-    pred.assign(boost::num_vertices(g), kNoLink);
-    boost::breadth_first_search(g, from, boost::visitor(PredecessorRecorder(&pred)));
-    if (pred[to] == kNoLink) {
+    const BfsTree& tree = impl_->tree(from);
+    auto pred = [&tree](VertexId v) {
+      auto it = std::lower_bound(tree.begin(), tree.end(), std::pair<VertexId, LinkId>{v, 0});
+      return it != tree.end() && it->first == v ? it->second : kNoLink;
+    };
+    if (pred(to) == kNoLink) {
+      const Graph& g = impl_->graph;
       throw std::logic_error("Topology: no path from '" + g[from].name + "' to '" + g[to].name + "'");
     }
-    for (VertexId v = to; v != from; v = impl_->links[pred[v]].from) links.push_back(pred[v]);
+    for (VertexId v = to; v != from;) {
+      const LinkId l = pred(v);
+      links.push_back(l);
+      v = impl_->links[l].from;
+    }
     std::reverse(links.begin(), links.end());
   }
   return impl_->path_cache.emplace(key, std::move(links)).first->second;

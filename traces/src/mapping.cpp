@@ -1,6 +1,7 @@
 #include "sllm/traces/mapping.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -228,9 +229,18 @@ TraceSourceOptions trace_source_options(const ConfigNode& workload, std::uint32_
   const auto relative_to_config = [&](const ConfigNode& node) {
     std::filesystem::path p(node.as_string());
     if (p.is_relative()) p = std::filesystem::path(workload.file()).parent_path() / p;
-    // Not only regular files: a pipe or /dev/stdin is read once (input.h).
-    if (!std::filesystem::exists(p) || std::filesystem::is_directory(p)) {
-      node.fail("file '" + p.string() + "' not found (paths are relative to the config file's directory)");
+    // Refused here, not by the filesystem: a longer path made std::filesystem throw (exit status 1).
+    if (p.string().size() >= PATH_MAX) {
+      node.fail("path of " + std::to_string(p.string().size()) + " characters is longer than the system's limit (PATH_MAX " +
+                std::to_string(PATH_MAX) + ")");
+    }
+    // Not only regular files: a pipe or /dev/stdin is read once (input.h). The error_code forms turn the
+    // remaining system errors (a component over NAME_MAX, a permission) into this message.
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(p, ec);
+    if (ec || !exists || std::filesystem::is_directory(p, ec)) {
+      node.fail("file '" + p.string() + "' not found" + (ec ? " (" + ec.message() + ")" : "") +
+                " (paths are relative to the config file's directory)");
     }
     return p.string();
   };

@@ -8,7 +8,7 @@ namespace {
 class SafetensorsMode final : public LoaderMode {
  public:
   std::string_view name() const override { return "safetensors"; }
-  LoaderModeTraits traits() const override { return {}; }
+  LoaderModeTraits traits() const override { return {.verifies_checksums = false}; }
   void load(LoadContext& ctx) const override { detail::load_foreign(ctx, detail::ForeignLoader::kSafetensors); }
 };
 

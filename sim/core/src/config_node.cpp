@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_map>
 #include <utility>
 
 #include <yaml-cpp/yaml.h>
@@ -65,9 +66,34 @@ ConfigNode ConfigNode::load_file(const std::string& path) {
   return load_string(read_file_limited(path, kMaxMetadataFileBytes, "config file"), path);
 }
 
+namespace {
+// yaml-cpp keeps every entry of a mapping that repeats a key, and lookups see only the first: a config
+// that sets a key twice would silently lose the second value. Refused, naming the second occurrence.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& file) {
+  if (node.IsSequence()) {
+    for (const YAML::Node& element : node) reject_duplicate_keys(element, file);
+  } else if (node.IsMap()) {
+    std::unordered_map<std::string, YAML::Mark> seen;
+    for (const auto& kv : node) {
+      if (kv.first.IsScalar()) {
+        const YAML::Mark mark = kv.first.Mark();
+        const auto [first, inserted] = seen.emplace(kv.first.Scalar(), mark);
+        if (!inserted) {
+          throw InputError(file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1),
+                           "duplicate key '" + kv.first.Scalar() + "' (first set at line " +
+                               std::to_string(first->second.line + 1) + ")");
+        }
+      }
+      reject_duplicate_keys(kv.second, file);
+    }
+  }
+}
+}  // namespace
+
 ConfigNode ConfigNode::load_string(const std::string& text, const std::string& name) {
   try {
     YAML::Node root = YAML::Load(text);
+    reject_duplicate_keys(root, name);
     if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
     return ConfigNode(Node{root}, std::make_shared<Origin>(Origin{name, {}}), "");
   } catch (const YAML::Exception& e) {
@@ -303,7 +329,13 @@ void ConfigNode::apply_override(std::string_view assignment) {
     const auto br = token.find('[');
     if (br != std::string::npos) {
       if (token.back() != ']') throw InputError("--set " + key_path, "bad index in '" + token + "'");
-      index = std::stol(token.substr(br + 1, token.size() - br - 2));
+      // Digits only: std::stol threw a bare "stol" for "[x]" and read "[1x]" as 1.
+      const std::string digits = token.substr(br + 1, token.size() - br - 2);
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+      if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || index < 0) {
+        throw InputError("--set " + key_path,
+                         "index '" + digits + "' in '" + token + "' is not a non-negative integer");
+      }
       token = token.substr(0, br);
     }
     if (token.empty()) throw InputError("--set " + key_path, "empty key in path");

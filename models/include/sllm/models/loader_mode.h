@@ -17,6 +17,9 @@ struct LoaderModeTraits {
   bool direct_io = false;  // partitions are opened with O_DIRECT (buffered where the file system refuses)
   bool chunked = false;    // reads in the loader's chunks: --chunk must be a multiple of the checksum chunk
   bool uses_pool = false;  // stages through the DRAM pool (`ckpt load` then sizes it to the checkpoint)
+  // Checks the chunk checksums while loading (unless LoadOptions::verify is off). The foreign formats'
+  // modes (safetensors, torch) copy what the files hold unchecked, as the libraries they model do.
+  bool verifies_checksums = true;
 };
 
 // What a mode works with during one Loader::load: the open partitions and their destinations. The
