@@ -98,8 +98,12 @@ TEST(GpuAccounting, CountsIdleGpus) {
   acc.enter_idle(a);
   acc.enter_idle(b);
   EXPECT_EQ(acc.idle_total(), 5u);
+  EXPECT_EQ(acc.idle(0), 2u);
+  EXPECT_EQ(acc.idle(1), 3u);
   acc.leave_idle(a);
   EXPECT_EQ(acc.idle_total(), 3u);
+  EXPECT_EQ(acc.idle(0), 0u);
+  EXPECT_EQ(acc.idle(1), 3u);
 }
 
 TEST(GpuAccounting, RefusesToFreeAGpuAnInstanceDoesNotHold) {

@@ -17,14 +17,7 @@ std::uint32_t ClusterStateView::total_gpus(ServerId s) const { return state_.gpu
 
 std::uint32_t ClusterStateView::free_gpus(ServerId s) const { return state_.gpu_accounting.free(s); }
 
-std::uint32_t ClusterStateView::idle_gpus(ServerId s) const {
-  std::uint32_t n = 0;
-  for (InstanceId i : server_state(s).instances) {
-    const Instance& inst = instance_state(i);
-    if (inst.state == InstanceState::kIdle) n += static_cast<std::uint32_t>(inst.gpus.size());
-  }
-  return n;
-}
+std::uint32_t ClusterStateView::idle_gpus(ServerId s) const { return state_.gpu_accounting.idle(s); }
 
 std::vector<InstanceId> ClusterStateView::idle_instances(ServerId s) const {
   std::vector<InstanceId> out;

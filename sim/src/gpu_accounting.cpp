@@ -8,6 +8,7 @@ namespace sllm {
 void GpuAccounting::add_server(std::uint32_t gpus) {
   owner_.emplace_back(gpus, kNone);
   free_.push_back(gpus);
+  idle_.push_back(0);
   total_ += gpus;
   free_total_ += gpus;
 }
@@ -53,8 +54,16 @@ void GpuAccounting::stop_busy(Instance& inst, Nanos now) {
   inst.busy = false;
 }
 
-void GpuAccounting::enter_idle(const Instance& inst) { idle_total_ += static_cast<std::uint32_t>(inst.gpus.size()); }
+void GpuAccounting::enter_idle(const Instance& inst) {
+  const auto n = static_cast<std::uint32_t>(inst.gpus.size());
+  idle_[inst.server] += n;
+  idle_total_ += n;
+}
 
-void GpuAccounting::leave_idle(const Instance& inst) { idle_total_ -= static_cast<std::uint32_t>(inst.gpus.size()); }
+void GpuAccounting::leave_idle(const Instance& inst) {
+  const auto n = static_cast<std::uint32_t>(inst.gpus.size());
+  idle_[inst.server] -= n;
+  idle_total_ -= n;
+}
 
 }  // namespace sllm

@@ -162,6 +162,7 @@ class GpuAccounting {
   std::uint32_t total() const { return total_; }
   std::uint32_t free_total() const { return free_total_; }
   std::uint32_t idle_total() const { return idle_total_; }  // held by idle instances
+  std::uint32_t idle(ServerId s) const { return idle_[s]; }  // held by idle instances on `s`
 
   // Gives `inst` up to `want` free GPUs of its server, lowest index first, appended to inst.gpus (kept
   // ascending); returns how many it got.
@@ -194,6 +195,7 @@ class GpuAccounting {
   };
   std::vector<std::vector<InstanceId>> owner_;  // [server][gpu], kNone when free
   std::vector<std::uint32_t> free_;             // per server
+  std::vector<std::uint32_t> idle_;             // per server: GPUs of idle instances
   std::uint32_t total_ = 0, free_total_ = 0, idle_total_ = 0;
   Meter allocated_, busy_;
 };
