@@ -86,6 +86,14 @@ TEST(Cli, NegativeOrMalformedSeedExitsWithStatus2) {
   EXPECT_EQ(run_cli("-q -c " + kDefault + " --set workload.requests=20 --seed 18446744073709551615").status, 0);
 }
 
+TEST(Cli, JsonFlagPrintsTheSummaryJson) {
+  const std::string dir = temp_dir("cli_json");
+  const CliResult r = run_cli("--json -c " + kDefault + " -o " + dir + " --set workload.requests=40 --set output.timing=false");
+  ASSERT_EQ(r.status, 0) << r.output;
+  // stdout is exactly summary.json (timing off, so byte for byte) and nothing else.
+  EXPECT_EQ(r.output, read_text(dir + "/summary.json"));
+}
+
 TEST(Cli, VersionFlagPrintsTheVersion) {
   for (const char* flag : {"--version", "-V"}) {
     const CliResult r = run_sllmsim(flag);

@@ -30,6 +30,7 @@ int run_run(const std::vector<std::string>& args) {
        "override a config value: --set key.path=value (repeatable; e.g. --set policy.name=serverless)")
       ("seed", po::value<std::string>(), "random seed: the same as --set simulation.seed=N")
       ("quiet,q", "do not print the summary table")
+      ("json", "print the summary as JSON on stdout (summary.json's content) instead of the table")
       ("list", "list the registered policies and workload kinds, then exit");
   po::positional_options_description positional;
   po::variables_map vm;
@@ -77,7 +78,9 @@ int run_run(const std::vector<std::string>& args) {
                                        : "the workload produced no requests (check the workload's window, "
                                          "mapping and rates)");
   }
-  if (!vm.count("quiet")) {
+  if (vm.count("json")) {
+    std::cout << summary.to_json(scenario.output.timing);
+  } else if (!vm.count("quiet")) {
     summary.print_table(std::cout);
     if (!run.output_dir.empty()) std::cout << "outputs in " << run.output_dir << "/\n";
   }
