@@ -165,30 +165,43 @@ Nanos ClusterState::estimate_load(ServerId server, ModelId model, Tier tier, std
 
 Nanos ClusterState::estimate_load_shared(ServerId server, ModelId model, Tier tier, std::uint32_t gpus,
                                         const FlowNetwork& flows) const {
+  if (flows.active_count() == 0) return estimate_load(server, model, tier, gpus);
   const LoadGeometry& g = geometry(server, tier, gpus);
-  const double bytes = static_cast<double>(models[model].deployed->checkpoint_bytes);
-  const Topology& topo = topology();
-  // As transfer_seconds(), each link's bandwidth cut to this load's fair share of it.
-  double worst = bytes * g.seconds_per_byte;
-  for (LinkId l : topo.path(source_vertex(server, tier), servers[server].gpu_vertex[0])) {
-    const std::size_t others = flows.flows_crossing(l);
-    if (others == 0) continue;
-    const LinkInfo& info = topo.link(l);
-    const bool per_gpu = topo.kind(info.to) == NodeKind::kGpu;
-    const double mine = per_gpu ? 1.0 : static_cast<double>(gpus);
-    const double share = info.bandwidth * mine / (mine + static_cast<double>(others));  // bytes/s for this load
-    const double through = per_gpu ? bytes / gpus : bytes;
-    worst = std::max(worst, through / share);
+  const std::size_t per_tier = servers[server].gpu_vertex.size() + 1;
+  SharedRate& rate = shared_rate_[server][static_cast<std::size_t>(tier) * per_tier + gpus];
+  if (rate.version != flows.version()) {
+    // As transfer_seconds() per byte, each link's bandwidth cut to this load's fair share of it.
+    double worst = g.seconds_per_byte;
+    for (const PathLink& link : load_paths_[server][static_cast<std::size_t>(tier)]) {
+      const std::size_t others = flows.flows_crossing(link.id);
+      if (others == 0) continue;
+      const double mine = link.per_gpu ? 1.0 : static_cast<double>(gpus);
+      const double share = link.bandwidth * mine / (mine + static_cast<double>(others));  // bytes/s for this load
+      const double through = link.per_gpu ? 1.0 / gpus : 1.0;
+      worst = std::max(worst, through / share);
+    }
+    rate = SharedRate{flows.version(), worst};
   }
-  return from_seconds(worst) + g.fill_and_init;
+  const double bytes = static_cast<double>(models[model].deployed->checkpoint_bytes);
+  return from_seconds(bytes * rate.seconds_per_byte) + g.fill_and_init;
 }
 
 void ClusterState::compute_geometry() {
   geometry_.resize(servers.size());
+  load_paths_.resize(servers.size());
+  shared_rate_.resize(servers.size());
   for (const Server& s : servers) {
+    for (Tier tier : {Tier::kRemote, Tier::kSsd, Tier::kDram}) {
+      auto& links = load_paths_[s.id][static_cast<std::size_t>(tier)];
+      for (LinkId l : topology_.path(source_vertex(s.id, tier), s.gpu_vertex[0])) {
+        const LinkInfo& info = topology_.link(l);
+        links.push_back({l, info.bandwidth, topology_.kind(info.to) == NodeKind::kGpu});
+      }
+    }
     const auto gpus = static_cast<std::uint32_t>(s.gpu_vertex.size());
     auto& table = geometry_[s.id];
     table.resize(3 * (gpus + 1));
+    shared_rate_[s.id].assign(3 * (gpus + 1), SharedRate{});
     for (Tier tier : {Tier::kRemote, Tier::kSsd, Tier::kDram}) {
       for (std::uint32_t g = 1; g <= gpus; ++g) {
         LinkId governing = 0;

@@ -55,6 +55,7 @@ const FlowNetwork::Flow& FlowNetwork::checked(FlowId id, const char* what) const
 FlowId FlowNetwork::start(std::span<const LinkId> path, double bytes, Nanos now, double rate_cap,
                           std::uint64_t tag) {
   check_time(now, "start");
+  ++version_;
   if (!(bytes >= 0) || !std::isfinite(bytes)) throw std::logic_error("FlowNetwork::start: bad byte count");
   if (!(rate_cap > 0)) throw std::logic_error("FlowNetwork::start: rate cap must be positive");
   for (LinkId l : path) {
@@ -110,6 +111,7 @@ void FlowNetwork::complete(FlowId id, Nanos now) {
 }
 
 void FlowNetwork::remove(FlowId id) {
+  ++version_;
   Flow& f = flows_[id];
   for (LinkId l : f.path) {
     auto& on_link = link_flows_[l];

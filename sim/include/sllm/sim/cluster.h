@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <deque>
 #include <memory>
 #include <string>
@@ -249,6 +250,21 @@ class ClusterState {
   const LoadGeometry& geometry(ServerId server, Tier tier, std::uint32_t gpus) const;
   void compute_geometry();
   std::vector<std::vector<LoadGeometry>> geometry_;  // [server][tier * (gpus + 1) + g]
+  // The links of a load's path to GPU 0 per server and tier (remote, ssd, dram), with what the
+  // contention-aware estimate needs of each, so that it walks no topology.
+  struct PathLink {
+    LinkId id = 0;
+    double bandwidth = 0;
+    bool per_gpu = false;  // into one GPU (carries bytes / gpus), else shared by the load's GPUs
+  };
+  std::vector<std::array<std::vector<PathLink>, 3>> load_paths_;  // [server][tier]
+  // Seconds per byte under contention, per geometry entry, valid while the flows' version is unchanged:
+  // policies ask for every server many times between two flow changes.
+  struct SharedRate {
+    std::uint64_t version = UINT64_MAX;
+    double seconds_per_byte = 0;
+  };
+  mutable std::vector<std::vector<SharedRate>> shared_rate_;  // like geometry_
 
   const Scenario* scenario_;
   Topology topology_;

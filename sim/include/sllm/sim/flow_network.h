@@ -46,6 +46,8 @@ class FlowNetwork {
   std::size_t active_count() const;
   // Active flows crossing link `l` now (what a new flow would share it with).
   std::size_t flows_crossing(LinkId l) const { return l < link_flows_.size() ? link_flows_[l].size() : 0; }
+  // Changes whenever a flow starts or leaves: answers derived from flows_crossing() stay valid until then.
+  std::uint64_t version() const { return version_; }
   // Sum of the current rates of the flows crossing link `l` (bytes/s): for recorders, never the hot path.
   double link_rate(LinkId l) const;
   std::size_t link_count() const { return link_flows_.size(); }
@@ -89,6 +91,7 @@ class FlowNetwork {
   std::vector<FlowId> completions_;
   std::vector<std::vector<FlowId>> link_flows_;  // per LinkId: active flows crossing it
   std::uint64_t next_start_seq_ = 0;
+  std::uint64_t version_ = 0;
   Nanos last_update_ = 0;
   // Scratch for recompute_rates (kept to avoid allocating per start/end).
   std::uint64_t epoch_ = 0;
