@@ -1,7 +1,7 @@
 // A calibration profile (docs/calibration.md): what `sllmsim calibrate` measured on a host, fitted into
 // the simulator's cost models. A scenario names one with `cluster.profile: FILE`; it then replaces the
 // configured SSD / DRAM / PCIe bandwidths and the pipeline-fill estimate of loads (per loader mode), the
-// roofline for the models it has engine coefficients for, and the migration recompute law.
+// chosen cost-model kind for the models it has engine coefficients for, and the migration recompute law.
 #pragma once
 
 #include <algorithm>

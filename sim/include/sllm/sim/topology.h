@@ -44,9 +44,10 @@ class Topology {
   const std::string& name(VertexId v) const;
 
   // Links of the fewest-hop path from -> to (empty when from == to). Throws std::logic_error when no
-  // path exists. Paths are cached: the simulator asks for the same few pairs millions of times. The cache
-  // makes this const method unsafe to call from several threads at once: each simulation (and each sweep
-  // worker's simulation) owns its topology.
+  // path exists. One breadth-first tree per source vertex is built on first use and each answered path
+  // is cached, so set-up is near-linear in servers (every server asks from the same few sources). The
+  // caches make this const method unsafe to call from several threads at once: each simulation (and each
+  // sweep worker's simulation) owns its topology.
   const std::vector<LinkId>& path(VertexId from, VertexId to) const;
   // The smallest link bandwidth on the path: the rate a lone transfer gets (infinite when from == to).
   double bottleneck(VertexId from, VertexId to) const;
