@@ -35,6 +35,15 @@ TEST(EngineCli, GenerateAndMigrateFromACheckpoint) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(EngineCli, ModelTooLargeForHostMemoryIsRefusedBeforeAllocating) {
+  // Llama-2-70B's fp32 weights (about 256 GiB) exceed any test machine's memory: exit 2 with the numbers,
+  // not an OOM kill.
+  const auto r = run_sllmsim("engine generate --model llama-2-70b --device cpu --prompt-len 4 --new-tokens 1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("MemAvailable"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("llama-2-70b"), std::string::npos) << r.output;
+}
+
 TEST(EngineCli, BadInputExitsTwoAndMissingGpuIsClear) {
   EXPECT_EQ(run_sllmsim("engine migrate --model tiny-opt --new-tokens 8 --at-token 8").status, 2);
   EXPECT_EQ(run_sllmsim("engine generate --model no-such-model").status, 2);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,36 @@ class LoadedEngine final : public Engine {
 
 // Where the weights come from: a checkpoint read through the multi-tier loader (every engine loads its
 // own copy, as a destination server would), or random weights of a catalog model (no files).
+// Host memory the kernel says can be allocated without swapping (MemAvailable), in bytes; 0 when unknown.
+std::uint64_t host_memory_available() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::uint64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return 0;
+}
+
+// The CPU engine holds every weight as fp32: a model that cannot fit is refused before anything is
+// allocated, instead of the process being killed by the OOM killer without a word. The bound is a lower
+// one (the source weights, activations and KV cache come on top), so nothing that fits is refused.
+void check_cpu_memory(const sllm::ModelArch& arch, const Device& device, const char* flag) {
+  if (device.backend != "cpu") return;
+  const std::uint64_t needed = arch.parameter_count() * sizeof(float);
+  const std::uint64_t available = host_memory_available();
+  if (available > 0 && needed > available) {
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "%s needs at least %.1f GiB on the CPU engine (fp32 weights) but %.1f GiB of memory is available "
+                  "(MemAvailable): use a smaller model or a GPU (--device cuda:N)",
+                  arch.name.c_str(), static_cast<double>(needed) / (1ull << 30),
+                  static_cast<double>(available) / (1ull << 30));
+    throw sllm::InputError(flag, text);
+  }
+}
+
 class WeightSource {
  public:
   WeightSource(const po::variables_map& vm, Device device) {
@@ -55,6 +86,7 @@ class WeightSource {
       const std::string name = vm.count("model") ? vm["model"].as<std::string>() : checkpoint_->index.model;
       if (name.empty()) throw sllm::InputError("--model", "the checkpoint names no model: give its architecture");
       arch_ = sllm::ModelCatalog::builtin().get(name, vm.count("model") ? "--model" : "checkpoint index model");
+      check_cpu_memory(arch_, device, "--ckpt");
       LoaderOptions options;
       options.pool_backend = device.backend;
       loader_ = std::make_unique<Loader>(options);
@@ -62,6 +94,7 @@ class WeightSource {
     }
     if (vm.count("model") == 0) throw sllm::InputError("command line", "give --ckpt DIR or --model NAME");
     arch_ = sllm::ModelCatalog::builtin().get(vm["model"].as<std::string>(), "--model");
+    check_cpu_memory(arch_, device, "--model");
     seed_ = vm["weights-seed"].as<std::uint64_t>();
     const auto t0 = Clock::now();
     random_ = std::make_unique<RandomWeights>(arch_, seed_);
