@@ -36,9 +36,12 @@ Outcome run_contention(const std::string& policy, double b_arrival, const std::s
   return o;
 }
 
-const std::string kMigration = "  name: serverlessllm\n  keep_alive: {name: fixed, timeout: 2 s}";
-const std::string kNoMigration =
-    "  name: serverlessllm\n  migration: {enabled: false}\n  keep_alive: {name: fixed, timeout: 2 s}";
+// Load replacement off: the example needs A to stay on server 0 (with it, A's remote load would give way
+// to server 1's DRAM copy once F finishes; tests/sim_load_replacement_test.cpp covers that).
+const std::string kMigration =
+    "  name: serverlessllm\n  replace_loads: false\n  keep_alive: {name: fixed, timeout: 2 s}";
+const std::string kNoMigration = "  name: serverlessllm\n  replace_loads: false\n  migration: {enabled: false}\n"
+                                 "  keep_alive: {name: fixed, timeout: 2 s}";
 const std::string kShepherd = "  name: shepherd\n  keep_alive: {name: fixed, timeout: 2 s}";
 
 TEST(Migration, LowersLatencyOfTheArrivingModelAndKeepsEveryTokenOfTheMigratedOne) {

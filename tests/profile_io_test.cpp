@@ -213,7 +213,7 @@ TEST(ProfileScenario, MigrationPauseIsTheFinalRoundPlusTheHandoff) {
   Profile p;
   p.migration.push_back({"opt-6.7b", 0.0, 1e-3, 0.0, 0.0, {}, 0.05, {}});
   write_profile(p, dir + "/migration.yaml");
-  std::string yaml = testing::policy_cluster_yaml(2, 4, true, 1, "  name: serverlessllm\n  keep_alive: {name: fixed, timeout: 2 s}");
+  std::string yaml = testing::policy_cluster_yaml(2, 4, true, 1, "  name: serverlessllm\n  replace_loads: false\n  keep_alive: {name: fixed, timeout: 2 s}");
   yaml.replace(yaml.find("cluster:\n"), 9, "cluster:\n  profile: " + dir + "/migration.yaml\n");
   const Scenario sc = testing::scenario_from_yaml(yaml);
   Simulator sim(sc);

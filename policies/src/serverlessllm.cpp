@@ -11,6 +11,9 @@
 //    parallel, so the startup estimate adds the slowest one. a and b come from the cost model (a: KV
 //    recomputation time per token of a 1,024-token prefill on the server's GPUs; b: the final round's
 //    recomputation of `stop_tokens` tokens) unless configured.
+// Beyond the paper, the optimisation is applied again when GPUs free up (`replace_loads`): a load that
+// requests wait for is abandoned when a start on the freed GPUs is estimated to be ready sooner (a remote
+// load crawling through a shared uplink while a GPU frees on a server holding the checkpoint).
 // As in the paper, load estimates are refined from observed loads: per server and tier, the load part
 // is scaled by a smoothed ratio of actual to estimated load time (contention on shared links shows up
 // there); this applies to destination loads of migrations too.
@@ -19,6 +22,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <span>
 
 #include "sllm/sim/policy.h"
 
@@ -37,6 +41,7 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
   explicit ServerlessLlmPolicy(const ConfigNode& params)
       : reclaim_idle_(params.get_bool("reclaim_idle", true)),
         refine_(params.get_bool("refine_estimates", true)),
+        replace_loads_(params.get_bool("replace_loads", true)),
         smoothing_(params.get_double("estimate_smoothing", 0.5, 0.0, 1.0)) {
     if (auto m = params.optional_child("migration")) {
       // migration_ is default-constructed: its initialisers (and MigrationConfig's) are the defaults.
@@ -61,35 +66,32 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
   }
   bool moves_need_spare_gpus() const override { return true; }
 
+  // The start-up time optimisation applied again when GPUs free up: a loading instance is replaced
+  // when a start on free or idle GPUs is estimated to be ready sooner than the load will be (the bytes
+  // it already moved are spent either way). Migrations are not offered for a replacement.
+  Decision replace_load(const ClusterView& view, InstanceId loading, Nanos ready_in,
+                        std::span<const ServerId> spare) override {
+    if (!replace_loads_) return Decision::wait();
+    Decision best;
+    if (!best_start_with_room(view, view.instance(loading).model, spare, best)) return Decision::wait();
+    return best.estimated_startup < ready_in ? best : Decision::wait();
+  }
+
   Decision place(const ClusterView& view, ModelId model) override {
     const std::uint32_t need = view.gpus_needed(model);
     Decision best;
-    bool found = false;
+    if (all_servers_.size() != view.server_count()) {
+      all_servers_.resize(view.server_count());
+      for (ServerId s = 0; s < view.server_count(); ++s) all_servers_[s] = s;
+    }
+    bool found = best_start_with_room(view, model, all_servers_, best);
     const auto consider = [&](Decision&& d) {
       if (!found || better(d, best)) {
         best = std::move(d);
         found = true;
       }
     };
-    // Pass 1: servers with enough free or idle GPUs.
     std::vector<ServerId>& busy = busy_;
-    busy.clear();
-    for (ServerId s = 0; s < view.server_count(); ++s) {
-      if (view.total_gpus(s) < need) continue;
-      std::optional<std::vector<InstanceId>> plan;
-      if (view.free_gpus(s) >= need) {
-        plan.emplace();
-      } else if (reclaim_idle_) {
-        plan = reclaim_plan(view, s, need);
-      }
-      if (!plan) {
-        busy.push_back(s);
-        continue;
-      }
-      Decision d = start(view, model, s);
-      d.unload_idle = std::move(*plan);
-      consider(std::move(d));
-    }
     if (!migration_.enabled || busy.empty()) return found ? best : Decision::wait();
     // Pass 2: busy servers, freeing GPUs by live migration. Migration only adds time to a server's
     // own load estimate, so servers already slower than the best free placement are skipped first.
@@ -120,6 +122,42 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
   Nanos scaled(ServerId s, Tier tier, Nanos load) const {
     if (s >= ratio_.size()) return load;
     return static_cast<Nanos>(static_cast<double>(load) * ratio_[s][static_cast<std::size_t>(tier)] + 0.5);
+  }
+
+  // Pass 1 of place(): the best start among `servers` (ascending ids) on one with enough free (or
+  // reclaimable idle) GPUs, into `best`; false when none has room. Servers without room are left in
+  // busy_. The unload plans, which cost an allocation each, are built only for the servers tied at the
+  // least estimate.
+  bool best_start_with_room(const ClusterView& view, ModelId model, std::span<const ServerId> servers,
+                            Decision& best) {
+    const std::uint32_t need = view.gpus_needed(model);
+    busy_.clear();
+    tied_.clear();
+    Nanos least = 0;
+    for (ServerId s : servers) {
+      if (view.total_gpus(s) < need) continue;
+      const std::uint32_t room = view.free_gpus(s) + (reclaim_idle_ ? view.idle_gpus(s) : 0);
+      if (room < need) {
+        busy_.push_back(s);
+        continue;
+      }
+      const Nanos estimate = start(view, model, s).estimated_startup;
+      if (tied_.empty() || estimate < least) {
+        tied_.clear();
+        least = estimate;
+      }
+      if (estimate == least) tied_.push_back(s);
+    }
+    bool found = false;
+    for (ServerId s : tied_) {  // fewest warm instances lost, then the lower server id
+      Decision d = start(view, model, s);
+      if (view.free_gpus(s) < need) d.unload_idle = *reclaim_plan(view, s, need);
+      if (!found || better(d, best)) {
+        best = std::move(d);
+        found = true;
+      }
+    }
+    return found;
   }
 
   Decision start(const ClusterView& view, ModelId model, ServerId s) const {
@@ -238,12 +276,13 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
 
   bool reclaim_idle_;
   bool refine_;
+  bool replace_loads_;
   double smoothing_;  // weight of the newest observation
   std::vector<std::array<double, 3>> ratio_;  // [server][remote, ssd, dram]: actual / estimated
   MigrationParams migration_;
   // Scratch of one place() call, kept to reuse its memory: servers without room, servers with free or
   // idle GPUs, and plan_migrations()'s candidates, knapsack table and promised GPUs.
-  std::vector<ServerId> busy_, spare_;
+  std::vector<ServerId> busy_, spare_, tied_, all_servers_;
   struct MigrationItem {
     InstanceId instance;
     std::uint32_t gpus;

@@ -33,6 +33,10 @@ LoadId LoadQueue::enqueue(Instance& inst, Tier tier, const LoadOptions& options)
   if (tier == Tier::kDram) server.dram_cache.pin(inst.model);
   ++started_;
   ++started_by_tier_[static_cast<int>(tier)];
+  if (transfers_.size() <= lid) transfers_.resize(std::size_t{lid} + 1);
+  transfers_[lid].flows.clear();
+  transfers_[lid].ready_at = -1;
+  active_.push_back(lid);
   server.queue_estimated_end = std::max(server.queue_estimated_end, now()) + load.estimate;
   server.load_queue.push_back(lid);
   if (server.load_queue.size() == 1) start(lid);
@@ -48,8 +52,8 @@ void LoadQueue::start(LoadId lid) {
   const VertexId src = st_.source_vertex(load.server, load.tier);
   const double per_gpu = static_cast<double>(load.bytes) / static_cast<double>(inst.gpus.size());
   for (std::uint32_t g : inst.gpus) {
-    flows_.start(st_.topology().path(src, server.gpu_vertex[g]), per_gpu, now(),
-                 std::numeric_limits<double>::infinity(), lid);
+    transfers_[lid].flows.push_back(flows_.start(st_.topology().path(src, server.gpu_vertex[g]), per_gpu, now(),
+                                                 std::numeric_limits<double>::infinity(), lid));
   }
   load.flows_left = static_cast<std::uint32_t>(inst.gpus.size());
   if (observer_ != nullptr) observer_->on_flows_changed(flows_, now());
@@ -75,8 +79,13 @@ void LoadQueue::on_flow_done() {
     const FlowId fid = next->second;
     const auto lid = static_cast<LoadId>(flows_.tag(fid));
     flows_.complete(fid, now());
+    std::erase(transfers_[lid].flows, fid);  // the id may be reused by another load's flow
     Load& load = loads_[lid];
-    if (--load.flows_left == 0) queue_.schedule(now() + load.fill_and_init, sim_events::kLoadReady, lid);
+    if (--load.flows_left == 0) {
+      transfers_[lid].flows.clear();
+      transfers_[lid].ready_at = now() + load.fill_and_init;
+      queue_.schedule(transfers_[lid].ready_at, sim_events::kLoadReady, lid);
+    }
   }
   if (observer_ != nullptr) observer_->on_flows_changed(flows_, now());
   reschedule_flow_event();
@@ -94,17 +103,66 @@ void LoadQueue::on_load_ready(LoadId lid) {
   if (load.options.populate_dram) server.dram_cache.insert(load.model, load.bytes, now());
   inst.ready = now();
   inst.load = kNone;
+  finish(lid);
+  listener_.on_loaded(load, inst);
+}
+
+void LoadQueue::finish(LoadId lid) {
+  Server& server = st_.servers[loads_[lid].server];
+  const bool was_front = server.load_queue.front() == lid;
+  std::erase(server.load_queue, lid);
+  std::erase(active_, lid);
   loads_.release(lid);
-  server.load_queue.pop_front();
   if (!server.load_queue.empty()) {
     Nanos end = now();
     for (LoadId q : server.load_queue) end += loads_[q].estimate;
     server.queue_estimated_end = end;
-    start(server.load_queue.front());
+    if (was_front) start(server.load_queue.front());
   } else {
     server.queue_estimated_end = now();
   }
-  listener_.on_loaded(load, inst);
+}
+
+Nanos LoadQueue::time_to_ready(LoadId lid) const {
+  const Load& load = loads_[lid];
+  const Transfer& t = transfers_[lid];
+  if (t.ready_at >= 0) return t.ready_at - now();
+  if (load.started >= 0) {
+    double seconds = 0;
+    for (FlowId f : t.flows) {
+      const double rate = flows_.rate(f);
+      if (!(rate > 0)) return std::numeric_limits<Nanos>::max() / 4;
+      seconds = std::max(seconds, flows_.remaining(f, now()) / rate);
+    }
+    return from_seconds(seconds) + load.fill_and_init;
+  }
+  // Queued: behind the loads ahead of it on its server.
+  const auto& q = st_.servers[load.server].load_queue;
+  Nanos ahead = 0;
+  for (LoadId other : q) {
+    if (other == lid) break;
+    ahead = other == q.front() ? time_to_ready(other) : ahead + loads_[other].estimate;
+  }
+  return ahead + load.estimate;
+}
+
+bool LoadQueue::cancellable(LoadId lid) const { return transfers_[lid].ready_at < 0; }
+
+void LoadQueue::cancel(LoadId lid) {
+  if (!cancellable(lid)) throw std::logic_error("LoadQueue::cancel: the load's transfer is over");
+  const Load& load = loads_[lid];
+  Server& server = st_.servers[load.server];
+  if (load.tier == Tier::kSsd) server.ssd_cache.unpin(load.model);
+  if (load.tier == Tier::kDram) server.dram_cache.unpin(load.model);
+  for (FlowId f : transfers_[lid].flows) flows_.cancel(f, now());
+  transfers_[lid].flows.clear();
+  if (load.started >= 0) {
+    if (observer_ != nullptr) observer_->on_flows_changed(flows_, now());
+    reschedule_flow_event();
+  }
+  st_.instances[load.instance].load = kNone;
+  ++cancelled_;
+  finish(lid);
 }
 
 }  // namespace sllm

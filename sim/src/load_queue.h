@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "sllm/sim/cluster.h"
 #include "sllm/sim/event_queue.h"
@@ -38,6 +39,19 @@ class LoadQueue {
   // The kLoadReady event of `id`.
   void on_load_ready(LoadId id);
 
+  // Time from now until load `id` is ready: for the transferring load, its slowest flow's remaining
+  // bytes at the current rate plus fill and init; for a queued one, the time to ready of the load
+  // ahead of it plus its own estimate; after the transfer, the scheduled ready time.
+  Nanos time_to_ready(LoadId id) const;
+  // Whether `id` can still be abandoned: queued or transferring (not in fill and init).
+  bool cancellable(LoadId id) const;
+  // Abandons a cancellable load (its instance is being unloaded): its flows stop, its source is
+  // unpinned, and the server's queue moves on. Nothing is populated.
+  void cancel(LoadId id);
+  // Loads queued or in progress, in the order they were enqueued (valid until the next change).
+  const std::vector<LoadId>& active() const { return active_; }
+  std::uint64_t loads_cancelled() const { return cancelled_; }
+
   // The transfers in flight: what a new load's links are shared with (contention-aware estimates).
   const FlowNetwork& flows() const { return flows_; }
   std::uint64_t loads_started() const { return started_; }
@@ -50,6 +64,7 @@ class LoadQueue {
   Nanos now() const { return queue_.now(); }
   void start(LoadId id);
   void reschedule_flow_event();
+  void finish(LoadId id);  // releases the slot and starts the server's next queued load
 
   ClusterState& st_;
   EventQueue& queue_;
@@ -60,6 +75,15 @@ class LoadQueue {
   Nanos flow_event_time_ = -1;
   std::uint64_t started_ = 0;
   std::uint64_t started_by_tier_[3] = {};  // remote, ssd, dram
+  std::uint64_t cancelled_ = 0;
+  // Per LoadId: the flows of its transfer (capacity kept across reuse) and, once the last flow ended,
+  // when kLoadReady fires (-1 before).
+  struct Transfer {
+    std::vector<FlowId> flows;
+    Nanos ready_at = -1;
+  };
+  std::vector<Transfer> transfers_;
+  std::vector<LoadId> active_;
   RunObserver* observer_ = nullptr;
 };
 

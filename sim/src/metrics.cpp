@@ -88,6 +88,7 @@ const Metric kMetrics[] = {
     SLLM_COUNT("loads_remote", "loads.remote", s.loads_by_tier[0]),
     SLLM_COUNT("loads_ssd", "loads.ssd", s.loads_by_tier[1]),
     SLLM_COUNT("loads_dram", "loads.dram", s.loads_by_tier[2]),
+    SLLM_COUNT("loads_replaced", "loads.replaced", s.loads_replaced),
     SLLM_COUNT("preemptions", "preemptions", s.preemptions),
     SLLM_COUNT("lost_tokens", "lost_tokens", s.lost_tokens),
     SLLM_COUNT("migrations_started", "migrations.started", s.migrations_started),

@@ -62,7 +62,10 @@ class Simulator::Impl final : private BatchListener, private LoadListener, priva
   void dispatch(ModelId m);
   void ensure_capacity(ModelId m);
   bool place_once(ModelId m);  // true when an instance was started
-  void retry_pending();
+  // Resources changed: models waiting for a placement are asked again; `gpus_freed`: GPUs just became
+  // free or idle, which loads in flight are offered first (reconsider_loads).
+  void retry_pending(bool gpus_freed = false);
+  void reconsider_loads();
   InstanceId execute(const Decision& d, ModelId m);
   InstanceId create_instance(ModelId m, ServerId s, Nanos created, bool partial = false);
   void unload(InstanceId id) override;
@@ -100,6 +103,8 @@ class Simulator::Impl final : private BatchListener, private LoadListener, priva
   RequestSpec next_spec_;
   bool source_done_ = false;  // no more arrivals: pre-warming stops (so that runs end)
   std::deque<ModelId> pending_;  // models waiting for a placement, FIFO
+  std::vector<LoadId> reconsidered_;  // scratch of reconsider_loads()
+  std::vector<ServerId> spare_;       // scratch of reconsider_loads(): servers with free or idle GPUs
 
   RequestRecorder recorder_;
   // Optional recorders (output.timeline, output.time_series): observer_ is null unless one is on.
@@ -258,9 +263,12 @@ bool Simulator::Impl::place_once(ModelId m) {
   return false;
 }
 
-void Simulator::Impl::retry_pending() {
-  if (pending_.empty() || retrying_) return;
+void Simulator::Impl::retry_pending(bool gpus_freed) {
+  if (retrying_) return;
   retrying_ = true;  // placements below can free/idle instances and call back here
+  // Loads in flight first: a replacement swaps GPUs (a load's requests move to the freed GPUs that
+  // serve them sooner; its own GPUs free up for the models waiting below).
+  if (gpus_freed) reconsider_loads();
   const std::size_t rounds = pending_.size();
   for (std::size_t i = 0; i < rounds && !pending_.empty(); ++i) {
     const ModelId m = pending_.front();
@@ -277,6 +285,37 @@ void Simulator::Impl::retry_pending() {
     ensure_capacity(m);  // re-queues m at the back when it must still wait
   }
   retrying_ = false;
+}
+
+// GPUs freed up: a load that waiting requests depend on may now be beaten by a start elsewhere (a GPU
+// on a server holding the checkpoint locally, while the load crawls through a shared remote link).
+// Only plain loads are offered (not migration destinations) and only while still in transfer.
+void Simulator::Impl::reconsider_loads() {
+  if (loads_.active().empty()) return;
+  const GpuAccounting& gpus = st_.gpu_accounting;
+  reconsidered_.assign(loads_.active().begin(), loads_.active().end());
+  for (LoadId lid : reconsidered_) {
+    if (gpus.free_total() + gpus.idle_total() == 0) break;
+    const Load& load = st_.loads[lid];
+    const InstanceId id = load.instance;
+    const Instance& inst = st_.instances[id];
+    if (inst.load != lid || inst.migration_destination || inst.discard_when_loaded || !loads_.cancellable(lid)) continue;
+    const ModelId m = inst.model;
+    if (st_.models[m].queued_live == 0) continue;
+    if (spare_.empty()) {  // built once per change of the GPUs' state (cleared after a replacement)
+      for (ServerId s = 0; s < st_.servers.size(); ++s) {
+        if (gpus.free(s) + gpus.idle(s) > 0) spare_.push_back(s);
+      }
+    }
+    const ClusterStateView view(st_, now(), cost_.get(), &loads_.flows());
+    const Decision d = scheduler_->replace_load(view, id, loads_.time_to_ready(lid), spare_);
+    if (d.action != Decision::Action::kStart || !d.migrate.empty() || !d.preempt.empty()) continue;
+    loads_.cancel(lid);
+    unload(id);
+    execute(d, m);
+    spare_.clear();
+  }
+  spare_.clear();
 }
 
 InstanceId Simulator::Impl::execute(const Decision& d, ModelId m) {
@@ -382,7 +421,7 @@ void Simulator::Impl::go_idle(Instance& inst) {
   if (keep != KeepAlivePolicy::kNever) {
     inst.keep_alive_event = queue_.schedule(now() + keep, kKeepAlive, inst.id);
   }
-  retry_pending();
+  retry_pending(true);
 }
 
 void Simulator::Impl::leave_idle(Instance& inst) {
@@ -397,7 +436,7 @@ void Simulator::Impl::on_keep_alive(InstanceId id) {
   inst.keep_alive_event = EventId{};
   if (inst.state != InstanceState::kIdle) throw std::logic_error("keep-alive expiry of a busy instance");
   unload(id);
-  retry_pending();
+  retry_pending(true);
 }
 
 void Simulator::Impl::unload(InstanceId id) {
@@ -490,7 +529,7 @@ void Simulator::Impl::on_loaded(const Load& load, Instance& inst) {
   }
   if (inst.discard_when_loaded) {  // its migration was dropped meanwhile: nothing to serve here
     unload(inst.id);
-    retry_pending();
+    retry_pending(true);
     return;
   }
   if (inst.migration_destination) {
@@ -568,6 +607,9 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
       case kMigrationRound: migration_.on_round(static_cast<std::uint32_t>(ev.a), static_cast<int>(ev.b)); break;
       default: throw std::logic_error("unknown event type");
     }
+    // The run ends when the last request has left: what would follow (keep-alive expiries, loads that
+    // no request waits for any more) changes no output, and recorders must not run past the makespan.
+    if (source_done_ && requests_.in_use() == 0) break;
     if (progress && queue_.processed() >= next_progress) {
       next_progress += 1 << 16;
       if (expected > 0) {
@@ -590,6 +632,7 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
                                                  : last_request_event_;
   if (sc_.simulation.horizon > 0 && summary_.makespan > last_request_event_) snapshot_utilisation();
   summary_.loads = loads_.loads_started();
+  summary_.loads_replaced = loads_.loads_cancelled();
   for (Tier t : {Tier::kRemote, Tier::kSsd, Tier::kDram}) {
     summary_.loads_by_tier[static_cast<int>(t)] = loads_.loads_started(t);
   }

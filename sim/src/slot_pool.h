@@ -47,6 +47,7 @@ class SlotPool {
   std::uint32_t generation(std::uint32_t s) const { return generation_[s]; }
   std::size_t size() const { return items_->size(); }
   std::size_t free_count() const { return free_.size(); }
+  std::size_t in_use() const { return items_->size() - free_.size(); }
   T& operator[](std::uint32_t s) { return (*items_)[s]; }
   const T& operator[](std::uint32_t s) const { return (*items_)[s]; }
 

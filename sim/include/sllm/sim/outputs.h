@@ -27,6 +27,7 @@ struct RunSummary {
   std::uint64_t cold_starts = 0;        // served requests that waited for a load
   std::uint64_t loads = 0;              // instance loads started
   std::uint64_t loads_by_tier[3] = {};  // remote, ssd, dram
+  std::uint64_t loads_replaced = 0;      // abandoned for a faster start elsewhere (policy replace_load)
   std::uint64_t preemptions = 0;        // requests restarted from scratch
   std::uint64_t lost_tokens = 0;        // output tokens discarded by preemption
   // Live migrations, counted per inference (request): started, resumed at the destination, dropped

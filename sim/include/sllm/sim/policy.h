@@ -151,6 +151,16 @@ class SchedulingPolicy {
   virtual ~SchedulingPolicy() = default;
   // `model` has more demand than its instances can take; place one more instance (or wait).
   virtual Decision place(const ClusterView& view, ModelId model) = 0;
+  // Requests of `loading`'s model wait for it, and its load will take `ready_in` more (the flows'
+  // remaining bytes at their current rates, or the queue's estimates ahead of it, plus fill and init).
+  // Asked when GPUs free up while loads are in flight; `spare` lists the servers with free or idle GPUs
+  // (ascending). A kStart decision on one of them (no migrations or preemptions) starts a replacement:
+  // the simulator abandons `loading`'s load, unloads it, then carries the decision out. Anything else
+  // keeps the load. The default keeps every load.
+  virtual Decision replace_load(const ClusterView& /*view*/, InstanceId /*loading*/, Nanos /*ready_in*/,
+                                std::span<const ServerId> /*spare*/) {
+    return Decision::wait();
+  }
   // Observations for estimators that learn (estimate = what the queue/tier model predicted).
   virtual void on_load_finished(ServerId, ModelId, Tier, Nanos /*estimated*/, Nanos /*actual*/) {}
   // False lets the simulator skip asking while no free or idle GPUs exist anywhere (a policy that can
