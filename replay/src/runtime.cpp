@@ -210,6 +210,18 @@ Replay::Replay(const Scenario& sc, const ReplayOptions& options)
     o.verify = opt_.verify;
     loaders_[0]->load(checkpoints_[m], o);
   }
+  // The device runtime is up before the clock starts, as a serving system's is before requests come: a
+  // tiny engine per GPU creates the context, library handles and kernels once.
+  if (opt_.device != "cpu") {
+    const ModelArch& tiny = ModelCatalog::builtin().get("tiny-opt", "replay warm-up");
+    const models::RandomWeights weights(tiny, 1);
+    const std::vector<models::TokenId> prompt{1, 2, 3};
+    for (std::uint32_t g = 0; g < group.gpus; ++g) {
+      auto engine = models::Engine::create(tiny, weights, models::Device{opt_.device, static_cast<int>(g)});
+      const models::SequenceChunk chunk{0, prompt};
+      engine->forward(std::span(&chunk, 1));
+    }
+  }
   decisions_ = "time_s,event,model,server,tier,estimate_s,detail\n";
   loads_log_ =
       "model,server,gpu,tier,bytes,queued_s,start_s,ready_s,transfer_s,engine_init_s,estimate_s,chunks,"
