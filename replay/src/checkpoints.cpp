@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <unistd.h>
+
 #include "sllm/core/error.h"
 #include "sllm/models/checkpoint.h"
 #include "sllm/replay/replay.h"
@@ -18,6 +20,7 @@ std::string checkpoint_path(const std::string& dir, const DeployedModel& model) 
 
 void prepare_checkpoints(const Scenario& scenario, const std::string& dir, int threads, std::ostream* log) {
   std::filesystem::create_directories(dir);
+  bool wrote = false;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (const DeployedModel& m : scenario.models) {
     const std::string path = checkpoint_path(dir, m);
@@ -36,11 +39,14 @@ void prepare_checkpoints(const Scenario& scenario, const std::string& dir, int t
     const auto t0 = std::chrono::steady_clock::now();
     // A distinct seed per checkpoint: fine-tunes of one architecture are distinct bytes.
     models::synthesize_checkpoint(*m.arch, path, partitions, 1000 + m.index, checksum, false, threads);
+    wrote = true;
     if (log != nullptr) {
       *log << "synthesised " << m.name << " (" << format_bytes(m.checkpoint_bytes) << ") in " << path << " in "
            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
     }
   }
+  // The disk is idle when the replay's clock starts: no write-back of fresh checkpoints under its reads.
+  if (wrote) ::sync();
 }
 
 }  // namespace sllm::replay
