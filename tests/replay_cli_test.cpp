@@ -88,25 +88,15 @@ std::set<std::string> json_keys(const std::string& text) {
   return keys;
 }
 
-class ReplayCpu : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("sllm-replay-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    replay_ = run_sllmsim("replay -c " + kConfig + " -o " + (dir_ / "real").string() + " --device cpu --compare -q");
-    run_ = run_sllmsim("run -c " + kConfig + " -o " + (dir_ / "simulated").string() + " -q");
-  }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
-  static fs::path dir_;
-  static sllm::testing::CliResult replay_, run_;
+// The replay runs in wall-clock time (about 40 s), so one test runs it once and checks it in four parts
+// (ctest runs every TEST in its own process).
+struct ReplayRun {
+  fs::path dir;
+  sllm::testing::CliResult replay, run;
 };
-fs::path ReplayCpu::dir_;
-sllm::testing::CliResult ReplayCpu::replay_;
-sllm::testing::CliResult ReplayCpu::run_;
 
-TEST_F(ReplayCpu, RunsAndConservesRequests) {
-  ASSERT_EQ(replay_.status, 0) << replay_.output;
-  const auto reqs = rows(dir_ / "real" / "requests.csv");
+void check_conservation(const ReplayRun& t) {
+  const auto reqs = rows(t.dir / "real" / "requests.csv");
   ASSERT_EQ(reqs.size(), kRequests);  // every request of the workload finished, once
   std::set<std::string> ids;
   std::size_t completed = 0;
@@ -125,26 +115,24 @@ TEST_F(ReplayCpu, RunsAndConservesRequests) {
   }
   EXPECT_EQ(ids.size(), kRequests);
   EXPECT_GT(completed, kRequests / 2);
-  const std::string summary = read(dir_ / "real" / "summary.json");
+  const std::string summary = read(t.dir / "real" / "summary.json");
   EXPECT_NE(summary.find("\"arrived\": " + std::to_string(kRequests)), std::string::npos) << summary;
   EXPECT_NE(summary.find("\"completed\": " + std::to_string(completed)), std::string::npos) << summary;
 }
 
-TEST_F(ReplayCpu, WritesTheSimulatorsSchema) {
-  ASSERT_EQ(replay_.status, 0) << replay_.output;
-  ASSERT_EQ(run_.status, 0) << run_.output;
+void check_schema(const ReplayRun& t) {
+  ASSERT_EQ(t.run.status, 0) << t.run.output;
   std::vector<std::string> real_header, sim_header;
-  rows(dir_ / "real" / "requests.csv", &real_header);
-  rows(dir_ / "simulated" / "requests.csv", &sim_header);
+  rows(t.dir / "real" / "requests.csv", &real_header);
+  rows(t.dir / "simulated" / "requests.csv", &sim_header);
   EXPECT_EQ(real_header, sim_header);
-  EXPECT_EQ(json_keys(read(dir_ / "real" / "summary.json")), json_keys(read(dir_ / "simulated" / "summary.json")));
-  EXPECT_FALSE(json_keys(read(dir_ / "real" / "summary.json")).empty());
+  EXPECT_EQ(json_keys(read(t.dir / "real" / "summary.json")), json_keys(read(t.dir / "simulated" / "summary.json")));
+  EXPECT_FALSE(json_keys(read(t.dir / "real" / "summary.json")).empty());
 }
 
-TEST_F(ReplayCpu, LogsEveryDecisionAndLoad) {
-  ASSERT_EQ(replay_.status, 0) << replay_.output;
-  const auto decisions = rows(dir_ / "real" / "decisions.csv");
-  const auto loads = rows(dir_ / "real" / "loads.csv");
+void check_logs(const ReplayRun& t) {
+  const auto decisions = rows(t.dir / "real" / "decisions.csv");
+  const auto loads = rows(t.dir / "real" / "loads.csv");
   std::size_t starts = 0;
   for (const auto& d : decisions) starts += d.at("event") == "start" ? 1 : 0;
   EXPECT_EQ(starts, loads.size());  // every placement loads a checkpoint
@@ -156,34 +144,65 @@ TEST_F(ReplayCpu, LogsEveryDecisionAndLoad) {
     EXPECT_LT(std::stod(l.at("start_s")), std::stod(l.at("ready_s")));
     // A load from the DRAM tier is served by the chunk pool, one from the SSD tier by the disk: the
     // eviction policy's choices are carried out in the real pool.
-    if (l.at("tier") == "dram") EXPECT_EQ(l.at("chunks_from_dram"), l.at("chunks"));
-    if (l.at("tier") == "ssd") EXPECT_EQ(l.at("chunks_from_dram"), "0");
+    if (l.at("tier") == "dram") {
+      EXPECT_EQ(l.at("chunks_from_dram"), l.at("chunks"));
+    }
+    if (l.at("tier") == "ssd") {
+      EXPECT_EQ(l.at("chunks_from_dram"), "0");
+    }
   }
   // The DRAM pool holds two of the four checkpoints: loads come from both tiers.
   EXPECT_GT(tiers["ssd"], 0u);
   EXPECT_GT(tiers["dram"], 0u);
   EXPECT_EQ(tiers["ssd"] + tiers["dram"], loads.size());
   // Cold-started requests name the tier their instance loaded from.
-  for (const auto& r : rows(dir_ / "real" / "requests.csv")) {
-    if (r.at("cold_start") == "1") EXPECT_TRUE(r.at("load_tier") == "ssd" || r.at("load_tier") == "dram");
+  for (const auto& r : rows(t.dir / "real" / "requests.csv")) {
+    if (r.at("cold_start") == "1") {
+      EXPECT_TRUE(r.at("load_tier") == "ssd" || r.at("load_tier") == "dram");
+    }
   }
 }
 
-TEST_F(ReplayCpu, CompareSetsRealBesideSimulated) {
-  ASSERT_EQ(replay_.status, 0) << replay_.output;
+void check_compare(const ReplayRun& t) {
   for (const char* row : {"ttft mean", "ttft p99", "latency p50", "cold starts", "loads from ssd", "loads from dram",
                           "keep-alive unloads", "per-request |relative error|", "ssd loads ("}) {
-    EXPECT_NE(replay_.output.find(row), std::string::npos) << row << "\n" << replay_.output;
+    EXPECT_NE(t.replay.output.find(row), std::string::npos) << row << "\n" << t.replay.output;
   }
   // The simulated side is the same scenario: its requests.csv equals `sllmsim run`'s.
-  EXPECT_EQ(read(dir_ / "real" / "sim" / "requests.csv"), read(dir_ / "simulated" / "requests.csv"));
+  EXPECT_EQ(read(t.dir / "real" / "sim" / "requests.csv"), read(t.dir / "simulated" / "requests.csv"));
   // `replay compare` alone re-reads the real run.
-  const auto again = run_sllmsim("replay compare -c " + kConfig + " -o " + (dir_ / "real").string());
+  const auto again = run_sllmsim("replay compare -c " + kConfig + " -o " + (t.dir / "real").string());
   ASSERT_EQ(again.status, 0) << again.output;
-  EXPECT_EQ(again.output, read(dir_ / "real" / "compare.txt"));
+  EXPECT_EQ(again.output, read(t.dir / "real" / "compare.txt"));
 }
 
-TEST(ReplayInput, RejectsWhatTheHostCannotRun) {
+TEST(Replay, CpuModeEndToEnd) {
+  ReplayRun t;
+  t.dir = fs::temp_directory_path() / ("sllm-replay-test-" + std::to_string(::getpid()));
+  fs::remove_all(t.dir);
+  t.replay = run_sllmsim("replay -c " + kConfig + " -o " + (t.dir / "real").string() + " --device cpu --compare -q");
+  t.run = run_sllmsim("run -c " + kConfig + " -o " + (t.dir / "simulated").string() + " -q");
+  ASSERT_EQ(t.replay.status, 0) << t.replay.output;
+  {
+    SCOPED_TRACE("conservation");
+    check_conservation(t);
+  }
+  {
+    SCOPED_TRACE("schema");
+    check_schema(t);
+  }
+  {
+    SCOPED_TRACE("decision and load logs");
+    check_logs(t);
+  }
+  {
+    SCOPED_TRACE("compare");
+    check_compare(t);
+  }
+  fs::remove_all(t.dir);
+}
+
+TEST(Replay, RejectsWhatTheHostCannotRun) {
   const auto r = run_sllmsim("replay -c " + kConfig + " -o " +
                              (fs::temp_directory_path() / "sllm-replay-bad").string() +
                              " --set cluster.servers[0].count=2 -q");

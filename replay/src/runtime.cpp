@@ -106,6 +106,16 @@ class Replay {
 
   // Threads.
   void load_loop(ServerId s);
+  // Under mu_: a load finished (the simulator's LoadQueue::on_load_ready and Simulator::on_loaded).
+  void on_loaded(ServerId s, LoadId lid, const Load& load, Clock::time_point start, double transfer,
+                 double init_seconds, const models::LoadStats& stats, std::unique_ptr<models::LoadedModel> weights,
+                 std::unique_ptr<models::Engine> engine, const std::shared_ptr<RealInstance>& ri);
+  // Under mu_: a thread failed; the control thread rethrows it and the run stops.
+  void fail(std::exception_ptr e) {
+    if (!failure_) failure_ = e;
+    stopping_ = true;
+    control_wake_.notify_all();
+  }
   void serve(InstanceId id, std::shared_ptr<RealInstance> ri);
   bool admit(Instance& inst, RealInstance& ri);
   void complete_finished(Instance& inst, RealInstance& ri);
@@ -578,6 +588,7 @@ void Replay::load_loop(ServerId s) {
     const std::uint32_t gpu = st_.instances[id].gpus.front();
     const std::uint32_t max_batch = st_.instances[id].max_batch;
     const ModelArch& arch = *st_.models[load.model].deployed->arch;
+    load_queues_[s].entries.front().started = now();  // what the view subtracts from its estimate
     lock.unlock();
 
     for (std::thread& t : retired) {
@@ -602,52 +613,66 @@ void Replay::load_loop(ServerId s) {
       init_seconds = std::chrono::duration<double>(Clock::now() - loaded).count();
     } catch (...) {
       lock.lock();
-      failure_ = std::current_exception();
-      stopping_ = true;
-      control_wake_.notify_all();
+      fail(std::current_exception());
       return;
     }
     const double transfer = std::chrono::duration<double>(Clock::now() - start).count() - init_seconds;
 
     lock.lock();
-    load_queues_[s].entries.front().started = since_start(start);
-    // The simulator's LoadQueue::on_load_ready: the tiers the load passed through are filled.
-    if (load.tier == Tier::kSsd) server.ssd_cache.unpin(load.model);
-    if (load.tier == Tier::kDram) server.dram_cache.unpin(load.model);
-    if (load.tier == Tier::kSsd) server.ssd_cache.touch(load.model, now());
-    std::vector<ModelId> evicted;
-    if (load.options.populate_dram) server.dram_cache.insert(load.model, load.bytes, now(), &evicted);
-    // The real pool follows the eviction policy: its victims leave, and a checkpoint the policy did not
-    // keep does not stay behind.
-    for (ModelId v : evicted) {
-      loader.evict(checkpoints_[v]);
-      decision_row("evict_dram", v, s, "dram", -1, "for " + sc_.models[load.model].name);
+    try {
+      on_loaded(s, lid, load, start, transfer, init_seconds, stats, std::move(weights), std::move(engine), ri);
+    } catch (...) {
+      fail(std::current_exception());
+      return;
     }
-    if (!server.dram_cache.contains(load.model)) loader.evict(checkpoints_[load.model]);
-    Instance& inst = st_.instances[id];
-    inst.load_started = since_start(start);
-    inst.ready = now();
-    inst.load = kNone;
-    loads_log_ += sc_.models[load.model].name + "," + std::to_string(s) + "," + std::to_string(gpu) + "," +
-                  to_string(load.tier) + "," + std::to_string(stats.bytes) + "," + seconds_text(load.started) + "," +
-                  seconds_text(inst.load_started) + "," + seconds_text(inst.ready) + "," +
-                  seconds_text(from_seconds(transfer)) + "," + seconds_text(from_seconds(init_seconds)) + "," +
-                  seconds_text(load.estimate) + "," + std::to_string(stats.chunks) + "," +
-                  std::to_string(stats.chunks_from_dram) + "\n";
-    scheduler_->on_load_finished(load.server, load.model, load.tier, load.estimate, inst.ready - inst.load_started);
-    server.load_queue.pop_front();
-    load_queues_[s].entries.erase(load_queues_[s].entries.begin());
-    free_loads_.push_back(lid);
-    ri->weights = std::move(weights);
-    ri->engine = std::move(engine);
-    for (int k = static_cast<int>(max_batch); k-- > 0;) ri->free_kv_slots.push_back(k);
-    // Loaded: serving starts (the simulator's on_loaded: idle for an instant, then admission).
-    inst.state = InstanceState::kIdle;
-    st_.gpu_accounting.enter_idle(inst);
-    leave_idle(inst);
-    inst.state = InstanceState::kPrefill;
-    ri->thread = std::thread([this, id, ri] { serve(id, ri); });
   }
+}
+
+void Replay::on_loaded(ServerId s, LoadId lid, const Load& load, Clock::time_point start, double transfer,
+                       double init_seconds, const models::LoadStats& stats,
+                       std::unique_ptr<models::LoadedModel> weights, std::unique_ptr<models::Engine> engine,
+                       const std::shared_ptr<RealInstance>& ri) {
+  models::Loader& loader = *loaders_[s];
+  Server& server = st_.servers[s];
+  const InstanceId id = load.instance;
+  const std::uint32_t gpu = st_.instances[id].gpus.front();
+  const std::uint32_t max_batch = st_.instances[id].max_batch;
+  // The simulator's LoadQueue::on_load_ready: the tiers the load passed through are filled.
+  if (load.tier == Tier::kSsd) server.ssd_cache.unpin(load.model);
+  if (load.tier == Tier::kDram) server.dram_cache.unpin(load.model);
+  if (load.tier == Tier::kSsd) server.ssd_cache.touch(load.model, now());
+  std::vector<ModelId> evicted;
+  if (load.options.populate_dram) server.dram_cache.insert(load.model, load.bytes, now(), &evicted);
+  // The real pool follows the eviction policy: its victims leave, and a checkpoint the policy did not
+  // keep does not stay behind.
+  for (ModelId v : evicted) {
+    loader.evict(checkpoints_[v]);
+    decision_row("evict_dram", v, s, "dram", -1, "for " + sc_.models[load.model].name);
+  }
+  if (!server.dram_cache.contains(load.model)) loader.evict(checkpoints_[load.model]);
+  Instance& inst = st_.instances[id];
+  inst.load_started = since_start(start);
+  inst.ready = now();
+  inst.load = kNone;
+  loads_log_ += sc_.models[load.model].name + "," + std::to_string(s) + "," + std::to_string(gpu) + "," +
+                to_string(load.tier) + "," + std::to_string(stats.bytes) + "," + seconds_text(load.started) + "," +
+                seconds_text(inst.load_started) + "," + seconds_text(inst.ready) + "," +
+                seconds_text(from_seconds(transfer)) + "," + seconds_text(from_seconds(init_seconds)) + "," +
+                seconds_text(load.estimate) + "," + std::to_string(stats.chunks) + "," +
+                std::to_string(stats.chunks_from_dram) + "\n";
+  scheduler_->on_load_finished(load.server, load.model, load.tier, load.estimate, inst.ready - inst.load_started);
+  server.load_queue.pop_front();
+  load_queues_[s].entries.erase(load_queues_[s].entries.begin());
+  free_loads_.push_back(lid);
+  ri->weights = std::move(weights);
+  ri->engine = std::move(engine);
+  for (int k = static_cast<int>(max_batch); k-- > 0;) ri->free_kv_slots.push_back(k);
+  // Loaded: serving starts (the simulator's on_loaded: idle for an instant, then admission).
+  inst.state = InstanceState::kIdle;
+  st_.gpu_accounting.enter_idle(inst);
+  leave_idle(inst);
+  inst.state = InstanceState::kPrefill;
+  ri->thread = std::thread([this, id, ri] { serve(id, ri); });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -760,10 +785,9 @@ void Replay::serve(InstanceId id, std::shared_ptr<RealInstance> ri) {
       }
       complete_finished(after, *ri);
     }
-  } catch (...) {
-    failure_ = std::current_exception();
-    stopping_ = true;
-    control_wake_.notify_all();
+  } catch (...) {  // thrown with or without the lock (a forward pass runs without it)
+    if (!lock.owns_lock()) lock.lock();
+    fail(std::current_exception());
   }
   lock.unlock();
   ri->engine.reset();
