@@ -2,16 +2,21 @@
 """Checks the paper's claims against reproduced sweep results and writes the Markdown report.
 
 usage: check_claims.py OUT_DIR [FIGURE...] [--report FILE] [--quick]
-Reads OUT_DIR/fig*/results.csv (scripts/reproduce-paper.sh). For each requested figure (default 1-5) it
-prints the reproduced numbers beside the paper's claim; a claim that does not hold prints
-"CLAIM FAILED" with the numbers. Exit status 1 when a checked claim fails or a figure's results are
-missing, else 0. Checked claims (CI, docs/paper.md):
+Reads OUT_DIR/fig*/results.csv (scripts/reproduce-paper.sh). For each requested figure (default 1-5; s:
+the sensitivity sweep, reported only) it writes the reproduced numbers beside the paper's (its value,
+sllmsim's mean and 95% interval, their ratio) and judges each checked claim: holds, fails, or
+inconclusive. Claims 3-5 use the multi-seed estimates (the mean rows and, for paired comparisons
+between policies on the same request streams, the per-seed rows). Exit status 1 when a claim's outcome
+is neither "holds" nor the outcome documented with its modelled reason (DOCUMENTED below), when a
+documented claim's outcome changed, or when a figure's results are missing; else 0. Checked claims
+(docs/paper.md):
   1: every ServerlessLLM speedup over Safetensors and PyTorch is within 3.6x-8.2x;
   2: no ablation step is slower than the previous one;
-  3: ServerlessLLM has the lowest mean and P99 latency at every (model, dataset, rate) point;
-  4: ServerlessLLM's mean latency is >= 10x lower than Ray Serve's for OPT-6.7B and OPT-13B on both
-     datasets (means over completed and timed-out requests, a timeout counting 300 s; docs/paper.md).
-Figure 5 is reported, not checked.
+  3: ServerlessLLM has the lowest mean and P99 TTFT at every (model, dataset, rate) point;
+  4: Ray Serve's mean TTFT is >= 10x ServerlessLLM's for OPT-6.7B and OPT-13B on both datasets;
+  5a: ServerlessLLM at 1 GPU per server beats Ray Serve with cache at 4;
+  5b: ServerlessLLM stays nearly flat (<= 2x) from 16 to 64 models and is the lowest at each count.
+TTFT here: over all arrived requests, a timeout counted at 300 s (the paper's "latency" is start-up).
 """
 import datetime
 import os
@@ -37,11 +42,34 @@ DOCUMENTED = {
           "over 10 seeds (ServerlessLLM 285-299 s vs 300 s); the means hold everywhere but against Shepherd* "
           "at 1.1 requests/s, whose interval reaches 0"),
     "5b": ("fails",
-           "64 one-GPU models on 16 GPUs under CV-8 bursts: almost every request is a cold start (92%), and "
-           "the 4 servers' one-at-a-time loading queues serialise the ~1 s DRAM loads of a burst, so requests "
-           "wait for loads (queueing is nearly all of the 41 s TTFT; GPUs are busy 7% of the time); with 16 "
-           "models every model keeps a warm instance (0.85 s). The paper's flat curve is not reproduced"),
+           "64 one-GPU models on 16 GPUs under CV-8 bursts: almost every request is a cold start (92%; mean "
+           "cold-start load 5.3 s), and the wait before service is nearly all of the 41 s TTFT while the GPUs "
+           "compute 7% of the time: placement is bound by instance churn (loads one at a time per server, GPUs "
+           "held by loading and idle instances), not by compute. With 16 models every model keeps a warm "
+           "instance (0.85 s). The paper's flat curve is not reproduced"),
 }
+
+
+# The mismatches of shape and value the tables above show, with their modelled reasons (docs/paper.md).
+DIFFERENCES = [
+    "**Metric.** The paper's \"latency\" of figures 3-5 is plotted here as TTFT over all arrived requests, "
+    "timeouts at 300 s: its ServerlessLLM values (0.8-1.6 s) are start-up latencies, which an end-to-end "
+    "latency with ~100-340 output tokens cannot reach.",
+    "**Absolute values (figures 3-5).** ServerlessLLM's OPT-6.7B TTFT is 3-12x the paper's 0.8-1.6 s (OPT-13B "
+    "1-1.8x): under Gamma CV-8 arrivals requests come in clumps that ask for more instances than the 16 GPUs "
+    "hold, and queueing dominates. With Poisson arrivals (CV 1, sensitivity sweep) the same point gives "
+    "0.68 s. The paper's arrivals (Azure Functions trace shape) may be less clumped than a Gamma CV 8 renewal "
+    "process; the CV is the paper's, the renewal process is ours.",
+    "**Ray Serve with cache serves too much (figure 4).** 95-96% of OPT-30B requests within 300 s against the "
+    "paper's 26%, and 2.4-19x ServerlessLLM's TTFT against 2.9-156x: a cached checkpoint loads with the "
+    "Safetensors law derived from the published A5000 numbers (0.23 of the sllm store), e.g. ~44 s for OPT-30B, "
+    "far from the timeout. Whatever made the paper's baseline slower (PyTorch loading, a slower disk, a "
+    "smaller cache) is not in the published data; `policy.loader: torch` and the SSD factor move it.",
+    "**Figure 5, 16 -> 64 models.** ServerlessLLM grows from 0.85 s to 41 s (paper: nearly flat): see claim "
+    "5b's modelled reason (instance churn of CV-8 bursts: 92% cold starts, loads one at a time per server).",
+    "**Claim 3 at OPT-30B.** The saturated points' P99s are censored at the 300 s timeout for every policy, so "
+    "over 10 seeds they cannot be told apart (inconclusive, not a pass).",
+]
 
 
 class Report:
@@ -546,6 +574,12 @@ def main(argv):
             outcome, " (documented: %s)" % DOCUMENTED[figure][1] if DOCUMENTED.get(figure, ("",))[0] == outcome else "")))
     for f, why in missing:
         summary.append("- figure %s: **not reproduced** (%s)" % (f, why.splitlines()[-1] if why else "no results"))
+    if any(f in ("3", "4", "5") for f in figures):
+        rep.add("## Where sllmsim and the paper differ, and why")
+        rep.add()
+        for text in DIFFERENCES:
+            rep.add("- " + text)
+        rep.add()
     rep.lines[4:4] = summary + [""]
     text = "\n".join(rep.lines) + "\n"
     if report_path:
