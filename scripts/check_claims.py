@@ -506,7 +506,8 @@ def sensitivity(rows, runs, rep):
         factor = r0.get("label.factor")
         key = next(k for k in r0 if "." in k and k not in ("label.factor", pr.POLICY) and not k.endswith("_ci95")
                    and r0[k] != "" and k in ("workload.cv", "policy.keep_alive.timeout", pr.COUNT,
-                                             "cluster.profile.file", "cluster.runtime_init"))
+                                             "cluster.profile.file", "cluster.runtime_init",
+                                             "workload.popularity"))
         at = {r[pr.POLICY]: r for r in rows if r.get("label.factor") == factor and r[key] == r0[key]}
         cells = [factor, str(r0[key]).replace("../profiles/", "")]
         for p in policies:

@@ -199,6 +199,7 @@ SENSITIVITY = [  # (label.factor, swept key, x label)
     ("checkpoints", pr.COUNT, "OPT-6.7B checkpoints (assumed 32)"),
     ("ssd", "cluster.profile.file", "SSD bandwidth (assumed 6 GB/s)"),
     ("start-up", "cluster.runtime_init", "runtime start-up (assumed 0.5 s)"),
+    ("popularity", "workload.popularity", "popularity (assumed uniform)"),
 ]
 
 
@@ -207,12 +208,15 @@ def short(value):
     for tag, text in (("ssd3gbs", "3 GB/s"), ("paper", "6 GB/s"), ("ssd12gbs", "12 GB/s")):
         if "testbed-ii" in v and tag in v:
             return text
+    if v.startswith("{kind: zipf"):
+        return "Zipf " + v.split("s:")[1].strip(" }")
     return v.replace(" ", "") if isinstance(value, str) else "%g" % value
 
 
 def plot_sensitivity(rows, out_dir):
     policies = pr.ordered([r[pr.POLICY] for r in rows], ["serverlessllm", "ray-serve", "ray-serve-cache", "kserve"])
-    fig, axes = plt.subplots(1, len(SENSITIVITY), figsize=(4 * len(SENSITIVITY), 4), squeeze=False)
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8), squeeze=False)
+    axes = [[ax for row in axes for ax in row]]
     for ax, (factor, key, xlabel) in zip(axes[0], SENSITIVITY):
         pts = [r for r in rows if r.get("label.factor") == factor]
         values = []
@@ -234,10 +238,11 @@ def plot_sensitivity(rows, out_dir):
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.grid(which="both", alpha=0.3)
-    axes[0][0].set_ylabel("mean TTFT, timeouts at 300 s (s, log scale)")
+    for ax in (axes[0][0], axes[0][3]):
+        ax.set_ylabel("mean TTFT, timeouts at 300 s (s, log scale)")
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("Sensitivity to the assumed values: OPT-6.7B, GSM8K, 0.8 requests/s, one factor at a time "
-                 "(mean over seeds ± 95% interval)")
+    fig.suptitle("Sensitivity to the assumed values: OPT-6.7B, GSM8K, 0.8 requests/s, one factor at a time\n"
+                 "(mean TTFT over seeds ± 95% interval)")
     fig.tight_layout()
     save(fig, out_dir, "sensitivity")
 
