@@ -17,6 +17,26 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 sllmsim="${1:?usage: paper_claims_test.sh SLLMSIM OUT_DIR}"
 out="${2:?usage: paper_claims_test.sh SLLMSIM OUT_DIR}"
 
+# The claim checks' statistics against hand-computed values (scripts/paper_results.py): the 95% Student-t
+# interval of known samples (t(0.975, 4) = 2.776445, t(0.975, 40) = 2.021075 from tables) and the three
+# outcomes of a threshold test.
+/usr/bin/python3 - "$root/scripts" <<'PY' || { echo "paper_results statistics are wrong" >&2; exit 1; }
+import math, sys
+sys.path.insert(0, sys.argv[1])
+import paper_results as pr
+m, hw = pr.mean_ci([1, 2, 3, 4, 5])
+assert m == 3 and abs(hw - 2.776445 * math.sqrt(2.5) / math.sqrt(5)) < 1e-3, (m, hw)
+assert abs(pr.t975(40) - 2.021075) < 1e-4, pr.t975(40)
+assert math.isnan(pr.mean_ci([7])[1])
+assert pr.verdict_at_least([10, 11, 12], 5)[0] == pr.HOLDS        # 11 +- 2.48 lies above 5
+assert pr.verdict_at_least([10, 11, 12], 20)[0] == pr.FAILS       # ... below 20
+assert pr.verdict_at_least([10, 11, 12], 11)[0] == pr.INCONCLUSIVE
+assert pr.verdict_at_least([10], 5)[0] == pr.INCONCLUSIVE         # one seed: no interval
+assert pr.combine([pr.HOLDS, pr.INCONCLUSIVE]) == pr.INCONCLUSIVE
+assert pr.combine([pr.HOLDS, pr.FAILS, pr.INCONCLUSIVE]) == pr.FAILS
+assert pr.combine([pr.HOLDS, pr.HOLDS]) == pr.HOLDS
+PY
+
 figures=(3 4 5)
 declare -A modes=([1]="sllm safetensors torch" [2]="by-tensor bulk direct threads pinned sllm")
 profile="$root/configs/profiles/a5000-paper.yaml"
