@@ -195,27 +195,6 @@ bool add_point(SweepSpec& spec, const std::vector<std::pair<std::string, std::st
 bool numeric(const Metric& m) { return m.kind == Metric::Kind::kCount || m.kind == Metric::Kind::kReal; }
 bool in_results(const Metric& m) { return !m.column.empty() && !m.timing; }
 
-// As the metric table writes reals: 9 significant digits, "nan" / "inf".
-std::string real_text(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
-double parse_real(const std::string& text) {
-  if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
-  if (text == "inf") return std::numeric_limits<double>::infinity();
-  if (text == "-inf") return -std::numeric_limits<double>::infinity();
-  double v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size()) {
-    throw std::runtime_error("not a number in a sweep row: '" + text + "'");
-  }
-  return v;
-}
-
 // results.csv from the runs' rows in sweep order: each point's replicates (a new point starts at
 // replicate 0), then its mean row.
 std::string results_csv(const std::string& header, const std::vector<std::string>& rows) {
@@ -316,6 +295,26 @@ std::vector<std::string> csv_fields(const std::string& line) {
     }
   }
   return fields;
+}
+
+std::string csv_real(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+double parse_csv_real(const std::string& text) {
+  if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (text == "inf") return std::numeric_limits<double>::infinity();
+  if (text == "-inf") return -std::numeric_limits<double>::infinity();
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    throw std::runtime_error("not a number in a sweep row: '" + text + "'");
+  }
+  return v;
 }
 
 std::uint64_t sweep_point_seed(std::uint64_t base_seed, const std::vector<std::pair<std::string, std::string>>& params,
@@ -522,10 +521,10 @@ std::string sweep_mean_row(const std::string& header, const std::vector<std::str
     const std::size_t c = column_of(m.column);
     if (numeric(m)) {
       std::vector<double> values;
-      for (const auto& r : rows) values.push_back(parse_real(r[c]));
+      for (const auto& r : rows) values.push_back(parse_csv_real(r[c]));
       const SampleMean sm = sample_mean(values);
-      out[c] = real_text(sm.mean);
-      out[column_of(std::string(m.column) + "_ci95")] = std::isnan(sm.half_width) ? "" : real_text(sm.half_width);
+      out[c] = csv_real(sm.mean);
+      out[column_of(std::string(m.column) + "_ci95")] = std::isnan(sm.half_width) ? "" : csv_real(sm.half_width);
     } else {
       bool same = true;
       for (const auto& r : rows) same = same && r[c] == rows[0][c];

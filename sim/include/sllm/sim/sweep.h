@@ -102,6 +102,10 @@ std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary
 std::string sweep_mean_row(const std::string& header, const std::vector<std::string>& replicate_rows);
 // Splits one RFC 4180 line (as the rows above are written) into fields.
 std::vector<std::string> csv_fields(const std::string& line);
+// A real as the metric table writes it (9 significant digits; "nan", "inf", "-inf"), and back (throws
+// std::runtime_error for anything else).
+std::string csv_real(double v);
+double parse_csv_real(const std::string& text);
 
 struct SweepOptions {
   std::string output_dir;
