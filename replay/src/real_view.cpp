@@ -32,8 +32,8 @@ Nanos RealClusterView::loading_queue_wait(ServerId s) const {
 
 bool RealClusterView::holds(ServerId s, ModelId m, Tier t) const { return st_.holds(s, m, t); }
 Tier RealClusterView::best_tier(ServerId s, ModelId m) const { return st_.best_tier(s, m); }
-Nanos RealClusterView::estimate_load(ServerId s, ModelId m, Tier t) const {
-  return st_.estimate_load(s, m, t, gpus_needed(m));
+Nanos RealClusterView::estimate_load(ServerId s, ModelId m, Tier t, const LoadOptions& options) const {
+  return st_.estimate_load(s, m, t, gpus_needed(m), options);
 }
 double RealClusterView::tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) const {
   return st_.tier_bandwidth(s, t, gpus);
