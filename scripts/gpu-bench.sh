@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs on a GPU host (H100/H200) from binaries built by scripts/gpu-build.sh:
-#   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader ablation engine (default: all, in order)
+#   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader ablation engine components
+#                                           (default: all but components, in order)
 # Environment: SLLM_GPU_BIN (binaries; default: bin/ beside this script), SLLM_BENCH_DIR (scratch on the
 # disk under test; default /tmp/sllm-bench), SLLM_BENCH_MODEL (default opt-6.7b, ~13 GB fp16), OUT (where
 # logs and the table go; default $SLLM_BENCH_DIR/out).
@@ -267,6 +268,21 @@ section_engine() {
   fi
   grep -q "identical: no" "$out/engine_migrate.txt" && return 1
   return 0
+}
+
+# --- components section (docs/loader-model.md) ---
+# The loader model's components on this host: host probes, the storage at memory speed (tmpfs accepts
+# O_DIRECT here) and the real disk separately, and the real loader's per-mode times on each (synthetic
+# checkpoints, cold and warm) for the out-of-sample check. Writes $out/components.yaml and
+# $out/components.{tmpfs,disk}.measurements.csv; `sllmsim calibrate validate --components` checks them.
+section_components() {
+  local shm=${SLLM_TMPFS_DIR:-/dev/shm}
+  stamp "components: tmpfs $shm ($(df -h --output=avail "$shm" | tail -1) free), disk $work"
+  timeout ${SLLM_COMPONENTS_TIMEOUT:-420} "$sllmsim" calibrate components --device "$device" \
+    --storage "tmpfs=$shm" --storage "disk=$work" -o "$out/components.yaml" 2>&1 | tee "$out/components.log"
+  local rc=${PIPESTATUS[0]}
+  nvidia-smi --query-gpu=name,pcie.link.gen.current,pcie.link.width.current --format=csv,noheader >>"$out/components.log" 2>&1
+  return $rc
 }
 
 rc=0

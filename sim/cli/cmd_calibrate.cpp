@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <sstream>
 
 #include "sllm/calibrate/calibration.h"
+#include "sllm/calibrate/loader_model_fit.h"
 #include "sllm/calibrate/validate.h"
 #include "sllm/core/error.h"
 #include "sllm/sim/profile.h"
@@ -131,8 +133,67 @@ int run_refit(const std::vector<std::string>& args) {
   return report(validate(out, rows, measurements), vm["check"].as<bool>());
 }
 
+// x.yaml -> x.NAME.measurements.csv: the real loader's times on storage device NAME.
+std::string storage_measurements_path_for(const std::string& profile, const std::string& storage) {
+  fs::path p(profile);
+  p.replace_extension("." + storage + ".measurements.csv");
+  return p.string();
+}
+
+// The loader model's components (docs/loader-model.md): probes of this host and of each storage device,
+// and the real loader's per-mode times on each, for the out-of-sample check.
+int run_components(const std::vector<std::string>& args) {
+  po::options_description options("calibrate components options");
+  options.add_options()
+      ("output,o", po::value<std::string>()->default_value("components.yaml"), "profile to write (measurements next to it)")
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda:N")
+      ("storage", po::value<std::vector<std::string>>()->required(), "NAME=FOLDER: a storage device to measure (repeat; e.g. tmpfs=/dev/shm disk=/var/tmp)")
+      ("quick", po::bool_switch(), "fewer, smaller probes (CI)");
+  po::variables_map vm;
+  if (!sllm::cli::parse_options("sllmsim calibrate components --storage NAME=DIR... [-o PROFILE.yaml] [--device cpu|cuda:N] [--quick]",
+                                options, {}, args, vm)) {
+    return sllm::cli::kExitOk;
+  }
+  ComponentOptions o;
+  o.device = vm["device"].as<std::string>();
+  o.quick = vm["quick"].as<bool>();
+  o.log = &std::cerr;
+  for (const std::string& s : vm["storage"].as<std::vector<std::string>>()) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == s.size()) throw sllm::InputError("--storage", "expected NAME=FOLDER, got '" + s + "'");
+    const std::string name = s.substr(0, eq);
+    for (char c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') throw sllm::InputError("--storage", "a storage name is letters, digits and '-': '" + name + "'");
+    }
+    if (!fs::is_directory(s.substr(eq + 1))) throw sllm::InputError("--storage", "no folder " + s.substr(eq + 1));
+    o.storages.emplace_back(name, s.substr(eq + 1));
+  }
+  const std::string out = vm["output"].as<std::string>();
+  require_writable_folder_of(out, "-o");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, std::vector<Measurement>>> measurements;
+  sllm::Profile profile = run_component_calibration(o, measurements);
+  std::string files;
+  for (const auto& [name, rows] : measurements) {
+    const std::string path = storage_measurements_path_for(out, name);
+    write_measurements(rows, path);
+    files += " " + path;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::ostringstream header;
+  header << "Written by `sllmsim calibrate components --device " << o.device << (o.quick ? " --quick" : "") << "` in "
+         << static_cast<int>(seconds) << " s (docs/loader-model.md); the real loader's times per storage device in"
+         << files << ".";
+  sllm::write_profile(profile, out, header.str());  // the probes first: a fit that fails loses nothing
+  profile.loader_model = fit_loader_model(profile.probes, o.storages.back().first);
+  sllm::write_profile(profile, out, header.str());
+  std::cerr << "wrote " << out << " and" << files << " (" << static_cast<int>(seconds) << " s)\n";
+  return sllm::cli::kExitOk;
+}
+
 int run_calibrate(const std::vector<std::string>& args) {
   if (!args.empty() && args.front() == "validate") return run_validate({args.begin() + 1, args.end()});
+  if (!args.empty() && args.front() == "components") return run_components({args.begin() + 1, args.end()});
   if (!args.empty() && args.front() == "refit") return run_refit({args.begin() + 1, args.end()});
   po::options_description options("calibrate options (or: sllmsim calibrate validate|refit --help)");
   options.add_options()
