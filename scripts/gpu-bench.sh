@@ -278,10 +278,22 @@ section_engine() {
 section_components() {
   local shm=${SLLM_TMPFS_DIR:-/dev/shm}
   stamp "components: tmpfs $shm ($(df -h --output=avail "$shm" | tail -1) free), disk $work"
-  timeout ${SLLM_COMPONENTS_TIMEOUT:-420} "$sllmsim" calibrate components --device "$device" \
+  timeout ${SLLM_COMPONENTS_TIMEOUT:-360} "$sllmsim" calibrate components --device "$device" \
     --storage "tmpfs=$shm" --storage "disk=$work" -o "$out/components.yaml" 2>&1 | tee "$out/components.log"
-  local rc=${PIPESTATUS[0]}
+  local rc=${PIPESTATUS[0]} mode ckpt=$shm/sllm-components-ckpt
   nvidia-smi --query-gpu=name,pcie.link.gen.current,pcie.link.width.current --format=csv,noheader >>"$out/components.log" 2>&1
+  # Out of sample in size and shapes: a real model's checkpoint (larger than any fitted point, its own
+  # tensor sizes) loaded from tmpfs in every mode, checksums off as in the fitted loads; the second load
+  # of each invocation finds the checkpoint in the DRAM pool (sllm, pinned) or the page cache.
+  stamp "components: ${SLLM_COMPONENTS_MODEL:-opt-2.7b} from tmpfs, every mode"
+  rm -rf "$ckpt"
+  timeout 120 "$sllmsim" ckpt synth --model "${SLLM_COMPONENTS_MODEL:-opt-2.7b}" -o "$ckpt" 2>&1 | tail -2 | tee -a "$out/components-ckpt.log"
+  "$sllmsim" ckpt inspect "$ckpt" --summary 2>&1 | tee -a "$out/components-ckpt.log"
+  for mode in by-tensor bulk direct threads pinned sllm safetensors torch; do
+    timeout 60 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode "$mode" --no-verify --no-baselines --repeat 2 2>&1 |
+      sed "s/^/components-ckpt $mode /" | tee -a "$out/components-ckpt.log"
+  done
+  rm -rf "$ckpt"
   return $rc
 }
 

@@ -52,7 +52,7 @@ std::string gbps(double bw) {
 // A checkpoint of `bytes` in 16 MiB fp16 tensors (names and shapes do not matter to the loader).
 models::Checkpoint synth_blob_checkpoint(const std::string& dir, std::uint64_t bytes) {
   models::CheckpointWriter writer(dir, 1, models::kDefaultChecksumChunk, "calibration-blob");
-  const std::uint64_t tensor = std::min<std::uint64_t>(16 * kMiB, bytes);
+  const std::uint64_t tensor = std::min<std::uint64_t>(kProbeTensorBytes, bytes);
   std::vector<std::uint16_t> data(tensor / 2);
   std::uint64_t x = bytes;
   for (auto& h : data) {

@@ -51,15 +51,6 @@ struct LoadPoint {
   std::vector<double> observations;
 };
 
-// The median of measured - predicted (load_fixed = 0), at least 0.
-double load_fixed_of(const LoaderModel& model, const std::vector<LoadPoint>& points) {
-  LoaderModel m = model;
-  m.host.load_fixed = 0;
-  std::vector<double> residuals;
-  for (const LoadPoint& p : points) residuals.push_back(p.seconds - predict(m, p.op));
-  return residuals.empty() ? 0 : std::max(0.0, median(residuals));
-}
-
 double rel(double predicted, double measured) { return std::abs(predicted - measured) / measured; }
 
 }  // namespace
@@ -199,33 +190,16 @@ LoaderModel fit_loader_model(const Probes& probes, const std::string& storage) {
   return m;
 }
 
-double fit_load_fixed(const LoaderModel& model, const std::vector<MeasuredPoint>& loads) {
-  std::vector<LoadPoint> points;
-  for (const MeasuredPoint& p : loads) {
-    if (const auto* op = std::get_if<LoadOperation>(&p.median.operation); op && composed(op->mode)) points.push_back({*op, p.median.seconds, {}});
-  }
-  return load_fixed_of(model, points);
-}
-
 std::vector<ComponentCheck> check_loader_model(const Probes& probes, const std::string& storage,
                                                const std::vector<Measurement>& rows) {
-  const LoaderModel base = fit_loader_model(probes, storage);
+  LoaderModel base = fit_loader_model(probes, storage);
+  base.loader.tensor_bytes = kProbeTensorBytes;  // the synthesised checkpoints' tensors
   std::vector<LoadPoint> loads;
   for (const MeasuredPoint& p : measured_points(rows)) {
     if (const auto* op = std::get_if<LoadOperation>(&p.median.operation); op && composed(op->mode)) {
       loads.push_back({*op, p.median.seconds, p.observations});
     }
   }
-  auto with_fixed = [&](auto keep) {
-    std::vector<LoadPoint> train;
-    for (const LoadPoint& p : loads) {
-      if (keep(p.op)) train.push_back(p);
-    }
-    LoaderModel m = base;
-    m.host.load_fixed = load_fixed_of(base, train);
-    return m;
-  };
-  const LoaderModel all = with_fixed([](const LoadOperation&) { return true; });
   std::vector<ComponentCheck> out;
   for (const LoadPoint& p : loads) {
     const LoadOperation& op = p.op;
@@ -236,20 +210,20 @@ std::vector<ComponentCheck> check_loader_model(const Probes& probes, const std::
     c.bytes = op.bytes;
     c.measured = p.seconds;
     c.interval = median_interval(p.observations);
-    c.in_sample = predict(all, op);
-    c.leave_size_out = predict(with_fixed([&](const LoadOperation& o) { return o.bytes != op.bytes; }), op);
-    c.leave_mode_out = predict(with_fixed([&](const LoadOperation& o) { return o.mode != op.mode; }), op);
-    std::vector<double> b, s;
+    c.model = predict(base, op);
+    std::vector<double> b, s, b_out, s_out;
     for (const LoadPoint& q : loads) {
-      if (q.op.mode == op.mode && q.op.tier == op.tier && q.op.bytes != op.bytes) {
-        b.push_back(static_cast<double>(q.op.bytes));
-        s.push_back(q.seconds);
+      if (q.op.mode != op.mode || q.op.tier != op.tier) continue;
+      b.push_back(static_cast<double>(q.op.bytes));
+      s.push_back(q.seconds);
+      if (q.op.bytes != op.bytes) {
+        b_out.push_back(static_cast<double>(q.op.bytes));
+        s_out.push_back(q.seconds);
       }
     }
-    if (b.size() >= 2) {
-      const LoadLaw law = fit_load(b, s);
-      c.law_leave_size_out = to_seconds(law.overhead) + static_cast<double>(op.bytes) / law.bandwidth;
-    }
+    auto at = [&](const LoadLaw& law) { return to_seconds(law.overhead) + static_cast<double>(op.bytes) / law.bandwidth; };
+    if (b.size() >= 2) c.law_in_sample = at(fit_load(b, s));
+    if (b_out.size() >= 2) c.law_leave_size_out = at(fit_load(b_out, s_out));
     out.push_back(c);
   }
   return out;
@@ -257,42 +231,71 @@ std::vector<ComponentCheck> check_loader_model(const Probes& probes, const std::
 
 void print_component_checks(const std::vector<ComponentCheck>& checks, std::ostream& out) {
   char line[320];
-  out << "storage mode tier MiB measured_s [90% interval] in_sample_s err leave_size_out err leave_mode_out err law_leave_size_out err\n";
+  auto err = [](double predicted, double measured) {
+    if (!(predicted > 0)) return std::string("-");
+    char b[32];
+    std::snprintf(b, sizeof b, "%+.1f%%", 100 * (predicted / measured - 1));
+    return std::string(b);
+  };
+  out << "storage mode tier MiB measured_s [90% interval] model_s err law_in_sample_s err law_leave_size_out_s err\n";
   for (const ComponentCheck& c : checks) {
-    const std::string iv = c.interval ? "[" + std::to_string(c.interval->low).substr(0, 7) + ", " + std::to_string(c.interval->high).substr(0, 7) + "]" : "[-]";
-    std::snprintf(line, sizeof line, "%s %s %s %llu %.4f %s %.4f %+.1f%% %.4f %+.1f%% %.4f %+.1f%% %.4f %s\n", c.storage.c_str(),
-                  c.mode.c_str(), to_string(c.tier), static_cast<unsigned long long>(c.bytes >> 20), c.measured, iv.c_str(),
-                  c.in_sample, 100 * (c.in_sample / c.measured - 1), c.leave_size_out, 100 * (c.leave_size_out / c.measured - 1),
-                  c.leave_mode_out, 100 * (c.leave_mode_out / c.measured - 1), c.law_leave_size_out,
-                  c.law_leave_size_out > 0 ? (std::to_string(100 * (c.law_leave_size_out / c.measured - 1)).substr(0, 6) + "%").c_str() : "-");
+    char iv[64] = "[-]";
+    if (c.interval) std::snprintf(iv, sizeof iv, "[%.4f, %.4f]", c.interval->low, c.interval->high);
+    std::snprintf(line, sizeof line, "%s %s %s %llu %.4f %s %.4f %s %.4f %s %.4f %s\n", c.storage.c_str(), c.mode.c_str(),
+                  c.tier == Tier::kSsd ? "cold" : "warm", static_cast<unsigned long long>(c.bytes >> 20), c.measured, iv, c.model,
+                  err(c.model, c.measured).c_str(), c.law_in_sample, err(c.law_in_sample, c.measured).c_str(), c.law_leave_size_out,
+                  err(c.law_leave_size_out, c.measured).c_str());
     out << line;
   }
-  // Summary per storage and tier: max / mean |error| of each predictor; points inside their interval.
-  out << "\n| storage | tier | points | in-sample max / mean | leave-one-size-out max / mean | leave-one-mode-out max / mean | "
-         "measured law, leave-one-size-out max / mean | model inside the 90% interval |\n|---|---|---|---|---|---|---|---|\n";
-  std::vector<std::pair<std::string, Tier>> groups;
+  // Per storage, tier and mode: max / mean |error| of each prediction over the sizes.
+  out << "\n| storage | tier | mode | points | component model max / mean | measured law in-sample max / mean | "
+         "measured law leave-one-size-out max / mean |\n|---|---|---|---|---|---|---|\n";
+  struct Key {
+    std::string storage;
+    Tier tier;
+    std::string mode;
+    bool operator==(const Key&) const = default;
+  };
+  std::vector<Key> groups;
   for (const ComponentCheck& c : checks) {
-    if (std::find(groups.begin(), groups.end(), std::pair{c.storage, c.tier}) == groups.end()) groups.emplace_back(c.storage, c.tier);
+    const Key k{c.storage, c.tier, c.mode};
+    if (std::find(groups.begin(), groups.end(), k) == groups.end()) groups.push_back(k);
   }
-  for (const auto& [storage, tier] : groups) {
-    double mx[4] = {0, 0, 0, 0}, sum[4] = {0, 0, 0, 0};
-    int n = 0, n_law = 0, inside = 0;
-    for (const ComponentCheck& c : checks) {
-      if (c.storage != storage || c.tier != tier) continue;
-      const double e[4] = {rel(c.in_sample, c.measured), rel(c.leave_size_out, c.measured), rel(c.leave_mode_out, c.measured),
-                           c.law_leave_size_out > 0 ? rel(c.law_leave_size_out, c.measured) : 0};
-      for (int i = 0; i < 4; ++i) {
-        mx[i] = std::max(mx[i], e[i]);
-        sum[i] += e[i];
+  auto summary = [&](const std::vector<const ComponentCheck*>& rows, const char* storage, const char* tier, const char* mode) {
+    double mx[3] = {0, 0, 0}, sum[3] = {0, 0, 0};
+    int n[3] = {0, 0, 0};
+    for (const ComponentCheck* c : rows) {
+      const double p[3] = {c->model, c->law_in_sample, c->law_leave_size_out};
+      for (int i = 0; i < 3; ++i) {
+        if (!(p[i] > 0)) continue;
+        const double e = rel(p[i], c->measured);
+        mx[i] = std::max(mx[i], e);
+        sum[i] += e;
+        ++n[i];
       }
-      ++n;
-      n_law += c.law_leave_size_out > 0;
-      inside += c.interval && c.in_sample >= c.interval->low && c.in_sample <= c.interval->high;
     }
-    std::snprintf(line, sizeof line, "| %s | %s | %d | %.1f%% / %.1f%% | %.1f%% / %.1f%% | %.1f%% / %.1f%% | %.1f%% / %.1f%% | %d of %d |\n",
-                  storage.c_str(), tier == Tier::kSsd ? "cold" : "warm", n, 100 * mx[0], 100 * sum[0] / n, 100 * mx[1], 100 * sum[1] / n,
-                  100 * mx[2], 100 * sum[2] / n, 100 * mx[3], n_law ? 100 * sum[3] / n_law : 0.0, inside, n);
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %zu | %.1f%% / %.1f%% | %.1f%% / %.1f%% | %.1f%% / %.1f%% |\n", storage, tier, mode,
+                  rows.size(), 100 * mx[0], n[0] ? 100 * sum[0] / n[0] : 0.0, 100 * mx[1], n[1] ? 100 * sum[1] / n[1] : 0.0, 100 * mx[2],
+                  n[2] ? 100 * sum[2] / n[2] : 0.0);
     out << line;
+  };
+  for (const Key& k : groups) {
+    std::vector<const ComponentCheck*> rows;
+    for (const ComponentCheck& c : checks) {
+      if (c.storage == k.storage && c.tier == k.tier && c.mode == k.mode) rows.push_back(&c);
+    }
+    summary(rows, k.storage.c_str(), k.tier == Tier::kSsd ? "cold" : "warm", k.mode.c_str());
+  }
+  std::vector<std::pair<std::string, Tier>> tiers;
+  for (const Key& k : groups) {
+    if (std::find(tiers.begin(), tiers.end(), std::pair{k.storage, k.tier}) == tiers.end()) tiers.emplace_back(k.storage, k.tier);
+  }
+  for (const auto& [storage, tier] : tiers) {
+    std::vector<const ComponentCheck*> rows;
+    for (const ComponentCheck& c : checks) {
+      if (c.storage == storage && c.tier == tier) rows.push_back(&c);
+    }
+    summary(rows, storage.c_str(), tier == Tier::kSsd ? "cold" : "warm", "**all modes**");
   }
 }
 

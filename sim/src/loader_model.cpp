@@ -35,37 +35,49 @@ double LoaderModel::shared_h2d() const { return host.h2d_shared; }
 LoadLaw LoaderModel::law(std::string_view mode, LoadSource source) const {
   const HostModel& h = host;
   const bool cached = source == LoadSource::kWarm || storage.memory_backed;
-  // A buffered (read) or mapped (mmap) sequential read by one thread: from the page cache when the file is
-  // there, else through the read-ahead, overlapping the device and the copy out of the page cache.
-  auto one_thread_read = [&](double copy_rate, double measured_cold) {
-    if (cached) return per_byte(copy_rate);
-    if (measured_cold > 0) return per_byte(measured_cold);
-    return per_byte(std::min(copy_rate, storage.throughput(static_cast<double>(h.read_ahead), h.read_ahead_depth, 1)));
-  };
-  const double buffered = one_thread_read(h.page_cache_thread, storage.buffered_bandwidth);
-  const double mapped = one_thread_read(h.mmap_thread, storage.mmap_bandwidth);
-  // O_DIRECT requests of one chunk bypass the page cache: warm or cold, they go to the device.
-  const double in_flight = static_cast<double>(loader.threads) * loader.queue_depth;
-  const double chunk = static_cast<double>(loader.chunk);
-  const double one_reader = per_byte(storage.throughput(chunk, in_flight, 1));
-  const double readers = per_byte(storage.throughput(chunk, in_flight, loader.threads));
+  // A read stage overlaps a device with the reading threads' CPU work (the kernel's read-ahead keeps the
+  // device busy while the thread copies; O_DIRECT requests stay in flight while the submitting thread
+  // faults in the next buffer pages): its time per byte is the larger of the two. A memory-backed
+  // "device" (tmpfs) is itself a copy by the reading thread, so there the two add up.
+  auto stage = [&](double cpu, double device) { return storage.memory_backed ? cpu + device : std::max(cpu, device); };
+  // First touch of a fresh pageable buffer: whole-file buffers always; per-tensor buffers only when a
+  // tensor is larger than the allocator reuses (then each is mapped afresh).
   const double fresh = per_byte(h.fresh_pages);
+  const double fresh_tensor = loader.tensor_bytes > h.reused_buffer_max ? fresh : 0;
+  // A buffered (read) or mapped (mmap) sequential read by one thread: a copy out of the page cache, and
+  // when the file is not there, the device at the read-ahead's requests (or the measured cold read).
+  auto one_thread_read = [&](double copy_rate, double measured_cold, double faults) {
+    double device = 0;
+    if (!cached) {
+      device = per_byte(measured_cold > 0 ? measured_cold
+                                          : storage.throughput(static_cast<double>(h.read_ahead), h.read_ahead_depth, 1));
+    }
+    return stage(faults + per_byte(copy_rate), device);
+  };
+  // O_DIRECT requests (of loader.request bytes) bypass the page cache: warm or cold, they go to the device.
+  const double in_flight = static_cast<double>(loader.threads) * loader.queue_depth;
+  const double chunk = static_cast<double>(loader.chunk), request = static_cast<double>(loader.request);
+  const double one_reader = per_byte(storage.throughput(request, in_flight, 1));
+  const double readers = per_byte(storage.throughput(request, in_flight, loader.threads));
   const double pageable = per_byte(h.h2d_pageable);
   const double pinned = per_byte(h.h2d_pinned);
   const double per_tensor_byte = 1.0 / static_cast<double>(std::max<std::uint64_t>(loader.tensor_bytes, 1));
   double seconds_per_byte = 0, fixed = 0;
-  if (mode == "by-tensor") {  // per tensor: fresh buffer, buffered read, pageable copy
-    seconds_per_byte = fresh + buffered + pageable + h.per_tensor * per_tensor_byte;
-  } else if (mode == "bulk") {  // per file: fresh buffer, large buffered reads, one pageable copy
-    seconds_per_byte = fresh + buffered + pageable;
+  if (mode == "by-tensor") {  // per tensor: a (reused) buffer, a buffered read, a pageable copy
+    seconds_per_byte = one_thread_read(h.page_cache_thread, storage.buffered_bandwidth, fresh_tensor) + pageable +
+                       h.per_tensor * per_tensor_byte;
+  } else if (mode == "bulk") {  // per file: a fresh buffer, large buffered reads, then one pageable copy
+    seconds_per_byte = one_thread_read(h.page_cache_thread, storage.buffered_bandwidth, fresh) + pageable;
   } else if (mode == "torch") {  // the whole file read into a fresh buffer, then a pageable copy per tensor
-    seconds_per_byte = fresh + buffered + pageable + h.per_copy * per_tensor_byte;
-  } else if (mode == "safetensors") {  // mmap, per tensor a fresh CPU tensor filled from the map, then copied
-    seconds_per_byte = mapped + fresh + pageable + h.per_copy * per_tensor_byte;
+    seconds_per_byte = one_thread_read(h.page_cache_thread, storage.buffered_bandwidth, fresh) + pageable +
+                       h.per_copy * per_tensor_byte;
+  } else if (mode == "safetensors") {  // mmap; per tensor a CPU tensor filled from the map, then copied
+    seconds_per_byte = one_thread_read(h.mmap_thread, storage.mmap_bandwidth, fresh_tensor) + pageable +
+                       h.per_copy * per_tensor_byte;
   } else if (mode == "direct") {  // one O_DIRECT reader into a fresh aligned buffer, then a pageable copy
-    seconds_per_byte = fresh + one_reader + pageable;
-  } else if (mode == "threads") {  // the same with `threads` readers
-    seconds_per_byte = fresh + readers + pageable;
+    seconds_per_byte = stage(fresh, one_reader) + pageable;
+  } else if (mode == "threads") {  // the same with `threads` readers, which fault the buffer in parallel
+    seconds_per_byte = stage(fresh / loader.threads, readers) + pageable;
   } else if (mode == "pinned") {  // readers into the pinned pool, then a pinned copy (one after the other)
     seconds_per_byte = readers + pinned;
   } else if (mode == "sllm") {  // chunks read and copied at once: the slower stage sets the pace

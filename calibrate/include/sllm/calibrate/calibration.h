@@ -100,6 +100,10 @@ Profile run_calibration(const CalibrationOptions& options, std::vector<Measureme
 // folder on it, e.g. tmpfs=/dev/shm disk=/var/tmp) a grid of O_DIRECT reads (request size x threads x
 // requests in flight), repeated reads for the spread, cold buffered and mmap reads, and the real loader
 // in every mode, cold and warm, whose times go to `measurements[name]` (the out-of-sample check).
+// The tensor size of the checkpoints the calibration synthesises for its loads (the last tensor may be
+// shorter): the loader model's tensor_bytes when it predicts them.
+inline constexpr std::uint64_t kProbeTensorBytes = 16ull << 20;
+
 struct ComponentOptions {
   std::string device = "cpu";
   std::vector<std::pair<std::string, std::string>> storages;  // (name, folder)

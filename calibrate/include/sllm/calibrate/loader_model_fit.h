@@ -26,7 +26,7 @@ double probe(const Probes& probes, const std::string& key);
 StorageModel fit_storage_model(const Probes& probes, const std::string& name);
 
 // Host components (probes of calibrate components), with the loader's default settings and
-// load_fixed = 0 (fit_load_fixed sets it from real loads):
+// load_fixed = 0 (no component is fitted to the real loader's times):
 //   fresh_pages: 1 / (1 / fresh_copy_threads1 - 1 / memcpy_threads1), the first touch alone;
 //   h2d_shared: h2d_pinned_concurrent on a host with several GPUs, else the memory's read bandwidth,
 //     2 x the best memcpy (a copy reads and writes each byte; a host-to-device copy only reads);
@@ -37,11 +37,6 @@ HostModel fit_host_model(const Probes& probes);
 // fit_host_model + fit_storage_model(storage).
 LoaderModel fit_loader_model(const Probes& probes, const std::string& storage);
 
-// load_fixed: the median over `loads` of measured - predicted (with load_fixed = 0), at least 0: the part
-// of a load's fixed cost no probe isolates (threads starting, pool bookkeeping). Loads of modes the model
-// does not compose are ignored.
-double fit_load_fixed(const LoaderModel& model, const std::vector<MeasuredPoint>& loads);
-
 // One row of the model's check: a measured load point against the prediction.
 struct ComponentCheck {
   std::string storage, mode;
@@ -49,16 +44,16 @@ struct ComponentCheck {
   std::uint64_t bytes = 0;
   double measured = 0;   // median seconds
   std::optional<Interval> interval;
-  double in_sample = 0;        // predicted with load_fixed from every point
-  double leave_size_out = 0;   // load_fixed from the other sizes
-  double leave_mode_out = 0;   // load_fixed from the other modes
-  double law_leave_size_out = 0;  // the measured per-mode law (fit_load) from the other sizes; 0: too few
+  // The component model fits nothing to loader times: every prediction is out of sample (a mode and a
+  // size it never saw). For comparison, the empirical per-mode law (fit_load) of the same mode and tier:
+  double model = 0;
+  double law_in_sample = 0;       // fitted on every size
+  double law_leave_size_out = 0;  // fitted on the other sizes; 0: too few
 };
 // Every load point of `rows` (one storage device's measurements) against the model for `storage`.
 std::vector<ComponentCheck> check_loader_model(const Probes& probes, const std::string& storage,
                                                const std::vector<Measurement>& rows);
-// Text and Markdown tables of the checks (per storage and mode: max and mean relative errors of each
-// prediction, and how many points fall inside their median's 90% interval).
+// One line per point, then a Markdown table per storage, tier and mode: max and mean relative errors.
 void print_component_checks(const std::vector<ComponentCheck>& checks, std::ostream& out);
 
 // Cross-host: the laws of `model_profile` (its loader model) against the measured laws of `reference` at

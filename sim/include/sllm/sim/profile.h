@@ -75,6 +75,9 @@ struct HostModel {
   double memcpy_thread = 0;      // bytes/s, memcpy by one thread between touched buffers
   double memcpy_all = 0;         // bytes/s, memcpy by every thread (the memory's copy bandwidth)
   double fresh_pages = 0;        // bytes/s, first touch of freshly allocated pageable memory (faults, zeroing)
+  // Buffers up to this size come back from the allocator already touched after the first (glibc's
+  // dynamic mmap threshold, at most 32 MiB on 64-bit): only larger buffers pay fresh_pages on every load.
+  std::uint64_t reused_buffer_max = 32ull << 20;
   double page_cache_thread = 0;  // bytes/s, read() of a cached file by one thread
   double mmap_thread = 0;        // bytes/s, memcpy out of an mmap of a cached file by one thread
   double h2d_pinned = 0;         // bytes/s host -> one GPU from pinned memory
@@ -95,7 +98,8 @@ struct HostModel {
 struct LoaderSettings {
   int threads = 4;                             // I/O threads
   int queue_depth = 8;                         // requests in flight per thread (io_uring)
-  std::uint64_t chunk = 32ull << 20;           // bytes per request and pipeline chunk
+  std::uint64_t chunk = 32ull << 20;           // bytes per pipeline chunk
+  std::uint64_t request = 1ull << 20;          // bytes per O_DIRECT read request
   std::uint64_t tensor_bytes = 32ull << 20;    // mean tensor size (tensors = bytes / tensor_bytes)
   int files = 1;                               // partition files per GPU
   bool operator==(const LoaderSettings&) const = default;
