@@ -80,9 +80,14 @@ def fig1(rows, rep):
             else:
                 cells.append("n/a")
                 bad.append("%s: no load time for %s or sllm (did the request cold-start?)" % (m, base))
+        paper = pr.FIG1_PAPER.get(m)
+        cells.append("%.1fx / %.1fx" % paper if paper else "not stated")
         table.append(cells)
     rep.table(["model", "ServerlessLLM (s)", "Safetensors (s)", "PyTorch (s)", "speedup vs Safetensors",
-               "speedup vs PyTorch"], table)
+               "speedup vs PyTorch", "paper (vs Safetensors / PyTorch)"], table)
+    rep.add("Testbed (i) here is the loader model's (docs/loader-model.md): the testbed's published hardware and "
+            "host components measured on our H200 host, nothing fitted to the paper's figures.")
+    rep.add()
     rep.claim("1", "every ServerlessLLM loading speedup is within %.1f-%.1fx" % SPEEDUP_BAND, not bad, bad)
     rep.add("![figure 1](fig1-loading.png)")
     rep.add()
@@ -106,6 +111,9 @@ def fig2(rows, rep):
     missing = [st for st in pr.ABLATION if st not in by]
     bad += ["step %s has no result" % st for st in missing]
     rep.table(["step", "load time (s)", "speedup over previous", "paper"], table)
+    rep.add("Each step's time is the loader model's composition of what that mode does (docs/loader-model.md), "
+            "on testbed (i) assembled from its published hardware and our H200 host's components.")
+    rep.add()
     rep.claim("2", "no ablation step is slower than the previous one", not bad, bad)
     rep.add("![figure 2](fig2-ablation.png)")
     rep.add()
