@@ -193,7 +193,8 @@ LoaderModel fit_loader_model(const Probes& probes, const std::string& storage) {
 std::vector<ComponentCheck> check_loader_model(const Probes& probes, const std::string& storage,
                                                const std::vector<Measurement>& rows) {
   LoaderModel base = fit_loader_model(probes, storage);
-  base.loader.tensor_bytes = kProbeTensorBytes;  // the synthesised checkpoints' tensors
+  base.loader.tensor_bytes = kProbeTensorBytes;  // the synthesised checkpoints' tensors: all reused
+  base.loader.large_tensor_fraction = 0;
   std::vector<LoadPoint> loads;
   for (const MeasuredPoint& p : measured_points(rows)) {
     if (const auto* op = std::get_if<LoadOperation>(&p.median.operation); op && composed(op->mode)) {

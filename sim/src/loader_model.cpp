@@ -40,10 +40,10 @@ LoadLaw LoaderModel::law(std::string_view mode, LoadSource source) const {
   // faults in the next buffer pages): its time per byte is the larger of the two. A memory-backed
   // "device" (tmpfs) is itself a copy by the reading thread, so there the two add up.
   auto stage = [&](double cpu, double device) { return storage.memory_backed ? cpu + device : std::max(cpu, device); };
-  // First touch of a fresh pageable buffer: whole-file buffers always; per-tensor buffers only when a
-  // tensor is larger than the allocator reuses (then each is mapped afresh).
+  // First touch of a fresh pageable buffer: whole-file buffers always; per-tensor buffers only for the
+  // tensors larger than the allocator reuses (each is mapped afresh).
   const double fresh = per_byte(h.fresh_pages);
-  const double fresh_tensor = loader.tensor_bytes > h.reused_buffer_max ? fresh : 0;
+  const double fresh_tensor = loader.large_tensor_fraction * fresh;
   // A buffered (read) or mapped (mmap) sequential read by one thread: a copy out of the page cache, and
   // when the file is not there, the device at the read-ahead's requests (or the measured cold read).
   auto one_thread_read = [&](double copy_rate, double measured_cold, double faults) {

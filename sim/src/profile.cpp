@@ -128,7 +128,6 @@ LoaderModel read_loader_model(const ConfigNode& n, const std::string& profile_na
     h.h2d_pinned = bandwidth_or(*host, "h2d_pinned", h.h2d_pinned);
     h.h2d_pageable = bandwidth_or(*host, "h2d_pageable", h.h2d_pageable);
     h.h2d_shared = bandwidth_or(*host, "h2d_shared", h.h2d_shared);
-    h.reused_buffer_max = host->get_bytes("reused_buffer_max", h.reused_buffer_max);
     h.read_ahead = host->get_bytes("read_ahead", h.read_ahead);
     h.read_ahead_depth = host->get_double("read_ahead_depth", h.read_ahead_depth, 1e-3, 1e6);
     h.per_file = seconds_or(*host, "per_file_seconds", h.per_file);
@@ -168,6 +167,7 @@ LoaderModel read_loader_model(const ConfigNode& n, const std::string& profile_na
     l.tensor_bytes = lo->get_bytes("tensor_bytes", l.tensor_bytes);
     if (l.tensor_bytes == 0) lo->child("tensor_bytes").fail("must be positive");
     l.files = static_cast<int>(lo->get_int("files", l.files, 1, 1 << 20));
+    l.large_tensor_fraction = lo->get_double("large_tensor_fraction", l.large_tensor_fraction, 0.0, 1.0);
     lo->finish();
   }
   n.finish();
@@ -343,7 +343,6 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
       << "\n    fresh_pages: " << bw(h.fresh_pages) << "\n    page_cache_thread: " << bw(h.page_cache_thread)
       << "\n    mmap_thread: " << bw(h.mmap_thread) << "\n    h2d_pinned: " << bw(h.h2d_pinned)
       << "\n    h2d_pageable: " << bw(h.h2d_pageable) << "\n    h2d_shared: " << bw(h.h2d_shared)
-      << "\n    reused_buffer_max: \"" << h.reused_buffer_max << " B\""
       << "\n    read_ahead: \"" << h.read_ahead << " B\"\n    read_ahead_depth: " << exact(h.read_ahead_depth)
       << "\n    per_file_seconds: " << exact(h.per_file) << "\n    per_tensor_seconds: " << exact(h.per_tensor)
       << "\n    per_copy_seconds: " << exact(h.per_copy) << "\n    device_alloc_seconds: " << exact(h.device_alloc)
@@ -356,7 +355,8 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
       << "\n    cv: " << exact(d.cv) << "\n";
     const LoaderSettings& l = m.loader;
     o << "  loader: {threads: " << l.threads << ", queue_depth: " << l.queue_depth << ", chunk: \"" << l.chunk
-      << " B\", request: \"" << l.request << " B\", tensor_bytes: \"" << l.tensor_bytes << " B\", files: " << l.files << "}\n";
+      << " B\", request: \"" << l.request << " B\", tensor_bytes: \"" << l.tensor_bytes << " B\", files: " << l.files
+      << ", large_tensor_fraction: " << exact(l.large_tensor_fraction) << "}\n";
   }
   if (!p.engine.empty()) {
     o << "# Engine per model shape (seconds): prefill = max(m0 + m1 tokens, c0 + c1 tokens + c2 sum(L^2));\n"

@@ -75,9 +75,6 @@ struct HostModel {
   double memcpy_thread = 0;      // bytes/s, memcpy by one thread between touched buffers
   double memcpy_all = 0;         // bytes/s, memcpy by every thread (the memory's copy bandwidth)
   double fresh_pages = 0;        // bytes/s, first touch of freshly allocated pageable memory (faults, zeroing)
-  // Buffers up to this size come back from the allocator already touched after the first (glibc's
-  // dynamic mmap threshold, at most 32 MiB on 64-bit): only larger buffers pay fresh_pages on every load.
-  std::uint64_t reused_buffer_max = 32ull << 20;
   double page_cache_thread = 0;  // bytes/s, read() of a cached file by one thread
   double mmap_thread = 0;        // bytes/s, memcpy out of an mmap of a cached file by one thread
   double h2d_pinned = 0;         // bytes/s host -> one GPU from pinned memory
@@ -101,6 +98,10 @@ struct LoaderSettings {
   std::uint64_t chunk = 32ull << 20;           // bytes per pipeline chunk
   std::uint64_t request = 1ull << 20;          // bytes per O_DIRECT read request
   std::uint64_t tensor_bytes = 32ull << 20;    // mean tensor size (tensors = bytes / tensor_bytes)
+  // Fraction of the bytes in tensors larger than the allocator hands back already touched (glibc's
+  // dynamic mmap threshold, at most 32 MiB on 64-bit): per-tensor buffers of the by-tensor and safetensors
+  // modes pay fresh_pages for these bytes only. 1: every weight matrix is larger (LLMs of 7B and more).
+  double large_tensor_fraction = 1;
   int files = 1;                               // partition files per GPU
   bool operator==(const LoaderSettings&) const = default;
 };
