@@ -200,8 +200,18 @@ struct Loader::Impl {
   bool warned_uring = false;
 };
 
+int read_threads_for(const Checkpoint& ck, const LoaderOptions& options) {
+  if (options.threads > 0) return options.threads;
+  const int cpus = usable_cpus();
+  int threads = 1;
+  for (std::size_t p = 0; p < ck.index.partitions.size(); ++p) {
+    threads = std::max(threads, choose_read_threads(probe_storage(ck.partition_path(static_cast<int>(p))), cpus));
+  }
+  return threads;
+}
+
 Loader::Loader(const LoaderOptions& options) : options_(options) {
-  if (options_.threads < 1) throw InputError("--threads", "expected at least 1");
+  if (options_.threads < 0) throw InputError("--threads", "expected at least 1, or 0 (chosen from the host and the storage)");
   if (options_.queue_depth < 1) throw InputError("--queue-depth", "expected at least 1");
   if (options_.request_bytes == 0 || options_.request_bytes % 4096 != 0) {
     throw InputError("--request-size", format_bytes(options_.request_bytes) + " is not a positive multiple of 4 KiB (O_DIRECT alignment)");
@@ -249,7 +259,9 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
   const auto alloc_start = Clock::now();
   std::unique_ptr<LoadedModel> model(new LoadedModel());
   model->device_ = opts.device;
-  LoadContext::State state{ck, options_, opts, impl_->pool, io, files, backend, {}, {}, {}, 0, 0};
+  LoaderOptions resolved = options_;
+  resolved.threads = read_threads_for(ck, options_);
+  LoadContext::State state{ck, resolved, opts, impl_->pool, io, files, backend, {}, {}, {}, 0, 0};
   for (std::size_t p = 0; p < idx.partitions.size(); ++p) {
     const std::uint64_t bytes = idx.partitions[p].bytes;
     const Device d = partition_device(backend, opts.device, static_cast<int>(p));
@@ -284,6 +296,7 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
   if (stats) {
     stats->seconds = std::chrono::duration<double>(t1 - t0).count();
     stats->alloc_seconds = alloc_seconds;
+    stats->threads = resolved.threads;
     stats->bytes = idx.total_bytes();
     stats->chunks = state.chunks;
     stats->chunks_from_dram = state.chunks_from_dram;
@@ -295,7 +308,9 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
 // ---------------------------------------------------------------------------------------------------------
 // Baselines measured in the same invocation
 
-double measure_direct_read(const Checkpoint& ck, const LoaderOptions& lo, bool* buffered_fallback) {
+double measure_direct_read(const Checkpoint& ck, const LoaderOptions& options, bool* buffered_fallback) {
+  LoaderOptions lo = options;
+  lo.threads = read_threads_for(ck, options);
   bool fell_back = false;
   const std::vector<OpenPartition> files = open_partitions(ck, true, &fell_back);
   if (buffered_fallback) *buffered_fallback = fell_back;
