@@ -276,7 +276,7 @@ section_engine() {
 # copies), not by a disk. Reports the pipelined mode at its defaults (threads chosen from the host and the
 # storage) against min(raw O_DIRECT read of the same files at the best parallelism measured, pinned
 # host-to-device copy); target >= 0.8. Every load is cold (--drop-caches empties the DRAM pool; tmpfs
-# pages stay, they are the storage).
+# pages stay, they are the storage). SLLM_FASTLOAD_THREADS: the fixed parallelisms measured (4 8 nproc).
 section_fastload() {
   local shm=${SLLM_FASTLOAD_DIR:-/dev/shm/sllm-fastload} log=$out/fastload.log t rounds=${SLLM_FASTLOAD_ROUNDS:-3}
   local ckpt=$shm/ckpt need_gb
@@ -290,7 +290,7 @@ section_fastload() {
   [ -f "$ckpt/index.json" ] || timed synth "$sllmsim" ckpt synth --model "$model" -o "$ckpt" || return 1
   echo "cpus $(nproc); $(df -hT "$shm" | tail -1)" | tee -a "$log"
   stamp "fastload: fixed parallelism (raw O_DIRECT read, pipelined load, pinned H2D at each)"
-  for t in 4 8 $(nproc); do
+  for t in ${SLLM_FASTLOAD_THREADS:-4 8 $(nproc)}; do
     timeout 120 "$sllmsim" ckpt load "$ckpt" --device "$device" --threads "$t" --drop-caches 2>&1 |
       sed "s/^/fixed $t: /" | tee -a "$log"
   done
