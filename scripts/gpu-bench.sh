@@ -317,14 +317,17 @@ def results(tag):
     return [fields(l) for l in log if l.startswith(tag + ": result ")]
 def runs(tag):
     return [float(m.group(1)) for l in log if l.startswith(tag + ": run ") for m in [re.search(r", ([0-9.]+) GB/s", l)] if m]
-def header_threads(tag):
+def header_threads(tag):  # "16 chosen for 16 CPUs and memory storage (tmpfs), threads chosen"
     for l in log:
-        m = re.match(re.escape(tag) + r": checkpoint .*?, (\d+) I/O threads( chosen [^(]*)?", l)
+        m = re.match(re.escape(tag) + r": checkpoint .*?, (\d+) I/O threads( chosen for [^(]*\([^)]*\))? \(([^)]*)\)", l)
         if m:
-            return m.group(1) + (m.group(2) or "")
+            return m.group(1) + (m.group(2) or "") + ", " + m.group(3)
     return "?"
+def raw_reads(tag):  # "uring 28.27 / threads 41.45"
+    got = [re.search(r"read \((\w+), .*: ([0-9.]+) GB/s", l) for l in log if l.startswith(tag + ": raw ")]
+    return " / ".join(f"{m.group(1)} {float(m.group(2)):.2f}" for m in got if m)
 print(f"fastload: {model} from tmpfs ({gpu}), {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC\n")
-print("| run | I/O threads | raw O_DIRECT read GB/s | pinned H2D GB/s | pipelined load GB/s |\n|---|---|---|---|---|")
+print("| run | I/O threads, backend | raw O_DIRECT read GB/s | pinned H2D GB/s | pipelined load GB/s |\n|---|---|---|---|---|")
 raws, copies = [], []
 tags = sorted({l.split(":")[0] for l in log if l.startswith("fixed ")}, key=lambda t: int(t.split()[1])) + ["auto"]
 for tag in tags:
@@ -334,7 +337,7 @@ for tag in tags:
     raw, copy = float(rs[0]["raw_read_gbps"]), float(rs[0]["copy_gbps"])
     raws.append(raw); copies.append(copy)
     loads = [float(r["gbps"]) for r in rs]
-    print(f"| {tag} | {header_threads(tag)} | {raw:.2f} ({rs[0]['raw_read_io']}) | {copy:.2f} | {', '.join(f'{x:.2f}' for x in loads)} |")
+    print(f"| {tag} | {header_threads(tag)} | {raw_reads(tag)} | {copy:.2f} | {', '.join(f'{x:.2f}' for x in loads)} |")
 for tag, what in (("noverify", "defaults, --no-verify"), ("perchunk", "defaults, checksums per 32 MiB chunk (512 KiB requests)")):
     r = runs(tag)
     if r:

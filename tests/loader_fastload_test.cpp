@@ -74,6 +74,15 @@ TEST(ReadThreads, ProbeClassifiesTmpfsAsMemoryAndAnonymousFileSystemsAsUnknown) 
   EXPECT_EQ(probe_storage("/no/such/file").medium, StorageMedium::kUnknown);
 }
 
+TEST(ReadThreads, IoBackendIsBlockingReadsFromMemoryAndIoUringElsewhere) {
+  EXPECT_EQ(choose_io_backend(medium(StorageMedium::kMemory)), IoBackend::kThreads);
+  for (StorageMedium m : {StorageMedium::kSolidState, StorageMedium::kRotational, StorageMedium::kUnknown}) {
+    EXPECT_EQ(choose_io_backend(medium(m, 8)), IoBackend::kUring) << to_string(m);
+  }
+  EXPECT_EQ(parse_io_backend("auto", "--io"), IoBackend::kAuto);
+  EXPECT_THROW(parse_io_backend("fast", "--io"), InputError);
+}
+
 TEST(ReadThreads, CpusRespectTheAffinityMask) {
   const int cpus = usable_cpus();
   EXPECT_GE(cpus, 1);
@@ -106,14 +115,20 @@ TEST(ReadThreads, AutoThreadsAreChosenPerLoadAndExplicitOnesKept) {
   o.chunk_bytes = 4 * 4096;
   o.pool_bytes = 64 * 4096;
   EXPECT_EQ(o.threads, 0);  // the default is to choose
-  const int chosen = choose_read_threads(probe_storage(ck.partition_path(0)), usable_cpus());
+  EXPECT_EQ(o.io, IoBackend::kAuto);
+  const StorageInfo storage = probe_storage(ck.partition_path(0));
+  const int chosen = choose_read_threads(storage, usable_cpus());
   EXPECT_EQ(read_threads_for(ck, o), chosen);
+  EXPECT_EQ(io_backend_for(ck, o), choose_io_backend(storage));
   Loader loader(o);
   LoadStats st;
   auto m = loader.load(ck, LoadOptions{}, &st);
   EXPECT_EQ(st.threads, chosen);
+  EXPECT_NE(st.io, IoBackend::kAuto);  // resolved: the choice, or threads where io_uring is refused
   o.threads = 3;
+  o.io = IoBackend::kUring;
   EXPECT_EQ(read_threads_for(ck, o), 3);
+  EXPECT_EQ(io_backend_for(ck, o), IoBackend::kUring);
   o.threads = -1;
   EXPECT_THROW(Loader{o}, InputError);
 }
@@ -206,6 +221,7 @@ TEST(FastVerify, DefaultOptionsFromTmpfs) {
   LoadStats st;
   auto m = loader.load(ck, LoadOptions{}, &st);
   EXPECT_EQ(st.threads, usable_cpus());
+  EXPECT_EQ(st.io, IoBackend::kThreads);
   for (const auto& [name, t] : f.expected) {
     const TensorView* v = m->find(name);
     ASSERT_NE(v, nullptr);

@@ -253,6 +253,7 @@ void run_reads(const ReadPlan& plan, const std::vector<ReadJob>& jobs, const std
   if (plan.request_bytes == 0 || plan.request_bytes % 4096 != 0) {
     throw std::logic_error("read request size must be a positive multiple of 4 KiB");
   }
+  if (plan.backend == IoBackend::kAuto) throw std::logic_error("run_reads: the I/O backend must be chosen first");
   std::atomic<std::size_t> next{0};
   const int n = std::max(1, std::min<int>(plan.threads, static_cast<int>(std::max<std::size_t>(jobs.size(), 1))));
   std::vector<std::thread> pool;
@@ -334,6 +335,10 @@ int usable_cpus() {
   CPU_ZERO(&set);
   if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+IoBackend choose_io_backend(const StorageInfo& storage) {
+  return storage.medium == StorageMedium::kMemory ? IoBackend::kThreads : IoBackend::kUring;
 }
 
 int choose_read_threads(const StorageInfo& storage, int cpus) {

@@ -199,7 +199,7 @@ int cmd_load(const std::vector<std::string>& args) {
       ("chunk", po::value<std::string>()->default_value("32 MiB"), "chunk size (a multiple of the checksum chunk)")
       ("repeat", po::value<int>()->default_value(1), "loads in this invocation (the DRAM pool persists between them)")
       ("drop-caches", po::bool_switch(), "drop the page cache and the DRAM pool before every load (needs root)")
-      ("io", po::value<std::string>()->default_value("uring"), "uring or threads")
+      ("io", po::value<std::string>()->default_value("auto"), "uring, threads, or auto: threads from memory (tmpfs), else uring")
       ("queue-depth", po::value<int>()->default_value(8), "io_uring requests in flight per I/O thread")
       ("request-size", po::value<std::string>()->default_value("1 MiB"), "largest single read request (a multiple of 4 KiB)")
       ("streams", po::value<int>()->default_value(4), "CUDA streams per GPU (copy threads for cpu)")
@@ -246,6 +246,8 @@ int cmd_load(const std::vector<std::string>& args) {
   opts.request_bytes = bytes_flag(vm, "request-size");
   opts.copy_streams = positive_flag(vm, "streams");
   opts.io = parse_io_backend(vm["io"].as<std::string>(), "--io");
+  const bool io_chosen = opts.io == IoBackend::kAuto;
+  if (io_chosen) opts.io = io_backend_for(ck, opts);
   opts.pool_backend = lo.device.backend;
   const std::uint64_t total = ck.index.total_bytes();
   if (vm.count("pool")) {
@@ -267,7 +269,7 @@ int cmd_load(const std::vector<std::string>& args) {
   Loader loader(opts);
   std::cout << "checkpoint " << ck.dir << ": " << format_bytes(total) << " in " << ck.index.partitions.size() << " partition(s); mode "
             << lo.mode << ", device " << lo.device.to_string() << ", " << opts.threads << " I/O threads" << threads_note << " (" << to_string(opts.io)
-            << "), chunk " << format_bytes(opts.chunk_bytes) << " in requests of " << format_bytes(opts.request_bytes) << ", pool " << format_bytes(loader.pool_chunks() * opts.chunk_bytes) << "\n";
+            << (io_chosen ? ", chosen" : "") << "), chunk " << format_bytes(opts.chunk_bytes) << " in requests of " << format_bytes(opts.request_bytes) << ", pool " << format_bytes(loader.pool_chunks() * opts.chunk_bytes) << "\n";
 
   if (!mode.verifies_checksums && lo.verify) {
     std::cout << "mode " << lo.mode << " does not verify checksums (as the library it models); `sllmsim ckpt verify "

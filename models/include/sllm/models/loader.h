@@ -18,9 +18,10 @@
 
 namespace sllm::models {
 
-enum class IoBackend : std::uint8_t { kUring, kThreads };
+// kAuto: chosen for each load from the storage (choose_io_backend below).
+enum class IoBackend : std::uint8_t { kAuto, kUring, kThreads };
 std::string_view to_string(IoBackend b);
-IoBackend parse_io_backend(std::string_view text, const std::string& flag);
+IoBackend parse_io_backend(std::string_view text, const std::string& flag);  // "auto", "uring", "threads"
 
 struct LoaderOptions {
   std::uint64_t chunk_bytes = 32ull << 20;  // multiple of the checkpoints' checksum chunk
@@ -28,7 +29,7 @@ struct LoaderOptions {
   // Whose host memory the DRAM pool is (DeviceBackend::alloc_host): the destination's backend, so that
   // "cuda" pins it (cudaHostAlloc) for fast asynchronous copies; "cpu" is plain aligned memory.
   std::string pool_backend = "cpu";
-  IoBackend io = IoBackend::kUring;
+  IoBackend io = IoBackend::kAuto;
   // I/O threads; 0 (the default): chosen for each load from the host and the storage the partitions are
   // on (read_threads_for below).
   int threads = 0;
@@ -68,10 +69,17 @@ int choose_read_threads(const StorageInfo& storage, int cpus);
 // LoaderOptions::threads where set, else the most that choose_read_threads gives over the checkpoint's
 // partition files (they are read by one pool of threads).
 int read_threads_for(const Checkpoint& ckpt, const LoaderOptions& options);
+// The I/O backend for `storage`: blocking reads (threads) from memory, where a read is a copy that the
+// reading thread makes itself and then finds in its cache for the checksum (io_uring hands tmpfs reads to
+// kernel workers: 1.5x slower on the H200 host, docs/loader.md); io_uring elsewhere.
+IoBackend choose_io_backend(const StorageInfo& storage);
+// LoaderOptions::io unless kAuto, else threads when every partition file is in memory, else io_uring.
+IoBackend io_backend_for(const Checkpoint& ckpt, const LoaderOptions& options);
 
 struct LoadStats {
   double seconds = 0;
   int threads = 0;                    // I/O threads the load used (LoaderOptions::threads, or chosen)
+  IoBackend io = IoBackend::kAuto;    // the I/O backend it used (chosen, or the fallback to threads)
   double alloc_seconds = 0;           // of which: allocating the destination (device) memory
   std::uint64_t bytes = 0;            // partition bytes moved to the destination
   std::uint64_t chunks = 0;           // modes that use the pool (sllm): chunks of the checkpoint
