@@ -58,6 +58,20 @@ TEST(ProfileIo, WriteReadIsExact) {
   fs::remove_all(dir);
 }
 
+// Found by fuzz_profile (tests/fuzz/regressions/fuzz_profile): a machine string holding a carriage return
+// or other control character was written raw (line breaks as spaces), so the profile read back differed.
+TEST(ProfileIo, MachineStringsWithControlCharactersRoundTripExactly) {
+  Profile p = sample_profile();
+  p.machine.cpu = std::string("line one\r\nline two\ttab \x01\x1f\x7f end \\ \" quote");
+  p.machine.disk = "trailing newline\n";
+  p.measurements = "m\rn.csv";
+  const Profile back = parse_profile(profile_to_yaml(p), "p.yaml");
+  EXPECT_EQ(back.machine.cpu, p.machine.cpu);
+  EXPECT_EQ(back.machine.disk, p.machine.disk);
+  EXPECT_EQ(back.measurements, p.measurements);
+  EXPECT_EQ(back, p);
+}
+
 TEST(ProfileIo, UnknownKeysAndBadValuesAreLocated) {
   const std::string base = "profile_version: 1\n";
   EXPECT_THROW(parse_profile(base + "tiers: {}\n", "p.yaml"), InputError);

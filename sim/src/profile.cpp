@@ -27,12 +27,23 @@ std::string exact(double v) {
   return buf;
 }
 
-// YAML double-quoted scalar (machine strings may hold colons, quotes, parentheses).
+// YAML double-quoted scalar (machine strings may hold colons, quotes, parentheses). Control characters are
+// escaped, so that the profile reads back exactly what was written (a raw line break would be folded).
 std::string quoted(const std::string& s) {
   std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += (c == '\n' || c == '\r') ? ' ' : c;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
   }
   return out + "\"";
 }

@@ -16,8 +16,10 @@ namespace {
 struct Scratch {
   std::string dir;
   Scratch() {
+    // Memory-backed by default: every input is written to a file, and a busy disk would set the pace.
     const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/sllm-fuzz-XXXXXX";
+    const std::string base = tmp && *tmp ? tmp : ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    std::string pattern = base + "/sllm-fuzz-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern + " failed");
     dir = pattern;
   }

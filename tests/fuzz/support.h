@@ -16,7 +16,7 @@
 
 namespace sllm::fuzz {
 
-// A file in a private scratch directory (created once per process under $TMPDIR) whose contents are
+// A file in a private scratch directory (created once per process under $TMPDIR, else /dev/shm) whose contents are
 // replaced by each input: the readers under test take paths.
 class ScratchFile {
  public:
