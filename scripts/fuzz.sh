@@ -67,14 +67,15 @@ for h in "${harnesses[@]}"; do
   # -timeout: one input running longer is a hang; -rss_limit_mb: growth past it is a finding (oom-*);
   # -max_len: longer seeds are cut (parsing bugs need few bytes; long inputs only slow the search).
   # libFuzzer stops at its first finding, which is then reported.
+  log="$work/log-$(date -u +%Y%m%dT%H%M%SZ).txt"  # one per campaign, kept
   "$build/tests/fuzz/$h" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
-      -artifact_prefix="$work/" "$work/corpus" > "$work/log.txt" 2>&1 || true
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log.txt" | grep -o '[0-9]*$' || echo 0)
+      -artifact_prefix="$work/" "$work/corpus" > "$log" 2>&1 || true
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   after=$(find "$work" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'leak-*' -o -maxdepth 1 -name 'timeout-*' \
           -o -maxdepth 1 -name 'oom-*' | wc -l)
   found=$((after - before))
   printf '%-20s %12s %8s %s\n' "$h" "${execs:-0}" "$(find "$work/corpus" -type f | wc -l)" \
-    "$( ((found)) && echo "$found (see $work/log.txt)" || echo 0)"
+    "$( ((found)) && echo "$found (see $log)" || echo 0)"
   ((found)) && status=1
 done
 exit $status

@@ -1,9 +1,11 @@
 #include "sllm/sim/profile.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -46,6 +48,20 @@ std::string quoted(const std::string& s) {
     }
   }
   return out + "\"";
+}
+
+// A free-text key (a probe's name) as written: plain when YAML reads it back as the same string (the usual
+// identifiers, "h2d_pinned_gpu0"), else double-quoted. Loader modes and models are registered names.
+std::string scalar_text(const std::string& s) {
+  static const std::set<std::string, std::less<>> kSpecial = {"null", "true", "false", "yes", "no", "on", "off", "y", "n"};
+  const auto safe = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '+' || c == '/';
+  };
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool plain = !s.empty() && (std::isalnum(static_cast<unsigned char>(s[0])) || s[0] == '_') &&
+                     std::all_of(s.begin(), s.end(), safe) && !kSpecial.contains(lower);
+  return plain ? s : quoted(s);
 }
 
 FitQuality read_fit(const ConfigNode& n) {
@@ -229,7 +245,7 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
   if (!p.probes.empty()) {
     o << "# Raw probes (bandwidths in bytes/s): the best configuration of each kind; see the measurements file.\n";
     o << "probes:\n";
-    for (const auto& [k, v] : p.probes) o << "  " << k << ": " << exact(v) << "\n";
+    for (const auto& [k, v] : p.probes) o << "  " << scalar_text(k) << ": " << exact(v) << "\n";
   }
   if (!p.loader.empty()) {
     o << "# Loads: time = overhead + bytes / bandwidth per loader mode and source tier (least squares over\n"
