@@ -7,7 +7,7 @@ const doc = JSON.parse(document.getElementById("trace").textContent);
 const other = doc.otherData || {};
 
 const COLOURS = {
-  loading: "#e8a33d", prefill: "#3b7dd8", decode: "#2ca05a", idle: "#d3d3d3",
+  loading: "#e8a33d", "loading (abandoned)": "#f6d6a3", prefill: "#3b7dd8", decode: "#2ca05a", idle: "#d3d3d3",
   "decode (migrating)": "#9b59b6", "migration recompute": "#c9a3dc", "migration hand-off": "#e74c3c",
   request: "#9fb3c8", "request (timed_out)": "#e58c8c", "request (rejected)": "#c58fe0", queued: "#bdbdbd",
 };
