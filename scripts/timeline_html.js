@@ -23,7 +23,10 @@ function colour(key) {
   }
   return COLOURS[key];
 }
-const dark = hex => { const n = parseInt(hex.slice(1), 16); return ((n >> 16) * 3 + ((n >> 8) & 255) * 6 + (n & 255)) < 1200; };
+const dark = hex => {  // white text on it reads better than black
+  const n = parseInt(hex.slice(1), 16);
+  return (n >> 16) * 3 + ((n >> 8) & 255) * 6 + (n & 255) < 1200;
+};
 
 // ---- Model: groups (one per pid) of rows, built once from the events. ----
 const names = {}, sortIndex = {}, threadNames = {}, groups = new Map(), openAsync = new Map();
@@ -78,7 +81,8 @@ const firstEnding = (list, t) => {  // index of the first slice that ends at or 
   while (lo < hi) { const m = (lo + hi) >> 1; if (list.reach[m] >= t) hi = m; else lo = m + 1; }
   return lo;
 };
-const ordered = [...groups.values()].sort((a, b) => (sortIndex[a.pid] ?? a.pid) - (sortIndex[b.pid] ?? b.pid) || a.pid - b.pid);
+const ordered = [...groups.values()]
+  .sort((a, b) => (sortIndex[a.pid] ?? a.pid) - (sortIndex[b.pid] ?? b.pid) || a.pid - b.pid);
 for (const g of ordered) {
   g.name = names[g.pid] ?? `process ${g.pid}`;
   const rows = [...g.rows.values()];
@@ -91,11 +95,14 @@ for (const g of ordered) {
       for (const p of r.items) classMax[r.cls] = Math.max(classMax[r.cls] || 0, p.v);
     }
   }
-  rows.sort((a, b) => (a.kind === b.kind ? (a.kind === "slices" ? a.tid - b.tid : a.name.localeCompare(b.name, "en", { numeric: true }))
-    : a.kind === "slices" ? -1 : 1));
+  const byName = (a, b) => a.name.localeCompare(b.name, "en", { numeric: true });
+  rows.sort((a, b) => (a.kind !== b.kind ? (a.kind === "slices" ? -1 : 1)
+    : a.kind === "slices" ? a.tid - b.tid : byName(a, b)));
   // Async tracks (one per id) packed greedily into lanes: a lane takes the next track that starts after it ends.
   const tracks = [...g.async.values()].map(items => ({
-    items, t0: items.reduce((m, s) => Math.min(m, s.t), Infinity), t1: items.reduce((m, s) => Math.max(m, s.t + s.d), 0),
+    items,
+    t0: items.reduce((m, s) => Math.min(m, s.t), Infinity),
+    t1: items.reduce((m, s) => Math.max(m, s.t + s.d), 0),
     depth: 1 + items.reduce((m, s) => Math.max(m, s.depth), 0),
   })).sort((a, b) => a.t0 - b.t0);
   const lanes = [];
@@ -113,22 +120,28 @@ for (const g of ordered) {
 }
 
 // ---- Formatting ----
+const esc = v => String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;");
 const SI = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
-const si = v => { for (const [f, p] of SI) if (Math.abs(v) >= f) return `${+(v / f).toPrecision(3)} ${p}`; return `${+v.toPrecision(3)} `; };
-const fmtValue = (v, unit) => (unit === "bytes_per_s" ? `${si(v)}B/s` : unit === "bytes" ? `${si(v)}B` : `${si(v)}${unit}`.trim());
+const si = v => {  // three digits and a decimal prefix, e.g. "1.25 G"
+  const [f, p] = SI.find(([f]) => Math.abs(v) >= f) ?? [1, ""];
+  return `${+(v / f).toPrecision(3)} ${p}`;
+};
+const fmtValue = (v, unit) => (unit === "bytes_per_s" ? `${si(v)}B/s` : unit === "bytes" ? `${si(v)}B`
+  : `${si(v)}${unit}`.trim());
 const fmtTime = s => `${s.toFixed(6).replace(/\.?0+$/, "")} s`;
-const fmtDur = s => (s >= 1 ? `${s.toFixed(3)} s` : s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms` : `${(s * 1e6).toFixed(3)} µs`);
+const fmtDur = s => (s >= 1 ? `${s.toFixed(3)} s` : s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms`
+  : `${(s * 1e6).toFixed(3)} µs`);
 
 // ---- Layout and view ----
 const canvas = document.getElementById("canvas"), ctx = canvas.getContext("2d"), tip = document.getElementById("tip");
 const LABEL_W = 250, AXIS_H = 30, PAD_R = 14, HEADER_H = 20, SLICE_H = 17, DEPTH_H = 15, COUNTER_H = 18;
-const extent = [Infinity, -Infinity];
-for (const g of ordered) {
-  for (const list of [...g.list.map(r => r.items), g.marks]) {
+// The time range: the window the trace says it covers (sllmsim's otherData), else what its events span.
+const extent = [other.window_start_s ?? Infinity, other.window_end_s ?? -Infinity];
+if (!isFinite(extent[0]) || !isFinite(extent[1])) {
+  for (const list of ordered.flatMap(g => [...g.list.map(r => r.items), g.marks])) {
     for (const s of list) { extent[0] = Math.min(extent[0], s.t); extent[1] = Math.max(extent[1], s.t + (s.d || 0)); }
   }
 }
-if (other.window_start_s !== undefined) [extent[0], extent[1]] = [other.window_start_s, other.window_end_s];
 if (!isFinite(extent[0])) [extent[0], extent[1]] = [0, 1];
 if (!(extent[1] > extent[0])) extent[1] = extent[0] + 1;
 const home = meta.view ? [meta.view[0], meta.view[1] ?? extent[1]] : extent;
@@ -140,7 +153,9 @@ function relayout() {
   for (const g of ordered) {
     add({ group: g }, HEADER_H);
     if (g.folded) continue;
-    for (const r of g.list) add({ row: r, g }, r.kind === "slices" ? SLICE_H : r.kind === "counter" ? COUNTER_H : r.depth * DEPTH_H + 3);
+    for (const r of g.list) {
+      add({ row: r, g }, r.kind === "slices" ? SLICE_H : r.kind === "counter" ? COUNTER_H : r.depth * DEPTH_H + 3);
+    }
   }
   contentH = y;
   scrollTo(scrollY);
@@ -181,7 +196,10 @@ function drawSlices(list, y, h, depthH) {
     const c = colour(colourKey(s)), top = y + 1 + s.depth * depthH, w = Math.max(1, x1 - x0);
     ctx.fillStyle = c;
     ctx.fillRect(x0, top, w, h - 2);
-    if (s.depth === 0 && depthH && w > 3) { ctx.strokeStyle = "#fff"; ctx.strokeRect(x0 + 0.5, top + 0.5, w - 1, h - 3); }
+    if (s.depth === 0 && depthH && w > 3) {  // an outline tells adjacent requests of one lane apart
+      ctx.strokeStyle = "#fff";
+      ctx.strokeRect(x0 + 0.5, top + 0.5, w - 1, h - 3);
+    }
     const room = Math.min(x1, W - PAD_R) - Math.max(x0, LABEL_W) - 6;  // the name where it fits whole
     const label = [s.name + (s.depth === 0 && depthH && s.args.model ? ` · ${s.args.model}` : ""), s.name]
       .find(l => room > 20 && ctx.measureText(l).width <= room);
@@ -192,7 +210,8 @@ function drawSlices(list, y, h, depthH) {
   }
 }
 function drawCounter(r, y, h) {
-  const max = classMax[r.cls] || 1, base = y + h - 2, yv = v => base - (v / max) * (h - 5), end = Math.min(v1, extent[1]);
+  const max = classMax[r.cls] || 1, base = y + h - 2, end = Math.min(v1, extent[1]);
+  const yv = v => base - (v / max) * (h - 5);
   ctx.beginPath();
   ctx.moveTo(X(Math.max(r.items[0].t, v0)), base);
   let i = lastAtOrBefore(r.items, v0), last = r.items[i].t <= v0 ? r.items[i].v : 0;
@@ -305,7 +324,7 @@ function hit(x, y) {
     }
     return best;
   };
-  if (L.group) { const m = near(L.group.marks, 0); return m && { ...m, where: L.group.name }; }
+  if (L.group) { const m = near(L.group.marks, 0); return m && { ...m, instant: true, where: L.group.name }; }
   const r = L.row;
   if (r.kind === "counter") {
     const i = lastAtOrBefore(r.items, t), p = r.items[i];
@@ -314,13 +333,12 @@ function hit(x, y) {
     return { name: r.name, t: p.t, d: (next ? next.t : extent[1]) - p.t, args: { [r.unit]: p.v }, where: L.g.name };
   }
   const s = near(r.items, r.kind === "async" ? Math.floor((y - top - 1) / DEPTH_H) : 0);
-  return s && { ...s, where: `${L.g.name} ${r.kind === "slices" ? r.label : ""}` };
+  return s && { ...s, where: L.g.name + (r.kind === "slices" ? ` · ${r.label}` : "") };
 }
 function showTip(ev, x, y) {
   const s = hit(x, y);
   if (!s) { tip.style.display = "none"; return; }
-  const esc = v => String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;");
-  const rows = [["start", fmtTime(s.t)], ...(s.d !== undefined && s.name !== "place" ? [["duration", fmtDur(s.d)]] : [])];
+  const rows = [[s.instant ? "time" : "start", fmtTime(s.t)], ...(s.instant ? [] : [["duration", fmtDur(s.d)]])];
   for (const [k, v] of Object.entries(s.args || {})) {
     rows.push([k, typeof v === "number" && (k === "bytes" || k === "bytes_per_s") ? `${fmtValue(v, k)} (${v})` : v]);
   }
@@ -347,7 +365,10 @@ canvas.addEventListener("wheel", ev => {
   }
   draw();
 }, { passive: false });
-canvas.addEventListener("mousedown", ev => { const [x, y] = local(ev); drag = { x, y, v0, v1, s: scrollY, moved: false }; });
+canvas.addEventListener("mousedown", ev => {
+  const [x, y] = local(ev);
+  drag = { x, y, v0, v1, s: scrollY, moved: false };
+});
 addEventListener("mousemove", ev => {
   const [x, y] = local(ev);
   if (!drag) { showTip(ev, x, y); return; }
@@ -380,17 +401,26 @@ function resize() {
 addEventListener("resize", resize);
 
 // ---- Header: title, bounds, legend ----
-const used = new Set(ordered.flatMap(g => g.list.filter(r => r.kind !== "counter").flatMap(r => r.items.map(colourKey))));
-const nEvents = doc.traceEvents.filter(e => e.ph !== "M").length;
-const shown = meta.view ? ` · page cut to ${fmtTime(home[0])} – ${fmtTime(home[1])}` : "";
-document.getElementById("title").innerHTML = `${meta.file.replace(/</g, "&lt;")} <span>· window ${fmtTime(extent[0])} – ${
-  fmtTime(extent[1])}${shown} · ${nEvents.toLocaleString("en")} events${other.events_dropped ? ` (${other.events_dropped} dropped)` : ""}${
-  other.request_sample !== undefined ? ` · requests sampled: ${+(other.request_sample * 100).toPrecision(3)} %` : ""
-} · wheel: zoom · drag: pan · shift+wheel: scroll · click a group: fold · double-click: whole window</span>`;
+const used = new Set(ordered.flatMap(g => g.list.filter(r => r.kind !== "counter")
+  .flatMap(r => r.items.map(colourKey))));
+const marks = new Set(ordered.flatMap(g => g.marks.map(m => m.name)));
+const facts = [
+  `window ${fmtTime(extent[0])} – ${fmtTime(extent[1])}`,
+  ...(meta.view ? [`page cut to ${fmtTime(home[0])} – ${fmtTime(home[1])}`] : []),
+  `${doc.traceEvents.filter(e => e.ph !== "M").length.toLocaleString("en")} events` +
+    (other.events_dropped ? ` (${other.events_dropped.toLocaleString("en")} dropped by the bound)` : ""),
+  ...(other.request_sample === undefined ? []
+    : [`requests sampled: ${+(other.request_sample * 100).toPrecision(3)} %`]),
+  "wheel: zoom · drag: pan · shift+wheel: scroll · click a group: fold · double-click: whole window",
+];
+document.getElementById("title").innerHTML = `${esc(meta.file)} <span>· ${facts.join(" · ")}</span>`;
+const swatch = (style, label) => `<span><i style="${style}"></i>${esc(label)}</span>`;
 document.getElementById("legend").innerHTML = [
-  ...Object.keys(COLOURS).filter(k => used.has(k)).map(k => `<span><i style="background:${colour(k)}"></i>${k}</span>`),
-  ...(ordered.some(g => g.marks.length) ? [`<span><b style="color:${MARK_COLOUR}">▼</b> placement decision</span>`] : []),
-  ...(Object.keys(classMax).length ? [`<span><i style="background:${COUNTER_COLOUR}55;border-top:2px solid ${COUNTER_COLOUR};height:10px"></i>` +
-    "link rate (rows of one link class share a scale: max at the right of the name)</span>"] : []),
+  ...Object.keys(COLOURS).filter(k => used.has(k)).map(k => swatch(`background:${colour(k)}`, k)),
+  ...[...marks].map(n => `<span><b style="color:${MARK_COLOUR}">▼</b> ${
+    n === "place" ? "placement decision" : esc(n)}</span>`),
+  ...(Object.keys(classMax).length === 0 ? [] : [
+    swatch(`background:${COUNTER_COLOUR}55;border-top:2px solid ${COUNTER_COLOUR};height:10px`,
+      "link rate (the rows of one link class share a scale: its max is right of the name)")]),
 ].join("");
 resize();
