@@ -65,6 +65,7 @@ class ServerlessLlmPolicy final : public SchedulingPolicy {
     r = (1.0 - smoothing_) * r + smoothing_ * static_cast<double>(actual) / static_cast<double>(estimated);
   }
   bool moves_need_spare_gpus() const override { return true; }
+  bool may_replace_loads() const override { return replace_loads_; }
 
   // The start-up time optimisation applied again when GPUs free up: a loading instance is replaced
   // when a start on free or idle GPUs is estimated to be ready sooner than the load will be (the bytes

@@ -169,6 +169,9 @@ class SchedulingPolicy {
   // True when the policy uses busy GPUs only by moving their instances onto free or idle GPUs elsewhere
   // (live migration): the simulator then still skips asking while no free or idle GPU exists anywhere.
   virtual bool moves_need_spare_gpus() const { return false; }
+  // True when replace_load may answer anything but wait: a backend that cannot abandon a load in flight
+  // (the real replay) refuses such a policy instead of silently running a different one.
+  virtual bool may_replace_loads() const { return false; }
 };
 
 class KeepAlivePolicy {
