@@ -146,6 +146,7 @@ int run_sweep(const std::vector<std::string>& args) {
       ("set", po::value<std::vector<std::string>>()->composing(),
        "override a base-config value for every point: --set key.path=value (repeatable)")
       ("list", "print the points (key, seed, overrides) and exit")
+      ("check", "read every point's scenario, say how many points there are and exit (bad input: status 2)")
       ("quiet,q", "no per-point progress lines");
   po::variables_map vm;
   if (!sllm::cli::parse_options("sllmsim sweep -c SWEEP.yaml -o DIR [-j N | --mpi] [--shard i/n|slurm] [--quick]\n"
@@ -168,6 +169,12 @@ int run_sweep(const std::vector<std::string>& args) {
       for (const auto& o : p.overrides) std::cout << "  --set '" << o << "'";
       std::cout << "\n";
     }
+    return sllm::cli::kExitOk;
+  }
+  if (vm.count("check")) {
+    const sllm::SweepSpec spec = sllm::SweepSpec::load(config, quick, overrides);
+    sllm::check_sweep(spec);
+    std::cout << spec.source << ": " << spec.points.size() << " points, every scenario read\n";
     return sllm::cli::kExitOk;
   }
   if (!vm.count("output")) throw sllm::InputError("command line", "the option '--output' is required (see --help)");

@@ -185,6 +185,15 @@ std::uint64_t fingerprint_of(const SweepSpec& spec) {
   return fnv1a64(all);
 }
 
+// A point's scenario; an InputError names the point.
+Scenario load_scenario(const SweepSpec& spec, const SweepPoint& point) {
+  try {
+    return Scenario::load(spec.base_config, point.overrides, point.seed);
+  } catch (const InputError& e) {
+    throw InputError("sweep point " + point.key + " (" + spec.source + ")", e.what());
+  }
+}
+
 // Runs one point from its loaded scenario into points_dir/<key>/ and returns its row (see run_sweep_point).
 std::string run_point(const SweepSpec& spec, const SweepPoint& p, const Scenario& scenario, const fs::path& points_dir,
                       const std::string& header) {
@@ -422,14 +431,12 @@ std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary
 }
 
 
+void check_sweep(const SweepSpec& spec) {
+  for (const SweepPoint& p : spec.points) load_scenario(spec, p);
+}
+
 std::string run_sweep_point(const SweepSpec& spec, const SweepPoint& point, const std::string& output_dir) {
-  const Scenario scenario = [&] {
-    try {
-      return Scenario::load(spec.base_config, point.overrides, point.seed);
-    } catch (const InputError& e) {
-      throw InputError("sweep point " + point.key + " (" + spec.source + ")", e.what());
-    }
-  }();
+  const Scenario scenario = load_scenario(spec, point);
   return run_point(spec, point, scenario, fs::path(output_dir) / "points", sweep_results_header(spec.param_names));
 }
 
@@ -445,13 +452,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   // Every point's scenario is read before anything runs: one bad point fails the sweep up front. The
   // scenarios are kept for the runs (the vector is never resized: a Simulator refers to its Scenario).
   std::vector<std::optional<Scenario>> scenarios(mine.size());
-  for (std::size_t i = 0; i < mine.size(); ++i) {
-    try {
-      scenarios[i].emplace(Scenario::load(spec.base_config, mine[i]->overrides, mine[i]->seed));
-    } catch (const InputError& e) {
-      throw InputError("sweep point " + mine[i]->key + " (" + spec.source + ")", e.what());
-    }
-  }
+  for (std::size_t i = 0; i < mine.size(); ++i) scenarios[i].emplace(load_scenario(spec, *mine[i]));
 
   const fs::path dir(options.output_dir);
   const fs::path points_dir = dir / "points";

@@ -75,6 +75,10 @@ std::string sweep_results_header(const std::vector<std::string>& param_names);
 std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary,
                               const std::vector<std::string>& param_names);
 
+// Reads every point's scenario, as run_sweep does before running anything: the first bad one throws an
+// InputError naming the point. (Submitting a sweep to a cluster checks it first.)
+void check_sweep(const SweepSpec& spec);
+
 // Runs one point into output_dir/points/<key>/ (written as <key>.tmp, renamed when complete) and returns
 // its results row; a failure throws (an InputError when the point's scenario is bad). What each worker of
 // a distributed sweep does with a point it is handed (sllmsim sweep --mpi).
