@@ -52,14 +52,14 @@ except ImportError:
 DEFAULT_METRICS = ["latency_all_censored_mean_s", "ttft_all_censored_p99_s", "slo_attainment", "gpu_busy"]
 # Axis labels of the common metrics; others are labelled from their name (unit from the suffix).
 METRIC_LABELS = {
-    "slo_attainment": "SLO attainment (share of arrived requests)",
-    "served_share": "served share (completed / arrived)",
-    "goodput_rps": "goodput (requests/s meeting the SLO)",
-    "gpu_busy": "GPU busy (share of GPU time)",
-    "gpu_allocated": "GPU allocated (share of GPU time)",
-    "cold_start_ratio": "cold starts (share of completed requests)",
-    "latency_all_censored_mean_s": "mean latency, timeouts at the timeout (s)",
-    "ttft_all_censored_p99_s": "P99 TTFT, timeouts at the timeout (s)",
+    "slo_attainment": "SLO attainment\n(share of arrived requests)",
+    "served_share": "served share\n(completed / arrived)",
+    "goodput_rps": "goodput\n(requests/s meeting the SLO)",
+    "gpu_busy": "GPU busy\n(share of GPU time)",
+    "gpu_allocated": "GPU allocated\n(share of GPU time)",
+    "cold_start_ratio": "cold starts\n(share of completed requests)",
+    "latency_all_censored_mean_s": "mean latency (s)\ntimeouts count the timeout",
+    "ttft_all_censored_p99_s": "P99 TTFT (s)\ntimeouts count the timeout",
 }
 AXIS_UNITS = {"workload.rps": "requests/s", "workload.requests": "requests"}
 DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
@@ -305,13 +305,36 @@ def metric_label(name):
     return name.replace("_", " ")
 
 
-def plot_sweep(sweep_dir, out_dir, metrics, x_key):
+def short(key):
+    """The last component of a key path, for titles and legends: models.deployments[0].model -> model."""
+    return key.rsplit(".", 1)[-1]
+
+
+def determined_by(a, b, rows, cell):
+    """Whether key b has one value for each value of key a over `rows` (b adds nothing to a split by a)."""
+    seen = {}
+    for row in rows:
+        if seen.setdefault(row[cell[a]], row[cell[b]]) != row[cell[b]]:
+            return False
+    return True
+
+
+def plot_sweep(sweep_dir, out_dir, metrics, x_key, where):
     path = os.path.join(sweep_dir, "results.csv")
     header, rows = read_csv(path, ["key", "seed"])
     if not rows:
         raise InputError("%s: no rows" % path)
     # Swept keys are configuration key paths (they hold a dot); metric columns never do.
     params = [c for c in header if "." in c]
+    cell = {c: i for i, c in enumerate(header)}
+    for condition in where:
+        key, _, value = condition.partition("=")
+        if key not in params:
+            raise InputError("--where %s: not a swept key of %s (swept: %s)" % (condition, path,
+                                                                               ", ".join(params) or "none"))
+        rows = [row for row in rows if row[cell[key]] == value]
+        if not rows:
+            raise InputError("--where %s: no point of %s has that value" % (condition, path))
     repeated = "repeat" in header
     if repeated:
         r = header.index("repeat")
@@ -321,7 +344,6 @@ def plot_sweep(sweep_dir, out_dir, metrics, x_key):
             raise InputError("%s: a repeat column but no mean rows" % path)
     else:
         means, runs = rows, []
-    cell = {c: i for i, c in enumerate(header)}
 
     if metrics:
         unknown = [m for m in metrics if m not in cell or m in params or m in ("key", "seed", "repeat")]
@@ -334,13 +356,19 @@ def plot_sweep(sweep_dir, out_dir, metrics, x_key):
             raise InputError("%s:1: none of the metrics %s: name one with --metric" % (path,
                                                                                    ", ".join(DEFAULT_METRICS)))
 
-    varying = [p for p in params if len({row[cell[p]] for row in means}) > 1]
+    # The keys that split the points: those that vary, less those that follow another (a model's count
+    # listed with the model).
+    kept = []
+    for p in params:
+        if len({row[cell[p]] for row in means}) > 1 and not any(determined_by(k, p, means, cell) for k in kept):
+            kept.append(p)
     if x_key:
         if x_key not in params:
             raise InputError("--x %s: not a swept key of %s (swept: %s)" % (x_key, path, ", ".join(params) or "none"))
+        kept = [x_key] + [k for k in kept if k != x_key and not determined_by(x_key, k, means, cell)]
     else:
-        numeric = [p for p in varying if all(axis_value(row[cell[p]]) is not None for row in means)]
-        x_key = (numeric or varying or params or ["key"])[0]
+        numeric = [p for p in kept if all(axis_value(row[cell[p]]) is not None for row in means)]
+        x_key = (numeric or kept or params or ["key"])[0]
     numeric_x = all(axis_value(row[cell[x_key]]) is not None for row in means)
     categories = []
     for row in means:
@@ -351,69 +379,98 @@ def plot_sweep(sweep_dir, out_dir, metrics, x_key):
         text = row[cell[x_key]]
         return axis_value(text) if numeric_x else categories.index(text)
 
-    others = [p for p in varying if p != x_key]
+    # One line per value of the series key (the policy when it varies: what sweeps mostly compare), one
+    # column of panels per combination of the other keys, one row per metric.
+    others = [k for k in kept if k != x_key]
+    series_key = "policy.name" if "policy.name" in others else (others[-1] if others else None)
+    facet_keys = [k for k in others if k != series_key]
 
-    def series_of(row):
-        return ", ".join("%s=%s" % (p, row[cell[p]]) for p in others)
+    def distinct(fn):
+        out = []
+        for row in means:
+            if fn(row) not in out:
+                out.append(fn(row))
+        return out
 
-    names = []
-    for row in means:
-        if series_of(row) not in names:
-            names.append(series_of(row))
+    series = distinct(lambda row: row[cell[series_key]] if series_key else "")
+    facets = distinct(lambda row: tuple(row[cell[k]] for k in facet_keys))
+    if len(facets) > 12:
+        raise InputError("%s: %d panels (one per value of %s): choose some with --where KEY=VALUE, or the x axis "
+                         "with --x" % (path, len(facets), " x ".join(facet_keys)))
 
     import_matplotlib()
-    cols = 2 if len(metrics) > 1 else 1
-    lines = (len(metrics) + cols - 1) // cols
-    fig, axes = plt.subplots(lines, cols, figsize=(6 * cols, 3.8 * lines), squeeze=False)
-    for ax in axes.flat[len(metrics):]:
+    if len(facets) == 1 and len(metrics) > 1:
+        cols = 2
+        lines = (len(metrics) + 1) // 2
+        panel = lambda m, f: (m // 2, m % 2)  # noqa: E731
+    else:
+        cols, lines = len(facets), len(metrics)
+        panel = lambda m, f: (m, f)  # noqa: E731
+    fig, axes = plt.subplots(lines, cols, figsize=(max(5.5, 4.2 * cols) if cols > 1 else 6.5, 3.4 * lines),
+                             squeeze=False, sharex=True)
+    for ax in axes.flat:
         ax.set_visible(False)
-    for k, metric in enumerate(metrics):
-        ax = axes.flat[k]
+    unit = AXIS_UNITS.get(x_key)
+    if numeric_x and all(re.fullmatch(r".*[0-9]\s*(ns|us|ms|s|min|h)\s*", row[cell[x_key]]) for row in means):
+        unit = "s"
+    values = sorted({x_of(row) for row in means})
+    log_x = numeric_x and values and values[0] > 0 and values[-1] / values[0] >= 50
+    xlabel = x_key + (" (%s)" % unit if unit else "") + (", log scale" if log_x else "")
+    for m, metric in enumerate(metrics):
         ci = cell.get(metric + "_ci95")
-        for s, name in enumerate(names):
-            mine = sorted((row for row in means if series_of(row) == name), key=x_of)
-            xs = [x_of(row) for row in mine]
-            ys = [number(row[cell[metric]], path, 0, metric) for row in mine]
-            color, marker = COLORS[s % len(COLORS)], MARKERS[s % len(MARKERS)]
-            if ci is not None:
-                errs = [number(row[ci], path, 0, metric + "_ci95") for row in mine]
-                errs = [0.0 if math.isnan(e) else e for e in errs]
-                ax.errorbar(xs, ys, yerr=errs, color=color, marker=marker, capsize=3, label=name or None)
-            else:
-                ax.plot(xs, ys, color=color, marker=marker, label=name or None)
-            # Each seed of a repeated point, faint behind its mean.
-            seeds = [row for row in runs if series_of(row) == name]
-            if seeds:
-                ax.scatter([x_of(row) for row in seeds], [number(row[cell[metric]], path, 0, metric) for row in seeds],
-                           color=color, alpha=0.35, s=14, linewidths=0)
-        ax.set_ylabel(metric_label(metric))
-        ax.grid(alpha=0.3)
-        unit = AXIS_UNITS.get(x_key)
-        if numeric_x and all(re.fullmatch(r".*[0-9]\s*(ns|us|ms|s|min|h)\s*", row[cell[x_key]]) for row in means):
-            unit = "s"
-        xlabel = x_key + (" (%s)" % unit if unit else "")
-        if numeric_x:
-            values = sorted({x_of(row) for row in means})
-            if values and values[0] > 0 and values[-1] / values[0] >= 50:
+        for f, facet in enumerate(facets):
+            ax = axes[panel(m, f)]
+            ax.set_visible(True)
+            in_facet = lambda row: tuple(row[cell[k]] for k in facet_keys) == facet  # noqa: E731
+            for s, name in enumerate(series):
+                in_series = lambda row: (row[cell[series_key]] if series_key else "") == name  # noqa: E731
+                mine = sorted((row for row in means if in_facet(row) and in_series(row)), key=x_of)
+                if not mine:
+                    continue
+                xs = [x_of(row) for row in mine]
+                ys = [number(row[cell[metric]], path, 0, metric) for row in mine]
+                color, marker = COLORS[s % len(COLORS)], MARKERS[s % len(MARKERS)]
+                if ci is not None:
+                    errs = [number(row[ci], path, 0, metric + "_ci95") for row in mine]
+                    errs = [0.0 if math.isnan(e) else e for e in errs]
+                    ax.errorbar(xs, ys, yerr=errs, color=color, marker=marker, capsize=3, label=name or None)
+                else:
+                    ax.plot(xs, ys, color=color, marker=marker, label=name or None)
+                # Each seed of a repeated point, faint behind its mean.
+                seeds = [row for row in runs if in_facet(row) and in_series(row)]
+                if seeds:
+                    ax.scatter([x_of(row) for row in seeds],
+                               [number(row[cell[metric]], path, 0, metric) for row in seeds],
+                               color=color, alpha=0.35, s=14, linewidths=0)
+            ax.grid(alpha=0.3)
+            if log_x:
                 ax.set_xscale("log")
-                xlabel += ", log scale"
-        else:
-            ax.set_xticks(range(len(categories)))
-            ax.set_xticklabels(categories, rotation=20 if max(len(c) for c in categories) > 8 else 0)
-        ax.set_xlabel(xlabel)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    legend_rows = (len(labels) + 2) // 3
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8,
-                   bbox_to_anchor=(0.5, 0.0))
+            if not numeric_x:
+                ax.set_xticks(range(len(categories)))
+                ax.set_xticklabels(categories, rotation=20 if max(len(c) for c in categories) > 8 else 0)
+            row_index, col_index = panel(m, f)
+            if col_index == 0 or len(facets) == 1:
+                ax.set_ylabel(metric_label(metric), fontsize=9)
+            if facet_keys and row_index == 0:
+                ax.set_title(", ".join("%s=%s" % (short(k), v) for k, v in zip(facet_keys, facet)), fontsize=9)
+            if row_index == lines - 1 or (len(facets) == 1 and m + 2 >= len(metrics)):
+                ax.set_xlabel(xlabel)
+                ax.xaxis.set_tick_params(labelbottom=True)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     seeds = len(runs) / max(len(means), 1)
     if seeds > 1:
         what = "mean of %s seeds with 95%% intervals" % ("%d" % seeds if seeds == int(seeds) else "%.1f" % seeds)
     else:
         what = "one run per point"
-    fig.suptitle("%s: %d points (%s)" % (os.path.basename(os.path.normpath(os.path.abspath(sweep_dir))), len(means),
-                                           what), fontsize=10)
-    fig.tight_layout(rect=(0, 0.25 * legend_rows / fig.get_figheight() + 0.01 if handles else 0, 1, 1))
+    title = "%s: %d points (%s)" % (os.path.basename(os.path.normpath(os.path.abspath(sweep_dir))), len(means), what)
+    if where:
+        title += ", " + ", ".join(where)
+    fig.suptitle(title, fontsize=10)
+    legend_rows = (len(labels) + 5) // 6
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8,
+                   title=series_key, title_fontsize=8, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, (0.25 * legend_rows + 0.2) / fig.get_figheight() if handles else 0, 1, 1))
     save(fig, out_dir, "sweep")
 
 
@@ -423,14 +480,15 @@ def main(argv):
     parser.add_argument("out_dir")
     parser.add_argument("--metric", action="append", default=[])
     parser.add_argument("--x")
+    parser.add_argument("--where", action="append", default=[])
     args = parser.parse_args(argv)
     try:
         if os.path.isfile(os.path.join(args.dir, "results.csv")):
-            plot_sweep(args.dir, args.out_dir, args.metric, args.x)
+            plot_sweep(args.dir, args.out_dir, args.metric, args.x, args.where)
         elif os.path.isfile(os.path.join(args.dir, "requests.csv")) or os.path.isfile(
                 os.path.join(args.dir, "summary.json")):
-            if args.metric or args.x:
-                raise InputError("%s: a run directory: --metric and --x apply to sweeps" % args.dir)
+            if args.metric or args.x or args.where:
+                raise InputError("%s: a run directory: --metric, --x and --where apply to sweeps" % args.dir)
             run = read_run(args.dir)
             plot_cdfs(run, args.out_dir)
             plot_over_time(run, args.out_dir)

@@ -111,6 +111,10 @@ grid:
   ASSERT_EQ(r.status, 0) << r.output;
   expect_png(dir + "/out/plots/sweep.png");
   EXPECT_EQ(run_sllmsim("plot " + dir + "/out --metric no_such_metric").status, 2);
+  const testing::CliResult slice = run_sllmsim("plot " + dir + "/out -o " + dir + "/slice --where policy.name=serverless");
+  ASSERT_EQ(slice.status, 0) << slice.output;
+  expect_png(dir + "/slice/sweep.png");
+  EXPECT_EQ(run_sllmsim("plot " + dir + "/out --where policy.name=nope").status, 2);
   const testing::CliResult x = run_sllmsim("plot " + dir + "/out --x workload.cv");
   EXPECT_EQ(x.status, 2) << x.output;
   EXPECT_NE(x.output.find("not a swept key"), std::string::npos) << x.output;

@@ -63,15 +63,18 @@ int run_plot(const std::vector<std::string>& args) {
       ("metric", po::value<std::vector<std::string>>()->composing(),
        "sweeps: a results.csv column to plot (repeatable; default latency, P99 TTFT, SLO attainment, GPU busy)")
       ("x", po::value<std::string>(), "sweeps: the swept key on the x axis (default the first numeric one that varies)")
+      ("where", po::value<std::vector<std::string>>()->composing(),
+       "sweeps: only the points with this value of a swept key: --where KEY=VALUE (repeatable)")
       ("dir", po::value<std::string>()->required(), "a run or sweep output directory");
   po::positional_options_description positional;
   positional.add("dir", 1);
   po::variables_map vm;
   if (!sllm::cli::parse_options(
-          "sllmsim plot DIR [-o OUT] [--metric NAME]... [--x KEY]\n\n"
+          "sllmsim plot DIR [-o OUT] [--metric NAME]... [--x KEY] [--where KEY=VALUE]...\n\n"
           "A run directory (requests.csv, summary.json, timeseries.csv when written) gives cdf.png (latency and\n"
           "TTFT CDFs) and over-time.png (TTFT, GPU utilisation and queued requests over time); a sweep directory\n"
-          "(results.csv) gives sweep.png (metrics against a swept key, with 95% intervals when points repeat).\n"
+          "(results.csv) gives sweep.png (metrics against a swept key, a line per policy (or the last other swept\n"
+          "key), a column of panels per value of the others, with 95% intervals when points repeat).\n"
           "Drawn by scripts/sllmsim_plot.py with /usr/bin/python3 and python3-matplotlib (SLLM_PYTHON: another\n"
           "interpreter).",
           options, positional, args, vm)) {
@@ -96,6 +99,9 @@ int run_plot(const std::vector<std::string>& args) {
     for (const std::string& m : vm["metric"].as<std::vector<std::string>>()) argv_text.insert(argv_text.end(), {"--metric", m});
   }
   if (vm.count("x")) argv_text.insert(argv_text.end(), {"--x", vm["x"].as<std::string>()});
+  if (vm.count("where")) {
+    for (const std::string& w : vm["where"].as<std::vector<std::string>>()) argv_text.insert(argv_text.end(), {"--where", w});
+  }
   std::vector<char*> argv;
   for (std::string& a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);
