@@ -44,7 +44,7 @@ while (($#)); do
     *) echo "slurm-sweep.sh: unknown option '$1'" >&2; usage ;;
   esac
 done
-[ -n "$sweep" ] && [ -n "$out" ] && [ -n "$shards" ] || usage
+if [ -z "$sweep" ] || [ -z "$out" ] || [ -z "$shards" ]; then usage; fi
 [[ "$shards" =~ ^[1-9][0-9]*$ ]] || die "-n $shards: expected a positive number of shards"
 [ -f "$sweep" ] || die "-c $sweep: no such sweep file"
 

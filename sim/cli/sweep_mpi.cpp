@@ -12,6 +12,7 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -48,14 +49,45 @@ void send_task(int worker, std::int64_t index) {
   MPI_Send(&index, 1, MPI_INT64_T, worker, kTagTask, MPI_COMM_WORLD);
 }
 
-// The next worker message. Polled with short sleeps rather than a blocking receive: Open MPI's blocking
-// calls spin, and this rank's own thread running points needs the core.
+// Sleeps between polls, from 50 us doubling to 5 ms: Open MPI's blocking calls spin, and a waiting rank
+// must leave the core to the ranks (or this rank's other thread) running points. A message is noticed
+// within a tenth of a millisecond while points flow, and a long wait costs a few hundred wake-ups a second.
+class Backoff {
+ public:
+  void pause() {
+    std::this_thread::sleep_for(delay_);
+    delay_ = std::min(delay_ * 2, std::chrono::microseconds(5000));
+  }
+
+ private:
+  std::chrono::microseconds delay_{50};
+};
+
+void wait_politely(MPI_Request& request) {
+  Backoff backoff;
+  for (int done = 0;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    backoff.pause();
+  }
+}
+
+std::int64_t receive_task() {
+  std::int64_t index = kStop;
+  MPI_Request request;
+  MPI_Irecv(&index, 1, MPI_INT64_T, 0, kTagTask, MPI_COMM_WORLD, &request);
+  wait_politely(request);
+  return index;
+}
+
+// The next worker message (polled, as wait_politely).
 Result receive_result() {
   MPI_Status status;
+  Backoff backoff;
   for (int flag = 0;;) {
     MPI_Iprobe(MPI_ANY_SOURCE, kTagResult, MPI_COMM_WORLD, &flag, &status);
     if (flag) break;
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    backoff.pause();
   }
   int count = 0;
   MPI_Get_count(&status, MPI_BYTE, &count);
@@ -70,16 +102,19 @@ Result receive_result() {
   return r;
 }
 
-// Sends kStop to the worker behind `r`, one of the `unreleased` workers.
-void release(const Result& r, int& unreleased) {
-  send_task(r.source, kStop);
-  --unreleased;
+template <typename Workers>
+std::size_t count(const Workers& workers, typename Workers::value_type state) {
+  return static_cast<std::size_t>(std::count(workers.begin(), workers.end(), state));
 }
 
+}  // namespace
+
+// Rank 0's side of the farm; `workers_` is its MpiSweep's record of the workers.
 class MpiDispatcher final : public SweepDispatcher {
  public:
-  MpiDispatcher(int& unreleased, bool compute_here, std::uint64_t fingerprint)
-      : unreleased_(unreleased), compute_here_(compute_here), fingerprint_(std::to_string(fingerprint)) {}
+  using Worker = MpiSweep::Worker;
+  MpiDispatcher(std::vector<Worker>& workers, bool compute_here, std::uint64_t fingerprint)
+      : workers_(workers), compute_here_(compute_here), fingerprint_(std::to_string(fingerprint)) {}
 
   void dispatch(const std::vector<std::size_t>& pending, const std::function<std::string(std::size_t)>& run_here,
                 const Finished& finished) override {
@@ -111,19 +146,21 @@ class MpiDispatcher final : public SweepDispatcher {
           }
         });
       }
-      while (unreleased_ > 0) {
+      while (count(workers_, Worker::kBusy) > 0) {
         const Result r = receive_result();
+        Worker& w = workers_.at(static_cast<std::size_t>(r.source));
         if (r.index == kReady && (!r.ok || r.text != fingerprint_)) {
           refusals.push_back("rank " + std::to_string(r.source) +
                              (r.ok ? " read a sweep with fingerprint " + r.text + ", rank 0 " + fingerprint_ : ": " + r.text));
-          release(r, unreleased_);
+          send_task(r.source, kStop);
+          w = Worker::kReleased;
           continue;
         }
         if (r.index != kReady) report(static_cast<std::size_t>(r.index), r.ok ? r.text : "", r.ok ? "" : r.text);
         if (const auto index = take()) {
           send_task(r.source, static_cast<std::int64_t>(*index));
         } else {
-          release(r, unreleased_);
+          w = Worker::kWaiting;  // released with the others when the last point is done
         }
       }
     }
@@ -136,12 +173,10 @@ class MpiDispatcher final : public SweepDispatcher {
   }
 
  private:
-  int& unreleased_;
+  std::vector<Worker>& workers_;
   bool compute_here_;
   std::string fingerprint_;
 };
-
-}  // namespace
 
 MpiSweep::MpiSweep() {
   int provided = 0;
@@ -149,27 +184,31 @@ MpiSweep::MpiSweep() {
   funneled_ = provided >= MPI_THREAD_FUNNELED;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
-  if (rank_ == 0) unreleased_ = size_ - 1;
+  // Rank 0 itself is no worker; every other rank's first message (ready or refusal) is due.
+  if (rank_ == 0) {
+    workers_.assign(static_cast<std::size_t>(size_), Worker::kBusy);
+    workers_[0] = Worker::kReleased;
+  }
 }
 
 MpiSweep::~MpiSweep() {
-  // Each worker not yet released sends one more message (its ready or refusal, or the result of the
-  // point it was running when rank 0 failed) and then waits for the stop.
-  while (unreleased_ > 0) release(receive_result(), unreleased_);
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    if (workers_[w] == Worker::kWaiting) send_task(static_cast<int>(w), kStop);
+  }
+  // A busy worker sends one more message (its ready or refusal, or the result of the point it was
+  // running when rank 0 failed), then waits for the stop.
+  for (std::size_t busy = count(workers_, Worker::kBusy); busy > 0; --busy) send_task(receive_result().source, kStop);
   MPI_Finalize();
 }
 
 std::unique_ptr<SweepDispatcher> MpiSweep::dispatcher(const SweepSpec& spec) {
   // Without funneled threads rank 0 only coordinates; alone, it computes.
-  return std::make_unique<MpiDispatcher>(unreleased_, funneled_ || size_ == 1, spec.fingerprint);
+  return std::make_unique<MpiDispatcher>(workers_, funneled_ || size_ == 1, spec.fingerprint);
 }
 
 void MpiSweep::serve(const SweepSpec& spec, const std::string& output_dir) {
   send_result(kReady, true, std::to_string(spec.fingerprint));
-  for (;;) {
-    std::int64_t index = kStop;
-    MPI_Recv(&index, 1, MPI_INT64_T, 0, kTagTask, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    if (index == kStop) return;
+  for (std::int64_t index; (index = receive_task()) != kStop;) {
     std::string text;
     bool ok = true;
     try {
@@ -187,8 +226,7 @@ void MpiSweep::serve(const SweepSpec& spec, const std::string& output_dir) {
 
 void MpiSweep::refuse(const std::string& why) {
   send_result(kReady, false, why);
-  std::int64_t index = kStop;
-  MPI_Recv(&index, 1, MPI_INT64_T, 0, kTagTask, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  receive_task();  // the stop
 }
 
 }  // namespace sllm::cli

@@ -9,16 +9,22 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sllm/sim/sweep.h"
 
 namespace sllm::cli {
 
+class MpiDispatcher;
+
 class MpiSweep {
  public:
   // MPI_Init (threads: funneled, only the calling thread talks MPI). The destructor releases the workers
   // rank 0 has not released yet, whatever happened on it (an error before any point ran included), then
-  // calls MPI_Finalize, so an error on one rank ends every rank instead of leaving them waiting.
+  // calls MPI_Finalize, so an error on one rank ends every rank instead of leaving them waiting. Waiting
+  // ranks poll with short sleeps instead of spinning in a blocking call (Open MPI's spin), so that idle
+  // ranks leave the cores to those running points; workers are released together at the end, since one
+  // released early would spin in MPI_Finalize until the last point is done.
   MpiSweep();
   ~MpiSweep();
   MpiSweep(const MpiSweep&) = delete;
@@ -36,10 +42,13 @@ class MpiSweep {
   void refuse(const std::string& why);
 
  private:
+  friend class MpiDispatcher;
   int rank_ = 0;
   int size_ = 1;
   bool funneled_ = false;  // MPI allows a second thread (making no MPI calls) on rank 0
-  int unreleased_ = 0;     // rank 0: workers not yet sent the stop
+  // Rank 0: what each worker (by rank) is doing, so that every one is released exactly once.
+  enum class Worker { kBusy, kWaiting, kReleased };  // busy: a message from it is due
+  std::vector<Worker> workers_;
 };
 
 }  // namespace sllm::cli
