@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a project include runs upward (docs/architecture.md): each library may include its own
 # headers and those of the layers below it, never a layer above or beside it.
-#   core  <-  sim, models, traces  <-  policies, calibrate  <-  the CLI (sim/cli), tests
+#   core  <-  sim, models, traces  <-  policies, calibrate, replay  <-  the CLI (sim/cli), tests
 # Policies see the simulator only through its policy API, sllm/sim/policy.h, which includes only core
 # headers and sllm/sim/loading.h.
 #   scripts/check-layering.sh [ROOT]
@@ -18,6 +18,7 @@ declare -A allowed=(
   [traces]="core traces"
   [policies]="core sim policies"
   [calibrate]="core sim models traces calibrate"
+  [replay]="core sim models traces replay"
 )
 violations=0
 for dir in "${!allowed[@]}"; do

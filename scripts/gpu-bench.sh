@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs on a GPU host (H100/H200) from binaries built by scripts/gpu-build.sh:
-#   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader ablation engine (default: all, in order)
+#   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader ablation engine (default: all, in order),
+#                                           replay (on request only: docs/replay.md)
 # Environment: SLLM_GPU_BIN (binaries; default: bin/ beside this script), SLLM_BENCH_DIR (scratch on the
 # disk under test; default /tmp/sllm-bench), SLLM_BENCH_MODEL (default opt-6.7b, ~13 GB fp16), OUT (where
 # logs and the table go; default $SLLM_BENCH_DIR/out).
@@ -267,6 +268,28 @@ section_engine() {
   fi
   grep -q "identical: no" "$out/engine_migrate.txt" && return 1
   return 0
+}
+
+# A scenario run for real on this host with the simulator's policies deciding, beside its simulation
+# (docs/replay.md): configs/replay/h200.yaml (or replay-h200.yaml beside this script when the checkout lacks
+# it), checkpoints synthesised into $work/replay-ckpt, outputs and the comparison in $out/replay.
+section_replay() {
+  stamp "replay"
+  local root cfg profile
+  root=$(cd "$here/.." && pwd)
+  cfg=$root/configs/replay/h200.yaml
+  [ -f "$cfg" ] || cfg=$here/replay-h200.yaml
+  profile=$root/configs/profiles/h200x2-2026-11-22.yaml
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  echo "disk: $(df -h --output=avail,fstype "$work" | tail -1); $(nproc) cores; $(free -g | awk '/Mem:/{print $2}') GiB RAM"
+  local dev=cuda
+  [ "$device" = cpu ] && dev=cpu
+  mkdir -p "$out/replay"
+  timed "replay+compare" "$sllmsim" replay -c "$cfg" --set "cluster.profile=$profile" -o "$out/replay" \
+    --checkpoints "$work/replay-ckpt" --device "$dev" --compare 2>&1 | tee "$out/replay/log.txt"
+  local rc=${PIPESTATUS[0]}
+  rm -rf "$work/replay-ckpt"
+  return "$rc"
 }
 
 rc=0

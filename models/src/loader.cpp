@@ -216,6 +216,7 @@ Loader::Loader(const LoaderOptions& options) : options_(options) {
 Loader::~Loader() = default;
 
 void Loader::drop_cache() { impl_->pool.clear(); }
+void Loader::evict(const Checkpoint& ckpt) { impl_->pool.forget(ckpt.identity); }
 std::uint64_t Loader::pool_chunks() const { return impl_->pool.slots(); }
 std::uint64_t Loader::resident_chunks() const { return impl_->pool.resident(); }
 

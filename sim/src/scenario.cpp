@@ -226,10 +226,22 @@ PolicyChoice read_choice(const ConfigNode& parent, std::string_view key, const P
 }
 
 template <class Base>
-void validate_choice(const PolicyChoice& choice) {
+std::unique_ptr<Base> validate_choice(const PolicyChoice& choice) {
   ConfigNode params = choice.params;
   auto policy = Registry<Base>::instance().create(choice.name, params, choice.where);
   params.finish();
+  return policy;
+}
+
+// A scheduling policy whose system loads with another loader mode than the scenario's needs that mode's
+// law in the profile (its loads are costed by it).
+void check_loader_mode(const SchedulingPolicy& policy, const PolicyChoice& choice, const ClusterSpec& cluster) {
+  const std::string_view mode = policy.loader_mode();
+  if (mode.empty() || mode == cluster.profile_loader || cluster.loader_law(mode, false) != nullptr) return;
+  const std::string why = cluster.profile ? "the profile " + cluster.profile->source + " has no SSD law for it"
+                                          : "the scenario names no profile (cluster.profile) with its laws";
+  choice.where.fail("policy '" + choice.name + "' loads checkpoints with loader mode '" + std::string(mode) +
+                    "', but " + why);
 }
 
 // The initial round-robin placement (ClusterState's) must fit every SSD and DRAM pool: returns where it
@@ -279,6 +291,13 @@ std::uint32_t ClusterSpec::server_count() const {
   std::uint32_t n = 0;
   for (const auto& g : groups) n += g.count;
   return n;
+}
+
+const LoadLaw* ClusterSpec::loader_law(std::string_view mode, bool dram) const {
+  if (!profile) return nullptr;
+  const auto it = profile->loader.find(std::string(mode));
+  if (it == profile->loader.end() || !it->second.ssd) return nullptr;
+  return dram && it->second.dram ? &*it->second.dram : &*it->second.ssd;
 }
 
 namespace {
@@ -414,7 +433,7 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
     s.dram_eviction.where = s.ssd_eviction.where = policy;
   }
   s.scheduler = PolicyChoice{name, policy, policy.child("name")};
-  validate_choice<SchedulingPolicy>(s.scheduler);
+  check_loader_mode(*validate_choice<SchedulingPolicy>(s.scheduler), s.scheduler, s.cluster);
   validate_choice<KeepAlivePolicy>(s.keep_alive);
   validate_choice<EvictionPolicy>(s.dram_eviction);
   validate_choice<EvictionPolicy>(s.ssd_eviction);

@@ -92,6 +92,9 @@ class Loader {
 
   // Empties the DRAM cache (a cold start).
   void drop_cache();
+  // Drops one checkpoint's chunks from the DRAM cache (a cache owner's eviction, e.g. `sllmsim replay`
+  // carrying out its eviction policy's choice). Not during a load.
+  void evict(const Checkpoint& ckpt);
   const LoaderOptions& options() const { return options_; }
   std::uint64_t pool_chunks() const;
   std::uint64_t resident_chunks() const;

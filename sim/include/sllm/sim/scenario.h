@@ -20,6 +20,7 @@
 namespace sllm {
 
 struct Profile;  // sllm/sim/profile.h
+struct LoadLaw;  // sllm/sim/profile.h
 
 struct GpuSpec {
   std::string type;
@@ -57,6 +58,10 @@ struct ClusterSpec {
   std::shared_ptr<const Profile> profile;  // cluster.profile, when named
   std::string profile_loader = std::string(kDefaultLoaderMode);  // the loader mode whose measured laws the loads follow
   std::uint32_t server_count() const;
+  // A loader mode's law for loads from the SSD (`dram` false) or DRAM in the profile: the DRAM law when
+  // asked and measured, else the SSD law; null when there is no profile or it lacks the mode's SSD law.
+  // Loads in a mode other than profile_loader follow it (ClusterState::loader_cost).
+  const LoadLaw* loader_law(std::string_view mode, bool dram) const;
 };
 
 // A pluggable choice: registered name plus its parameter section (possibly an empty map).
