@@ -120,23 +120,23 @@ grid:
   EXPECT_NE(x.output.find("not a swept key"), std::string::npos) << x.output;
 }
 
-// results.csv of a sweep that repeats each point (repeat: N): per-seed rows, then a mean row with the
-// half-widths of 95% intervals in <metric>_ci95 columns.
+// A sweep that repeats each point (repeat: N): results.csv holds per-seed rows, then each point's mean
+// row with the half-widths of 95% intervals in <metric>_ci95 columns, drawn as error bars.
 TEST(PlotCli, RepeatedSweepWithIntervals) {
-  std::string csv = "key,seed,repeat,policy.name,workload.rps,slo_attainment,gpu_busy,slo_attainment_ci95,gpu_busy_ci95\n";
-  for (const char* policy : {"serverlessllm", "serverless"}) {
-    for (const char* rps : {"0.5", "1", "2"}) {
-      const std::string key = std::string("policy.name=") + policy + ",workload.rps=" + rps;
-      for (int r = 0; r < 3; ++r) {
-        csv += "\"" + key + ",repeat=" + std::to_string(r) + "\"," + std::to_string(11 + r) + "," + std::to_string(r) +
-               "," + policy + "," + rps + ",0.9" + std::to_string(r) + ",0.1" + std::to_string(r) + ",,\n";
-      }
-      csv += "\"" + key + "\",,mean," + policy + "," + rps + ",0.91,0.11,0.0248,0.0248\n";
-    }
-  }
   const std::string dir = temp_dir("plot_repeat");
-  write(fs::path(dir) / "results.csv", csv);
-  const testing::CliResult r = run_sllmsim("plot " + dir + " -o " + dir + "/png --metric slo_attainment --metric gpu_busy");
+  write(fs::path(dir) / "base.yaml", kConfig);
+  write(fs::path(dir) / "sweep.yaml", R"(base: base.yaml
+repeat: 3
+set: {workload.requests: 30}
+grid:
+  policy.name: [serverlessllm, serverless]
+  workload.rps: [0.5, 2]
+)");
+  ASSERT_EQ(run_sllmsim("sweep -c " + dir + "/sweep.yaml -o " + dir + "/out -q").status, 0);
+  const std::string results = read_text(dir + "/out/results.csv");
+  ASSERT_NE(results.find(",mean,"), std::string::npos) << results;
+  ASSERT_NE(results.find("slo_attainment_ci95"), std::string::npos) << results;
+  const testing::CliResult r = run_sllmsim("plot " + dir + "/out -o " + dir + "/png");
   ASSERT_EQ(r.status, 0) << r.output;
   expect_png(dir + "/png/sweep.png");
 }

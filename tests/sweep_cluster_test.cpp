@@ -45,9 +45,11 @@ policy:
   keep_alive: {name: fixed, timeout: 10 s}
 )";
 
-// Points that differ in cost by 20x (the requests axis), as real sweeps do.
+// Points that differ in cost by 20x (the requests axis), as real sweeps do, each run with two seeds
+// (results.csv: per-seed rows, then each point's mean row).
 constexpr const char* kSweep = R"(base: base.yaml
 seed: 3
+repeat: 2
 grid:
   workload.requests: [400, 20, 100]
   policy.name: [serverlessllm, serverless]
@@ -96,7 +98,7 @@ std::set<std::string> point_dirs(const std::string& dir) {
 TEST(SweepSlurm, ArrayTasksRunTheirShardAndMergeIntoTheSingleThreadResults) {
   const std::string sweep = make_sweep("slurm_tasks");
   const SweepSpec spec = SweepSpec::load(sweep);
-  ASSERT_EQ(spec.points.size(), 6u);
+  ASSERT_EQ(spec.points.size(), 12u);
   const std::string expected = single_thread_results(sweep, "slurm_tasks_j1");
   // Arrays as sbatch --array=0-2, --array=1-3 and --array=0-4:2 number their three tasks.
   struct Array {
@@ -196,15 +198,15 @@ TEST(SlurmScript, SubmitsShardsAndMergeThroughSbatch) {
   const std::string sweep = make_sweep("script_submit");
   const std::string out = temp_dir("script_submit_out");
   const FakeSlurm slurm("script_submit");
-  // More shards than points: one per point.
+  // More shards than runs: one per run.
   const testing::CliResult r =
-      run_command(slurm.env() + slurm_script() + " -c " + sweep + " -o " + out + " -n 10 --keep-shards");
+      run_command(slurm.env() + slurm_script() + " -c " + sweep + " -o " + out + " -n 20 --keep-shards");
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("submitting 6"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("submitting 12"), std::string::npos) << r.output;
   EXPECT_EQ(read_text(out + "/results.csv"), single_thread_results(sweep, "script_submit_j1"));
-  EXPECT_EQ(point_dirs(out).size(), 6u);
-  for (int task = 0; task < 6; ++task) EXPECT_EQ(point_dirs(out + "/shards/" + std::to_string(task)).size(), 1u);
-  EXPECT_TRUE(fs::exists(out + "/logs/shard-5.out"));
+  EXPECT_EQ(point_dirs(out).size(), 12u);
+  for (int task = 0; task < 12; ++task) EXPECT_EQ(point_dirs(out + "/shards/" + std::to_string(task)).size(), 1u);
+  EXPECT_TRUE(fs::exists(out + "/logs/shard-11.out"));
 
   // A bad sweep fails before anything is submitted.
   const std::string bad = make_sweep("script_bad", "base: base.yaml\ngrid: {policy.name: [serverlessllm, nope]}\n");
@@ -266,7 +268,7 @@ TEST(SweepMpi, ThreeRanksWriteTheSingleThreadResults) {
   // Run again: every point is complete, nothing runs, the same results.
   const testing::CliResult again = mpirun(3, "-c " + sweep + " -o " + out + " -q");
   ASSERT_EQ(again.status, 0) << again.output;
-  EXPECT_NE(again.output.find("(0 run, 6 already complete, 0 failed)"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("(0 run, 12 already complete, 0 failed)"), std::string::npos) << again.output;
   EXPECT_EQ(read_text(out + "/results.csv"), read_text(reference + "/results.csv"));
 }
 
