@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on a GPU host (H100/H200) from binaries built by scripts/gpu-build.sh:
 #   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader ablation engine (default: all, in order),
-#                                           replay (on request only: docs/replay.md)
+#                                           components, replay (on request only: docs/loader-model.md, docs/replay.md)
 # Environment: SLLM_GPU_BIN (binaries; default: bin/ beside this script), SLLM_BENCH_DIR (scratch on the
 # disk under test; default /tmp/sllm-bench), SLLM_BENCH_MODEL (default opt-6.7b, ~13 GB fp16), OUT (where
 # logs and the table go; default $SLLM_BENCH_DIR/out).
@@ -290,6 +290,33 @@ section_replay() {
   local rc=${PIPESTATUS[0]}
   rm -rf "$work/replay-ckpt"
   return "$rc"
+}
+
+# --- components section (docs/loader-model.md) ---
+# The loader model's components on this host: host probes, the storage at memory speed (tmpfs accepts
+# O_DIRECT here) and the real disk separately, and the real loader's per-mode times on each (synthetic
+# checkpoints, cold and warm) for the out-of-sample check. Writes $out/components.yaml and
+# $out/components.{tmpfs,disk}.measurements.csv; `sllmsim calibrate validate --components` checks them.
+section_components() {
+  local shm=${SLLM_TMPFS_DIR:-/dev/shm}
+  stamp "components: tmpfs $shm ($(df -h --output=avail "$shm" | tail -1) free), disk $work"
+  timeout ${SLLM_COMPONENTS_TIMEOUT:-360} "$sllmsim" calibrate components --device "$device" \
+    --storage "tmpfs=$shm" --storage "disk=$work" -o "$out/components.yaml" 2>&1 | tee "$out/components.log"
+  local rc=${PIPESTATUS[0]} mode ckpt=$shm/sllm-components-ckpt
+  nvidia-smi --query-gpu=name,pcie.link.gen.current,pcie.link.width.current --format=csv,noheader >>"$out/components.log" 2>&1
+  # Out of sample in size and shapes: a real model's checkpoint (larger than any fitted point, its own
+  # tensor sizes) loaded from tmpfs in every mode, checksums off as in the fitted loads; the second load
+  # of each invocation finds the checkpoint in the DRAM pool (sllm, pinned) or the page cache.
+  stamp "components: ${SLLM_COMPONENTS_MODEL:-opt-2.7b} from tmpfs, every mode"
+  rm -rf "$ckpt"
+  timeout 120 "$sllmsim" ckpt synth --model "${SLLM_COMPONENTS_MODEL:-opt-2.7b}" -o "$ckpt" 2>&1 | tail -2 | tee -a "$out/components-ckpt.log"
+  "$sllmsim" ckpt inspect "$ckpt" --summary 2>&1 | tee -a "$out/components-ckpt.log"
+  for mode in by-tensor bulk direct threads pinned sllm safetensors torch; do
+    timeout 60 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode "$mode" --no-verify --no-baselines --repeat 2 2>&1 |
+      sed "s/^/components-ckpt $mode /" | tee -a "$out/components-ckpt.log"
+  done
+  rm -rf "$ckpt"
+  return $rc
 }
 
 rc=0

@@ -37,6 +37,9 @@ ABLATION_NAMES = {
     "pinned": "+pinned memory",
     "sllm": "+pipeline (ServerlessLLM)",
 }
+# The paper's figure 1 speedups of ServerlessLLM over (Safetensors, PyTorch) that its text states (OPT-2.7B
+# and LLaMA-2-70B); the other models' bars are not given as numbers.
+FIG1_PAPER = {"opt-2.7b": (3.6, 6.0), "llama-2-70b": (4.7, 8.2)}
 # The paper's speedup of each ablation step over the previous one (section 2 of the reference notes).
 ABLATION_PAPER = {"bulk": 1.2, "direct": 2.1, "threads": 2.3, "pinned": 1.4, "sllm": 1.5}
 POLICY_NAMES = {

@@ -5,11 +5,9 @@
 # or when a claim's outcome is not "holds" and not the outcome documented with its modelled reason
 # (DOCUMENTED in scripts/check_claims.py), printing the claim and its numbers.
 #
-# Figures 1 and 2 need loader laws per mode in the profile testbed (i) names: a profile without them
-# (the hand-written A5000 profile has only what the published measurements give) is missing input data,
-# like the shared data sets other tests skip without. The simulator itself says so: a point whose mode
-# the profile lacks is rejected with "has no loader laws for mode"; such a figure is skipped with that
-# message; so are both when the profile testbed (i) names is absent from the tree. Any other error fails.
+# Figures 1 and 2 run on testbed (i)'s profile, assembled by the loader model from the testbed's published
+# hardware and host components measured on our H200 host (configs/profiles/a5000-testbed-i.yaml,
+# docs/loader-model.md): every loader mode has laws, so no figure is skipped.
 #
 # usage: paper_claims_test.sh SLLMSIM OUT_DIR
 set -u -o pipefail
@@ -37,31 +35,6 @@ assert pr.combine([pr.HOLDS, pr.FAILS, pr.INCONCLUSIVE]) == pr.FAILS
 assert pr.combine([pr.HOLDS, pr.HOLDS]) == pr.HOLDS
 PY
 
-figures=(3 4 5)
-declare -A modes=([1]="sllm safetensors torch" [2]="by-tensor bulk direct threads pinned sllm")
-profile="$root/configs/profiles/a5000-paper.yaml"
-for f in 1 2; do
-  if [ ! -f "$profile" ]; then
-    echo "SKIPPED figure $f (missing input data): no $profile (testbed (i)'s profile)"
-    continue
-  fi
-  skip=""
-  for mode in ${modes[$f]}; do
-    if ! msg=$("$sllmsim" run -c "$root/configs/paper/testbed-i.yaml" --set "cluster.profile.loader=$mode" -q 2>&1); then
-      if grep -q "has no loader laws for mode" <<< "$msg"; then
-        skip="$msg"
-        break
-      fi
-      echo "figure $f: testbed (i) with loader mode '$mode' fails:" >&2
-      echo "$msg" >&2
-      exit 1
-    fi
-  done
-  if [ -n "$skip" ]; then
-    echo "SKIPPED figure $f (missing input data): $skip"
-  else
-    figures+=("$f")
-  fi
-done
+figures=(1 2 3 4 5)
 
 SLLMSIM="$sllmsim" "$root/scripts/reproduce-paper.sh" --quick --clean -j 2 -o "$out" "${figures[@]}"

@@ -75,10 +75,19 @@ double positive_bandwidth(const ConfigNode& node, std::string_view key, std::opt
 
 // The loader laws a profile measured replace the configured bandwidths (naming both is an error: one
 // source of truth per number).
-const LoaderModeProfile* profile_loads(const ClusterSpec& c) {
-  if (!c.profile) return nullptr;
-  const auto it = c.profile->loader.find(c.profile_loader);
-  return it == c.profile->loader.end() ? nullptr : &it->second;
+// A loader model's (docs/loader-model.md) or else the measured laws.
+std::optional<LoaderModeProfile> profile_loads(const ClusterSpec& c) {
+  if (!c.profile) return std::nullopt;
+  return c.profile->loader_laws(c.profile_loader);
+}
+
+// Without a configured dram.bandwidth, every GPU's link runs at full rate at once, unless the profile's
+// loader model knows what the host side of the links shares.
+double default_dram_bandwidth(const ClusterSpec& c, const ServerGroupSpec& g) {
+  if (c.profile && c.profile->loader_model && c.profile->loader_model->shared_h2d() > 0) {
+    return std::min(c.profile->loader_model->shared_h2d(), g.pcie_bandwidth * g.gpus);
+  }
+  return g.pcie_bandwidth * g.gpus;
 }
 
 // A profiled tier: the measured law replaces the configured bandwidth and the modelled pipeline fill.
@@ -96,7 +105,7 @@ void reject_if_profiled(const ConfigNode& node, std::string_view key, const std:
 }
 
 ServerGroupSpec read_group(const ConfigNode& node, std::size_t index, const ClusterSpec& cluster) {
-  const LoaderModeProfile* loads = profile_loads(cluster);
+  const std::optional<LoaderModeProfile> loads = profile_loads(cluster);
   const bool ssd_profiled = loads && loads->ssd, dram_profiled = loads && loads->dram;
   ServerGroupSpec g;
   g.name = node.get_string("name", "group" + std::to_string(index));
@@ -113,7 +122,7 @@ ServerGroupSpec read_group(const ConfigNode& node, std::size_t index, const Clus
     g.pcie_bandwidth = positive_bandwidth(node, "pcie");
   }
   // By default the host-memory side never limits: it carries every GPU's PCIe link at full rate.
-  g.dram_bandwidth = dram.has("bandwidth") ? positive_bandwidth(dram, "bandwidth") : g.pcie_bandwidth * g.gpus;
+  g.dram_bandwidth = dram.has("bandwidth") ? positive_bandwidth(dram, "bandwidth") : default_dram_bandwidth(cluster, g);
   dram.finish();
   const ConfigNode ssd = node.child("ssd");
   g.ssd_capacity = ssd.get_bytes("capacity");
@@ -153,7 +162,7 @@ ClusterSpec read_cluster(const ConfigNode& node) {
     } catch (const InputError& e) {
       p->fail(std::string("cannot use the profile: ") + e.what());
     }
-    if (!c.profile->loader.empty() && !c.profile->loader.count(c.profile_loader)) {
+    if (c.profile->has_loader_laws() && !c.profile->loader_laws(c.profile_loader)) {
       p->fail("the profile " + path.string() + " has no loader laws for mode '" + c.profile_loader + "'");
     }
   }
@@ -475,15 +484,15 @@ Scenario Scenario::from_parts(std::string source, ClusterSpec cluster, std::vect
   s.source = std::move(source);
   if (cluster.groups.empty()) throw InputError(s.source, "at least one server group is required");
   if (deployments.empty()) throw InputError(s.source, "at least one deployment is required");
-  const LoaderModeProfile* loads = profile_loads(cluster);
-  if (cluster.profile && !cluster.profile->loader.empty() && !loads) {
+  const std::optional<LoaderModeProfile> loads = profile_loads(cluster);
+  if (cluster.profile && cluster.profile->has_loader_laws() && !loads) {
     throw InputError(s.source, "the profile " + cluster.profile->source + " has no loader laws for mode '" +
                                    cluster.profile_loader + "'");
   }
   for (ServerGroupSpec& g : cluster.groups) {
     if (loads && loads->ssd) use_ssd_law(g, *loads->ssd);
     if (loads && loads->dram) use_dram_law(g, *loads->dram);
-    if (g.dram_bandwidth == 0) g.dram_bandwidth = g.pcie_bandwidth * g.gpus;
+    if (g.dram_bandwidth == 0) g.dram_bandwidth = default_dram_bandwidth(cluster, g);
   }
   s.cluster = std::move(cluster);
   s.simulation.cost_model.profile = s.cluster.profile;
