@@ -51,7 +51,7 @@ void send_task(int worker, std::int64_t index) {
 
 // Sleeps between polls, from 50 us doubling to 5 ms: Open MPI's blocking calls spin, and a waiting rank
 // must leave the core to the ranks (or this rank's other thread) running points. A message is noticed
-// within a tenth of a millisecond while points flow, and a long wait costs a few hundred wake-ups a second.
+// within 5 ms (sooner when points are short), and a long wait costs at most 200 wake-ups a second.
 class Backoff {
  public:
   void pause() {
