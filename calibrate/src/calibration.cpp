@@ -616,7 +616,11 @@ void fit_profile(const std::vector<Measurement>& rows, Profile& p, const std::st
   p.loader.clear();
   for (const auto& [key, c] : loads) {
     LoaderModeProfile& lm = p.loader[key.first];
-    (key.second == Tier::kSsd ? lm.ssd : lm.dram) = fit_load(c.x0, c.seconds);
+    try {
+      (key.second == Tier::kSsd ? lm.ssd : lm.dram) = fit_load(c.x0, c.seconds);
+    } catch (const std::runtime_error& e) {  // the measurements cannot give this law (time shrinking with size)
+      throw InputError(source, "the " + key.first + " " + (key.second == Tier::kSsd ? "ssd" : "dram") + " load law: " + e.what());
+    }
   }
   p.engine.clear();
   for (const std::string& model : engine_order) {

@@ -1,9 +1,11 @@
 #include "sllm/sim/profile.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -27,14 +29,39 @@ std::string exact(double v) {
   return buf;
 }
 
-// YAML double-quoted scalar (machine strings may hold colons, quotes, parentheses).
+// YAML double-quoted scalar (machine strings may hold colons, quotes, parentheses). Control characters are
+// escaped, so that the profile reads back exactly what was written (a raw line break would be folded).
 std::string quoted(const std::string& s) {
   std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += (c == '\n' || c == '\r') ? ' ' : c;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
   }
   return out + "\"";
+}
+
+// A free-text key (a probe's name) as written: plain when YAML reads it back as the same string (the usual
+// identifiers, "h2d_pinned_gpu0"), else double-quoted. Loader modes and models are registered names.
+std::string scalar_text(const std::string& s) {
+  static const std::set<std::string, std::less<>> kSpecial = {"null", "true", "false", "yes", "no", "on", "off", "y", "n"};
+  const auto safe = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '+' || c == '/';
+  };
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool plain = !s.empty() && (std::isalnum(static_cast<unsigned char>(s[0])) || s[0] == '_') &&
+                     std::all_of(s.begin(), s.end(), safe) && !kSpecial.contains(lower);
+  return plain ? s : quoted(s);
 }
 
 FitQuality read_fit(const ConfigNode& n) {
@@ -316,7 +343,7 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
   if (!p.probes.empty()) {
     o << "# Raw probes (bandwidths in bytes/s): the best configuration of each kind; see the measurements file.\n";
     o << "probes:\n";
-    for (const auto& [k, v] : p.probes) o << "  " << k << ": " << exact(v) << "\n";
+    for (const auto& [k, v] : p.probes) o << "  " << scalar_text(k) << ": " << exact(v) << "\n";
   }
   if (!p.loader.empty()) {
     o << "# Loads: time = overhead + bytes / bandwidth per loader mode and source tier (least squares over\n"

@@ -361,6 +361,34 @@ SloSpec read_slo(const ConfigNode& root, const Scenario& s) {
   return slo;
 }
 
+// A deployment names a catalog model, or describes one under a name of its own: `arch:` (the fields of a
+// catalog entry) or `hf_config:` (a Hugging Face config.json, relative to this file; `dtype:` overrides
+// its torch_dtype). The described architecture is owned by the deployment.
+const ModelArch* deployment_model(const ConfigNode& e, DeploymentSpec& d) {
+  const bool has_arch = e.has("arch"), has_hf = e.has("hf_config");
+  if (!has_arch && !has_hf) return &ModelCatalog::builtin().get(d.model, e.child("model").location());
+  if (has_arch && has_hf) e.fail("give either arch or hf_config, not both");
+  if (ModelCatalog::builtin().find(d.model)) {
+    e.child("model").fail("'" + d.model + "' is a catalog model: give the described model a name of its own");
+  }
+  if (has_arch) {
+    d.described = std::make_shared<const ModelArch>(ModelCatalog::parse(d.model, e.child("arch")));
+    return d.described.get();
+  }
+  const ConfigNode hf = e.child("hf_config");
+  std::filesystem::path path = hf.as_string();
+  if (path.is_relative()) path = std::filesystem::path(e.file()).parent_path() / path;
+  DType dtype = DType::kF16;
+  const bool has_dtype = e.has("dtype");
+  if (has_dtype) parse_dtype(e.get_enum("dtype", {"float16", "bfloat16", "float32"}), &dtype);
+  try {
+    d.described = std::make_shared<const ModelArch>(import_hf_config(path.string(), d.model, has_dtype ? &dtype : nullptr));
+  } catch (const InputError& err) {
+    throw InputError(hf.location(), err.what());
+  }
+  return d.described.get();
+}
+
 }  // namespace
 
 Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64_t> seed) {
@@ -403,7 +431,7 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
   for (const ConfigNode& e : entries) {
     DeploymentSpec d;
     d.model = e.get_string("model");
-    d.arch = &ModelCatalog::builtin().get(d.model, e.child("model").location());
+    d.arch = deployment_model(e, d);
     d.count = static_cast<std::uint32_t>(e.get_int("count", d.count, 1, kMaxCount));
     d.tensor_parallel = static_cast<std::uint32_t>(e.get_int("tensor_parallel", d.tensor_parallel, 0, 64));
     d.max_batch_size = static_cast<std::uint32_t>(e.get_int("max_batch_size", d.max_batch_size, 1, 4096));

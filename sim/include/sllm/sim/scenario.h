@@ -78,10 +78,12 @@ struct CostModelSpec {
   std::shared_ptr<const Profile> profile;  // cluster.profile: measured coefficients over the kind
 };
 
-// One catalog model deployed as `count` checkpoints (fine-tunes / replicas of one architecture).
+// One model deployed as `count` checkpoints (fine-tunes / replicas of one architecture): a catalog model,
+// or one the config describes (docs/config.md).
 struct DeploymentSpec {
-  std::string model;  // catalog name
+  std::string model;  // catalog name, or the described model's name
   const ModelArch* arch = nullptr;
+  std::shared_ptr<const ModelArch> described;  // a described model (arch points to it); null for catalog models
   std::uint32_t count = 1;
   std::uint32_t tensor_parallel = 0;  // 0: smallest power of two whose memory holds weights + KV reserve
   std::uint32_t max_batch_size = 8;
