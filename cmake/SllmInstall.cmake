@@ -9,7 +9,7 @@ include(CMakePackageConfigHelpers)
 set(SLLM_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/sllmsim)
 
 set(SLLM_INSTALLED_LIBRARIES sllm_core sllm_sim sllm_sim_plugins sllm_models sllm_models_plugins sllm_traces
-    sllm_policies sllm_calibrate)
+    sllm_policies sllm_calibrate sllm_replay)
 foreach(lib ${SLLM_INSTALLED_LIBRARIES})
   string(REGEX REPLACE "^sllm_" "" export_name ${lib})
   set_target_properties(${lib} PROPERTIES EXPORT_NAME ${export_name})
@@ -19,7 +19,7 @@ set_target_properties(sllmsim PROPERTIES EXPORT_NAME cli)
 
 install(TARGETS ${SLLM_INSTALLED_LIBRARIES} sllm_all EXPORT sllmsimTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
-install(DIRECTORY sim/core/include/ sim/include/ models/include/ traces/include/ calibrate/include/
+install(DIRECTORY sim/core/include/ sim/include/ models/include/ traces/include/ calibrate/include/ replay/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev FILES_MATCHING PATTERN "*.h")
 install(EXPORT sllmsimTargets NAMESPACE sllmsim:: DESTINATION ${SLLM_INSTALL_CMAKEDIR} COMPONENT dev)
 

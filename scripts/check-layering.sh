@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a project include runs upward (docs/architecture.md): each library may include its own
 # headers and those of the layers below it, never a layer above or beside it.
-#   core  <-  sim, models, traces  <-  policies, calibrate  <-  the CLI (sim/cli), tests
+#   core  <-  sim, models, traces  <-  policies, calibrate, replay  <-  the CLI (sim/cli), tests
 # The Python bindings (python/) and the installed package's example (examples/) use the simulator only.
 # Policies see the simulator only through its policy API, sllm/sim/policy.h, which includes only core
 # headers and sllm/sim/loading.h.
@@ -19,6 +19,7 @@ declare -A allowed=(
   [traces]="core traces"
   [policies]="core sim policies"
   [calibrate]="core sim models traces calibrate"
+  [replay]="core sim models traces replay"
   [python]="core sim"
   [examples]="core sim"
 )

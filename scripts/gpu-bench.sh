@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs on a GPU host (H100/H200) from binaries built by scripts/gpu-build.sh:
-#   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader ablation engine (default: all, in order)
+#   bash .gpu/gpu-bench.sh [SECTION...]     sections: checks tests loader ablation engine (default: all, in order),
+#                                           components, replay, fastload (on request only: docs/loader-model.md,
+#                                           docs/replay.md, docs/loader.md)
 # Environment: SLLM_GPU_BIN (binaries; default: bin/ beside this script), SLLM_BENCH_DIR (scratch on the
 # disk under test; default /tmp/sllm-bench), SLLM_BENCH_MODEL (default opt-6.7b, ~13 GB fp16), OUT (where
 # logs and the table go; default $SLLM_BENCH_DIR/out).
@@ -267,6 +269,137 @@ section_engine() {
   fi
   grep -q "identical: no" "$out/engine_migrate.txt" && return 1
   return 0
+}
+
+# A scenario run for real on this host with the simulator's policies deciding, beside its simulation
+# (docs/replay.md): configs/replay/h200.yaml (or replay-h200.yaml beside this script when the checkout lacks
+# it), checkpoints synthesised into $work/replay-ckpt, outputs and the comparison in $out/replay.
+section_replay() {
+  stamp "replay"
+  local root cfg profile
+  root=$(cd "$here/.." && pwd)
+  cfg=$root/configs/replay/h200.yaml
+  [ -f "$cfg" ] || cfg=$here/replay-h200.yaml
+  profile=$root/configs/profiles/h200x2-2026-11-22.yaml
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  echo "disk: $(df -h --output=avail,fstype "$work" | tail -1); $(nproc) cores; $(free -g | awk '/Mem:/{print $2}') GiB RAM"
+  local dev=cuda
+  [ "$device" = cpu ] && dev=cpu
+  mkdir -p "$out/replay"
+  timed "replay+compare" "$sllmsim" replay -c "$cfg" --set "cluster.profile=$profile" -o "$out/replay" \
+    --checkpoints "$work/replay-ckpt" --device "$dev" --compare 2>&1 | tee "$out/replay/log.txt"
+  local rc=${PIPESTATUS[0]}
+  rm -rf "$work/replay-ckpt"
+  return "$rc"
+}
+
+# --- components section (docs/loader-model.md) ---
+# The loader model's components on this host: host probes, the storage at memory speed (tmpfs accepts
+# O_DIRECT here) and the real disk separately, and the real loader's per-mode times on each (synthetic
+# checkpoints, cold and warm) for the out-of-sample check. Writes $out/components.yaml and
+# $out/components.{tmpfs,disk}.measurements.csv; `sllmsim calibrate validate --components` checks them.
+section_components() {
+  local shm=${SLLM_TMPFS_DIR:-/dev/shm}
+  stamp "components: tmpfs $shm ($(df -h --output=avail "$shm" | tail -1) free), disk $work"
+  timeout ${SLLM_COMPONENTS_TIMEOUT:-360} "$sllmsim" calibrate components --device "$device" \
+    --storage "tmpfs=$shm" --storage "disk=$work" -o "$out/components.yaml" 2>&1 | tee "$out/components.log"
+  local rc=${PIPESTATUS[0]} mode ckpt=$shm/sllm-components-ckpt
+  nvidia-smi --query-gpu=name,pcie.link.gen.current,pcie.link.width.current --format=csv,noheader >>"$out/components.log" 2>&1
+  # Out of sample in size and shapes: a real model's checkpoint (larger than any fitted point, its own
+  # tensor sizes) loaded from tmpfs in every mode, checksums off as in the fitted loads; the second load
+  # of each invocation finds the checkpoint in the DRAM pool (sllm, pinned) or the page cache.
+  stamp "components: ${SLLM_COMPONENTS_MODEL:-opt-2.7b} from tmpfs, every mode"
+  rm -rf "$ckpt"
+  timeout 120 "$sllmsim" ckpt synth --model "${SLLM_COMPONENTS_MODEL:-opt-2.7b}" -o "$ckpt" 2>&1 | tail -2 | tee -a "$out/components-ckpt.log"
+  "$sllmsim" ckpt inspect "$ckpt" --summary 2>&1 | tee -a "$out/components-ckpt.log"
+  for mode in by-tensor bulk direct threads pinned sllm safetensors torch; do
+    timeout 60 "$sllmsim" ckpt load "$ckpt" --device "$device" --mode "$mode" --no-verify --no-baselines --repeat 2 2>&1 |
+      sed "s/^/components-ckpt $mode /" | tee -a "$out/components-ckpt.log"
+  done
+  rm -rf "$ckpt"
+  return $rc
+}
+
+# --- fastload section (docs/loader.md, "Parallelism and checksums") ---
+# The loader's own speed with the storage out of the way: the checkpoint on tmpfs (which accepts O_DIRECT
+# on the GPU host's kernel), so every load is bound by the host (reads are copies, checksums, host-to-device
+# copies), not by a disk. Reports the pipelined mode at its defaults (threads chosen from the host and the
+# storage) against min(raw O_DIRECT read of the same files at the best parallelism measured, pinned
+# host-to-device copy); target >= 0.8. Every load is cold (--drop-caches empties the DRAM pool; tmpfs
+# pages stay, they are the storage). SLLM_FASTLOAD_THREADS: the fixed parallelisms measured (4 8 nproc).
+section_fastload() {
+  local shm=${SLLM_FASTLOAD_DIR:-/dev/shm/sllm-fastload} log=$out/fastload.log t rounds=${SLLM_FASTLOAD_ROUNDS:-3}
+  local ckpt=$shm/ckpt need_gb
+  need_gb=$("$sllmsim" models | awk -v m="$model" '$1 == m {print int($11 * 1.1) + 2}')
+  mkdir -p "$shm"
+  if [ "$(df --output=fstype "$shm" | tail -1)" != tmpfs ] || [ "$(df --output=avail -BG "$shm" | tail -1 | tr -dc 0-9)" -lt "${need_gb:-30}" ]; then
+    echo "fastload: $shm is not a tmpfs with ${need_gb:-30} GB free; set SLLM_FASTLOAD_DIR"; return 1
+  fi
+  : >"$log"
+  stamp "fastload: synthesise $model into $shm"
+  [ -f "$ckpt/index.json" ] || timed synth "$sllmsim" ckpt synth --model "$model" -o "$ckpt" || return 1
+  echo "cpus $(nproc); $(df -hT "$shm" | tail -1)" | tee -a "$log"
+  stamp "fastload: fixed parallelism (raw O_DIRECT read, pipelined load, pinned H2D at each)"
+  for t in ${SLLM_FASTLOAD_THREADS:-4 8 $(nproc)}; do
+    timeout 120 "$sllmsim" ckpt load "$ckpt" --device "$device" --threads "$t" --drop-caches 2>&1 |
+      sed "s/^/fixed $t: /" | tee -a "$log"
+  done
+  stamp "fastload: defaults (threads chosen), $rounds cold loads"
+  timeout 150 "$sllmsim" ckpt load "$ckpt" --device "$device" --repeat "$rounds" --drop-caches 2>&1 |
+    sed "s/^/auto: /" | tee -a "$log"
+  stamp "fastload: defaults without checksums, and with them checked per 32 MiB chunk (512 KiB requests)"
+  timeout 90 "$sllmsim" ckpt load "$ckpt" --device "$device" --repeat 2 --drop-caches --no-verify --no-baselines 2>&1 |
+    sed "s/^/noverify: /" | tee -a "$log"
+  timeout 90 "$sllmsim" ckpt load "$ckpt" --device "$device" --repeat 2 --drop-caches --request-size "512 KiB" --no-baselines 2>&1 |
+    sed "s/^/perchunk: /" | tee -a "$log"
+  rm -rf "$shm"
+  stamp "fastload: table"
+  python3 - "$log" "$model" <<'PY' | tee "$out/fastload-table.md"
+import re, sys, statistics, subprocess, datetime
+log, model = open(sys.argv[1]).read().splitlines(), sys.argv[2]
+try:
+    gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    gpu = "no GPU"
+def fields(line):
+    return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+def results(tag):
+    return [fields(l) for l in log if l.startswith(tag + ": result ")]
+def runs(tag):
+    return [float(m.group(1)) for l in log if l.startswith(tag + ": run ") for m in [re.search(r", ([0-9.]+) GB/s", l)] if m]
+def header_threads(tag):  # "16 chosen for 16 CPUs and memory storage (tmpfs), threads chosen"
+    for l in log:
+        m = re.match(re.escape(tag) + r": checkpoint .*?, (\d+) I/O threads( chosen for [^(]*\([^)]*\))? \(([^)]*)\)", l)
+        if m:
+            return m.group(1) + (m.group(2) or "") + ", " + m.group(3)
+    return "?"
+def raw_reads(tag):  # "uring 28.27 / threads 41.45"
+    got = [re.search(r"read \((\w+), .*: ([0-9.]+) GB/s", l) for l in log if l.startswith(tag + ": raw ")]
+    return " / ".join(f"{m.group(1)} {float(m.group(2)):.2f}" for m in got if m)
+print(f"fastload: {model} from tmpfs ({gpu}), {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC\n")
+print("| run | I/O threads, backend | raw O_DIRECT read GB/s | pinned H2D GB/s | pipelined load GB/s |\n|---|---|---|---|---|")
+raws, copies = [], []
+tags = sorted({l.split(":")[0] for l in log if l.startswith("fixed ")}, key=lambda t: int(t.split()[1])) + ["auto"]
+for tag in tags:
+    rs = results(tag)
+    if not rs:
+        continue
+    raw, copy = float(rs[0]["raw_read_gbps"]), float(rs[0]["copy_gbps"])
+    raws.append(raw); copies.append(copy)
+    loads = [float(r["gbps"]) for r in rs]
+    print(f"| {tag} | {header_threads(tag)} | {raw_reads(tag)} | {copy:.2f} | {', '.join(f'{x:.2f}' for x in loads)} |")
+for tag, what in (("noverify", "defaults, --no-verify"), ("perchunk", "defaults, checksums per 32 MiB chunk (512 KiB requests)")):
+    r = runs(tag)
+    if r:
+        print(f"| {what} | {header_threads(tag)} | | | {', '.join(f'{x:.2f}' for x in r)} |")
+auto = [float(r["gbps"]) for r in results("auto")]
+if auto and raws and copies:
+    bar = min(max(raws), statistics.median(copies))
+    ratio = statistics.median(auto) / bar
+    print(f"\npipelined at its defaults: median {statistics.median(auto):.2f} GB/s of {len(auto)} cold loads; "
+          f"bar min(best raw read {max(raws):.2f}, pinned H2D {statistics.median(copies):.2f}) = {bar:.2f} GB/s; "
+          f"ratio {ratio:.2f} (target >= 0.8: {'met' if ratio >= 0.8 else 'NOT met'})")
+PY
 }
 
 rc=0

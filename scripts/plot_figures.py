@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """PNG plots of the paper's figures from `sllmsim sweep` results (scripts/reproduce-paper.sh runs it).
 
-usage: plot_figures.py OUT_DIR [FIGURE...]
-Reads OUT_DIR/fig*/results.csv, writes OUT_DIR/figN-*.png. Uses Debian's python3-matplotlib only.
+usage: plot_figures.py OUT_DIR [FIGURE...]   (FIGURE: 1-5, or s for the sensitivity sweep)
+Reads OUT_DIR/fig*/results.csv (the mean rows: one per point, with 95% intervals), writes OUT_DIR/figN-*.png. Uses Debian's python3-matplotlib only.
 A figure whose results are missing is skipped with a message (its sweep failed or was not run).
 """
 import os
@@ -90,29 +90,42 @@ def plot_fig2(rows, out_dir):
     save(fig, out_dir, "fig2-ablation")
 
 
+# Figures 3-5 plot the paper's "latency" as sllmsim's time to first token over all arrived requests (a
+# timeout counted at 300 s), mean over seeds with its 95% interval as error bars (scripts/check_claims.py).
+LAT = "ttft_all_censored_mean_s"
+P99 = "ttft_all_censored_p99_s"
+
+
+def err(r, metric, scale=1.0):
+    hw = r.get(metric + "_ci95", "")
+    return hw * scale if isinstance(hw, float) and hw == hw else 0.0
+
+
 def plot_fig3(rows, out_dir):
     models = pr.ordered([r[pr.MODEL] for r in rows], list(pr.MODEL_NAMES))
     datasets = pr.ordered([r[pr.LENGTHS] for r in rows], ["gsm8k", "sharegpt"])
     policies = pr.ordered([r[pr.POLICY] for r in rows], ["serverlessllm", "serverless", "shepherd"])
-    panels = [(d, metric) for d in datasets for metric in ("latency_completed_mean_s", "latency_completed_p99_s")]
+    panels = [(d, metric) for d in datasets for metric in (LAT, P99)]
     fig, axes = plt.subplots(len(models), len(panels), figsize=(4 * len(panels), 3 * len(models)), squeeze=False)
     for i, m in enumerate(models):
         for j, (d, metric) in enumerate(panels):
             ax = axes[i][j]
             for p in policies:
-                pts = sorted((r[pr.RPS], r[metric]) for r in rows
+                pts = sorted((r[pr.RPS], r[metric], err(r, metric)) for r in rows
                              if r[pr.MODEL] == m and r[pr.LENGTHS] == d and r[pr.POLICY] == p)
                 if pts:
-                    ax.plot([x for x, _ in pts], [y for _, y in pts], marker=MARKERS.get(p, "o"),
-                            color=COLORS.get(p), label=pr.name(pr.POLICY_NAMES, p))
+                    ax.errorbar([x for x, _, _ in pts], [y for _, y, _ in pts], yerr=[e for _, _, e in pts],
+                                marker=MARKERS.get(p, "o"), color=COLORS.get(p), capsize=3,
+                                label=pr.name(pr.POLICY_NAMES, p))
             ax.set_yscale("log")
             ax.set_title("%s, %s: %s" % (pr.name(pr.MODEL_NAMES, m), pr.name(pr.DATASET_NAMES, d),
-                                         "mean" if metric == "latency_completed_mean_s" else "P99"), fontsize=9)
+                                         "mean" if metric == LAT else "P99"), fontsize=9)
             ax.set_xlabel("request rate (requests/s)")
-            ax.set_ylabel("latency (s, log scale)")
+            ax.set_ylabel("TTFT (s, log scale)")
             ax.grid(which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("Figure 3: scheduler comparison over request rate, testbed (ii)")
+    fig.suptitle("Figure 3: scheduler comparison over request rate, testbed (ii); TTFT (timeouts at 300 s), "
+                 "mean over seeds ± 95% interval")
     fig.tight_layout()
     save(fig, out_dir, "fig3-scheduler")
 
@@ -124,18 +137,19 @@ def plot_fig4(rows, out_dir):
     fig, axes = plt.subplots(2, len(datasets), figsize=(6 * len(datasets), 7), squeeze=False)
     width = 0.8 / len(policies)
     for j, d in enumerate(datasets):
-        for row_i, (metric, ylabel, log) in enumerate(
-                [("latency_mean_with_timeouts_s", "mean latency, timeouts at 300 s (s, log scale)", True),
-                 ("served_share", "share served within 300 s (%)", False)]):
+        for row_i, (metric, ylabel, log, scale) in enumerate(
+                [(LAT, "mean TTFT, timeouts at 300 s (s, log scale)", True, 1.0),
+                 ("served_share", "share served within 300 s (%)", False, 100.0)]):
             ax = axes[row_i][j]
             for k, p in enumerate(policies):
-                xs, ys = [], []
+                xs, ys, es = [], [], []
                 for i, m in enumerate(models):
                     for r in rows:
                         if r[pr.MODEL] == m and r[pr.LENGTHS] == d and r[pr.POLICY] == p:
                             xs.append(i + (k - (len(policies) - 1) / 2) * width)
-                            ys.append(r[metric] * (100 if metric == "served_share" else 1))
-                ax.bar(xs, ys, width, label=pr.name(pr.POLICY_NAMES, p), color=COLORS.get(p))
+                            ys.append(r[metric] * scale)
+                            es.append(err(r, metric, scale))
+                ax.bar(xs, ys, width, yerr=es, capsize=2, label=pr.name(pr.POLICY_NAMES, p), color=COLORS.get(p))
             ax.set_xticks(range(len(models)))
             ax.set_xticklabels([pr.name(pr.MODEL_NAMES, m) for m in models])
             if log:
@@ -146,7 +160,7 @@ def plot_fig4(rows, out_dir):
             ax.set_title(pr.name(pr.DATASET_NAMES, d))
             ax.grid(axis="y", which="both", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.suptitle("Figure 4: whole-system comparison, testbed (ii)")
+    fig.suptitle("Figure 4: whole-system comparison, testbed (ii); mean over seeds ± 95% interval")
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.legend(handles, labels, loc="upper center", ncol=len(policies), bbox_to_anchor=(0.5, 0.955), fontsize=9)
     save(fig, out_dir, "fig4-system")
@@ -158,27 +172,83 @@ def plot_fig5(rows, out_dir):
     for ax, (experiment, x_key, xlabel) in zip(
             axes, [("gpus", pr.GPUS, "GPUs per server"), ("models", pr.COUNT, "deployed models (OPT-6.7B)")]):
         for p in policies:
-            pts = sorted((r[x_key], r["latency_mean_with_timeouts_s"]) for r in rows
+            pts = sorted((r[x_key], r[LAT], err(r, LAT)) for r in rows
                          if r.get(pr.EXPERIMENT) == experiment and r[pr.POLICY] == p)
             if pts:
-                ax.plot([x for x, _ in pts], [y for _, y in pts], marker=MARKERS.get(p, "o"), color=COLORS.get(p),
-                        label=pr.name(pr.POLICY_NAMES, p))
+                ax.errorbar([x for x, _, _ in pts], [y for _, y, _ in pts], yerr=[e for _, _, e in pts],
+                            marker=MARKERS.get(p, "o"), color=COLORS.get(p), capsize=3,
+                            label=pr.name(pr.POLICY_NAMES, p))
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({r[x_key] for r in rows if r.get(pr.EXPERIMENT) == experiment}))
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("mean latency, timeouts at 300 s (s, log scale)")
+        ax.set_ylabel("mean TTFT, timeouts at 300 s (s, log scale)")
         ax.grid(which="both", alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_title("resource efficiency")
     axes[1].set_title("scalability")
-    fig.suptitle("Figure 5: resource efficiency and scalability, testbed (ii)")
+    fig.suptitle("Figure 5: resource efficiency and scalability, testbed (ii); mean over seeds ± 95% interval")
     fig.tight_layout()
     save(fig, out_dir, "fig5-scale")
 
 
-PLOTS = {"1": plot_fig1, "2": plot_fig2, "3": plot_fig3, "4": plot_fig4, "5": plot_fig5}
+SENSITIVITY = [  # (label.factor, swept key, x label)
+    ("burstiness", "workload.cv", "inter-arrival CV (paper: 8)"),
+    ("keep-alive", "policy.keep_alive.timeout", "keep-alive (assumed 30 s)"),
+    ("checkpoints", pr.COUNT, "OPT-6.7B checkpoints (assumed 32)"),
+    ("ssd", "cluster.profile.file", "SSD bandwidth (assumed 6 GB/s)"),
+    ("start-up", "cluster.runtime_init", "runtime start-up (assumed 0.5 s)"),
+    ("popularity", "workload.popularity", "popularity (assumed uniform)"),
+]
+
+
+def short(value):
+    v = str(value)
+    for tag, text in (("ssd3gbs", "3 GB/s"), ("paper", "6 GB/s"), ("ssd12gbs", "12 GB/s")):
+        if "testbed-ii" in v and tag in v:
+            return text
+    if v.startswith("{kind: zipf"):
+        return "Zipf " + v.split("s:")[1].strip(" }")
+    return v.replace(" ", "") if isinstance(value, str) else "%g" % value
+
+
+def plot_sensitivity(rows, out_dir):
+    policies = pr.ordered([r[pr.POLICY] for r in rows], ["serverlessllm", "ray-serve", "ray-serve-cache", "kserve"])
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8), squeeze=False)
+    axes = [[ax for row in axes for ax in row]]
+    for ax, (factor, key, xlabel) in zip(axes[0], SENSITIVITY):
+        pts = [r for r in rows if r.get("label.factor") == factor]
+        values = []
+        for r in pts:
+            if r[key] not in values:
+                values.append(r[key])
+        for k, p in enumerate(policies):
+            xs, ys, es = [], [], []
+            for i, v in enumerate(values):
+                for r in pts:
+                    if r[key] == v and r[pr.POLICY] == p:
+                        xs.append(i + (k - (len(policies) - 1) / 2) * 0.8 / len(policies))
+                        ys.append(r[LAT])
+                        es.append(err(r, LAT))
+            ax.errorbar(xs, ys, yerr=es, fmt=MARKERS.get(p, "o"), color=COLORS.get(p), capsize=3,
+                        label=pr.name(pr.POLICY_NAMES, p))
+        ax.set_xticks(range(len(values)))
+        ax.set_xticklabels([short(v) for v in values])
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.grid(which="both", alpha=0.3)
+    for ax in (axes[0][0], axes[0][3]):
+        ax.set_ylabel("mean TTFT, timeouts at 300 s (s, log scale)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Sensitivity to the assumed values: OPT-6.7B, GSM8K, 0.8 requests/s, one factor at a time\n"
+                 "(mean TTFT over seeds ± 95% interval)")
+    fig.tight_layout()
+    save(fig, out_dir, "sensitivity")
+
+
+PLOTS = {"1": plot_fig1, "2": plot_fig2, "3": plot_fig3, "4": plot_fig4, "5": plot_fig5,
+         "s": plot_sensitivity}
 
 
 def main(argv):
@@ -190,7 +260,7 @@ def main(argv):
     status = 0
     for f in figures:
         if f not in PLOTS:
-            print("unknown figure %r (expected 1-5)" % f, file=sys.stderr)
+            print("unknown figure %r (expected 1-5 or s)" % f, file=sys.stderr)
             return 2
         rows = pr.load(out_dir, f)
         if not rows:

@@ -3,7 +3,9 @@
 #
 #   scripts/reproduce-paper.sh [FIGURE...] [--quick] [--clean] [-o DIR] [-j N]
 #
-# FIGURE: 1 loading, 2 ablation, 3 scheduler, 4 whole system, 5 efficiency/scalability (default: all).
+# FIGURE: 1 loading, 2 ablation, 3 scheduler, 4 whole system, 5 efficiency/scalability (default: all),
+# s: the sensitivity sweep of the assumed values (configs/paper/sensitivity.yaml; only when named).
+# Figures 3-5 and s run every point over several seeds (the sweep files' `repeat:`; --quick fewer).
 # Runs one sweep per figure (configs/paper/figN-*.yaml) into DIR/figN-*/, plots DIR/figN-*.png and writes
 # DIR/report.md (each reproduced number beside the paper's claim). Builds nothing: uses build/sllmsim or
 # $SLLMSIM. Sweeps resume: re-running skips points already complete (--clean starts the figures afresh, as
@@ -20,7 +22,7 @@ out=""
 jobs="$(nproc 2>/dev/null || echo 2)"
 figures=()
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -28,7 +30,7 @@ while [ $# -gt 0 ]; do
     -o) out="${2:?-o needs a directory}"; shift ;;
     -j) jobs="${2:?-j needs a number}"; shift ;;
     -h|--help) usage; exit 0 ;;
-    [1-5]) figures+=("$1") ;;
+    [1-5]|s) figures+=("$1") ;;
     *) echo "reproduce-paper.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
   shift
@@ -43,7 +45,8 @@ if [ ! -x "$sllmsim" ]; then
 fi
 mkdir -p "$out"
 
-declare -A sweep=([1]=fig1-loading [2]=fig2-ablation [3]=fig3-scheduler [4]=fig4-system [5]=fig5-scale)
+declare -A sweep=([1]=fig1-loading [2]=fig2-ablation [3]=fig3-scheduler [4]=fig4-system [5]=fig5-scale
+                  [s]=sensitivity)
 quick_flag=()
 [ $quick = 1 ] && quick_flag=(--quick)
 failed=0

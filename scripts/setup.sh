@@ -16,7 +16,9 @@ esac
 
 packages=(build-essential cmake ninja-build pkg-config libboost-graph-dev libboost-program-options-dev
           libyaml-cpp-dev libeigen3-dev liburing-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev
-          python3 python3-matplotlib python3-dev python3-numpy python3-pytest pybind11-dev)
+          python3 python3-matplotlib
+          python3-dev python3-numpy python3-pytest pybind11-dev  # the Python bindings and their tests
+          clang libclang-rt-14-dev)  # the sanitizer and fuzzing build of CI (.ci/run, scripts/fuzz.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

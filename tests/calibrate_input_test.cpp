@@ -142,6 +142,18 @@ TEST(CalibrateInput, TooFewPointsNameTheLawAndWhatItNeeds) {
   EXPECT_TRUE(p.loader.at("sllm").ssd);
 }
 
+// Found by fuzz_measurements (tests/fuzz/regressions/fuzz_measurements): load times that shrink as the
+// checkpoint grows fit a negative bandwidth; fit_load's std::runtime_error escaped (exit 1 from
+// `calibrate refit`) instead of an InputError naming the file and the law.
+TEST(CalibrateInput, LoadTimesShrinkingWithSizeAreAnInputErrorNamingTheLaw) {
+  const std::vector<Measurement> rows = {{LoadOperation{"sllm", Tier::kDram, 1 << 20}, 0.02},
+                                         {LoadOperation{"sllm", Tier::kDram, 2 << 20}, 0.01}};
+  Profile p;
+  const std::string fit = input_error([&] { fit_profile(rows, p, "m.csv"); });
+  EXPECT_TRUE(contains(fit, "m.csv: the sllm dram load law: ")) << fit;
+  EXPECT_TRUE(contains(fit, "does not grow with size")) << fit;
+}
+
 TEST(CalibrateInput, RefitAndValidateWithOnePointPerLawExitTwoNamingTheLaw) {
   const std::string dir = testing::temp_dir("calibrate_input_cli");
   const std::string one = write(dir, "one.csv", kHeader + "load,,sllm,ssd,1048576,0,0.01\n"

@@ -92,6 +92,25 @@ TEST(ConfigInput, DuplicateKeyIsRefusedAtItsSecondOccurrence) {
   EXPECT_EQ(input_error([] { ConfigNode::load_string("a: {x: 1}\nb: {x: 1}\nl: [{x: 1}, {x: 2}]\n", "ok.yaml"); }), "");
 }
 
+// Found by fuzz_sweep (tests/fuzz/regressions/fuzz_sweep): a key that is a mapping or list (YAML's
+// complex keys, `{a: 1}: x`, `[a]: x`) reached yaml-cpp's string conversion when the keys were listed, and
+// its YAML::BadConversion escaped (exit 1). Refused when the document is read, at the key.
+TEST(ConfigInput, MappingOrListAsKeyIsRefusedAtTheKey) {
+  const std::string map_key = input_error([] { ConfigNode::load_string("a: 1\nb:\n  {x: 1}: 2\n", "k.yaml"); });
+  EXPECT_NE(map_key.find("k.yaml:3:3: a key must be a name, not a mapping"), std::string::npos) << map_key;
+  const std::string list_key = input_error([] { ConfigNode::load_string("l:\n  - {[1, 2]: 3}\n", "k.yaml"); });
+  EXPECT_NE(list_key.find("k.yaml:2:6: a key must be a name, not a list"), std::string::npos) << list_key;
+  const std::string set_key = input_error([] {
+    ConfigNode::load_string("a: 1\n", "k.yaml").apply_override("a={[x]: 1}");
+  });
+  EXPECT_NE(set_key.find("--set a"), std::string::npos) << set_key;
+  EXPECT_NE(set_key.find("a key must be a name, not a list"), std::string::npos) << set_key;
+  TempDir tmp;
+  write(tmp / "sweep.yaml", "base: " + kDefault + "\ngrid:\n  {workload.rps: 1}: [1, 2]\n");
+  const std::string sweep_msg = input_error([&] { SweepSpec::load(tmp / "sweep.yaml"); });
+  EXPECT_NE(sweep_msg.find("sweep.yaml:3:3: a key must be a name, not a mapping"), std::string::npos) << sweep_msg;
+}
+
 TEST(ConfigInput, DuplicateKeyInConfigSweepAndProfileExitsTwo) {
   TempDir tmp;
   std::string config = sllm::test::read_whole_file(kDefault);

@@ -1,6 +1,7 @@
 // Replays a 10-minute window of the Azure LLM 2023 conversation trace (Splitwise, ISCA 2024) on the
 // default cluster (configs/default.yaml: 4 servers x 4 A40, 32 OPT-6.7B checkpoints, round-robin
-// mapping, the trace's token lengths) under every registered scheduling policy, and under the
+// mapping, the trace's token lengths) under every registered scheduling policy (with the testbed (ii)
+// profile's loader laws, which the baselines' Safetensors loads need), and under the
 // non-default keep-alive and eviction choices: every run must conserve requests and see exactly the
 // trace's requests of that window. Skipped when ../shared/data (or $SLLM_SHARED_DATA_DIR) is absent.
 #include <gtest/gtest.h>
@@ -41,8 +42,15 @@ TEST(TraceReplay, AzureConversationWindowConservesRequestsUnderEveryPolicy) {
   const std::uint64_t expected = count_requests(make);
   ASSERT_GT(expected, 2000u);  // ~5.5 requests/s over 10 minutes
 
+  // Each scheduling policy on the default cluster with the testbed (ii) profile, which has a law for every
+  // loader mode the policies use (its sllm law is the default cluster's 6 GB/s SSD).
   std::vector<std::vector<std::string>> variants;
-  for (const auto& [name, summary] : SchedulingRegistry::instance().list()) variants.push_back({"policy.name=" + name});
+  for (const auto& [name, summary] : SchedulingRegistry::instance().list()) {
+    variants.push_back({"policy.name=" + name,
+                        "cluster.profile={file: " + std::string(SLLM_SOURCE_DIR) +
+                            "/configs/profiles/testbed-ii-paper.yaml, loader: sllm}",
+                        "cluster.servers[0].ssd={capacity: 2 TB}"});
+  }
   variants.push_back({"policy.keep_alive={name: hybrid-histogram, fallback: 60 s}"});
   variants.push_back({"policy.eviction={dram: lfu, ssd: lfu}", "cluster.servers[0].dram.capacity=40 GB"});
   for (const auto& overrides : variants) {

@@ -58,6 +58,35 @@ TEST(ProfileIo, WriteReadIsExact) {
   fs::remove_all(dir);
 }
 
+// Found by fuzz_profile (tests/fuzz/regressions/fuzz_profile): a machine string holding a carriage return
+// or other control character was written raw (line breaks as spaces), so the profile read back differed.
+TEST(ProfileIo, MachineStringsWithControlCharactersRoundTripExactly) {
+  Profile p = sample_profile();
+  p.machine.cpu = std::string("line one\r\nline two\ttab \x01\x1f\x7f end \\ \" quote");
+  p.machine.disk = "trailing newline\n";
+  p.measurements = "m\rn.csv";
+  const Profile back = parse_profile(profile_to_yaml(p), "p.yaml");
+  EXPECT_EQ(back.machine.cpu, p.machine.cpu);
+  EXPECT_EQ(back.machine.disk, p.machine.disk);
+  EXPECT_EQ(back.measurements, p.measurements);
+  EXPECT_EQ(back, p);
+}
+
+// Found by fuzz_profile (tests/fuzz/regressions/fuzz_profile): probe names (free text, unlike the loader
+// modes and models, which must be registered) were written unquoted, so one holding a tab, a NUL, a colon,
+// a brace or a YAML word (null, true) made the written profile unreadable or read back as another.
+TEST(ProfileIo, NamesThatAreNotPlainYamlAreQuoted) {
+  Profile p = sample_profile();
+  for (const std::string name : {"h2d_p\t\x01ned", "a: b", "{x}", "null", "True", "#c", "- d", "", "ok-name_1.5/x+y"}) {
+    p.probes[name] = 1.5;
+  }
+  const Profile back = parse_profile(profile_to_yaml(p), "p.yaml");
+  EXPECT_EQ(back.probes, p.probes);
+  EXPECT_EQ(back, p);
+  // Plain names stay plain, so existing profiles are written as before.
+  EXPECT_NE(profile_to_yaml(p).find("  ok-name_1.5/x+y: 1.5\n"), std::string::npos);
+}
+
 TEST(ProfileIo, UnknownKeysAndBadValuesAreLocated) {
   const std::string base = "profile_version: 1\n";
   EXPECT_THROW(parse_profile(base + "tiers: {}\n", "p.yaml"), InputError);

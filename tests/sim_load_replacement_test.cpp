@@ -37,7 +37,7 @@ models:
   deployments:
     - {model: opt-6.7b, count: 3}
 workload: {kind: synthetic, requests: 1, rps: 1}
-policy: {name: serverlessllm}
+policy: {name: serverlessllm, replace_loads: true}
 )";
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -255,8 +256,19 @@ TEST(SweepRun, ParallelRowsEqualPointsRunAlone) {
   const SweepOutcome r = run_sweep(s, o);
   EXPECT_EQ(r.ran, 6u);
   EXPECT_TRUE(r.failures.empty());
-  const auto rows = read_results(out + "/results.csv");
-  ASSERT_EQ(rows.size(), 6u);
+  const auto all = read_results(out + "/results.csv");
+  ASSERT_EQ(all.size(), 12u);  // each run's row, then its point's mean row (one seed: the same numbers)
+  std::vector<std::map<std::string, std::string>> rows;
+  for (std::size_t i = 0; i < all.size(); i += 2) {
+    rows.push_back(all[i]);
+    EXPECT_EQ(all[i].at("repeat"), "0");
+    EXPECT_EQ(all[i + 1].at("repeat"), "mean");
+    EXPECT_EQ(all[i + 1].at("key"), all[i].at("key"));
+    EXPECT_EQ(all[i + 1].at("seed"), "");
+    EXPECT_EQ(std::stod(all[i + 1].at("completed")), std::stod(all[i].at("completed")));
+    EXPECT_EQ(all[i + 1].at("completed_ci95"), "");  // no interval from one seed
+    EXPECT_EQ(all[i + 1].at("fingerprint"), all[i].at("fingerprint"));
+  }
   for (std::size_t i = 0; i < 6; ++i) {
     const SweepPoint& p = s.points[i];
     const Scenario alone = Scenario::load(s.base_config, p.overrides, p.seed);
@@ -335,6 +347,90 @@ TEST(SweepRun, ShardsMergeIntoTheUnshardedResult) {
   o.shard_count = 1;
   run_sweep(other, o);
   EXPECT_THROW(merge_sweeps({shards[1], o.output_dir}, temp_dir("shard_mixed"), false), InputError);
+}
+
+// Student-t intervals of known samples (t quantiles from standard tables: t(0.975, 4) = 2.776445,
+// t(0.975, 2) = 4.302653).
+TEST(SweepStats, SampleMeanAndItsStudentTInterval) {
+  SampleMean m = sample_mean({1, 2, 3, 4, 5});
+  EXPECT_DOUBLE_EQ(m.mean, 3.0);
+  EXPECT_EQ(m.n, 5u);
+  EXPECT_NEAR(m.half_width, 2.7764451051977987 * std::sqrt(2.5) / std::sqrt(5.0), 1e-9);
+  m = sample_mean({10, 14, std::nan(""), 12});  // NaN left out
+  EXPECT_EQ(m.n, 3u);
+  EXPECT_DOUBLE_EQ(m.mean, 12.0);
+  EXPECT_NEAR(m.half_width, 4.302652729749464 * 2.0 / std::sqrt(3.0), 1e-9);
+  m = sample_mean({7});
+  EXPECT_DOUBLE_EQ(m.mean, 7.0);
+  EXPECT_TRUE(std::isnan(m.half_width));
+  EXPECT_NEAR(sample_mean({0, 1}, 0.90).half_width, 6.313751514675 * std::sqrt(0.5) / std::sqrt(2.0), 1e-9);
+}
+
+constexpr const char* kRepeat = R"(base: base.yaml
+seed: 7
+repeat: 3
+set: {workload.requests: 30}
+grid:
+  policy.name: [serverlessllm, serverless]
+  workload.rps: [0.5, 2]
+seed_by: [workload.rps]
+quick: {repeat: 2}
+)";
+
+TEST(SweepSpec, RepeatRunsEachPointWithItsOwnSeedsSharedAcrossPolicies) {
+  const std::string file = make_sweep("repeat", kRepeat);
+  const SweepSpec s = SweepSpec::load(file);
+  ASSERT_EQ(s.repeat, 3u);
+  ASSERT_EQ(s.points.size(), 12u);
+  const std::uint64_t point_seed = sweep_point_seed(7, {{"workload.rps", "0.5"}}, {"workload.rps"});
+  std::set<std::uint64_t> seeds;
+  for (std::uint32_t r = 0; r < 3; ++r) {
+    const SweepPoint& p = s.points[r];
+    EXPECT_EQ(p.replicate, r);
+    EXPECT_EQ(p.param_key, "policy.name=serverlessllm,workload.rps=0.5");
+    EXPECT_EQ(p.key, p.param_key + ",repeat=" + std::to_string(r));
+    EXPECT_EQ(p.seed, sweep_replicate_seed(point_seed, r));
+    seeds.insert(p.seed);
+    // The other policy at the same rate runs the same seeds (common random numbers).
+    EXPECT_EQ(s.points[6 + r].seed, p.seed);
+    EXPECT_NE(s.points[3 + r].seed, p.seed);  // another rate: other streams
+  }
+  EXPECT_EQ(s.points[0].seed, point_seed);  // replicate 0 keeps the seed a sweep without repeat gives
+  EXPECT_EQ(seeds.size(), 3u);
+  EXPECT_EQ(SweepSpec::load(file, true).points.size(), 8u);  // quick.repeat
+}
+
+TEST(SweepRun, MeanRowsAverageTheSeedsWithTheirInterval) {
+  const SweepSpec s = SweepSpec::load(make_sweep("repeat_run", kRepeat));
+  const std::string out = temp_dir("repeat_out");
+  SweepOptions o;
+  o.output_dir = out;
+  o.jobs = 2;
+  ASSERT_TRUE(run_sweep(s, o).failures.empty());
+  const auto rows = read_results(out + "/results.csv");
+  ASSERT_EQ(rows.size(), 16u);  // 4 points x (3 seeds + mean)
+  for (std::size_t g = 0; g < 4; ++g) {
+    const auto& mean = rows[g * 4 + 3];
+    EXPECT_EQ(mean.at("repeat"), "mean");
+    EXPECT_EQ(mean.at("key"), s.points[g * 3].param_key);
+    for (const std::string metric : {"completed", "latency_all_censored_mean_s", "ttft_all_censored_p99_s"}) {
+      double x[3];
+      for (int r = 0; r < 3; ++r) {
+        EXPECT_EQ(rows[g * 4 + r].at("repeat"), std::to_string(r));
+        EXPECT_EQ(rows[g * 4 + r].at(metric + "_ci95"), "");
+        x[r] = std::stod(rows[g * 4 + r].at(metric));
+      }
+      const double mu = (x[0] + x[1] + x[2]) / 3;
+      const double sd = std::sqrt(((x[0] - mu) * (x[0] - mu) + (x[1] - mu) * (x[1] - mu) + (x[2] - mu) * (x[2] - mu)) / 2);
+      EXPECT_NEAR(std::stod(mean.at(metric)), mu, 1e-8 * std::max(1.0, mu)) << metric;
+      if (sd > 0) {
+        EXPECT_NEAR(std::stod(mean.at(metric + "_ci95")), 4.302652729749464 * sd / std::sqrt(3.0),
+                    1e-7 * std::max(1.0, sd)) << metric;
+      }
+    }
+    // A text metric that differs between the seeds has no mean.
+    EXPECT_EQ(mean.at("fingerprint"), "");
+  }
 }
 
 int run_cli(const std::string& args) { return testing::run_sllmsim(args).status; }

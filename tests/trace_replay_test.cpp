@@ -34,11 +34,13 @@ Counts request_counts(const std::string& summary_json) {
   return c;
 }
 
-// Runs the default scenario with `workload` replaced; returns the summary's request counts.
-Counts replay(const ScratchDir& dir, const std::string& workload, const std::string& policy) {
+// Runs the default scenario with `workload` replaced (and `extra` arguments); returns the summary's
+// request counts.
+Counts replay(const ScratchDir& dir, const std::string& workload, const std::string& policy,
+              const std::string& extra = "") {
   const std::string out = dir.file("run-" + policy);
   const std::string args = "run -q -c " + std::string(SLLM_SOURCE_DIR) + "/configs/default.yaml" + " --set 'workload=" +
-                           workload + "' --set policy.name=" + policy + " -o " + out;
+                           workload + "' --set policy.name=" + policy + extra + " -o " + out;
   const sllm::testing::CliResult r = sllm::testing::run_sllmsim(args);
   EXPECT_TRUE(r.status == 0) << args << "\n" << r.output;
   return request_counts(sllm::testing::read_text(out + "/summary.json"));
@@ -66,8 +68,13 @@ TEST(TraceReplay, AzureConversationTraceConservesRequestsUnderEveryPolicy) {
   ScratchDir dir;
   const auto policies = SchedulingRegistry::instance().list();
   ASSERT_FALSE(policies.empty());
+  // The testbed (ii) profile has a law for every loader mode the policies use (the baselines load with
+  // Safetensors); its sllm law is the default cluster's 6 GB/s SSD.
+  const std::string profile = " --set 'cluster.profile={file: " + std::string(SLLM_SOURCE_DIR) +
+                              "/configs/profiles/testbed-ii-paper.yaml, loader: sllm}' --set "
+                              "'cluster.servers[0].ssd={capacity: 2 TB}'";
   for (const auto& [name, summary] : policies) {
-    const Counts c = replay(dir, "{kind: trace, path: " + conv + ", mapping: round-robin}", name);
+    const Counts c = replay(dir, "{kind: trace, path: " + conv + ", mapping: round-robin}", name, profile);
     EXPECT_EQ(c.arrived, 19'366) << name;
     EXPECT_EQ(c.arrived, c.completed + c.timed_out + c.rejected + c.running) << name;
   }

@@ -52,7 +52,7 @@ std::string gbps(double bw) {
 // A checkpoint of `bytes` in 16 MiB fp16 tensors (names and shapes do not matter to the loader).
 models::Checkpoint synth_blob_checkpoint(const std::string& dir, std::uint64_t bytes) {
   models::CheckpointWriter writer(dir, 1, models::kDefaultChecksumChunk, "calibration-blob");
-  const std::uint64_t tensor = std::min<std::uint64_t>(16 * kMiB, bytes);
+  const std::uint64_t tensor = std::min<std::uint64_t>(kProbeTensorBytes, bytes);
   std::vector<std::uint16_t> data(tensor / 2);
   std::uint64_t x = bytes;
   for (auto& h : data) {
@@ -104,104 +104,6 @@ void probe_storage(const CalibrationOptions& o, Profile& p) {
     p.probes[key] = c.bandwidth;
     say(o, "  " + key + ": " + gbps(c.bandwidth));
   }
-}
-
-void probe_loader(const CalibrationOptions& o, const models::Device& device, Profile& p, std::vector<Measurement>& out) {
-  const std::vector<std::uint64_t> sizes = o.quick ? std::vector<std::uint64_t>{8 * kMiB, 32 * kMiB, 64 * kMiB}
-                                                   : std::vector<std::uint64_t>{256 * kMiB, 1024 * kMiB, 2048 * kMiB, 4096 * kMiB};
-  // Rounds go over every mode and size in turn (not one point's repeats back to back): a disk's throughput
-  // drifts by more than the 5% target over minutes (docs/loader.md: 1.57-2.34 GB/s for one read within
-  // half an hour; slow spells of tens of seconds, calibration.md), and interleaving spreads a slow period
-  // over the rounds. Within a round one mode's sizes run back to back, so that a slow spell slows all of a
-  // law's points together (its bandwidth in that round) instead of bending its shape.
-  const int base_rounds = o.quick ? 2 : 5;
-  // Then modes with a point whose median is not yet pinned down get more rounds, up to a cap in rounds and
-  // in time: a shared virtual disk's reads scatter by +-15-20% (calibration.md), far more than the target.
-  const int max_rounds = o.quick ? base_rounds : 15;
-  const double extra_seconds = o.quick ? 0 : 90;
-  models::LoaderOptions lo;
-  lo.chunk_bytes = o.quick ? 4 * kMiB : 32 * kMiB;
-  lo.pool_bytes = sizes.back() + 2 * lo.chunk_bytes;  // a warm load finds the whole checkpoint in the pool
-  lo.pool_backend = device.backend;  // I/O threads, queue depth and request size: the loader's defaults
-  p.chunk_size = lo.chunk_bytes;
-  models::Loader loader(lo);
-  // Every registered mode: the end-to-end loaders (sllm, safetensors, torch) and the paper's ablation
-  // steps (figure 2), each a real loader code path.
-  const std::vector<std::string> modes = loader_mode_names();
-  std::vector<models::Checkpoint> ckpts;
-  for (std::uint64_t size : sizes) ckpts.push_back(synth_blob_checkpoint(o.scratch + "/ckpt-" + std::to_string(size >> 20) + "MiB", size));
-  // cold[size][mode], warm[size][mode]: one time per round.
-  std::vector<std::vector<std::vector<double>>> cold(sizes.size(), std::vector<std::vector<double>>(modes.size())), warm = cold;
-  auto measure = [&](std::size_t si, std::size_t mi) {
-    const models::Checkpoint& ckpt = ckpts[si];
-    models::LoadOptions opt;
-    opt.device = device;
-    opt.mode = modes[mi];
-    opt.verify = false;  // the checksum pass is not part of what the paper's loaders do per load
-    loader.drop_cache();
-    for (std::size_t part = 0; part < ckpt.index.partitions.size(); ++part) evict_from_page_cache(ckpt.partition_path(static_cast<int>(part)));
-    models::LoadStats s;
-    loader.load(ckpt, opt, &s).reset();
-    cold[si][mi].push_back(s.seconds);
-    loader.load(ckpt, opt, &s).reset();  // the checkpoint is now in the pool / page cache
-    warm[si][mi].push_back(s.seconds);
-  };
-  for (int r = 0; r < base_rounds; ++r) {
-    for (std::size_t mi = 0; mi < modes.size(); ++mi) {
-      for (std::size_t si = 0; si < ckpts.size(); ++si) measure(si, mi);
-    }
-  }
-  // A mode is settled when each of its points is; an unsettled mode gets all its sizes measured again.
-  auto settled = [&](std::size_t mi) {
-    for (std::size_t si = 0; si < ckpts.size(); ++si) {
-      if (median_uncertainty(cold[si][mi]) > kLoadUncertainty || median_uncertainty(warm[si][mi]) > kLoadUncertainty) return false;
-    }
-    return true;
-  };
-  const auto t_extra = Clock::now();
-  int extra_loads = 0;
-  for (int r = base_rounds; r < max_rounds; ++r) {
-    bool any = false;
-    for (std::size_t mi = 0; mi < modes.size(); ++mi) {
-      if (settled(mi) || since(t_extra) >= extra_seconds) continue;
-      for (std::size_t si = 0; si < ckpts.size(); ++si) measure(si, mi);
-      any = true;
-      extra_loads += static_cast<int>(ckpts.size());
-    }
-    if (!any) break;
-  }
-  if (max_rounds > base_rounds) {
-    char line[160];
-    std::snprintf(line, sizeof line, "  %d more cold+warm load pairs in %.0f s, for medians within +-%.0f%% (90%% interval)",
-                  extra_loads, since(t_extra), 100 * kLoadUncertainty);
-    say(o, line);
-  }
-  // Every round is a row: the laws are fitted to each point's median (measured_points), and the rounds
-  // stay in the file to show the spread.
-  for (std::size_t si = 0; si < ckpts.size(); ++si) {
-    const std::uint64_t size = ckpts[si].index.total_bytes();
-    const double bytes = static_cast<double>(size);
-    for (std::size_t mi = 0; mi < modes.size(); ++mi) {
-      const std::string& mode_name = modes[mi];
-      for (double t : cold[si][mi]) out.push_back({LoadOperation{mode_name, Tier::kSsd, size}, t});
-      for (double t : warm[si][mi]) out.push_back({LoadOperation{mode_name, Tier::kDram, size}, t});
-      auto summary = [&](const std::vector<double>& rounds) {
-        const double t = median(rounds), u = median_uncertainty(rounds);
-        char text[80];
-        std::snprintf(text, sizeof text, "%.4f s (%s", t, gbps(bytes / t).c_str());
-        std::string line = text;
-        if (std::isfinite(u)) {
-          std::snprintf(text, sizeof text, ", +-%.1f%%", 100 * u);
-          line += text;
-        }
-        return line + ")";
-      };
-      say(o, "  load " + mode_name + " " + std::to_string(static_cast<long long>(bytes / kMiB)) + " MiB: cold " +
-                 summary(cold[si][mi]) + ", warm " + summary(warm[si][mi]) + ", " + std::to_string(cold[si][mi].size()) +
-                 " rounds");
-    }
-  }
-  for (const models::Checkpoint& ckpt : ckpts) fs::remove_all(ckpt.dir);
 }
 
 struct EngineShape {
@@ -459,6 +361,104 @@ std::vector<LawPoints> points_by_law(const std::vector<MeasuredPoint>& points) {
 
 }  // namespace
 
+void probe_loader(const CalibrationOptions& o, const models::Device& device, const LoaderRun& run, Profile& p,
+                  std::vector<Measurement>& out) {
+  const std::vector<std::uint64_t>& sizes = run.sizes;
+  // Rounds go over every mode and size in turn (not one point's repeats back to back): a disk's throughput
+  // drifts by more than the 5% target over minutes (docs/loader.md: 1.57-2.34 GB/s for one read within
+  // half an hour; slow spells of tens of seconds, calibration.md), and interleaving spreads a slow period
+  // over the rounds. Within a round one mode's sizes run back to back, so that a slow spell slows all of a
+  // law's points together (its bandwidth in that round) instead of bending its shape.
+  const int base_rounds = run.base_rounds;
+  // Then modes with a point whose median is not yet pinned down get more rounds, up to a cap in rounds and
+  // in time: a shared virtual disk's reads scatter by +-15-20% (calibration.md), far more than the target.
+  const int max_rounds = std::max(run.max_rounds, base_rounds);
+  const double extra_seconds = run.extra_seconds;
+  models::LoaderOptions lo;
+  lo.chunk_bytes = o.quick ? 4 * kMiB : 32 * kMiB;
+  lo.pool_bytes = sizes.back() + 2 * lo.chunk_bytes;  // a warm load finds the whole checkpoint in the pool
+  lo.pool_backend = device.backend;  // I/O threads, queue depth and request size: the loader's defaults
+  p.chunk_size = lo.chunk_bytes;
+  models::Loader loader(lo);
+  // Every registered mode: the end-to-end loaders (sllm, safetensors, torch) and the paper's ablation
+  // steps (figure 2), each a real loader code path.
+  const std::vector<std::string> modes = loader_mode_names();
+  std::vector<models::Checkpoint> ckpts;
+  for (std::uint64_t size : sizes) ckpts.push_back(synth_blob_checkpoint(run.dir + "/ckpt-" + std::to_string(size >> 20) + "MiB", size));
+  // cold[size][mode], warm[size][mode]: one time per round.
+  std::vector<std::vector<std::vector<double>>> cold(sizes.size(), std::vector<std::vector<double>>(modes.size())), warm = cold;
+  auto measure = [&](std::size_t si, std::size_t mi) {
+    const models::Checkpoint& ckpt = ckpts[si];
+    models::LoadOptions opt;
+    opt.device = device;
+    opt.mode = modes[mi];
+    opt.verify = false;  // the checksum pass is not part of what the paper's loaders do per load
+    loader.drop_cache();
+    for (std::size_t part = 0; part < ckpt.index.partitions.size(); ++part) evict_from_page_cache(ckpt.partition_path(static_cast<int>(part)));
+    models::LoadStats s;
+    loader.load(ckpt, opt, &s).reset();
+    cold[si][mi].push_back(s.seconds);
+    loader.load(ckpt, opt, &s).reset();  // the checkpoint is now in the pool / page cache
+    warm[si][mi].push_back(s.seconds);
+  };
+  for (int r = 0; r < base_rounds; ++r) {
+    for (std::size_t mi = 0; mi < modes.size(); ++mi) {
+      for (std::size_t si = 0; si < ckpts.size(); ++si) measure(si, mi);
+    }
+  }
+  // A mode is settled when each of its points is; an unsettled mode gets all its sizes measured again.
+  auto settled = [&](std::size_t mi) {
+    for (std::size_t si = 0; si < ckpts.size(); ++si) {
+      if (median_uncertainty(cold[si][mi]) > kLoadUncertainty || median_uncertainty(warm[si][mi]) > kLoadUncertainty) return false;
+    }
+    return true;
+  };
+  const auto t_extra = Clock::now();
+  int extra_loads = 0;
+  for (int r = base_rounds; r < max_rounds; ++r) {
+    bool any = false;
+    for (std::size_t mi = 0; mi < modes.size(); ++mi) {
+      if (settled(mi) || since(t_extra) >= extra_seconds) continue;
+      for (std::size_t si = 0; si < ckpts.size(); ++si) measure(si, mi);
+      any = true;
+      extra_loads += static_cast<int>(ckpts.size());
+    }
+    if (!any) break;
+  }
+  if (max_rounds > base_rounds) {
+    char line[160];
+    std::snprintf(line, sizeof line, "  %d more cold+warm load pairs in %.0f s, for medians within +-%.0f%% (90%% interval)",
+                  extra_loads, since(t_extra), 100 * kLoadUncertainty);
+    say(o, line);
+  }
+  // Every round is a row: the laws are fitted to each point's median (measured_points), and the rounds
+  // stay in the file to show the spread.
+  for (std::size_t si = 0; si < ckpts.size(); ++si) {
+    const std::uint64_t size = ckpts[si].index.total_bytes();
+    const double bytes = static_cast<double>(size);
+    for (std::size_t mi = 0; mi < modes.size(); ++mi) {
+      const std::string& mode_name = modes[mi];
+      for (double t : cold[si][mi]) out.push_back({LoadOperation{mode_name, Tier::kSsd, size}, t});
+      for (double t : warm[si][mi]) out.push_back({LoadOperation{mode_name, Tier::kDram, size}, t});
+      auto summary = [&](const std::vector<double>& rounds) {
+        const double t = median(rounds), u = median_uncertainty(rounds);
+        char text[80];
+        std::snprintf(text, sizeof text, "%.4f s (%s", t, gbps(bytes / t).c_str());
+        std::string line = text;
+        if (std::isfinite(u)) {
+          std::snprintf(text, sizeof text, ", +-%.1f%%", 100 * u);
+          line += text;
+        }
+        return line + ")";
+      };
+      say(o, "  load " + mode_name + " " + std::to_string(static_cast<long long>(bytes / kMiB)) + " MiB: cold " +
+                 summary(cold[si][mi]) + ", warm " + summary(warm[si][mi]) + ", " + std::to_string(cold[si][mi].size()) +
+                 " rounds");
+    }
+  }
+  for (const models::Checkpoint& ckpt : ckpts) fs::remove_all(ckpt.dir);
+}
+
 const char* kind_name(const Operation& op) {
   static constexpr const char* kNames[] = {"load", "prefill", "decode", "recompute", "pause"};
   static_assert(std::size(kNames) == std::variant_size_v<Operation>);
@@ -616,7 +616,11 @@ void fit_profile(const std::vector<Measurement>& rows, Profile& p, const std::st
   p.loader.clear();
   for (const auto& [key, c] : loads) {
     LoaderModeProfile& lm = p.loader[key.first];
-    (key.second == Tier::kSsd ? lm.ssd : lm.dram) = fit_load(c.x0, c.seconds);
+    try {
+      (key.second == Tier::kSsd ? lm.ssd : lm.dram) = fit_load(c.x0, c.seconds);
+    } catch (const std::runtime_error& e) {  // the measurements cannot give this law (time shrinking with size)
+      throw InputError(source, "the " + key.first + " " + (key.second == Tier::kSsd ? "ssd" : "dram") + " load law: " + e.what());
+    }
   }
   p.engine.clear();
   for (const std::string& model : engine_order) {
@@ -652,7 +656,14 @@ Profile run_calibration(const CalibrationOptions& o, std::vector<Measurement>& m
   say(o, "storage and copy probes");
   probe_storage(o, p);
   say(o, "loader probes (" + o.device + ")");
-  probe_loader(o, device, p, measurements);
+  LoaderRun run;
+  run.dir = o.scratch;
+  run.sizes = o.quick ? std::vector<std::uint64_t>{8 * kMiB, 32 * kMiB, 64 * kMiB}
+                      : std::vector<std::uint64_t>{256 * kMiB, 1024 * kMiB, 2048 * kMiB, 4096 * kMiB};
+  run.base_rounds = o.quick ? 2 : 5;
+  run.max_rounds = o.quick ? run.base_rounds : 15;
+  run.extra_seconds = o.quick ? 0 : 90;
+  probe_loader(o, device, run, p, measurements);
   say(o, "engine probes (" + o.device + ")");
   std::vector<EngineShape> shapes;
   if (!models::device_backend(device).host_memory()) {  // a GPU: the larger models

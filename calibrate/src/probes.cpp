@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <liburing.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
@@ -153,6 +154,90 @@ double dram_copy_bandwidth(std::uint64_t bytes, int threads) {
     best = std::max(best, static_cast<double>(bytes) / since(t0));
   }
   return best;
+}
+
+double fresh_copy_bandwidth(std::uint64_t bytes, int repeats) {
+  auto src = aligned(bytes);
+  std::memset(src.get(), 3, bytes);
+  double best = 0;
+  for (int rep = 0; rep < repeats; ++rep) {
+    // mmap directly: malloc could hand back pages an earlier pass touched.
+    void* dst = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (dst == MAP_FAILED) throw std::bad_alloc();
+    const auto t0 = Clock::now();
+    std::memcpy(dst, src.get(), bytes);
+    best = std::max(best, static_cast<double>(bytes) / since(t0));
+    ::munmap(dst, bytes);
+  }
+  return best;
+}
+
+double cached_read_bandwidth(const std::string& path, bool buffered, bool evict, int repeats) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error("cannot open " + path);
+  struct stat st {};
+  ::fstat(fd, &st);
+  const auto bytes = static_cast<std::uint64_t>(st.st_size);
+  auto dst = aligned(bytes);
+  std::memset(dst.get(), 4, bytes);
+  if (!evict) {  // bring the file into the page cache
+    for (std::uint64_t off = 0; off < bytes; off += 8u << 20) {
+      if (::pread(fd, dst.get() + off, std::min<std::uint64_t>(8u << 20, bytes - off), static_cast<off_t>(off)) < 0) break;
+    }
+  }
+  double best = 0;
+  for (int rep = 0; rep < (evict ? 1 : repeats); ++rep) {
+    if (evict) evict_from_page_cache(path);
+    const auto t0 = Clock::now();
+    if (buffered) {
+      constexpr std::uint64_t kRequest = 8u << 20;
+      for (std::uint64_t off = 0; off < bytes; off += kRequest) {
+        const std::uint64_t n = std::min(kRequest, bytes - off);
+        if (::pread(fd, dst.get() + off, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+          ::close(fd);
+          throw std::runtime_error("short read of " + path);
+        }
+      }
+    } else {
+      void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (map == MAP_FAILED) {
+        ::close(fd);
+        throw std::runtime_error("cannot mmap " + path);
+      }
+      std::memcpy(dst.get(), map, bytes);
+      ::munmap(map, bytes);
+    }
+    best = std::max(best, static_cast<double>(bytes) / since(t0));
+  }
+  ::close(fd);
+  return best;
+}
+
+double per_file_seconds(const std::string& path) {
+  constexpr int kFiles = 2000;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < kFiles; ++i) {
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) throw std::runtime_error("cannot open " + path);
+    struct stat st {};
+    ::fstat(fd, &st);
+    ::close(fd);
+  }
+  return since(t0) / kFiles;
+}
+
+double read_ahead_bytes(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return 0;
+  const std::string sys = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  std::string kb = read_first_line(sys + "/queue/read_ahead_kb");
+  if (kb.empty()) kb = read_first_line(sys + "/../queue/read_ahead_kb");  // a partition: its disk's queue
+  if (kb.empty()) return 0;
+  try {
+    return std::stod(kb) * 1024;
+  } catch (const std::exception&) {
+    return 0;
+  }
 }
 
 std::vector<CopyProbe> gpu_copy_probes(const models::Device& device, std::uint64_t bytes) {

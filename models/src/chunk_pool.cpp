@@ -99,6 +99,19 @@ void ChunkPool::clear() {
   }
 }
 
+void ChunkPool::forget(std::uint64_t checkpoint) {
+  std::lock_guard lock(mu_);
+  for (auto it = resident_.lower_bound(ChunkKey{checkpoint, 0, 0});
+       it != resident_.end() && it->first.checkpoint == checkpoint;) {
+    Slot& s = slots_[static_cast<std::size_t>(it->second)];
+    if (s.refs != 0) throw std::logic_error("ChunkPool::forget() while a chunk of the checkpoint is in use");
+    lru_.erase(s.lru_pos);
+    s.valid = false;
+    free_.push_back(it->second);
+    it = resident_.erase(it);
+  }
+}
+
 std::uint64_t ChunkPool::resident() const {
   std::lock_guard lock(mu_);
   return resident_.size();

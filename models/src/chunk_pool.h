@@ -47,6 +47,8 @@ class ChunkPool {
   void release(std::int64_t slot);
   void wake_all();  // wakes waiters so they can observe an abort flag
   void clear();     // forgets every cached chunk; no slot may be referenced
+  // Forgets the cached chunks of one checkpoint (by Checkpoint::identity); none may be referenced.
+  void forget(std::uint64_t checkpoint);
   std::uint64_t resident() const;
 
  private:

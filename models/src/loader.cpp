@@ -109,12 +109,20 @@ std::string verify_range(const Checkpoint& ck, int partition, std::uint64_t offs
 
 }  // namespace
 
-std::string_view to_string(IoBackend b) { return b == IoBackend::kUring ? "uring" : "threads"; }
+std::string_view to_string(IoBackend b) {
+  switch (b) {
+    case IoBackend::kAuto: return "auto";
+    case IoBackend::kUring: return "uring";
+    case IoBackend::kThreads: return "threads";
+  }
+  return "?";
+}
 
 IoBackend parse_io_backend(std::string_view text, const std::string& flag) {
+  if (text == "auto") return IoBackend::kAuto;
   if (text == "uring") return IoBackend::kUring;
   if (text == "threads") return IoBackend::kThreads;
-  throw InputError(flag, "expected 'uring' or 'threads', got '" + std::string(text) + "'");
+  throw InputError(flag, "expected 'auto', 'uring' or 'threads', got '" + std::string(text) + "'");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -192,7 +200,7 @@ const TensorView* LoadedModel::find(std::string_view name) const {
 
 struct Loader::Impl {
   explicit Impl(const LoaderOptions& o) : pool(o.chunk_bytes, o.pool_bytes, device_backend(o.pool_backend)) {
-    uring_ok = o.io != IoBackend::kUring || uring_available();
+    uring_ok = o.io == IoBackend::kThreads || uring_available();
   }
   ChunkPool pool;
   bool uring_ok = true;
@@ -200,8 +208,26 @@ struct Loader::Impl {
   bool warned_uring = false;
 };
 
+int read_threads_for(const Checkpoint& ck, const LoaderOptions& options) {
+  if (options.threads > 0) return options.threads;
+  const int cpus = usable_cpus();
+  int threads = 1;
+  for (std::size_t p = 0; p < ck.index.partitions.size(); ++p) {
+    threads = std::max(threads, choose_read_threads(probe_storage(ck.partition_path(static_cast<int>(p))), cpus));
+  }
+  return threads;
+}
+
+IoBackend io_backend_for(const Checkpoint& ck, const LoaderOptions& options) {
+  if (options.io != IoBackend::kAuto) return options.io;
+  for (std::size_t p = 0; p < ck.index.partitions.size(); ++p) {
+    if (choose_io_backend(probe_storage(ck.partition_path(static_cast<int>(p)))) == IoBackend::kUring) return IoBackend::kUring;
+  }
+  return IoBackend::kThreads;
+}
+
 Loader::Loader(const LoaderOptions& options) : options_(options) {
-  if (options_.threads < 1) throw InputError("--threads", "expected at least 1");
+  if (options_.threads < 0) throw InputError("--threads", "expected at least 1, or 0 (chosen from the host and the storage)");
   if (options_.queue_depth < 1) throw InputError("--queue-depth", "expected at least 1");
   if (options_.request_bytes == 0 || options_.request_bytes % 4096 != 0) {
     throw InputError("--request-size", format_bytes(options_.request_bytes) + " is not a positive multiple of 4 KiB (O_DIRECT alignment)");
@@ -216,6 +242,7 @@ Loader::Loader(const LoaderOptions& options) : options_(options) {
 Loader::~Loader() = default;
 
 void Loader::drop_cache() { impl_->pool.clear(); }
+void Loader::evict(const Checkpoint& ckpt) { impl_->pool.forget(ckpt.identity); }
 std::uint64_t Loader::pool_chunks() const { return impl_->pool.slots(); }
 std::uint64_t Loader::resident_chunks() const { return impl_->pool.resident(); }
 
@@ -231,7 +258,7 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
   for (std::size_t p = 0; p < idx.partitions.size(); ++p) {
     backend.require_device(partition_device(backend, opts.device, static_cast<int>(p)).index);
   }
-  IoBackend io = options_.io;
+  IoBackend io = io_backend_for(ck, options_);
   if (io == IoBackend::kUring && !impl_->uring_ok) {
     if (!impl_->warned_uring) std::cerr << "warning: io_uring is not available here; reading with the thread pool\n";
     impl_->warned_uring = true;
@@ -249,7 +276,9 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
   const auto alloc_start = Clock::now();
   std::unique_ptr<LoadedModel> model(new LoadedModel());
   model->device_ = opts.device;
-  LoadContext::State state{ck, options_, opts, impl_->pool, io, files, backend, {}, {}, {}, 0, 0};
+  LoaderOptions resolved = options_;
+  resolved.threads = read_threads_for(ck, options_);
+  LoadContext::State state{ck, resolved, opts, impl_->pool, io, files, backend, {}, {}, {}, 0, 0};
   for (std::size_t p = 0; p < idx.partitions.size(); ++p) {
     const std::uint64_t bytes = idx.partitions[p].bytes;
     const Device d = partition_device(backend, opts.device, static_cast<int>(p));
@@ -284,6 +313,8 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
   if (stats) {
     stats->seconds = std::chrono::duration<double>(t1 - t0).count();
     stats->alloc_seconds = alloc_seconds;
+    stats->threads = resolved.threads;
+    stats->io = io;
     stats->bytes = idx.total_bytes();
     stats->chunks = state.chunks;
     stats->chunks_from_dram = state.chunks_from_dram;
@@ -295,11 +326,13 @@ std::unique_ptr<LoadedModel> Loader::load(const Checkpoint& ck, const LoadOption
 // ---------------------------------------------------------------------------------------------------------
 // Baselines measured in the same invocation
 
-double measure_direct_read(const Checkpoint& ck, const LoaderOptions& lo, bool* buffered_fallback) {
+double measure_direct_read(const Checkpoint& ck, const LoaderOptions& options, bool* buffered_fallback) {
+  LoaderOptions lo = options;
+  lo.threads = read_threads_for(ck, options);
   bool fell_back = false;
   const std::vector<OpenPartition> files = open_partitions(ck, true, &fell_back);
   if (buffered_fallback) *buffered_fallback = fell_back;
-  IoBackend io = lo.io;
+  IoBackend io = io_backend_for(ck, lo);
   if (io == IoBackend::kUring && !uring_available()) io = IoBackend::kThreads;
   // Private buffers, one chunk per request in flight (a slow request can keep its chunk held while the
   // thread moves on): nothing but the reads.

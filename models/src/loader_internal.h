@@ -19,7 +19,7 @@ struct LoadContext::State {
   const LoaderOptions& lo;
   const LoadOptions& opts;
   ChunkPool& pool;
-  IoBackend io;  // the options' backend, or threads where io_uring is missing
+  IoBackend io;  // the options' backend or the chosen one (io_backend_for), threads where io_uring is missing
   const std::vector<OpenPartition>& files;
   const DeviceBackend& backend;  // the destination's
   std::vector<void*> dest;       // per partition

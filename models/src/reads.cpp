@@ -1,11 +1,17 @@
 #include "reads.h"
 
 #include <liburing.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -48,8 +54,15 @@ void thread_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const s
       while (got < job.length) {
         const std::uint64_t want = std::min(plan.request_bytes, job.length - got);
         const std::uint64_t n = pread_full(f.fd.get(), buf + got, want, job.offset + got, f.path);
+        if (n < want) {  // end of file
+          got += n;
+          break;
+        }
+        if (cb.landed && !cb.landed(job, buf, got, n)) {
+          cb.abandon(job, slot);
+          return;
+        }
         got += n;
-        if (n < want) break;  // end of file
       }
     } catch (const std::exception& e) {
       cb.abandon(job, slot);
@@ -206,6 +219,7 @@ void uring_reader(std::atomic<std::size_t>& next, const ReadPlan& plan, const st
           resubmit = true;
           continue;
         }
+        if (cb.landed && !j.error && !failure.failed() && !cb.landed(*j.job, j.buf, r.offset, r.length)) j.error = true;
       } else if (res == 0) {
         j.got = std::min(j.got, r.offset + r.done);  // end of file inside this request
       } else {
@@ -239,6 +253,7 @@ void run_reads(const ReadPlan& plan, const std::vector<ReadJob>& jobs, const std
   if (plan.request_bytes == 0 || plan.request_bytes % 4096 != 0) {
     throw std::logic_error("read request size must be a positive multiple of 4 KiB");
   }
+  if (plan.backend == IoBackend::kAuto) throw std::logic_error("run_reads: the I/O backend must be chosen first");
   std::atomic<std::size_t> next{0};
   const int n = std::max(1, std::min<int>(plan.threads, static_cast<int>(std::max<std::size_t>(jobs.size(), 1))));
   std::vector<std::thread> pool;
@@ -253,6 +268,88 @@ void run_reads(const ReadPlan& plan, const std::vector<ReadJob>& jobs, const std
     }
   }
   for (auto& t : pool) t.join();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Choosing the readers' parallelism from the host and the storage
+
+std::string_view to_string(StorageMedium m) {
+  switch (m) {
+    case StorageMedium::kMemory: return "memory";
+    case StorageMedium::kSolidState: return "solid-state";
+    case StorageMedium::kRotational: return "rotational";
+    case StorageMedium::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// blk-mq hardware queues of a whole disk (/sys/block/X): the entries of its mq/ folder; for a RAID (md)
+// or device-mapper device, the sum over the disks it is built on (slaves/).
+int hw_queues_of(const fs::path& disk, int depth = 0) {
+  std::error_code ec;
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(disk / "mq", ec)) n += e.is_directory(ec) ? 1 : 0;
+  if (n > 0 || depth > 3) return n;
+  for (const auto& e : fs::directory_iterator(disk / "slaves", ec)) {
+    const fs::path member = fs::canonical(e.path(), ec);
+    if (ec) continue;
+    // A member may be a partition: its disk is the folder above it.
+    n += hw_queues_of(fs::exists(member / "partition") ? member.parent_path() : member, depth + 1);
+  }
+  return n;
+}
+
+}  // namespace
+
+StorageInfo probe_storage(const std::string& path) {
+  StorageInfo info;
+  struct statfs sfs {};
+  if (::statfs(path.c_str(), &sfs) == 0) {
+    constexpr long kTmpfsMagic = 0x01021994, kRamfsMagic = static_cast<long>(0x858458f6);
+    if (static_cast<long>(sfs.f_type) == kTmpfsMagic || static_cast<long>(sfs.f_type) == kRamfsMagic) {
+      info.medium = StorageMedium::kMemory;
+      info.device = "tmpfs";
+      return info;
+    }
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || major(st.st_dev) == 0) return info;  // anonymous: overlay, NFS, FUSE
+  std::error_code ec;
+  fs::path dev = fs::canonical("/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)), ec);
+  if (ec) return info;
+  if (fs::exists(dev / "partition", ec)) dev = dev.parent_path();
+  info.device = dev.filename().string();
+  std::ifstream rot(dev / "queue" / "rotational");
+  int rotational = -1;
+  if (rot >> rotational) info.medium = rotational ? StorageMedium::kRotational : StorageMedium::kSolidState;
+  info.hw_queues = hw_queues_of(dev);
+  return info;
+}
+
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+IoBackend choose_io_backend(const StorageInfo& storage) {
+  return storage.medium == StorageMedium::kMemory ? IoBackend::kThreads : IoBackend::kUring;
+}
+
+int choose_read_threads(const StorageInfo& storage, int cpus) {
+  cpus = std::max(1, cpus);
+  switch (storage.medium) {
+    case StorageMedium::kMemory: return cpus;
+    case StorageMedium::kSolidState: return std::min(cpus, std::max(4, storage.hw_queues));
+    case StorageMedium::kRotational: return 1;
+    case StorageMedium::kUnknown: return std::min(cpus, 4);
+  }
+  return 1;
 }
 
 }  // namespace sllm::models

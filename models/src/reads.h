@@ -53,6 +53,11 @@ struct ReadCallbacks {
   std::function<void(const ReadJob& job, std::byte* buffer, std::int64_t slot, std::uint64_t got)> complete;
   // The read failed or was abandoned after a failure: give the buffer back.
   std::function<void(const ReadJob& job, std::int64_t slot)> abandon;
+  // Optional: each request of a job once all its bytes have landed, on the I/O thread that read it, while
+  // they are still in that core's cache: bytes [at, at + bytes) of the job, at `buffer + at`. Requests of a
+  // job may land in any order; a short request (end of file) is not passed. False refuses the bytes: the
+  // job is abandoned (the callback has recorded the failure).
+  std::function<bool(const ReadJob& job, std::byte* buffer, std::uint64_t at, std::uint64_t bytes)> landed;
 };
 
 // A partition file open for reading; jobs name it by their partition number (its index in the list).

@@ -1,10 +1,14 @@
 // Availability-driven placement shared by the remote-loading baselines (serverless, ray-serve,
 // ray-serve-cache, kserve): the next server, round-robin from the last choice, with enough free GPUs,
-// else one where idle instances can be unloaded. The caller picks the tier and any start-up overhead.
+// else one where idle instances can be unloaded. The caller picks the tier; SystemLoader the rest.
 #pragma once
 
 #include <optional>
+#include <string>
+#include <string_view>
 
+#include "sllm/core/config_node.h"
+#include "sllm/core/loader_modes.h"
 #include "sllm/sim/policy.h"
 
 namespace sllm {
@@ -44,17 +48,30 @@ class RoundRobinPlacement {
   std::uint32_t next_ = 0;
 };
 
-// The startup estimate of a placement from next(): the server's loading-queue wait, the load from the
-// decision's tier and its extra start-up time.
-inline Nanos startup_estimate(const ClusterView& view, const Decision& d, ModelId model) {
-  return view.loading_queue_wait(d.server) + view.estimate_load(d.server, model, d.tier) + d.load.extra_startup;
-}
+// How a system outside ServerlessLLM (Ray Serve, KServe) loads: its loader mode (`loader`, a mode of
+// sllm/core/loader_modes.h whose law the scenario's profile must have; default `default_mode`), each
+// replica or pod loading on its own (no per-server FIFO queue: its loads start at once and share the
+// server's links), and start-up beyond the cluster's runtime_init (`extra`, e.g. KServe's container).
+class SystemLoader {
+ public:
+  SystemLoader(const ConfigNode& params, std::string_view default_mode, Nanos extra = 0)
+      : mode_(params.get_string("loader", std::string(default_mode))), extra_(extra) {
+    if (!is_loader_mode(mode_)) params.child("loader").fail(unknown_loader_mode_message(mode_));
+  }
+  std::string_view mode() const { return mode_; }
 
-// Time to read a downloaded checkpoint from the local SSD into the GPUs, for baselines that write the
-// download to disk before loading it (not pipelined): checkpoint bytes / the SSD path's bandwidth.
-inline Nanos read_after_download_time(const ClusterView& view, ServerId s, ModelId model) {
-  const double bytes = static_cast<double>(view.checkpoint_bytes(model));
-  return from_seconds(bytes / view.tier_bandwidth(s, Tier::kSsd, view.gpus_needed(model)));
-}
+  // Fills the decision's load options (tier chosen) and its startup estimate: the load alone, since it
+  // waits for no other load.
+  void apply(const ClusterView& view, Decision& d, ModelId model) const {
+    d.load.loader = mode_;
+    d.load.queued = false;
+    d.load.extra_startup = extra_;
+    d.estimated_startup = view.estimate_load(d.server, model, d.tier, d.load);
+  }
+
+ private:
+  std::string mode_;
+  Nanos extra_;
+};
 
 }  // namespace sllm

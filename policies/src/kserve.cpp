@@ -1,19 +1,24 @@
-// KServe: availability-driven placement; every cold start starts a container (`container_start`,
-// default 10 s: pod scheduling, image already on the node, storage initialiser start) and downloads the
-// checkpoint from the remote store, which is then read into the GPUs (`read_after_download`).
+// KServe: availability-driven placement; every cold start creates a pod whose storage initializer (an
+// init container) downloads the checkpoint from the remote store to the pod's local volume before the
+// model server starts (kserve.github.io, "Storage Containers"); the model server (Hugging Face runtime:
+// transformers / vLLM) then loads it with the `loader` mode's SSD law (default safetensors). The pod
+// start (`container_start`, default 10 s, assumed: pod scheduling, image already on the node, init
+// container start) is paid on every cold start. Pods load on their own: no per-server loading queue.
 #include "availability.h"
 
 namespace sllm {
 namespace {
 
+Nanos container_start(const ConfigNode& params) {
+  const Nanos t = params.get_duration("container_start", "10 s");
+  if (t < 0) params.child("container_start").fail("must not be negative");
+  return t;
+}
+
 class KServePolicy final : public SchedulingPolicy {
  public:
   explicit KServePolicy(const ConfigNode& params)
-      : placement_(params.get_bool("reclaim_idle", true)),
-        container_start_(params.get_duration("container_start", "10 s")),
-        read_after_download_(params.get_bool("read_after_download", true)) {
-    if (container_start_ < 0) params.child("container_start").fail("must not be negative");
-  }
+      : placement_(params.get_bool("reclaim_idle", true)), loader_(params, "safetensors", container_start(params)) {}
 
   Decision place(const ClusterView& view, ModelId model) override {
     auto d = placement_.next(view, model);
@@ -21,22 +26,21 @@ class KServePolicy final : public SchedulingPolicy {
     d->tier = Tier::kRemote;
     d->load.populate_dram = false;  // each pod downloads into its own storage, gone with the pod
     d->load.populate_ssd = false;
-    d->load.extra_startup = container_start_;
-    if (read_after_download_) d->load.extra_startup += read_after_download_time(view, d->server, model);
-    d->estimated_startup = startup_estimate(view, *d, model);
+    loader_.apply(view, *d, model);
     return *d;
   }
+  std::string_view loader_mode() const override { return loader_.mode(); }
 
  private:
   RoundRobinPlacement placement_;
-  Nanos container_start_;
-  bool read_after_download_;
+  SystemLoader loader_;
 };
 
 std::unique_ptr<SchedulingPolicy> make(const ConfigNode& params) { return std::make_unique<KServePolicy>(params); }
 
 SLLM_REGISTER(SchedulingPolicy, "kserve",
-              "KServe: availability-driven, container start overhead plus a remote download per cold start", make);
+              "KServe: availability-driven, pod start plus a remote download and a Safetensors load per cold start",
+              make);
 
 }  // namespace
 }  // namespace sllm

@@ -167,24 +167,32 @@ class Result:
 
 
 class SweepResult:
-    """A sweep's results.
+    """A sweep's results: results.csv (docs/config.md, "Sweep results"), its two kinds of rows apart.
 
-    results: dict of NumPy arrays, the columns of results.csv (one row per point, in sweep order).
+    runs: dict of NumPy arrays, one row per run (each parameter point `repeat` times, in sweep order):
+        key, seed, repeat (0..N-1), the swept keys, every metric.
+    means: dict of NumPy arrays, one row per parameter point: key, the swept keys, each numeric metric's
+        mean over the point's runs and its 95% interval half-width `<metric>_ci95` (NaN with one run).
     output_dir: where plan.txt, results.csv and points/<key>/ are, or None when sweep() was given none.
-    planned, ran, skipped: points of the sweep, run now, and found complete from an earlier run.
+    planned, ran, skipped: runs of the sweep, run now, and found complete from an earlier sweep.
     """
 
-    def __init__(self, results: dict, output_dir: str | None, planned: int, ran: int, skipped: int) -> None:
-        self.results = results
+    def __init__(self, runs: dict, means: dict, output_dir: str | None, planned: int, ran: int,
+                 skipped: int) -> None:
+        self.runs, self.means = runs, means
         self.output_dir = output_dir
         self.planned, self.ran, self.skipped = planned, ran, skipped
 
-    def results_df(self):
-        """results as a pandas DataFrame (ImportError when pandas is not installed)."""
-        return _dataframe(self.results, "results")
+    def runs_df(self):
+        """runs as a pandas DataFrame (ImportError when pandas is not installed)."""
+        return _dataframe(self.runs, "runs")
+
+    def means_df(self):
+        """means as a pandas DataFrame (ImportError when pandas is not installed)."""
+        return _dataframe(self.means, "means")
 
     def __repr__(self) -> str:
-        return f"<sllmsim.SweepResult points={self.planned} ran={self.ran} output_dir={self.output_dir!r}>"
+        return f"<sllmsim.SweepResult runs={self.planned} ran={self.ran} output_dir={self.output_dir!r}>"
 
 
 class SweepError(RuntimeError):
@@ -258,7 +266,7 @@ def run(config: Config, overrides: Overrides = (), seed: int | None = None,
 def sweep(spec: Config, jobs: int = 0, output_dir: str | os.PathLike | None = None, overrides: Overrides = (),
           quick: bool = False) -> SweepResult:
     """Run a sweep (a sweep file's path, or a dict with its content: base, set, grid, points, seed, seed_by,
-    quick; docs/paper.md) as `sllmsim sweep -c SWEEP -j JOBS -o DIR [--set ...] [--quick]` does.
+    repeat, quick; docs/paper.md) as `sllmsim sweep -c SWEEP -j JOBS -o DIR [--set ...] [--quick]` does.
 
     A dict's `base` may itself be a dict (a scenario); a relative base path is relative to the working
     directory. The dicts are written to output_dir as sweep.json (and base.json) so the sweep can be
@@ -288,6 +296,12 @@ def sweep(spec: Config, jobs: int = 0, output_dir: str | os.PathLike | None = No
         planned, ran, skipped, failures = _sllmsim.sweep(path, quick, assignments, out, jobs)
         if failures:
             raise SweepError(failures)
-        results = _sllmsim.read_table(os.path.join(out, "results.csv"), _sllmsim.RESULTS_TEXT_COLUMNS)
-    return SweepResult(results, None if output_dir is None else os.path.abspath(os.fspath(output_dir)), planned,
-                       ran, skipped)
+        results = os.path.join(out, "results.csv")
+        text = _sllmsim.RESULTS_TEXT_COLUMNS
+        # Per-run rows leave the intervals empty, mean rows the seed; repeat is "mean" in mean rows.
+        runs = _sllmsim.read_table(results, text, "repeat", "mean", False)
+        means = _sllmsim.read_table(results, text, "repeat", "mean", True)
+    runs = {k: v for k, v in runs.items() if not k.endswith("_ci95")}
+    means = {k: v for k, v in means.items() if k not in ("seed", "repeat")}
+    return SweepResult(runs, means, None if output_dir is None else os.path.abspath(os.fspath(output_dir)),
+                       planned, ran, skipped)

@@ -72,6 +72,13 @@ PYBIND11_MODULE(_sllmsim, m) {
   m.def("build_id", [] { return sllm::build_id(); }, "FNV-1a 64 of this module's file, as in summary.json");
   m.def("run", &run_scenario, "path"_a, "text"_a, "name"_a, "overrides"_a, "output_dir"_a);
   m.def("sweep", &run_sweep, "path"_a, "quick"_a, "overrides"_a, "output_dir"_a, "jobs"_a);
-  m.def("read_table", &sllm::python::read_table, "path"_a, "text_columns"_a = std::vector<std::string>());
+  m.def(
+      "read_table",
+      [](const std::string& path, const std::vector<std::string>& text_columns, const std::string& where_column,
+         const std::string& where_value, bool where_equal) {
+        return sllm::python::read_table(path, text_columns, {where_column, where_value, where_equal});
+      },
+      "path"_a, "text_columns"_a = std::vector<std::string>(), "where_column"_a = "", "where_value"_a = "",
+      "where_equal"_a = true);
   m.attr("RESULTS_TEXT_COLUMNS") = results_text_columns();
 }

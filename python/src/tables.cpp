@@ -108,11 +108,15 @@ struct ColumnScan {
 
 }  // namespace
 
-py::dict read_table(const std::string& path, const std::vector<std::string>& text_columns) {
+py::dict read_table(const std::string& path, const std::vector<std::string>& text_columns, const RowFilter& where) {
   std::string text;
   std::vector<std::string> names;
   std::vector<ColumnScan> scans;
   std::size_t rows = 0;
+  std::size_t where_column = 0;
+  const auto selected = [&](const std::vector<Field>& record) {
+    return where.column.empty() || (record[where_column].text() == where.value) == where.equal;
+  };
   {
     // Pass 1, without the interpreter's lock: the columns' types and the row count.
     py::gil_scoped_release release;
@@ -124,12 +128,18 @@ py::dict read_table(const std::string& path, const std::vector<std::string>& tex
         for (std::size_t c = 0; c < names.size(); ++c) {
           scans[c].text = std::find(text_columns.begin(), text_columns.end(), names[c]) != text_columns.end();
         }
+        if (!where.column.empty()) {
+          const auto it = std::find(names.begin(), names.end(), where.column);
+          if (it == names.end()) throw InputError(path, "no column '" + where.column + "'");
+          where_column = static_cast<std::size_t>(it - names.begin());
+        }
         return;
       }
       if (record.size() != names.size()) {
         throw InputError(path + ":" + std::to_string(line), "expected " + std::to_string(names.size()) +
                                                                  " fields, found " + std::to_string(record.size()));
       }
+      if (!selected(record)) return;
       ++rows;
       for (std::size_t c = 0; c < record.size(); ++c) {
         ColumnScan& col = scans[c];
@@ -163,7 +173,7 @@ py::dict read_table(const std::string& path, const std::vector<std::string>& tex
   std::size_t row = 0;
   bool header = true;
   scan_csv(text, path, [&](const std::vector<Field>& record, std::size_t) {
-    if (std::exchange(header, false)) return;
+    if (std::exchange(header, false) || !selected(record)) return;
     for (std::size_t c = 0; c < record.size(); ++c) {
       const std::string_view v = record[c].raw;
       switch (scans[c].type(rows)) {

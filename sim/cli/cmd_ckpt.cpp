@@ -195,11 +195,11 @@ int cmd_load(const std::vector<std::string>& args) {
       ("dir", po::value<std::string>()->required(), "checkpoint directory")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda:N (partition p goes to cuda:N+p)")
       ("mode", po::value<std::string>()->default_value(std::string(kDefaultLoaderMode)), mode_help.c_str())
-      ("threads", po::value<int>()->default_value(4), "I/O threads")
+      ("threads", po::value<std::string>()->default_value("auto"), "I/O threads, or auto: chosen from the CPUs and the storage (docs/loader.md)")
       ("chunk", po::value<std::string>()->default_value("32 MiB"), "chunk size (a multiple of the checksum chunk)")
       ("repeat", po::value<int>()->default_value(1), "loads in this invocation (the DRAM pool persists between them)")
       ("drop-caches", po::bool_switch(), "drop the page cache and the DRAM pool before every load (needs root)")
-      ("io", po::value<std::string>()->default_value("uring"), "uring or threads")
+      ("io", po::value<std::string>()->default_value("auto"), "uring, threads, or auto: threads from memory (tmpfs), else uring")
       ("queue-depth", po::value<int>()->default_value(8), "io_uring requests in flight per I/O thread")
       ("request-size", po::value<std::string>()->default_value("1 MiB"), "largest single read request (a multiple of 4 KiB)")
       ("streams", po::value<int>()->default_value(4), "CUDA streams per GPU (copy threads for cpu)")
@@ -225,11 +225,29 @@ int cmd_load(const std::vector<std::string>& args) {
   if (opts.chunk_bytes == 0 || opts.chunk_bytes % kCheckpointAlignment != 0) {
     throw InputError("--chunk", "expected a positive multiple of 4 KiB, got " + vm["chunk"].as<std::string>());
   }
-  opts.threads = positive_flag(vm, "threads");
+  std::string threads_note;
+  if (const std::string t = vm["threads"].as<std::string>(); t == "auto") {
+    const StorageInfo storage = probe_storage(ck.partition_path(0));
+    opts.threads = read_threads_for(ck, opts);
+    threads_note = " chosen for " + std::to_string(usable_cpus()) + " CPUs and " + std::string(to_string(storage.medium)) +
+                   " storage" + (storage.device.empty() ? "" : " (" + storage.device + ")");
+  } else {
+    std::size_t used = 0;
+    int n = 0;
+    try {
+      n = std::stoi(t, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != t.size() || n < 1) throw InputError("--threads", "expected a positive integer or auto, got '" + t + "'");
+    opts.threads = n;
+  }
   opts.queue_depth = queue_depth_flag(vm, opts.threads);
   opts.request_bytes = bytes_flag(vm, "request-size");
   opts.copy_streams = positive_flag(vm, "streams");
   opts.io = parse_io_backend(vm["io"].as<std::string>(), "--io");
+  const bool io_chosen = opts.io == IoBackend::kAuto;
+  if (io_chosen) opts.io = io_backend_for(ck, opts);
   opts.pool_backend = lo.device.backend;
   const std::uint64_t total = ck.index.total_bytes();
   if (vm.count("pool")) {
@@ -250,8 +268,8 @@ int cmd_load(const std::vector<std::string>& args) {
 
   Loader loader(opts);
   std::cout << "checkpoint " << ck.dir << ": " << format_bytes(total) << " in " << ck.index.partitions.size() << " partition(s); mode "
-            << lo.mode << ", device " << lo.device.to_string() << ", " << opts.threads << " I/O threads (" << to_string(opts.io)
-            << "), chunk " << format_bytes(opts.chunk_bytes) << " in requests of " << format_bytes(opts.request_bytes) << ", pool " << format_bytes(loader.pool_chunks() * opts.chunk_bytes) << "\n";
+            << lo.mode << ", device " << lo.device.to_string() << ", " << opts.threads << " I/O threads" << threads_note << " (" << to_string(opts.io)
+            << (io_chosen ? ", chosen" : "") << "), chunk " << format_bytes(opts.chunk_bytes) << " in requests of " << format_bytes(opts.request_bytes) << ", pool " << format_bytes(loader.pool_chunks() * opts.chunk_bytes) << "\n";
 
   if (!mode.verifies_checksums && lo.verify) {
     std::cout << "mode " << lo.mode << " does not verify checksums (as the library it models); `sllmsim ckpt verify "

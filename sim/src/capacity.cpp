@@ -27,54 +27,7 @@ namespace {
 // value of the axis runs the same seeds.
 constexpr const char* kSeedLabel = "label.seed";
 
-// Splits one RFC 4180 line (as sweep_results_row writes it) into fields.
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        fields.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  return fields;
-}
-
-double parse_real(const std::string& text) {
-  if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
-  if (text == "inf") return std::numeric_limits<double>::infinity();
-  if (text == "-inf") return -std::numeric_limits<double>::infinity();
-  double v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size()) {
-    throw std::runtime_error("not a number in a point's row.csv: '" + text + "'");
-  }
-  return v;
-}
-
-// A number as JSON and CSV write it: 9 significant digits, like the metric table; NaN as "nan" (CSV).
-std::string real_text(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
-std::string json_real(double v) { return std::isfinite(v) ? real_text(v) : "null"; }
+std::string json_real(double v) { return std::isfinite(v) ? csv_real(v) : "null"; }
 
 // simulation.seed of the scenario with the overrides (and validates the config at `value`).
 std::uint64_t base_seed(const CapacitySpec& spec, std::int64_t value) {
@@ -126,7 +79,7 @@ std::vector<CapacityValue> evaluate(const CapacitySpec& spec, std::uint64_t seed
         if (col == header.end() || static_cast<std::size_t>(col - header.begin()) >= row.size()) {
           throw std::runtime_error(row_file.string() + " has no column " + t.column);
         }
-        sample.push_back(parse_real(row[static_cast<std::size_t>(col - header.begin())]));
+        sample.push_back(parse_csv_real(row[static_cast<std::size_t>(col - header.begin())]));
       }
       cv.samples.push_back(std::move(sample));
     }
@@ -140,8 +93,8 @@ std::vector<CapacityValue> evaluate(const CapacitySpec& spec, std::uint64_t seed
     if (options.log) {
       *options.log << "capacity: " << spec.axis << "=" << cv.value << (cv.met ? " meets" : " fails");
       for (std::size_t t = 0; t < spec.targets.size(); ++t) {
-        *options.log << "  " << spec.targets[t].column << " mean " << real_text(cv.verdicts[t].mean) << " bound "
-                     << real_text(cv.verdicts[t].bound);
+        *options.log << "  " << spec.targets[t].column << " mean " << csv_real(cv.verdicts[t].mean) << " bound "
+                     << csv_real(cv.verdicts[t].bound);
       }
       *options.log << "\n";
       options.log->flush();
@@ -168,13 +121,13 @@ std::string csv_text(const CapacitySpec& spec, const CapacityResult& result) {
     const std::string prefix = "," + std::to_string(v.value) + "," + std::to_string(v.step) + ",";
     for (std::size_t s = 0; s < v.samples.size(); ++s) {
       csv += "point" + prefix + std::to_string(v.seeds[s]);
-      for (const double x : v.samples[s]) csv += "," + real_text(x);
+      for (const double x : v.samples[s]) csv += "," + csv_real(x);
       csv += std::string(",") + (sample_meets(spec, v.samples[s]) ? "1" : "0") + "\n";
     }
     csv += "mean" + prefix;
-    for (const TargetVerdict& t : v.verdicts) csv += "," + real_text(t.mean);
+    for (const TargetVerdict& t : v.verdicts) csv += "," + csv_real(t.mean);
     csv += ",\nbound" + prefix;
-    for (const TargetVerdict& t : v.verdicts) csv += "," + real_text(t.bound);
+    for (const TargetVerdict& t : v.verdicts) csv += "," + csv_real(t.bound);
     csv += std::string(",") + (v.met ? "1" : "0") + "\n";
   }
   return csv;
@@ -277,7 +230,7 @@ void CapacitySpec::validate() const {
   if (targets.empty()) throw InputError("--target", "give at least one target, e.g. ttft_all_censored_p99_s<=10");
   if (seeds == 0) throw InputError("--seeds", "expected at least one seed");
   if (!(confidence > 0 && confidence < 1)) {
-    throw InputError("--confidence " + real_text(confidence), "expected a probability in (0, 1), e.g. 0.95");
+    throw InputError("--confidence " + csv_real(confidence), "expected a probability in (0, 1), e.g. 0.95");
   }
   for (const std::string& o : overrides) {
     if (o.substr(0, o.find('=')) == axis) {

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "sllm/core/error.h"
 #include "sllm/sim/policy.h"
+#include "sllm/sim/profile.h"
 
 namespace sllm {
 
@@ -157,15 +161,40 @@ Nanos ClusterState::fill_and_init(ServerId server, Tier tier, std::uint32_t gpus
   return geometry(server, tier, gpus).fill_and_init;
 }
 
+ClusterState::LoaderCost ClusterState::loader_cost(ServerId server, Tier tier, std::uint32_t gpus,
+                                                   std::uint64_t bytes, const LoadOptions& options) const {
+  const ClusterSpec& cluster = scenario_->cluster;
+  if (options.loader.empty() || options.loader == cluster.profile_loader) {
+    return {std::numeric_limits<double>::infinity(), fill_and_init(server, tier, gpus) + options.extra_startup};
+  }
+  const LoadLaw* law = cluster.loader_law(options.loader, tier == Tier::kDram);
+  if (law == nullptr) {
+    throw std::logic_error("a load in loader mode '" + std::string(options.loader) + "' without a law in the profile");
+  }
+  const Nanos after = law->overhead + cluster.runtime_init + options.extra_startup;
+  if (tier == Tier::kRemote) {
+    return {std::numeric_limits<double>::infinity(), from_seconds(static_cast<double>(bytes) / law->bandwidth) + after};
+  }
+  return {law->bandwidth, after};
+}
+
 Nanos ClusterState::estimate_load(ServerId server, ModelId model, Tier tier, std::uint32_t gpus) const {
   const LoadGeometry& g = geometry(server, tier, gpus);
   const double bytes = static_cast<double>(models[model].deployed->checkpoint_bytes);
   return from_seconds(bytes * g.seconds_per_byte) + g.fill_and_init;
 }
 
+Nanos ClusterState::estimate_load(ServerId server, ModelId model, Tier tier, std::uint32_t gpus,
+                                  const LoadOptions& options) const {
+  const std::uint64_t bytes = models[model].deployed->checkpoint_bytes;
+  const LoaderCost cost = loader_cost(server, tier, gpus, bytes, options);
+  const double per_byte = std::max(geometry(server, tier, gpus).seconds_per_byte, 1.0 / cost.rate_cap);
+  return from_seconds(static_cast<double>(bytes) * per_byte) + cost.after_transfer;
+}
+
 Nanos ClusterState::estimate_load_shared(ServerId server, ModelId model, Tier tier, std::uint32_t gpus,
-                                        const FlowNetwork& flows) const {
-  if (flows.active_count() == 0) return estimate_load(server, model, tier, gpus);
+                                        const FlowNetwork& flows, const LoadOptions& options) const {
+  if (flows.active_count() == 0) return estimate_load(server, model, tier, gpus, options);
   const LoadGeometry& g = geometry(server, tier, gpus);
   const std::size_t per_tier = servers[server].gpu_vertex.size() + 1;
   SharedRate& rate = shared_rate_[server][static_cast<std::size_t>(tier) * per_tier + gpus];
@@ -182,8 +211,10 @@ Nanos ClusterState::estimate_load_shared(ServerId server, ModelId model, Tier ti
     }
     rate = SharedRate{flows.version(), worst};
   }
-  const double bytes = static_cast<double>(models[model].deployed->checkpoint_bytes);
-  return from_seconds(bytes * rate.seconds_per_byte) + g.fill_and_init;
+  const std::uint64_t bytes = models[model].deployed->checkpoint_bytes;
+  const LoaderCost cost = loader_cost(server, tier, gpus, bytes, options);
+  const double per_byte = std::max(rate.seconds_per_byte, 1.0 / cost.rate_cap);
+  return from_seconds(static_cast<double>(bytes) * per_byte) + cost.after_transfer;
 }
 
 void ClusterState::compute_geometry() {

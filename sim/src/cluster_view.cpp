@@ -40,9 +40,9 @@ bool ClusterStateView::holds(ServerId s, ModelId m, Tier t) const { return state
 
 Tier ClusterStateView::best_tier(ServerId s, ModelId m) const { return state_.best_tier(s, m); }
 
-Nanos ClusterStateView::estimate_load(ServerId s, ModelId m, Tier t) const {
-  if (flows_ != nullptr) return state_.estimate_load_shared(s, m, t, gpus_needed(m), *flows_);
-  return state_.estimate_load(s, m, t, gpus_needed(m));
+Nanos ClusterStateView::estimate_load(ServerId s, ModelId m, Tier t, const LoadOptions& options) const {
+  if (flows_ != nullptr) return state_.estimate_load_shared(s, m, t, gpus_needed(m), *flows_, options);
+  return state_.estimate_load(s, m, t, gpus_needed(m), options);
 }
 
 double ClusterStateView::tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) const {

@@ -23,8 +23,10 @@ LoadId LoadQueue::enqueue(Instance& inst, Tier tier, const LoadOptions& options)
   load.tier = tier;
   load.bytes = st_.models[inst.model].deployed->checkpoint_bytes;
   const auto gpus = static_cast<std::uint32_t>(inst.gpus.size());
-  load.estimate = st_.estimate_load(inst.server, inst.model, tier, gpus) + options.extra_startup;
-  load.fill_and_init = st_.fill_and_init(inst.server, tier, gpus) + options.extra_startup;
+  const ClusterState::LoaderCost cost = st_.loader_cost(inst.server, tier, gpus, load.bytes, options);
+  load.estimate = st_.estimate_load(inst.server, inst.model, tier, gpus, options);
+  load.fill_and_init = cost.after_transfer;
+  load.rate_cap = cost.rate_cap;
   load.options = options;
   inst.load = lid;
   inst.loaded_from = tier;
@@ -37,6 +39,10 @@ LoadId LoadQueue::enqueue(Instance& inst, Tier tier, const LoadOptions& options)
   transfers_[lid].flows.clear();
   transfers_[lid].ready_at = -1;
   active_.push_back(lid);
+  if (!options.queued) {  // loads independently of the server's queue (its wait is not this load's)
+    start(lid);
+    return lid;
+  }
   server.queue_estimated_end = std::max(server.queue_estimated_end, now()) + load.estimate;
   server.load_queue.push_back(lid);
   if (server.load_queue.size() == 1) start(lid);
@@ -50,10 +56,11 @@ void LoadQueue::start(LoadId lid) {
   load.started = now();
   inst.load_started = now();
   const VertexId src = st_.source_vertex(load.server, load.tier);
-  const double per_gpu = static_cast<double>(load.bytes) / static_cast<double>(inst.gpus.size());
+  const double gpus = static_cast<double>(inst.gpus.size());
+  const double per_gpu = static_cast<double>(load.bytes) / gpus;
   for (std::uint32_t g : inst.gpus) {
-    transfers_[lid].flows.push_back(flows_.start(st_.topology().path(src, server.gpu_vertex[g]), per_gpu, now(),
-                                                 std::numeric_limits<double>::infinity(), lid));
+    transfers_[lid].flows.push_back(
+        flows_.start(st_.topology().path(src, server.gpu_vertex[g]), per_gpu, now(), load.rate_cap / gpus, lid));
   }
   load.flows_left = static_cast<std::uint32_t>(inst.gpus.size());
   if (observer_ != nullptr) observer_->on_flows_changed(flows_, now());
@@ -109,10 +116,12 @@ void LoadQueue::on_load_ready(LoadId lid) {
 
 void LoadQueue::finish(LoadId lid) {
   Server& server = st_.servers[loads_[lid].server];
-  const bool was_front = server.load_queue.front() == lid;
+  const bool queued = loads_[lid].options.queued;
+  const bool was_front = !server.load_queue.empty() && server.load_queue.front() == lid;
   std::erase(server.load_queue, lid);
   std::erase(active_, lid);
   loads_.release(lid);
+  if (!queued) return;  // it loaded beside the server's queue, whose loads and estimates it did not change
   if (!server.load_queue.empty()) {
     Nanos end = now();
     for (LoadId q : server.load_queue) end += loads_[q].estimate;

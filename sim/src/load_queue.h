@@ -1,6 +1,8 @@
 // Per-server FIFO loading queues: a load waits behind the loads queued before it on its server, then
 // transfers as one flow per GPU over the topology (sharing links with other servers' loads), then pays
-// pipeline fill + runtime init. The queue pins the checkpoint's source tier while a load is queued or
+// pipeline fill + runtime init. Its loader mode (LoadOptions::loader) may cap the flows' rate and replace
+// what follows the transfer (ClusterState::loader_cost); a load with LoadOptions::queued false (systems
+// whose replicas load independently) starts at once, outside the queue and its wait estimate. The queue pins the checkpoint's source tier while a load is queued or
 // read, fills the tiers a load passed through when it finishes, and keeps each server's
 // queue_estimated_end (what policies see as the loading-queue wait). It schedules kFlowDone and
 // kLoadReady events and tells its listener when an instance's checkpoint is in place.

@@ -1,9 +1,11 @@
 #include "sllm/sim/profile.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -27,14 +29,39 @@ std::string exact(double v) {
   return buf;
 }
 
-// YAML double-quoted scalar (machine strings may hold colons, quotes, parentheses).
+// YAML double-quoted scalar (machine strings may hold colons, quotes, parentheses). Control characters are
+// escaped, so that the profile reads back exactly what was written (a raw line break would be folded).
 std::string quoted(const std::string& s) {
   std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += (c == '\n' || c == '\r') ? ' ' : c;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
   }
   return out + "\"";
+}
+
+// A free-text key (a probe's name) as written: plain when YAML reads it back as the same string (the usual
+// identifiers, "h2d_pinned_gpu0"), else double-quoted. Loader modes and models are registered names.
+std::string scalar_text(const std::string& s) {
+  static const std::set<std::string, std::less<>> kSpecial = {"null", "true", "false", "yes", "no", "on", "off", "y", "n"};
+  const auto safe = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '+' || c == '/';
+  };
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool plain = !s.empty() && (std::isalnum(static_cast<unsigned char>(s[0])) || s[0] == '_') &&
+                     std::all_of(s.begin(), s.end(), safe) && !kSpecial.contains(lower);
+  return plain ? s : quoted(s);
 }
 
 FitQuality read_fit(const ConfigNode& n) {
@@ -91,6 +118,91 @@ std::vector<DecodePiece> read_decode(const ConfigNode& dec) {
   return out;
 }
 
+double bandwidth_or(const ConfigNode& n, std::string_view key, double def) {
+  const double bw = n.get_bandwidth(key, def);  // 0: not known / no limit, as each field says
+  if (bw < 0) n.child(key).fail("bandwidth must not be negative");
+  return bw;
+}
+
+double seconds_or(const ConfigNode& n, std::string_view key, double def) { return n.get_double(key, def, 0.0, kHuge); }
+
+// `loader_model:` (docs/loader-model.md). Host components default to those of the profile named by
+// host_from (relative to this profile), each overridable here.
+LoaderModel read_loader_model(const ConfigNode& n, const std::string& profile_name, int depth) {
+  LoaderModel m;
+  if (n.has("host_from")) {
+    m.host_from = n.get_string("host_from");
+    std::filesystem::path from(m.host_from);
+    if (from.is_relative()) from = std::filesystem::path(profile_name).parent_path() / from;
+    if (depth > 4) n.child("host_from").fail("host_from chains more than 4 profiles deep");
+    Profile base;
+    try {
+      base = parse_profile(read_file_limited(from.string(), kMaxMetadataFileBytes, "profile file"), from.string());
+    } catch (const InputError& e) {
+      n.child("host_from").fail(std::string("cannot read its host components: ") + e.what());
+    }
+    if (!base.loader_model) n.child("host_from").fail(from.string() + " has no loader_model");
+    m.host = base.loader_model->host;
+    m.loader = base.loader_model->loader;
+  }
+  HostModel& h = m.host;
+  if (auto host = n.optional_child("host")) {
+    h.memcpy_thread = bandwidth_or(*host, "memcpy_thread", h.memcpy_thread);
+    h.memcpy_all = bandwidth_or(*host, "memcpy_all", h.memcpy_all);
+    h.fresh_pages = bandwidth_or(*host, "fresh_pages", h.fresh_pages);
+    h.page_cache_thread = bandwidth_or(*host, "page_cache_thread", h.page_cache_thread);
+    h.mmap_thread = bandwidth_or(*host, "mmap_thread", h.mmap_thread);
+    h.h2d_pinned = bandwidth_or(*host, "h2d_pinned", h.h2d_pinned);
+    h.h2d_pageable = bandwidth_or(*host, "h2d_pageable", h.h2d_pageable);
+    h.h2d_shared = bandwidth_or(*host, "h2d_shared", h.h2d_shared);
+    h.read_ahead = host->get_bytes("read_ahead", h.read_ahead);
+    h.read_ahead_depth = host->get_double("read_ahead_depth", h.read_ahead_depth, 1e-3, 1e6);
+    h.per_file = seconds_or(*host, "per_file_seconds", h.per_file);
+    h.per_tensor = seconds_or(*host, "per_tensor_seconds", h.per_tensor);
+    h.per_copy = seconds_or(*host, "per_copy_seconds", h.per_copy);
+    h.device_alloc = seconds_or(*host, "device_alloc_seconds", h.device_alloc);
+    h.device_alloc_per_byte = seconds_or(*host, "device_alloc_seconds_per_byte", h.device_alloc_per_byte);
+    h.load_fixed = seconds_or(*host, "load_fixed_seconds", h.load_fixed);
+    host->finish();
+  }
+  for (const auto& [v, key] : {std::pair{h.fresh_pages, "fresh_pages"}, std::pair{h.page_cache_thread, "page_cache_thread"},
+                               std::pair{h.mmap_thread, "mmap_thread"}, std::pair{h.h2d_pinned, "h2d_pinned"},
+                               std::pair{h.h2d_pageable, "h2d_pageable"}}) {
+    if (!(v > 0)) n.fail(std::string("loader_model.host.") + key + " is needed (here or in the host_from profile)");
+  }
+  const ConfigNode st = n.child("storage");
+  StorageModel& d = m.storage;
+  d.name = st.get_string("name", d.name);
+  d.latency = seconds_or(st, "latency_seconds", d.latency);
+  d.request_bandwidth = bandwidth_or(st, "request_bandwidth", 0);
+  d.bandwidth = bandwidth_or(st, "bandwidth", 0);
+  if (!(d.bandwidth > 0)) st.fail("storage.bandwidth is needed");
+  d.thread_bandwidth = bandwidth_or(st, "thread_bandwidth", 0);
+  d.buffered_bandwidth = bandwidth_or(st, "buffered_bandwidth", 0);
+  d.mmap_bandwidth = bandwidth_or(st, "mmap_bandwidth", 0);
+  d.memory_backed = st.get_bool("memory_backed", false);
+  d.cv = st.get_double("cv", 0.0, 0.0, 10.0);
+  st.finish();
+  if (auto lo = n.optional_child("loader")) {
+    LoaderSettings& l = m.loader;
+    l.threads = static_cast<int>(lo->get_int("threads", l.threads, 1, 4096));
+    l.queue_depth = static_cast<int>(lo->get_int("queue_depth", l.queue_depth, 1, 4096));
+    l.chunk = lo->get_bytes("chunk", l.chunk);
+    if (l.chunk == 0) lo->child("chunk").fail("must be positive");
+    l.request = lo->get_bytes("request", l.request);
+    if (l.request == 0) lo->child("request").fail("must be positive");
+    l.tensor_bytes = lo->get_bytes("tensor_bytes", l.tensor_bytes);
+    if (l.tensor_bytes == 0) lo->child("tensor_bytes").fail("must be positive");
+    l.files = static_cast<int>(lo->get_int("files", l.files, 1, 1 << 20));
+    l.large_tensor_fraction = lo->get_double("large_tensor_fraction", l.large_tensor_fraction, 0.0, 1.0);
+    lo->finish();
+  }
+  n.finish();
+  return m;
+}
+
+std::string bw(double v) { return "\"" + exact(v) + " B/s\""; }
+
 }  // namespace
 
 const EngineProfile* Profile::find_engine(const std::string& model, std::uint32_t gpus) const {
@@ -115,11 +227,23 @@ const MigrationProfile* Profile::find_migration(const std::string& model) const 
   return nullptr;
 }
 
-double Profile::loader_efficiency(const std::string& mode) const {
-  const auto base = loader.find("sllm");
+std::optional<LoaderModeProfile> Profile::loader_laws(const std::string& mode) const {
+  if (loader_model) {
+    LoaderModeProfile lm;
+    lm.ssd = loader_model->law(mode, LoadSource::kCold);
+    lm.dram = loader_model->law(mode, LoadSource::kWarm);
+    return lm;
+  }
   const auto it = loader.find(mode);
-  if (base == loader.end() || it == loader.end() || !base->second.ssd || !it->second.ssd) return 1.0;
-  return it->second.ssd->bandwidth / base->second.ssd->bandwidth;
+  if (it == loader.end()) return std::nullopt;
+  return it->second;
+}
+
+double Profile::loader_efficiency(const std::string& mode) const {
+  const auto base = loader_laws("sllm");
+  const auto it = loader_laws(mode);
+  if (!base || !it || !base->ssd || !it->ssd) return 1.0;
+  return it->ssd->bandwidth / base->ssd->bandwidth;
 }
 
 Profile parse_profile(const std::string& text, const std::string& name) {
@@ -155,6 +279,7 @@ Profile parse_profile(const std::string& text, const std::string& name) {
     }
     loader->finish();
   }
+  if (auto lm = root.optional_child("loader_model")) p.loader_model = read_loader_model(*lm, name, 0);
   if (auto engine = root.optional_child("engine")) {
     for (const ConfigNode& e : engine->elements()) {
       EngineProfile ep;
@@ -218,7 +343,7 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
   if (!p.probes.empty()) {
     o << "# Raw probes (bandwidths in bytes/s): the best configuration of each kind; see the measurements file.\n";
     o << "probes:\n";
-    for (const auto& [k, v] : p.probes) o << "  " << k << ": " << exact(v) << "\n";
+    for (const auto& [k, v] : p.probes) o << "  " << scalar_text(k) << ": " << exact(v) << "\n";
   }
   if (!p.loader.empty()) {
     o << "# Loads: time = overhead + bytes / bandwidth per loader mode and source tier (least squares over\n"
@@ -232,6 +357,33 @@ std::string profile_to_yaml(const Profile& p, const std::string& header_comment)
           << (*law)->overhead << " ns\", " << fit_fields((*law)->fit) << "}\n";
       }
     }
+  }
+  if (p.loader_model) {
+    const LoaderModel& m = *p.loader_model;
+    const HostModel& h = m.host;
+    const StorageModel& d = m.storage;
+    o << "# The loader model (docs/loader-model.md): every loader mode's law composed from these components.\n";
+    o << "loader_model:\n";
+    if (!m.host_from.empty()) o << "  host_from: " << quoted(m.host_from) << "  # host components below are as read\n";
+    o << "  host:\n"
+      << "    memcpy_thread: " << bw(h.memcpy_thread) << "\n    memcpy_all: " << bw(h.memcpy_all)
+      << "\n    fresh_pages: " << bw(h.fresh_pages) << "\n    page_cache_thread: " << bw(h.page_cache_thread)
+      << "\n    mmap_thread: " << bw(h.mmap_thread) << "\n    h2d_pinned: " << bw(h.h2d_pinned)
+      << "\n    h2d_pageable: " << bw(h.h2d_pageable) << "\n    h2d_shared: " << bw(h.h2d_shared)
+      << "\n    read_ahead: \"" << h.read_ahead << " B\"\n    read_ahead_depth: " << exact(h.read_ahead_depth)
+      << "\n    per_file_seconds: " << exact(h.per_file) << "\n    per_tensor_seconds: " << exact(h.per_tensor)
+      << "\n    per_copy_seconds: " << exact(h.per_copy) << "\n    device_alloc_seconds: " << exact(h.device_alloc)
+      << "\n    device_alloc_seconds_per_byte: " << exact(h.device_alloc_per_byte)
+      << "\n    load_fixed_seconds: " << exact(h.load_fixed) << "\n";
+    o << "  storage:\n    name: " << quoted(d.name) << "\n    latency_seconds: " << exact(d.latency)
+      << "\n    request_bandwidth: " << bw(d.request_bandwidth) << "\n    bandwidth: " << bw(d.bandwidth)
+      << "\n    thread_bandwidth: " << bw(d.thread_bandwidth) << "\n    buffered_bandwidth: " << bw(d.buffered_bandwidth)
+      << "\n    mmap_bandwidth: " << bw(d.mmap_bandwidth) << "\n    memory_backed: " << (d.memory_backed ? "true" : "false")
+      << "\n    cv: " << exact(d.cv) << "\n";
+    const LoaderSettings& l = m.loader;
+    o << "  loader: {threads: " << l.threads << ", queue_depth: " << l.queue_depth << ", chunk: \"" << l.chunk
+      << " B\", request: \"" << l.request << " B\", tensor_bytes: \"" << l.tensor_bytes << " B\", files: " << l.files
+      << ", large_tensor_fraction: " << exact(l.large_tensor_fraction) << "}\n";
   }
   if (!p.engine.empty()) {
     o << "# Engine per model shape (seconds): prefill = max(m0 + m1 tokens, c0 + c1 tokens + c2 sum(L^2));\n"

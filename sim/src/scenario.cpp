@@ -75,10 +75,19 @@ double positive_bandwidth(const ConfigNode& node, std::string_view key, std::opt
 
 // The loader laws a profile measured replace the configured bandwidths (naming both is an error: one
 // source of truth per number).
-const LoaderModeProfile* profile_loads(const ClusterSpec& c) {
-  if (!c.profile) return nullptr;
-  const auto it = c.profile->loader.find(c.profile_loader);
-  return it == c.profile->loader.end() ? nullptr : &it->second;
+// A loader model's (docs/loader-model.md) or else the measured laws.
+std::optional<LoaderModeProfile> profile_loads(const ClusterSpec& c) {
+  if (!c.profile) return std::nullopt;
+  return c.profile->loader_laws(c.profile_loader);
+}
+
+// Without a configured dram.bandwidth, every GPU's link runs at full rate at once, unless the profile's
+// loader model knows what the host side of the links shares.
+double default_dram_bandwidth(const ClusterSpec& c, const ServerGroupSpec& g) {
+  if (c.profile && c.profile->loader_model && c.profile->loader_model->shared_h2d() > 0) {
+    return std::min(c.profile->loader_model->shared_h2d(), g.pcie_bandwidth * g.gpus);
+  }
+  return g.pcie_bandwidth * g.gpus;
 }
 
 // A profiled tier: the measured law replaces the configured bandwidth and the modelled pipeline fill.
@@ -96,7 +105,7 @@ void reject_if_profiled(const ConfigNode& node, std::string_view key, const std:
 }
 
 ServerGroupSpec read_group(const ConfigNode& node, std::size_t index, const ClusterSpec& cluster) {
-  const LoaderModeProfile* loads = profile_loads(cluster);
+  const std::optional<LoaderModeProfile> loads = profile_loads(cluster);
   const bool ssd_profiled = loads && loads->ssd, dram_profiled = loads && loads->dram;
   ServerGroupSpec g;
   g.name = node.get_string("name", "group" + std::to_string(index));
@@ -113,7 +122,7 @@ ServerGroupSpec read_group(const ConfigNode& node, std::size_t index, const Clus
     g.pcie_bandwidth = positive_bandwidth(node, "pcie");
   }
   // By default the host-memory side never limits: it carries every GPU's PCIe link at full rate.
-  g.dram_bandwidth = dram.has("bandwidth") ? positive_bandwidth(dram, "bandwidth") : g.pcie_bandwidth * g.gpus;
+  g.dram_bandwidth = dram.has("bandwidth") ? positive_bandwidth(dram, "bandwidth") : default_dram_bandwidth(cluster, g);
   dram.finish();
   const ConfigNode ssd = node.child("ssd");
   g.ssd_capacity = ssd.get_bytes("capacity");
@@ -153,7 +162,7 @@ ClusterSpec read_cluster(const ConfigNode& node) {
     } catch (const InputError& e) {
       p->fail(std::string("cannot use the profile: ") + e.what());
     }
-    if (!c.profile->loader.empty() && !c.profile->loader.count(c.profile_loader)) {
+    if (c.profile->has_loader_laws() && !c.profile->loader_laws(c.profile_loader)) {
       p->fail("the profile " + path.string() + " has no loader laws for mode '" + c.profile_loader + "'");
     }
   }
@@ -226,10 +235,22 @@ PolicyChoice read_choice(const ConfigNode& parent, std::string_view key, const P
 }
 
 template <class Base>
-void validate_choice(const PolicyChoice& choice) {
+std::unique_ptr<Base> validate_choice(const PolicyChoice& choice) {
   ConfigNode params = choice.params;
   auto policy = Registry<Base>::instance().create(choice.name, params, choice.where);
   params.finish();
+  return policy;
+}
+
+// A scheduling policy whose system loads with another loader mode than the scenario's needs that mode's
+// law in the profile (its loads are costed by it).
+void check_loader_mode(const SchedulingPolicy& policy, const PolicyChoice& choice, const ClusterSpec& cluster) {
+  const std::string_view mode = policy.loader_mode();
+  if (mode.empty() || mode == cluster.profile_loader || cluster.loader_law(mode, false) != nullptr) return;
+  const std::string why = cluster.profile ? "the profile " + cluster.profile->source + " has no SSD law for it"
+                                          : "the scenario names no profile (cluster.profile) with its laws";
+  choice.where.fail("policy '" + choice.name + "' loads checkpoints with loader mode '" + std::string(mode) +
+                    "', but " + why);
 }
 
 // The initial round-robin placement (ClusterState's) must fit every SSD and DRAM pool: returns where it
@@ -279,6 +300,13 @@ std::uint32_t ClusterSpec::server_count() const {
   std::uint32_t n = 0;
   for (const auto& g : groups) n += g.count;
   return n;
+}
+
+const LoadLaw* ClusterSpec::loader_law(std::string_view mode, bool dram) const {
+  if (!profile) return nullptr;
+  const auto it = profile->loader.find(std::string(mode));
+  if (it == profile->loader.end() || !it->second.ssd) return nullptr;
+  return dram && it->second.dram ? &*it->second.dram : &*it->second.ssd;
 }
 
 namespace {
@@ -333,6 +361,34 @@ SloSpec read_slo(const ConfigNode& root, const Scenario& s) {
   return slo;
 }
 
+// A deployment names a catalog model, or describes one under a name of its own: `arch:` (the fields of a
+// catalog entry) or `hf_config:` (a Hugging Face config.json, relative to this file; `dtype:` overrides
+// its torch_dtype). The described architecture is owned by the deployment.
+const ModelArch* deployment_model(const ConfigNode& e, DeploymentSpec& d) {
+  const bool has_arch = e.has("arch"), has_hf = e.has("hf_config");
+  if (!has_arch && !has_hf) return &ModelCatalog::builtin().get(d.model, e.child("model").location());
+  if (has_arch && has_hf) e.fail("give either arch or hf_config, not both");
+  if (ModelCatalog::builtin().find(d.model)) {
+    e.child("model").fail("'" + d.model + "' is a catalog model: give the described model a name of its own");
+  }
+  if (has_arch) {
+    d.described = std::make_shared<const ModelArch>(ModelCatalog::parse(d.model, e.child("arch")));
+    return d.described.get();
+  }
+  const ConfigNode hf = e.child("hf_config");
+  std::filesystem::path path = hf.as_string();
+  if (path.is_relative()) path = std::filesystem::path(e.file()).parent_path() / path;
+  DType dtype = DType::kF16;
+  const bool has_dtype = e.has("dtype");
+  if (has_dtype) parse_dtype(e.get_enum("dtype", {"float16", "bfloat16", "float32"}), &dtype);
+  try {
+    d.described = std::make_shared<const ModelArch>(import_hf_config(path.string(), d.model, has_dtype ? &dtype : nullptr));
+  } catch (const InputError& err) {
+    throw InputError(hf.location(), err.what());
+  }
+  return d.described.get();
+}
+
 }  // namespace
 
 Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64_t> seed) {
@@ -375,7 +431,7 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
   for (const ConfigNode& e : entries) {
     DeploymentSpec d;
     d.model = e.get_string("model");
-    d.arch = &ModelCatalog::builtin().get(d.model, e.child("model").location());
+    d.arch = deployment_model(e, d);
     d.count = static_cast<std::uint32_t>(e.get_int("count", d.count, 1, kMaxCount));
     d.tensor_parallel = static_cast<std::uint32_t>(e.get_int("tensor_parallel", d.tensor_parallel, 0, 64));
     d.max_batch_size = static_cast<std::uint32_t>(e.get_int("max_batch_size", d.max_batch_size, 1, 4096));
@@ -414,7 +470,7 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
     s.dram_eviction.where = s.ssd_eviction.where = policy;
   }
   s.scheduler = PolicyChoice{name, policy, policy.child("name")};
-  validate_choice<SchedulingPolicy>(s.scheduler);
+  check_loader_mode(*validate_choice<SchedulingPolicy>(s.scheduler), s.scheduler, s.cluster);
   validate_choice<KeepAlivePolicy>(s.keep_alive);
   validate_choice<EvictionPolicy>(s.dram_eviction);
   validate_choice<EvictionPolicy>(s.ssd_eviction);
@@ -456,15 +512,15 @@ Scenario Scenario::from_parts(std::string source, ClusterSpec cluster, std::vect
   s.source = std::move(source);
   if (cluster.groups.empty()) throw InputError(s.source, "at least one server group is required");
   if (deployments.empty()) throw InputError(s.source, "at least one deployment is required");
-  const LoaderModeProfile* loads = profile_loads(cluster);
-  if (cluster.profile && !cluster.profile->loader.empty() && !loads) {
+  const std::optional<LoaderModeProfile> loads = profile_loads(cluster);
+  if (cluster.profile && cluster.profile->has_loader_laws() && !loads) {
     throw InputError(s.source, "the profile " + cluster.profile->source + " has no loader laws for mode '" +
                                    cluster.profile_loader + "'");
   }
   for (ServerGroupSpec& g : cluster.groups) {
     if (loads && loads->ssd) use_ssd_law(g, *loads->ssd);
     if (loads && loads->dram) use_dram_law(g, *loads->dram);
-    if (g.dram_bandwidth == 0) g.dram_bandwidth = g.pcie_bandwidth * g.gpus;
+    if (g.dram_bandwidth == 0) g.dram_bandwidth = default_dram_bandwidth(cluster, g);
   }
   s.cluster = std::move(cluster);
   s.simulation.cost_model.profile = s.cluster.profile;

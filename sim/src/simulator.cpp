@@ -436,6 +436,7 @@ void Simulator::Impl::on_keep_alive(InstanceId id) {
   Instance& inst = st_.instances[id];
   inst.keep_alive_event = EventId{};
   if (inst.state != InstanceState::kIdle) throw std::logic_error("keep-alive expiry of a busy instance");
+  ++summary_.keep_alive_unloads;
   unload(id);
   retry_pending(true);
 }

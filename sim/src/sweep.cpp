@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
+#include <limits>
+#include <stdexcept>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/math/distributions/students_t.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "sllm/core/build_info.h"
@@ -28,7 +33,11 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kPlanMagic = "sllmsim-sweep-plan 1";
-constexpr std::size_t kMaxKeyLength = 180;  // + ".tmp" and the hash stay under NAME_MAX (255)
+constexpr std::size_t kMaxKeyLength = 180;  // + ".tmp", the hash and the replicate stay under NAME_MAX (255)
+constexpr const char* kReplicateSuffix = ",repeat=";  // a run's key: its point's key + this + replicate
+constexpr std::size_t kRepeatColumn = 2;              // key, seed, repeat, ...
+constexpr const char* kMeanRow = "mean";
+constexpr std::int64_t kMaxRepeat = 1000;
 
 // "label.NAME" parameters are results columns only (e.g. which panel of a figure a point belongs to).
 bool is_label(const std::string& key) { return key.rfind("label.", 0) == 0; }
@@ -157,22 +166,52 @@ Plan plan_of(const SweepSpec& spec) {
 
 // Appends the point with these parameters (key, seed, overrides: fixed, swept, extra). False when its key
 // is already in `keys` (the point is appended all the same, for the caller's message).
-bool add_point(SweepSpec& spec, std::vector<std::pair<std::string, std::string>> params,
+// Appends the spec.repeat runs of the point with these parameters (keys, seeds, overrides: fixed, swept,
+// extra). False when its key is already in `keys` (the runs are appended all the same, for the caller's
+// message).
+bool add_point(SweepSpec& spec, const std::vector<std::pair<std::string, std::string>>& params,
                const std::vector<std::string>& fixed_overrides, const std::vector<std::string>& extra_overrides,
                std::set<std::string>& keys) {
   SweepPoint p;
-  p.index = spec.points.size();
-  p.params = std::move(params);
-  p.key = sweep_point_key(p.params);
-  const bool unique = keys.insert(p.key).second;
-  p.seed = sweep_point_seed(spec.seed, p.params, spec.seed_by);
+  p.params = params;
+  p.param_key = sweep_point_key(p.params);
+  const bool unique = keys.insert(p.param_key).second;
+  const std::uint64_t seed = sweep_point_seed(spec.seed, p.params, spec.seed_by);
   p.overrides = fixed_overrides;
   for (const auto& [k, v] : p.params) {
     if (!is_label(k)) p.overrides.push_back(k + "=" + v);
   }
   p.overrides.insert(p.overrides.end(), extra_overrides.begin(), extra_overrides.end());
-  spec.points.push_back(std::move(p));
+  for (std::uint32_t r = 0; r < spec.repeat; ++r) {
+    p.index = spec.points.size();
+    p.replicate = r;
+    p.key = spec.repeat == 1 ? p.param_key : p.param_key + kReplicateSuffix + std::to_string(r);
+    p.seed = sweep_replicate_seed(seed, r);
+    spec.points.push_back(p);
+  }
   return unique;
+}
+
+bool numeric(const Metric& m) { return m.kind == Metric::Kind::kCount || m.kind == Metric::Kind::kReal; }
+bool in_results(const Metric& m) { return !m.column.empty() && !m.timing; }
+
+// results.csv from the runs' rows in sweep order: each point's replicates (a new point starts at
+// replicate 0), then its mean row.
+std::string results_csv(const std::string& header, const std::vector<std::string>& rows) {
+  std::string csv = header + "\n";
+  std::vector<std::string> group;
+  const auto flush = [&] {
+    if (!group.empty()) csv += sweep_mean_row(header, group) + "\n";
+    group.clear();
+  };
+  for (const std::string& row : rows) {
+    const std::vector<std::string> f = csv_fields(row);
+    if (f.size() > kRepeatColumn && f[kRepeatColumn] == "0") flush();
+    csv += row + "\n";
+    group.push_back(row);
+  }
+  flush();
+  return csv;
 }
 
 std::uint64_t fingerprint_of(const SweepSpec& spec) {
@@ -206,6 +245,78 @@ std::string sweep_point_key(const std::vector<std::pair<std::string, std::string
   return key;
 }
 
+std::uint64_t sweep_replicate_seed(std::uint64_t point_seed, std::uint32_t replicate) {
+  if (replicate == 0) return point_seed;
+  std::uint64_t state = point_seed ^ (0x9e3779b97f4a7c15ull * replicate);
+  return splitmix64(state) >> 1;  // 63 bits, as sweep_point_seed
+}
+
+SampleMean sample_mean(const std::vector<double>& samples, double confidence) {
+  SampleMean out;
+  double sum = 0;
+  for (const double x : samples) {
+    if (std::isnan(x)) continue;
+    sum += x;
+    ++out.n;
+  }
+  out.mean = out.n == 0 ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(out.n);
+  out.half_width = std::numeric_limits<double>::quiet_NaN();
+  if (out.n < 2 || !std::isfinite(out.mean)) return out;
+  double ss = 0;
+  for (const double x : samples) {
+    if (!std::isnan(x)) ss += (x - out.mean) * (x - out.mean);
+  }
+  const double n = static_cast<double>(out.n);
+  const boost::math::students_t dist(n - 1);
+  out.half_width = boost::math::quantile(dist, 0.5 + confidence / 2) * std::sqrt(ss / (n - 1)) / std::sqrt(n);
+  return out;
+}
+
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+std::string csv_real(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+double parse_csv_real(const std::string& text) {
+  if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (text == "inf") return std::numeric_limits<double>::infinity();
+  if (text == "-inf") return -std::numeric_limits<double>::infinity();
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    throw std::runtime_error("not a number in a sweep row: '" + text + "'");
+  }
+  return v;
+}
+
 std::uint64_t sweep_point_seed(std::uint64_t base_seed, const std::vector<std::pair<std::string, std::string>>& params,
                                const std::vector<std::string>& seed_by) {
   std::string text;
@@ -235,6 +346,7 @@ SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector
   }
   spec.base_config_hash = fnv1a64(base_yaml);
   spec.seed = static_cast<std::uint64_t>(root.get_int("seed", static_cast<std::int64_t>(spec.seed), 0, INT64_MAX));
+  spec.repeat = static_cast<std::uint32_t>(root.get_int("repeat", spec.repeat, 1, kMaxRepeat));
 
   std::map<std::string, std::string> fixed;
   std::vector<std::string> fixed_order;
@@ -247,6 +359,7 @@ SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector
 
   if (auto q = root.optional_child("quick")) {
     if (quick) {
+      spec.repeat = static_cast<std::uint32_t>(q->get_int("repeat", spec.repeat, 1, kMaxRepeat));
       if (auto set = q->optional_child("set")) read_fixed(*set, fixed, fixed_order);
       if (auto g = q->optional_child("grid")) {
         for (auto& replacement : read_grid(*g)) {
@@ -311,8 +424,8 @@ SweepSpec SweepSpec::load(const std::string& path, bool quick, const std::vector
     for (;;) {
       std::vector<std::pair<std::string, std::string>> params = base_params;
       for (std::size_t a = 0; a < grid.size(); ++a) params.emplace_back(grid[a].first, grid[a].second[digit[a]]);
-      if (!add_point(spec, std::move(params), fixed_overrides, extra_overrides, keys)) {
-        root.fail("two points have the same values: " + spec.points.back().key);
+      if (!add_point(spec, params, fixed_overrides, extra_overrides, keys)) {
+        root.fail("two points have the same values: " + spec.points.back().param_key);
       }
       // Odometer over the grid's axes, the last one fastest.
       std::size_t a = grid.size();
@@ -345,7 +458,7 @@ SweepSpec SweepSpec::of_points(const std::string& base_config, std::uint64_t see
   std::set<std::string> keys;
   for (const auto& params : points) {
     if (!add_point(spec, params, fixed_overrides, {}, keys)) {
-      throw InputError(spec.source, "two points have the same values: " + spec.points.back().key);
+      throw InputError(spec.source, "two points have the same values: " + spec.points.back().param_key);
     }
   }
   spec.fingerprint = fingerprint_of(spec);
@@ -353,17 +466,20 @@ SweepSpec SweepSpec::of_points(const std::string& base_config, std::uint64_t see
 }
 
 std::string sweep_results_header(const std::vector<std::string>& param_names) {
-  std::string h = "key,seed";
+  std::string h = "key,seed,repeat";
   for (const std::string& p : param_names) h += "," + csv_field(p);
   for (const Metric& m : metrics()) {
-    if (!m.column.empty() && !m.timing) h += "," + std::string(m.column);
+    if (in_results(m)) h += "," + std::string(m.column);
+  }
+  for (const Metric& m : metrics()) {
+    if (in_results(m) && numeric(m)) h += "," + std::string(m.column) + "_ci95";
   }
   return h;
 }
 
 std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary,
                               const std::vector<std::string>& param_names) {
-  std::string r = csv_field(point.key) + "," + std::to_string(point.seed);
+  std::string r = csv_field(point.key) + "," + std::to_string(point.seed) + "," + std::to_string(point.replicate);
   for (const std::string& name : param_names) {
     std::string value;
     for (const auto& [k, v] : point.params) {
@@ -372,9 +488,52 @@ std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary
     r += "," + csv_field(value);
   }
   for (const Metric& m : metrics()) {
-    if (!m.column.empty() && !m.timing) r += "," + metric_text(m, summary);
+    if (in_results(m)) r += "," + metric_text(m, summary);
+  }
+  for (const Metric& m : metrics()) {
+    if (in_results(m) && numeric(m)) r += ",";  // intervals: mean rows only
   }
   return r;
+}
+
+std::string sweep_mean_row(const std::string& header, const std::vector<std::string>& replicate_rows) {
+  if (replicate_rows.empty()) throw std::logic_error("sweep_mean_row: no rows");
+  const std::vector<std::string> columns = csv_fields(header);
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& r : replicate_rows) {
+    rows.push_back(csv_fields(r));
+    if (rows.back().size() != columns.size()) throw std::runtime_error("a sweep row does not match its header: " + r);
+  }
+  const auto column_of = [&](std::string_view name) {
+    return static_cast<std::size_t>(std::find(columns.begin(), columns.end(), name) - columns.begin());
+  };
+  std::vector<std::string> out = rows[0];
+  // The point's key: the replicate's without its suffix; no seed: the row stands for all of them.
+  const std::string& key = rows[0][0];
+  const std::string first = std::string(kReplicateSuffix) + "0";
+  if (key.size() > first.size() && key.compare(key.size() - first.size(), first.size(), first) == 0) {
+    out[0] = key.substr(0, key.size() - first.size());
+  }
+  out[1] = "";
+  out[kRepeatColumn] = kMeanRow;
+  for (const Metric& m : metrics()) {
+    if (!in_results(m)) continue;
+    const std::size_t c = column_of(m.column);
+    if (numeric(m)) {
+      std::vector<double> values;
+      for (const auto& r : rows) values.push_back(parse_csv_real(r[c]));
+      const SampleMean sm = sample_mean(values);
+      out[c] = csv_real(sm.mean);
+      out[column_of(std::string(m.column) + "_ci95")] = std::isnan(sm.half_width) ? "" : csv_real(sm.half_width);
+    } else {
+      bool same = true;
+      for (const auto& r : rows) same = same && r[c] == rows[0][c];
+      if (!same) out[c] = "";
+    }
+  }
+  std::string line;
+  for (std::size_t i = 0; i < out.size(); ++i) line += (i ? "," : "") + csv_field(out[i]);
+  return line;
 }
 
 
@@ -476,11 +635,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   worker();
   for (std::thread& t : pool) t.join();
 
-  if (outcome.failures.empty()) {
-    std::string csv = header + "\n";
-    for (const std::string& r : rows) csv += r + "\n";
-    write_file_atomically(dir.string(), "results.csv", csv);
-  }
+  if (outcome.failures.empty()) write_file_atomically(dir.string(), "results.csv", results_csv(header, rows));
   return outcome;
 }
 
@@ -498,7 +653,7 @@ std::size_t merge_sweeps(const std::vector<std::string>& shard_dirs, const std::
   const fs::path out(output_dir);
   fs::create_directories(out / "points");
   std::string header;
-  std::string csv;
+  std::vector<std::string> rows;
   std::vector<std::string> missing;
   std::size_t merged = 0;
   for (const std::string& key : plans[0].keys) {
@@ -517,7 +672,7 @@ std::size_t merge_sweeps(const std::vector<std::string>& shard_dirs, const std::
         fs::remove_all(dst);
         fs::rename(tmp, dst);
       }
-      csv += row + "\n";
+      rows.push_back(row);
       ++merged;
       found = true;
       break;
@@ -537,7 +692,7 @@ std::size_t merge_sweeps(const std::vector<std::string>& shard_dirs, const std::
   }
   write_file_atomically(out.string(), "plan.txt", plan_text(plans[0]));
   if (header.empty()) throw std::runtime_error("no complete point in the given directories");
-  write_file_atomically(out.string(), "results.csv", header + "\n" + csv);
+  write_file_atomically(out.string(), "results.csv", results_csv(header, rows));
   return merged;
 }
 

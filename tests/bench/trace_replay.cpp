@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
       } else {
         overrides.push_back("policy.name=" + name);
       }
+      // The default config names no profile, so it has only the scenario's loader law: Ray Serve replays
+      // the trace with it (what is timed here is the replay, not Ray Serve's Safetensors loading).
+      if (name == "ray-serve") overrides.push_back("policy.loader=sllm");
       const sllm::Scenario sc = sllm::Scenario::load(config, overrides);
       const auto models = static_cast<std::uint32_t>(sc.models.size());
       const auto make = [&]() {

@@ -142,8 +142,8 @@ def test_keep_alive_forever_never_unloads():
     assert fixed.summary["makespan_s"] < 10000
     assert forever.summary["fingerprint"] == fixed.summary["fingerprint"]
     assert forever.summary["loads"] == fixed.summary["loads"]
-    # ... and differs from unloading after 30 s.
-    assert forever.summary["fingerprint"] != sllmsim.run(small()).summary["fingerprint"]
+    # ... and differs from unloading after 1 s idle.
+    assert forever.summary["fingerprint"] != sllmsim.run(small(keep_alive={"name": "fixed", "timeout": "1 s"})).summary["fingerprint"]
 
 
 def test_python_policy_in_a_sweep_in_parallel(tmp_path):
@@ -152,19 +152,25 @@ def test_python_policy_in_a_sweep_in_parallel(tmp_path):
         "seed": 3,
         "grid": {"policy.name": ["py-least-loaded", "serverlessllm", "py-serverless"], "workload.rps": [0.5, 2]},
         "seed_by": ["workload.rps"],
+        "repeat": 2,
     }
     one = sllmsim.sweep(spec, jobs=1, output_dir=tmp_path / "one")
     three = sllmsim.sweep(spec, jobs=3, output_dir=tmp_path / "three")
-    assert one.planned == 6 and one.ran == 6
+    assert one.planned == 12 and one.ran == 12
     assert (tmp_path / "one" / "results.csv").read_bytes() == (tmp_path / "three" / "results.csv").read_bytes()
-    t = three.results
-    assert list(t["policy.name"]) == ["py-least-loaded"] * 2 + ["serverlessllm"] * 2 + ["py-serverless"] * 2
-    assert np.all(t["arrived"] == 80)
-    assert np.all(t["arrived"] == t["completed"] + t["timed_out"] + t["rejected"] + t["running"])
-    assert t["fingerprint"].dtype.kind == "U"
-    # Run again into the same directory: every point is complete and skipped.
+    runs, means = three.runs, three.means
+    assert list(runs["policy.name"]) == ["py-least-loaded"] * 4 + ["serverlessllm"] * 4 + ["py-serverless"] * 4
+    assert list(runs["repeat"]) == [0, 1] * 6 and runs["seed"].dtype == np.int64
+    assert np.all(runs["arrived"] == 80)
+    assert np.all(runs["arrived"] == runs["completed"] + runs["timed_out"] + runs["rejected"] + runs["running"])
+    assert runs["fingerprint"].dtype.kind == "U"
+    # The mean rows: one per parameter point, the mean of its two runs.
+    assert list(means["policy.name"]) == ["py-least-loaded"] * 2 + ["serverlessllm"] * 2 + ["py-serverless"] * 2
+    np.testing.assert_allclose(means["makespan_s"], runs["makespan_s"].reshape(6, 2).mean(axis=1), rtol=1e-8)
+    assert np.all(np.isfinite(means["makespan_s_ci95"]))
+    # Run again into the same directory: every run is complete and skipped.
     again = sllmsim.sweep(spec, jobs=2, output_dir=tmp_path / "three")
-    assert again.ran == 0 and again.skipped == 6
+    assert again.ran == 0 and again.skipped == 12
 
 
 def test_sweep_from_a_file_without_output_dir(tmp_path):
@@ -172,7 +178,9 @@ def test_sweep_from_a_file_without_output_dir(tmp_path):
     (tmp_path / "sweep.yaml").write_text("base: base.json\ngrid:\n  policy.name: [py-random, serverless]\n")
     r = sllmsim.sweep(tmp_path / "sweep.yaml", jobs=2)
     assert r.output_dir is None
-    assert list(r.results["policy.name"]) == ["py-random", "serverless"]
+    assert list(r.runs["policy.name"]) == ["py-random", "serverless"]
+    assert list(r.means["policy.name"]) == ["py-random", "serverless"]
+    np.testing.assert_array_equal(r.means["arrived"], r.runs["arrived"])
 
 
 class Boom(sllmsim.SchedulingPolicy):

@@ -68,13 +68,20 @@ ConfigNode ConfigNode::load_file(const std::string& path) {
 
 namespace {
 // yaml-cpp keeps every entry of a mapping that repeats a key, and lookups see only the first: a config
-// that sets a key twice would silently lose the second value. Refused, naming the second occurrence.
+// that sets a key twice would silently lose the second value. Refused, naming the second occurrence. So
+// is a key that is itself a mapping or list (YAML's complex keys), which no section reads by name.
+// `file` names the document in errors ("--set key.path" for an override's value).
 void reject_duplicate_keys(const YAML::Node& node, const std::string& file) {
   if (node.IsSequence()) {
     for (const YAML::Node& element : node) reject_duplicate_keys(element, file);
   } else if (node.IsMap()) {
     std::unordered_map<std::string, YAML::Mark> seen;
     for (const auto& kv : node) {
+      if (kv.first.IsMap() || kv.first.IsSequence()) {
+        const YAML::Mark mark = kv.first.Mark();
+        throw InputError(file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1),
+                         std::string("a key must be a name, not a ") + (kv.first.IsMap() ? "mapping" : "list"));
+      }
       if (kv.first.IsScalar()) {
         const YAML::Mark mark = kv.first.Mark();
         const auto [first, inserted] = seen.emplace(kv.first.Scalar(), mark);
@@ -318,6 +325,7 @@ void ConfigNode::apply_override(std::string_view assignment) {
   } catch (const YAML::Exception& e) {
     throw InputError("--set " + key_path, "value is not valid YAML: " + e.msg);
   }
+  reject_duplicate_keys(value, "--set " + key_path);
   // yaml-cpp nodes are handles: walking with operator[] on non-const nodes creates missing keys.
   YAML::Node cur;
   cur.reset(node_->yaml);

@@ -62,6 +62,16 @@ bool parse_dtype(std::string_view text, DType* out) {
   return false;
 }
 
+void ModelArch::apply_family_defaults() {
+  const bool opt = family == ModelFamily::kOpt;
+  norm = opt || family == ModelFamily::kFalcon ? NormKind::kLayerNorm : NormKind::kRmsNorm;
+  mlp = opt || family == ModelFamily::kFalcon ? MlpKind::kPlain : MlpKind::kGated;
+  tied_embeddings = opt || family == ModelFamily::kFalcon;
+  qkv_bias = out_bias = mlp_bias = opt;
+  qk_norm = family == ModelFamily::kQwen3;
+  learned_positions = opt ? max_positions + 2 : 0;  // OPT's position table has 2 rows of offset
+}
+
 std::uint64_t ModelArch::parameter_count() const {
   const std::uint64_t h = static_cast<std::uint64_t>(hidden);
   const std::uint64_t f = static_cast<std::uint64_t>(ffn);
@@ -69,26 +79,18 @@ std::uint64_t ModelArch::parameter_count() const {
   const std::uint64_t kv = static_cast<std::uint64_t>(kv_heads) * static_cast<std::uint64_t>(head_dim);
   const std::uint64_t v = static_cast<std::uint64_t>(vocab);
   const std::uint64_t n = static_cast<std::uint64_t>(layers);
-  switch (family) {
-    case ModelFamily::kOpt: {
-      // q,k,v,out with biases; fc1/fc2 with biases; two LayerNorms (weight+bias); tied lm_head.
-      const std::uint64_t per_layer = 4 * (h * h + h) + (h * f + f) + (f * h + h) + 2 * 2 * h;
-      const std::uint64_t positions = (static_cast<std::uint64_t>(max_positions) + 2) * h;
-      return v * h + positions + n * per_layer + 2 * h;
-    }
-    case ModelFamily::kLlama:
-    case ModelFamily::kQwen3: {
-      std::uint64_t per_layer = h * q + 2 * h * kv + q * h + 3 * h * f + 2 * h;
-      if (family == ModelFamily::kQwen3) per_layer += 2 * static_cast<std::uint64_t>(head_dim);
-      return v * h + n * per_layer + h + v * h;  // untied lm_head
-    }
-    case ModelFamily::kFalcon: {
-      const std::uint64_t per_layer =
-          h * (q + 2 * kv) + q * h + 2 * h * f + static_cast<std::uint64_t>(norms_per_layer) * 2 * h;
-      return v * h + n * per_layer + 2 * h;  // tied lm_head
-    }
-  }
-  return 0;
+  const std::uint64_t norm_params = norm == NormKind::kLayerNorm ? 2 : 1;  // per element: weight (+ bias)
+  std::uint64_t attention = h * q + 2 * h * kv + q * h;
+  if (qkv_bias) attention += q + 2 * kv;
+  if (out_bias) attention += h;
+  if (qk_norm) attention += 2 * norm_params * static_cast<std::uint64_t>(head_dim);
+  const std::uint64_t projections = mlp == MlpKind::kGated ? 3 : 2;
+  std::uint64_t feed_forward = projections * h * f;
+  if (mlp_bias) feed_forward += (projections - 1) * f + h;  // the projections into ffn, then back into hidden
+  const std::uint64_t per_layer =
+      attention + feed_forward + static_cast<std::uint64_t>(norms_per_layer) * norm_params * h;
+  const std::uint64_t embeddings = v * h + static_cast<std::uint64_t>(learned_positions) * h;
+  return embeddings + n * per_layer + norm_params * h + (tied_embeddings ? 0 : v * h);  // final norm, lm_head
 }
 
 std::uint64_t ModelArch::kv_bytes_per_token() const {
@@ -101,10 +103,9 @@ double ModelArch::flops_per_token() const {
   // lm_head (tied or not) is a vocab x hidden matmul.
   const double h = hidden, v = vocab;
   double embed_rows = v * h;
-  if (family == ModelFamily::kOpt) embed_rows += (max_positions + 2.0) * h;
-  const bool tied = family == ModelFamily::kOpt || family == ModelFamily::kFalcon;
+  if (learned_positions > 0) embed_rows += static_cast<double>(learned_positions) * h;
   const double matmul_params =
-      static_cast<double>(parameter_count()) - embed_rows - (tied ? 0.0 : v * h) + v * h;
+      static_cast<double>(parameter_count()) - embed_rows - (tied_embeddings ? 0.0 : v * h) + v * h;
   return 2.0 * matmul_params;
 }
 
@@ -121,7 +122,9 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-ModelArch parse_arch(const std::string& name, const ConfigNode& node) {
+}  // namespace
+
+ModelArch ModelCatalog::parse(const std::string& name, const ConfigNode& node) {
   ModelArch a;
   a.name = name;
   const std::string family = node.get_enum("family", {"opt", "llama", "qwen3", "falcon"});
@@ -145,11 +148,22 @@ ModelArch parse_arch(const std::string& name, const ConfigNode& node) {
   const std::string dtype = node.get_enum("dtype", {"float16", "bfloat16", "float32"}, "float16");
   parse_dtype(dtype, &a.dtype);
   if (a.family == ModelFamily::kOpt && a.kv_heads != a.heads) node.fail("OPT models have kv_heads == heads");
+  // Layout features: the family's unless given.
+  a.apply_family_defaults();
+  a.norm = node.get_enum("norm", {"layernorm", "rmsnorm"}, a.norm == NormKind::kLayerNorm ? "layernorm" : "rmsnorm") == "layernorm"
+               ? NormKind::kLayerNorm
+               : NormKind::kRmsNorm;
+  a.mlp = node.get_enum("mlp", {"gated", "plain"}, a.mlp == MlpKind::kGated ? "gated" : "plain") == "gated" ? MlpKind::kGated
+                                                                                                         : MlpKind::kPlain;
+  a.tied_embeddings = node.get_bool("tied_embeddings", a.tied_embeddings);
+  a.qkv_bias = node.get_bool("qkv_bias", a.qkv_bias);
+  a.out_bias = node.get_bool("out_bias", a.out_bias);
+  a.mlp_bias = node.get_bool("mlp_bias", a.mlp_bias);
+  a.qk_norm = node.get_bool("qk_norm", a.qk_norm);
+  a.learned_positions = static_cast<int>(node.get_int("learned_positions", a.learned_positions, 0, (1 << 30) + 2));
   node.finish();
   return a;
 }
-
-}  // namespace
 
 const ModelCatalog& ModelCatalog::builtin() {
   static const ModelCatalog catalog = [] {
@@ -164,7 +178,7 @@ const ModelCatalog& ModelCatalog::builtin() {
 
 void ModelCatalog::load(const ConfigNode& models) {
   for (const std::string& name : models.keys()) {
-    models_[lower(name)] = parse_arch(lower(name), models.child(name));
+    models_[lower(name)] = parse(lower(name), models.child(name));
   }
 }
 

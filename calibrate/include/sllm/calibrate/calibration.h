@@ -94,6 +94,25 @@ MachineInfo describe_machine(const std::string& dir, const std::string& device);
 // Runs every probe, fits, and returns the profile (measurements appended to `measurements`).
 Profile run_calibration(const CalibrationOptions& options, std::vector<Measurement>& measurements);
 
+// `sllmsim calibrate components`: the loader model's components (docs/loader-model.md). Host probes
+// (memcpy per thread and all threads, first touch of fresh pages, page-cache and mmap reads, per-file and
+// per-tensor costs, device allocation, host<->device copies) once; per storage device (a name and a
+// folder on it, e.g. tmpfs=/dev/shm disk=/var/tmp) a grid of O_DIRECT reads (request size x threads x
+// requests in flight), repeated reads for the spread, cold buffered and mmap reads, and the real loader
+// in every mode, cold and warm, whose times go to `measurements[name]` (the out-of-sample check).
+// The tensor size of the checkpoints the calibration synthesises for its loads (the last tensor may be
+// shorter): the loader model's tensor_bytes when it predicts them.
+inline constexpr std::uint64_t kProbeTensorBytes = 16ull << 20;
+
+struct ComponentOptions {
+  std::string device = "cpu";
+  std::vector<std::pair<std::string, std::string>> storages;  // (name, folder)
+  bool quick = false;
+  std::ostream* log = nullptr;
+};
+Profile run_component_calibration(const ComponentOptions& options,
+                                  std::vector<std::pair<std::string, std::vector<Measurement>>>& measurements);
+
 // How long a probe migration's inference runs. The destination loads while the source keeps decoding; a
 // migration whose source finishes first is dropped (nothing measured), so the source must still be
 // generating when the load ends (load_seconds at step_seconds per token, x1.5 for contention and spread

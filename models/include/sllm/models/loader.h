@@ -18,9 +18,10 @@
 
 namespace sllm::models {
 
-enum class IoBackend : std::uint8_t { kUring, kThreads };
+// kAuto: chosen for each load from the storage (choose_io_backend below).
+enum class IoBackend : std::uint8_t { kAuto, kUring, kThreads };
 std::string_view to_string(IoBackend b);
-IoBackend parse_io_backend(std::string_view text, const std::string& flag);
+IoBackend parse_io_backend(std::string_view text, const std::string& flag);  // "auto", "uring", "threads"
 
 struct LoaderOptions {
   std::uint64_t chunk_bytes = 32ull << 20;  // multiple of the checkpoints' checksum chunk
@@ -28,8 +29,10 @@ struct LoaderOptions {
   // Whose host memory the DRAM pool is (DeviceBackend::alloc_host): the destination's backend, so that
   // "cuda" pins it (cudaHostAlloc) for fast asynchronous copies; "cpu" is plain aligned memory.
   std::string pool_backend = "cpu";
-  IoBackend io = IoBackend::kUring;
-  int threads = 4;       // I/O threads
+  IoBackend io = IoBackend::kAuto;
+  // I/O threads; 0 (the default): chosen for each load from the host and the storage the partitions are
+  // on (read_threads_for below).
+  int threads = 0;
   int queue_depth = 8;   // io_uring requests in flight per I/O thread
   // Largest single read sent to the disk; a chunk is read as several: the request is the device's unit,
   // the chunk the pool's and the copies'. 1 MiB is the usual choice for NVMe; on the lent H200 host's
@@ -44,8 +47,39 @@ struct LoadOptions {
   bool verify = true;  // check chunk checksums (the safetensors and torch modes never do, like the originals)
 };
 
+// What the reads of a file are served by, as far as the kernel tells (statfs, /sys/dev/block).
+enum class StorageMedium : std::uint8_t { kMemory, kSolidState, kRotational, kUnknown };
+std::string_view to_string(StorageMedium m);
+struct StorageInfo {
+  StorageMedium medium = StorageMedium::kUnknown;
+  std::string device;  // block device name ("nvme0n1", "md0"), "tmpfs", or "" when unknown
+  int hw_queues = 0;   // blk-mq hardware queues, over the members of a RAID/dm device; 0 when unknown
+};
+StorageInfo probe_storage(const std::string& path);
+// CPUs this process may run on (its affinity mask, which cgroup cpusets restrict), at least 1.
+int usable_cpus();
+// The I/O threads for reading from `storage` on a host with `cpus` usable CPUs (docs/loader.md):
+//   memory (tmpfs): every CPU: a read is a copy made by the reading thread, checksummed by it, so the
+//                   load is CPU-bound and scales with threads up to the cores;
+//   solid state:    one per hardware queue of the device (its own parallelism; summed over a RAID's
+//                   members), at least 4, at most the CPUs;
+//   rotational:     1: concurrent streams make the head seek;
+//   unknown:        4 (network and FUSE file systems), at most the CPUs.
+int choose_read_threads(const StorageInfo& storage, int cpus);
+// LoaderOptions::threads where set, else the most that choose_read_threads gives over the checkpoint's
+// partition files (they are read by one pool of threads).
+int read_threads_for(const Checkpoint& ckpt, const LoaderOptions& options);
+// The I/O backend for `storage`: blocking reads (threads) from memory, where a read is a copy that the
+// reading thread makes itself and then finds in its cache for the checksum (io_uring hands tmpfs reads to
+// kernel workers: 1.5x slower on the H200 host, docs/loader.md); io_uring elsewhere.
+IoBackend choose_io_backend(const StorageInfo& storage);
+// LoaderOptions::io unless kAuto, else threads when every partition file is in memory, else io_uring.
+IoBackend io_backend_for(const Checkpoint& ckpt, const LoaderOptions& options);
+
 struct LoadStats {
   double seconds = 0;
+  int threads = 0;                    // I/O threads the load used (LoaderOptions::threads, or chosen)
+  IoBackend io = IoBackend::kAuto;    // the I/O backend it used (chosen, or the fallback to threads)
   double alloc_seconds = 0;           // of which: allocating the destination (device) memory
   std::uint64_t bytes = 0;            // partition bytes moved to the destination
   std::uint64_t chunks = 0;           // modes that use the pool (sllm): chunks of the checkpoint
@@ -92,6 +126,9 @@ class Loader {
 
   // Empties the DRAM cache (a cold start).
   void drop_cache();
+  // Drops one checkpoint's chunks from the DRAM cache (a cache owner's eviction, e.g. `sllmsim replay`
+  // carrying out its eviction policy's choice). Not during a load.
+  void evict(const Checkpoint& ckpt);
   const LoaderOptions& options() const { return options_; }
   std::uint64_t pool_chunks() const;
   std::uint64_t resident_chunks() const;
@@ -102,9 +139,9 @@ class Loader {
   std::unique_ptr<Impl> impl_;
 };
 
-// Raw O_DIRECT read bandwidth (bytes/s) of the checkpoint's partition files with the loader's threads,
-// chunk and request sizes and no other work: the bar a cold load is measured against. Where O_DIRECT is
-// refused the reads are buffered and *buffered_fallback is set.
+// Raw O_DIRECT read bandwidth (bytes/s) of the checkpoint's partition files with the loader's threads
+// (read_threads_for), chunk and request sizes and no other work: the bar a cold load is measured against.
+// Where O_DIRECT is refused the reads are buffered and *buffered_fallback is set.
 double measure_direct_read(const Checkpoint& ckpt, const LoaderOptions& options, bool* buffered_fallback = nullptr);
 
 

@@ -110,7 +110,8 @@ struct Load {
   std::uint64_t bytes = 0;
   Nanos started = -1;
   Nanos estimate = 0;          // estimated duration (transfer + fill + init) when enqueued
-  Nanos fill_and_init = 0;     // added after the last byte arrives (includes options.extra_startup)
+  Nanos fill_and_init = 0;     // added after the last byte arrives (ClusterState::loader_cost)
+  double rate_cap = 0;         // the whole load's rate limit (bytes/s) from its loader mode's law
   std::uint32_t flows_left = 0;
   LoadOptions options;         // copies left behind (DRAM pool; SSD for remote loads), extra start-up
 };
@@ -230,12 +231,28 @@ class ClusterState {
   // link / its bandwidth (the slowest link governs), plus pipeline fill (one chunk through every other
   // link of the path) plus runtime init. Exact for a load that shares no link with another.
   Nanos estimate_load(ServerId server, ModelId model, Tier tier, std::uint32_t gpus) const;
+  // The same with a load's options: its loader mode's law (loader_cost) and extra start-up included.
+  Nanos estimate_load(ServerId server, ModelId model, Tier tier, std::uint32_t gpus, const LoadOptions& options) const;
   // The same load started now, with each link of its path shared max-min fairly with the flows crossing
   // it in `flows` (the paper's b taken as the fair share the load would get, not the idle link): a link
   // carrying k other flows gives this load's f flows on it f/(k+f) of its bandwidth. Loads queued behind
   // others are not counted here (a server's own queue is the loading-queue wait).
   Nanos estimate_load_shared(ServerId server, ModelId model, Tier tier, std::uint32_t gpus,
-                             const FlowNetwork& flows) const;
+                             const FlowNetwork& flows, const LoadOptions& options = {}) const;
+  // What a load's loader mode (LoadOptions::loader) adds to the transfer over the topology: a cap on the
+  // whole load's rate (bytes/s; infinity: none) and the time after its last byte arrives. The scenario's
+  // own mode: no cap, the modelled fill + runtime init. Another mode with law L (its SSD law; its DRAM
+  // law for DRAM loads when the profile has one, else the SSD law): from SSD or DRAM, cap L.bandwidth,
+  // then L.overhead + runtime init; from the remote store, no cap (the download), then
+  // bytes / L.bandwidth + L.overhead + runtime init (the downloaded file read by the loader). Plus
+  // options.extra_startup. Throws std::logic_error for a mode the profile has no law for (scenarios
+  // reject such a policy when read).
+  struct LoaderCost {
+    double rate_cap = 0;
+    Nanos after_transfer = 0;
+  };
+  LoaderCost loader_cost(ServerId server, Tier tier, std::uint32_t gpus, std::uint64_t bytes,
+                         const LoadOptions& options) const;
   Nanos fill_and_init(ServerId server, Tier tier, std::uint32_t gpus) const;
   // The rate a lone load gets: the bandwidth of the slowest link on its path (the paper's b).
   double tier_bandwidth(ServerId server, Tier tier, std::uint32_t gpus) const;

@@ -31,7 +31,8 @@ class ClusterStateView final : public ClusterView {
 
   bool holds(ServerId s, ModelId m, Tier t) const override;
   Tier best_tier(ServerId s, ModelId m) const override;
-  Nanos estimate_load(ServerId s, ModelId m, Tier t) const override;
+  using ClusterView::estimate_load;
+  Nanos estimate_load(ServerId s, ModelId m, Tier t, const LoadOptions& options) const override;
   double tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) const override;
 
   std::uint32_t model_count() const override;

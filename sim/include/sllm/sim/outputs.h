@@ -36,6 +36,9 @@ struct RunSummary {
   std::uint64_t migration_rounds = 0, migration_tokens = 0;
   Distribution migration_pause;          // handoff pause per completed migration
   std::uint64_t prewarms = 0;            // loads started by keep-alive pre-warming
+  // Idle instances unloaded because their keep-alive expired (not a summary.json metric; `sllmsim
+  // replay compare` reads it).
+  std::uint64_t keep_alive_unloads = 0;
   // Over completed requests.
   Distribution latency, ttft, tpot, queueing, load_time;
   // Over every request that finished (completed, timed out or rejected), a timed-out or rejected request

@@ -18,8 +18,9 @@
 //  - Decision::migrate: running instances to move live to another server (token-based, multi-round,
 //    driven by MigrationProtocol); the new instance takes the chosen server's free GPUs now and the
 //    migrating instances' GPUs as each migration hands off, then loads;
-//  - Decision::load (LoadOptions: populate_dram / populate_ssd / extra_startup): cache-less systems
-//    (Ray Serve), container start-up (KServe);
+//  - Decision::load (LoadOptions: populate_dram / populate_ssd / extra_startup / loader / queued):
+//    cache-less systems (Ray Serve), container start-up (KServe), the system's loader mode and whether
+//    its loads wait in the server's FIFO loading queue;
 //  - KeepAlivePolicy::prewarm_delay: reload a model ahead of demand after it was unloaded (hybrid
 //    histogram keep-alive);
 //  - SchedulingPolicy::on_load_finished sees every load's estimated and actual time, so estimators
@@ -31,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "sllm/core/ids.h"
@@ -91,7 +93,9 @@ class ClusterView {
   virtual Tier best_tier(ServerId s, ModelId m) const = 0;  // the fastest of DRAM, SSD, remote holding it
   // A lone load of `m` from `t` to GPUs of `s`: transfer through the slowest link of the path, pipeline
   // fill and runtime initialisation (no queueing, no contention).
-  virtual Nanos estimate_load(ServerId s, ModelId m, Tier t) const = 0;
+  // With `options`: the load in options.loader's mode, plus options.extra_startup (ClusterState::loader_cost).
+  virtual Nanos estimate_load(ServerId s, ModelId m, Tier t, const LoadOptions& options) const = 0;
+  Nanos estimate_load(ServerId s, ModelId m, Tier t) const { return estimate_load(s, m, t, LoadOptions{}); }
   // The paper's b: the bandwidth (bytes/s) a lone load from `t` to `gpus` GPUs of `s` gets.
   virtual double tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) const = 0;
 
@@ -170,6 +174,13 @@ class SchedulingPolicy {
   // True when the policy uses busy GPUs only by moving their instances onto free or idle GPUs elsewhere
   // (live migration): the simulator then still skips asking while no free or idle GPU exists anywhere.
   virtual bool moves_need_spare_gpus() const { return false; }
+  // True when replace_load may answer anything but wait: a backend that cannot abandon a load in flight
+  // (the real replay) refuses such a policy instead of silently running a different one.
+  virtual bool may_replace_loads() const { return false; }
+  // The loader mode the modelled system reads checkpoints with (sllm/core/loader_modes.h; empty: the
+  // scenario's, cluster.profile.loader). Its decisions put it in Decision::load.loader; a scenario whose
+  // profile has no law for it is rejected when read.
+  virtual std::string_view loader_mode() const { return {}; }
 };
 
 class KeepAlivePolicy {

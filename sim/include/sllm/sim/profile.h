@@ -44,6 +44,83 @@ struct LoaderModeProfile {
   bool operator==(const LoaderModeProfile&) const = default;
 };
 
+// The loader model (docs/loader-model.md): a load's time composed from the costs of what the loader mode
+// really does, each a component measured on a host (`sllmsim calibrate components`) or taken from a
+// device's published specification. profile = host + storage device (+ the loader's settings); the
+// per-mode laws the simulator consumes are derived from it (LoaderModel::law), so a testbed's profile is
+// assembled from its hardware and components measured on a comparable host.
+
+// The storage device checkpoints are read from. A request of r bytes takes latency + r / request_bandwidth;
+// requests in flight overlap until the device's bandwidth, and each submitting thread moves at most
+// thread_bandwidth (0: no limit; on tmpfs the kernel's copy runs on the submitting thread):
+//   throughput(r, q, k) = min(bandwidth, q r / (latency + r / request_bandwidth), k thread_bandwidth).
+// A cold buffered (or mmap) read by one thread goes through the kernel's read-ahead: requests of
+// host.read_ahead bytes, host.read_ahead_depth in flight (buffered_read below, unless measured here).
+struct StorageModel {
+  std::string name;
+  double latency = 0;             // seconds per request
+  double request_bandwidth = 0;   // bytes/s within one request
+  double bandwidth = 0;           // bytes/s, the device's ceiling
+  double thread_bandwidth = 0;    // bytes/s per submitting thread; 0: unlimited
+  double buffered_bandwidth = 0;  // measured cold read() by one thread, bytes/s; 0: from read-ahead
+  double mmap_bandwidth = 0;      // measured cold mmap copy by one thread, bytes/s; 0: from read-ahead
+  bool memory_backed = false;     // tmpfs: files live in the page cache (buffered reads never miss)
+  double cv = 0;                  // relative spread (standard deviation / mean) of a load's time
+  double throughput(double request, double in_flight, double threads) const;
+  bool operator==(const StorageModel&) const = default;
+};
+
+// Costs of the host, per GPU where they are per link.
+struct HostModel {
+  double memcpy_thread = 0;      // bytes/s, memcpy by one thread between touched buffers
+  double memcpy_all = 0;         // bytes/s, memcpy by every thread (the memory's copy bandwidth)
+  double fresh_pages = 0;        // bytes/s, first touch of freshly allocated pageable memory (faults, zeroing)
+  double page_cache_thread = 0;  // bytes/s, read() of a cached file by one thread
+  double mmap_thread = 0;        // bytes/s, memcpy out of an mmap of a cached file by one thread
+  double h2d_pinned = 0;         // bytes/s host -> one GPU from pinned memory
+  double h2d_pageable = 0;       // bytes/s host -> one GPU from pageable memory (staged by the driver)
+  double h2d_shared = 0;         // bytes/s host -> every GPU at once (root complex / memory); 0: GPUs x pinned
+  std::uint64_t read_ahead = 128 * 1024;  // bytes per read-ahead request of a buffered read
+  double read_ahead_depth = 1;            // read-ahead requests in flight
+  double per_file = 0;           // seconds: open and stat of a partition file
+  double per_tensor = 0;         // seconds: allocate, read and copy one tensor's fixed costs (by-tensor)
+  double per_copy = 0;           // seconds: one host-to-device copy call's fixed cost
+  double device_alloc = 0;       // seconds: allocating (and later freeing) a load's device memory
+  double device_alloc_per_byte = 0;  // seconds per byte of it
+  double load_fixed = 0;         // seconds: the rest of a load's fixed cost (threads, pool bookkeeping)
+  bool operator==(const HostModel&) const = default;
+};
+
+// The loader's settings the times depend on (models/include/sllm/models/loader.h).
+struct LoaderSettings {
+  int threads = 4;                             // I/O threads
+  int queue_depth = 8;                         // requests in flight per thread (io_uring)
+  std::uint64_t chunk = 32ull << 20;           // bytes per pipeline chunk
+  std::uint64_t request = 1ull << 20;          // bytes per O_DIRECT read request
+  std::uint64_t tensor_bytes = 32ull << 20;    // mean tensor size (tensors = bytes / tensor_bytes)
+  // Fraction of the bytes in tensors larger than the allocator hands back already touched (glibc's
+  // dynamic mmap threshold, at most 32 MiB on 64-bit): per-tensor buffers of the by-tensor and safetensors
+  // modes pay fresh_pages for these bytes only. 1: every weight matrix is larger (LLMs of 7B and more).
+  double large_tensor_fraction = 1;
+  int files = 1;                               // partition files per GPU
+  bool operator==(const LoaderSettings&) const = default;
+};
+
+enum class LoadSource : std::uint8_t { kCold, kWarm };  // SSD tier (nothing cached) / DRAM tier (loaded before)
+
+struct LoaderModel {
+  std::string host_from;  // the profile whose host components this one starts from (informational once read)
+  HostModel host;
+  StorageModel storage;
+  LoaderSettings loader;
+  // The law of `mode` (sllm/core/loader_modes.h) for one GPU; throws std::invalid_argument for a mode the
+  // model does not compose.
+  LoadLaw law(std::string_view mode, LoadSource source) const;
+  // Bytes/s every GPU of a server shares when loading at once (the host side of the PCIe links).
+  double shared_h2d() const;
+  bool operator==(const LoaderModel&) const = default;
+};
+
 // One piece of the decode law: a step of `batch` sequences with total context C (after the step's token)
 // takes d0 + d1 batch + d2 C + d3 C / batch seconds. C / batch is the context per sequence: attention
 // kernels work on the sequences in parallel, so while the GPU is not full their time follows the
@@ -116,17 +193,23 @@ struct Profile {
   // Raw probe results, kept for reference (bandwidths in bytes/s); the simulator uses the loader laws.
   std::map<std::string, double> probes;
   std::uint64_t chunk_size = 0;  // the loader's chunk when measured (informational)
-  std::map<std::string, LoaderModeProfile> loader;  // by loader mode name
+  std::map<std::string, LoaderModeProfile> loader;  // by loader mode name (measured laws)
+  std::optional<LoaderModel> loader_model;  // when present, every mode's laws come from it
   std::vector<EngineProfile> engine;
   std::vector<MigrationProfile> migration;
   std::string measurements;  // measurement CSV written next to the profile (relative to it), may be empty
 
   const EngineProfile* find_engine(const std::string& model, std::uint32_t gpus) const;
   const MigrationProfile* find_migration(const std::string& model) const;
+  // The laws loads in `mode` follow: the loader model's when the profile has one, else the measured ones;
+  // nullopt when the profile has neither for the mode.
+  std::optional<LoaderModeProfile> loader_laws(const std::string& mode) const;
+  bool has_loader_laws() const { return loader_model || !loader.empty(); }
   // Loader efficiency of `mode`: its SSD-tier bandwidth over the sllm mode's (1 when unknown).
   double loader_efficiency(const std::string& mode) const;
   bool operator==(const Profile& o) const {
     return machine == o.machine && probes == o.probes && chunk_size == o.chunk_size && loader == o.loader &&
+           loader_model == o.loader_model &&
            engine == o.engine && migration == o.migration && measurements == o.measurements;
   }
 };

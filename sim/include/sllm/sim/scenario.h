@@ -20,6 +20,7 @@
 namespace sllm {
 
 struct Profile;  // sllm/sim/profile.h
+struct LoadLaw;  // sllm/sim/profile.h
 
 struct GpuSpec {
   std::string type;
@@ -57,6 +58,10 @@ struct ClusterSpec {
   std::shared_ptr<const Profile> profile;  // cluster.profile, when named
   std::string profile_loader = std::string(kDefaultLoaderMode);  // the loader mode whose measured laws the loads follow
   std::uint32_t server_count() const;
+  // A loader mode's law for loads from the SSD (`dram` false) or DRAM in the profile: the DRAM law when
+  // asked and measured, else the SSD law; null when there is no profile or it lacks the mode's SSD law.
+  // Loads in a mode other than profile_loader follow it (ClusterState::loader_cost).
+  const LoadLaw* loader_law(std::string_view mode, bool dram) const;
 };
 
 // A pluggable choice: registered name plus its parameter section (possibly an empty map).
@@ -73,10 +78,12 @@ struct CostModelSpec {
   std::shared_ptr<const Profile> profile;  // cluster.profile: measured coefficients over the kind
 };
 
-// One catalog model deployed as `count` checkpoints (fine-tunes / replicas of one architecture).
+// One model deployed as `count` checkpoints (fine-tunes / replicas of one architecture): a catalog model,
+// or one the config describes (docs/config.md).
 struct DeploymentSpec {
-  std::string model;  // catalog name
+  std::string model;  // catalog name, or the described model's name
   const ModelArch* arch = nullptr;
+  std::shared_ptr<const ModelArch> described;  // a described model (arch points to it); null for catalog models
   std::uint32_t count = 1;
   std::uint32_t tensor_parallel = 0;  // 0: smallest power of two whose memory holds weights + KV reserve
   std::uint32_t max_batch_size = 8;

@@ -3,9 +3,19 @@
 // their override values, so a sweep can be split into shards (run on several machines), merged, and
 // resumed (a point whose outputs are complete is skipped). docs/paper.md describes the sweep file.
 //
+// `repeat: N` runs each parameter point N times (its replicates), each with its own seed: replicate 0 the
+// point's seed (as without repeat), replicate r the seed sweep_replicate_seed(point seed, r). Seeds derive
+// from the seed_by keys only, so the policies of one point see the same N request streams (common random
+// numbers).
+//
 // Output directory:
-//   plan.txt                    sweep fingerprint + every point key in sweep order (shards compare these)
-//   results.csv                 one row per point: key, seed, swept parameters, summary metrics
+//   plan.txt                    sweep fingerprint + every run's key in sweep order (shards compare these)
+//   results.csv                 per parameter point: one row per replicate (repeat = 0..N-1, its seed and
+//                               metrics), then one row with repeat = "mean": the mean of each numeric
+//                               metric over the replicates and its 95% Student-t interval half-width in
+//                               <metric>_ci95 (empty with fewer than two finite values; NaN values are
+//                               left out); a text metric is kept when every replicate has the same
+//                               value. docs/config.md, "Sweep results".
 //   points/<key>/point.yaml     what the point ran (base config, overrides, seed, base-config hash, build)
 //   points/<key>/summary.json, requests.csv   the run's outputs
 //   points/<key>/row.csv        the point's results row; written last, so its presence means complete
@@ -27,6 +37,8 @@ namespace sllm {
 struct SweepPoint {
   std::size_t index = 0;  // position in sweep order
   std::string key;        // directory name under points/ (unique within the sweep)
+  std::string param_key;  // the parameter point's key (key without ",repeat=r"; equal when repeat is 1)
+  std::uint32_t replicate = 0;  // 0..repeat-1
   std::vector<std::pair<std::string, std::string>> params;  // swept key.path -> value (YAML text)
   std::uint64_t seed = 0;
   // All overrides of the point, fixed ones first, as "key.path=value" (the syntax of --set).
@@ -41,7 +53,8 @@ struct SweepSpec {
   std::vector<std::string> seed_by;      // swept keys the point seeds derive from
   // results.csv parameter columns, in order; "label.NAME" columns only label points (not overrides).
   std::vector<std::string> param_names;
-  std::vector<SweepPoint> points;
+  std::uint32_t repeat = 1;              // runs per parameter point (`repeat:`, quick.repeat)
+  std::vector<SweepPoint> points;        // the runs: each parameter point's replicates in a row
   std::uint64_t fingerprint = 0;         // of everything above: shards of one sweep agree on it
 
   // Reads a sweep file. `quick` applies its `quick:` section; `extra_overrides` ("key=value", from the
@@ -68,11 +81,31 @@ std::string sweep_point_key(const std::vector<std::pair<std::string, std::string
 std::uint64_t sweep_point_seed(std::uint64_t base_seed, const std::vector<std::pair<std::string, std::string>>& params,
                                const std::vector<std::string>& seed_by);
 
-// The results.csv header and a point's row (RFC 4180 quoting).
+// Replicate r's seed from the point's seed (r = 0: the point's seed itself).
+std::uint64_t sweep_replicate_seed(std::uint64_t point_seed, std::uint32_t replicate);
+
+// Mean of `samples` and the half-width of its two-sided Student-t interval at `confidence` (NaN
+// samples left out; half_width NaN when fewer than two remain).
+struct SampleMean {
+  double mean = 0;
+  double half_width = 0;
+  std::size_t n = 0;
+};
+SampleMean sample_mean(const std::vector<double>& samples, double confidence = 0.95);
+
+// The results.csv header and a run's row (RFC 4180 quoting).
 std::string sweep_results_header(const std::vector<std::string>& param_names);
 // The metric columns are those of sllm/sim/metrics.h that have a results.csv column.
 std::string sweep_results_row(const SweepPoint& point, const RunSummary& summary,
                               const std::vector<std::string>& param_names);
+// The "mean" row of a parameter point from its replicates' rows (as sweep_results_row wrote them).
+std::string sweep_mean_row(const std::string& header, const std::vector<std::string>& replicate_rows);
+// Splits one RFC 4180 line (as the rows above are written) into fields.
+std::vector<std::string> csv_fields(const std::string& line);
+// A real as the metric table writes it (9 significant digits; "nan", "inf", "-inf"), and back (throws
+// std::runtime_error for anything else).
+std::string csv_real(double v);
+double parse_csv_real(const std::string& text);
 
 struct SweepOptions {
   std::string output_dir;

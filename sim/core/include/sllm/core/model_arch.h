@@ -1,6 +1,7 @@
-// Transformer architectures of the model catalog (models/catalog.yaml, built into the binary).
-// Sizes the simulator needs (parameters, checkpoint bytes, KV-cache bytes per token, FLOPs per token)
-// are derived here from the architecture so that a catalog entry is only the published config.
+// Transformer architectures: the model catalog (models/catalog.yaml, built into the binary) and models a
+// config describes (a deployment's `arch:` section, or a Hugging Face config.json it names). Sizes the
+// simulator needs (parameters, checkpoint bytes, KV-cache bytes per token, FLOPs per token) are derived
+// here from the architecture so that a model is only its published config.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +14,12 @@ namespace sllm {
 
 class ConfigNode;
 
+// The layout family: the tensor names and forward pass of the real engine and checkpoint writer
+// (models/), and the defaults of the layout features below.
 enum class ModelFamily { kOpt, kLlama, kQwen3, kFalcon };
 std::string_view to_string(ModelFamily f);
+enum class NormKind : std::uint8_t { kLayerNorm, kRmsNorm };  // LayerNorm has a weight and a bias, RMSNorm a weight
+enum class MlpKind : std::uint8_t { kGated, kPlain };         // gated: gate, up, down (SwiGLU); plain: up, down
 
 enum class DType : std::uint8_t { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
 std::string_view to_string(DType d);     // safetensors spelling: "F16", "BF16", ...
@@ -36,6 +41,19 @@ struct ModelArch {
   int norms_per_layer = 2;  // falcon: 1 (7B) or 2 (40B); others use two norms per layer
   double rope_theta = 10000.0;
   DType dtype = DType::kF16;
+  // Layout features: what the parameter count depends on beyond the sizes above. Defaults come from the
+  // family (family_defaults); a described model may set each.
+  NormKind norm = NormKind::kRmsNorm;
+  MlpKind mlp = MlpKind::kGated;
+  bool tied_embeddings = false;  // lm_head shares the token embedding (stored once)
+  bool qkv_bias = false;         // biases of the q, k and v projections (Qwen2, OPT)
+  bool out_bias = false;         // bias of the attention output projection (OPT)
+  bool mlp_bias = false;         // biases of the MLP projections (OPT)
+  bool qk_norm = false;          // a norm of head_dim over each head's q and k (Qwen3)
+  int learned_positions = 0;     // rows of a learned position embedding (OPT: max_positions + 2), 0: RoPE
+
+  // Sets the layout features to the family's (family and max_positions already set).
+  void apply_family_defaults();
 
   std::uint64_t parameter_count() const;
   std::uint64_t checkpoint_bytes() const { return parameter_count() * dtype_size(dtype); }
@@ -53,6 +71,8 @@ class ModelCatalog {
   static const ModelCatalog& builtin();
   // Reads a `models:` mapping of name -> architecture (a user catalog extends or overrides the built-in one).
   void load(const ConfigNode& models);
+  // One architecture as a catalog entry writes it (family, sizes, optional layout features), named `name`.
+  static ModelArch parse(const std::string& name, const ConfigNode& node);
 
   // Case-insensitive. Returns nullptr when unknown.
   const ModelArch* find(std::string_view name) const;
@@ -63,5 +83,17 @@ class ModelCatalog {
  private:
   std::map<std::string, ModelArch, std::less<>> models_;
 };
+
+// The largest Hugging Face config.json read (they are a few KiB): a larger file is refused unread.
+inline constexpr std::uint64_t kMaxHfConfigBytes = 1ull << 20;
+
+// A model from a Hugging Face config.json (model_type llama, mistral, qwen2, qwen3, opt or falcon), named
+// `name`, its element type `dtype` where given, else the file's torch_dtype. Reads only the fields the
+// architecture needs; InputError naming the file, line and field when one is missing, out of range or a
+// layout this model cannot describe (docs/config.md lists the mapping).
+ModelArch import_hf_config(const std::string& path, const std::string& name, const DType* dtype = nullptr);
+// The same from text already read (`source` names it in errors).
+ModelArch parse_hf_config(const std::string& text, const std::string& source, const std::string& name,
+                          const DType* dtype = nullptr);
 
 }  // namespace sllm
