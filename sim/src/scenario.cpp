@@ -536,17 +536,32 @@ Scenario Scenario::from_parts(std::string source, ClusterSpec cluster, std::vect
   return s;
 }
 
+namespace {
+
+// `root` (read from `text`) with the overrides applied, and the provenance of the run.
+Scenario from_root(ConfigNode root, const std::string& text, const std::vector<std::string>& overrides,
+                   std::optional<std::uint64_t> seed) {
+  for (const std::string& o : overrides) root.apply_override(o);
+  Scenario s = Scenario::from_config(root, seed);
+  s.config_hash = fnv1a64(text);
+  s.overrides = overrides;
+  return s;
+}
+
+}  // namespace
+
 Scenario Scenario::load(const std::string& path, const std::vector<std::string>& overrides,
                         std::optional<std::uint64_t> seed) {
   ConfigNode root = ConfigNode::load_file(path);
-  for (const std::string& o : overrides) root.apply_override(o);
-  Scenario s = from_config(root, seed);
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
-  s.config_hash = fnv1a64(text.str());
-  s.overrides = overrides;
-  return s;
+  return from_root(std::move(root), text.str(), overrides, seed);
+}
+
+Scenario Scenario::load_text(const std::string& text, const std::string& name,
+                             const std::vector<std::string>& overrides, std::optional<std::uint64_t> seed) {
+  return from_root(ConfigNode::load_string(text, name), text, overrides, seed);
 }
 
 }  // namespace sllm

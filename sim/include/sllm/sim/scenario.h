@@ -181,6 +181,10 @@ struct Scenario {
   static Scenario from_config(const ConfigNode& root, std::optional<std::uint64_t> seed = {});
   static Scenario load(const std::string& path, const std::vector<std::string>& overrides = {},
                        std::optional<std::uint64_t> seed = {});
+  // The same from a config's text (YAML, or JSON, which is YAML too) that has no file; `name` stands for
+  // the file in errors, and relative paths in it are relative to the working directory.
+  static Scenario load_text(const std::string& text, const std::string& name,
+                            const std::vector<std::string>& overrides = {}, std::optional<std::uint64_t> seed = {});
 
   // A scenario built in code, for tools that ask the simulator's models about single operations
   // (`calibrate validate`) instead of running a workload; the same derivations as from_config:
