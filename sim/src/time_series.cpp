@@ -82,6 +82,7 @@ void TimeSeriesRecorder::on_request_finished(const RequestState& r, Nanos) {
       ++rejected_;
       ++m.rejected;
       break;
+    case Outcome::kFailed: break;  // lost to a fault: in summary.json (requests.failed), not a column here
     case Outcome::kPending: break;
   }
 }
