@@ -28,6 +28,7 @@ const char* to_string(Outcome o) {
     case Outcome::kCompleted: return "completed";
     case Outcome::kTimedOut: return "timed_out";
     case Outcome::kRejected: return "rejected";
+    case Outcome::kFailed: return "failed";
   }
   return "?";
 }

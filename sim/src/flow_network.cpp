@@ -110,6 +110,19 @@ void FlowNetwork::complete(FlowId id, Nanos now) {
   recompute_rates(flows_[id].path, id, now);
 }
 
+void FlowNetwork::set_capacity(LinkId l, double bytes_per_second, Nanos now) {
+  if (l >= capacity_.size()) throw std::logic_error("FlowNetwork::set_capacity: no link " + std::to_string(l));
+  if (!(bytes_per_second >= 0) || !std::isfinite(bytes_per_second)) {
+    throw std::logic_error("FlowNetwork::set_capacity: bad bandwidth");
+  }
+  check_time(now, "set_capacity");
+  capacity_[l] = bytes_per_second;
+  if (link_flows_[l].empty()) return;
+  last_update_ = now;
+  const LinkId seed[1] = {l};
+  recompute_rates(seed, link_flows_[l].front(), now);
+}
+
 void FlowNetwork::remove(FlowId id) {
   ++version_;
   Flow& f = flows_[id];

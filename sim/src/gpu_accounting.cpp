@@ -66,4 +66,22 @@ void GpuAccounting::leave_idle(const Instance& inst) {
   idle_total_ -= n;
 }
 
+void GpuAccounting::mark_down(ServerId s, std::uint32_t gpu, Nanos now) {
+  if (owner_[s][gpu] != kNone) throw std::logic_error("GpuAccounting: a GPU taken out of service is not free");
+  owner_[s][gpu] = kDown;
+  --free_[s];
+  --free_total_;
+  ++down_total_;
+  down_.change(now, 1);
+}
+
+void GpuAccounting::mark_up(ServerId s, std::uint32_t gpu, Nanos now) {
+  if (owner_[s][gpu] != kDown) throw std::logic_error("GpuAccounting: a GPU put back in service was not down");
+  owner_[s][gpu] = kNone;
+  ++free_[s];
+  ++free_total_;
+  --down_total_;
+  down_.change(now, -1);
+}
+
 }  // namespace sllm

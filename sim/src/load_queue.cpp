@@ -38,6 +38,7 @@ LoadId LoadQueue::enqueue(Instance& inst, Tier tier, const LoadOptions& options)
   if (transfers_.size() <= lid) transfers_.resize(std::size_t{lid} + 1);
   transfers_[lid].flows.clear();
   transfers_[lid].ready_at = -1;
+  transfers_[lid].ready_event = EventId{};
   active_.push_back(lid);
   if (!options.queued) {  // loads independently of the server's queue (its wait is not this load's)
     start(lid);
@@ -91,7 +92,7 @@ void LoadQueue::on_flow_done() {
     if (--load.flows_left == 0) {
       transfers_[lid].flows.clear();
       transfers_[lid].ready_at = now() + load.fill_and_init;
-      queue_.schedule(transfers_[lid].ready_at, sim_events::kLoadReady, lid);
+      transfers_[lid].ready_event = queue_.schedule(transfers_[lid].ready_at, sim_events::kLoadReady, lid);
     }
   }
   if (observer_ != nullptr) observer_->on_flows_changed(flows_, now());
@@ -159,6 +160,34 @@ bool LoadQueue::cancellable(LoadId lid) const { return transfers_[lid].ready_at 
 
 void LoadQueue::cancel(LoadId lid) {
   if (!cancellable(lid)) throw std::logic_error("LoadQueue::cancel: the load's transfer is over");
+  ++cancelled_;
+  abandon(lid);
+}
+
+void LoadQueue::fail(LoadId lid) {
+  if (!cancellable(lid)) {
+    queue_.cancel(transfers_[lid].ready_event);
+    transfers_[lid].ready_event = EventId{};
+    transfers_[lid].ready_at = -1;
+  }
+  ++failed_;
+  abandon(lid);
+}
+
+void LoadQueue::loads_over(LinkId l, std::vector<LoadId>& out) const {
+  out.clear();
+  for (FlowId f : flows_.flows_on(l)) out.push_back(static_cast<LoadId>(flows_.tag(f)));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+}
+
+void LoadQueue::set_link_capacity(LinkId l, double bytes_per_second, Nanos now) {
+  flows_.set_capacity(l, bytes_per_second, now);
+  if (observer_ != nullptr) observer_->on_flows_changed(flows_, now);
+  reschedule_flow_event();
+}
+
+void LoadQueue::abandon(LoadId lid) {
   const Load& load = loads_[lid];
   Server& server = st_.servers[load.server];
   if (load.tier == Tier::kSsd) server.ssd_cache.unpin(load.model);
@@ -170,7 +199,6 @@ void LoadQueue::cancel(LoadId lid) {
     reschedule_flow_event();
   }
   st_.instances[load.instance].load = kNone;
-  ++cancelled_;
   finish(lid);
 }
 

@@ -50,6 +50,14 @@ class LoadQueue {
   // Abandons a cancellable load (its instance is being unloaded): its flows stop, its source is
   // unpinned, and the server's queue moves on. Nothing is populated.
   void cancel(LoadId id);
+  // Abandons load `id` at any stage because its server, a GPU or a link it crosses failed: as cancel(),
+  // and during fill and init its kLoadReady is withdrawn. Counted in loads_failed(), not loads_cancelled().
+  void fail(LoadId id);
+  // A link's bandwidth changed (a fault): the flows over it are re-rated and the next completion moved.
+  void set_link_capacity(LinkId l, double bytes_per_second, Nanos now);
+  // The loads whose transfer crosses link `l` now (into `out`, cleared first; each once, ascending).
+  void loads_over(LinkId l, std::vector<LoadId>& out) const;
+  std::uint64_t loads_failed() const { return failed_; }
   // Loads queued or in progress, in the order they were enqueued (valid until the next change).
   const std::vector<LoadId>& active() const { return active_; }
   std::uint64_t loads_cancelled() const { return cancelled_; }
@@ -67,6 +75,7 @@ class LoadQueue {
   void start(LoadId id);
   void reschedule_flow_event();
   void finish(LoadId id);  // releases the slot and starts the server's next queued load
+  void abandon(LoadId id);  // what cancel() and fail() share
 
   ClusterState& st_;
   EventQueue& queue_;
@@ -78,11 +87,13 @@ class LoadQueue {
   std::uint64_t started_ = 0;
   std::uint64_t started_by_tier_[3] = {};  // remote, ssd, dram
   std::uint64_t cancelled_ = 0;
+  std::uint64_t failed_ = 0;
   // Per LoadId: the flows of its transfer (capacity kept across reuse) and, once the last flow ended,
   // when kLoadReady fires (-1 before).
   struct Transfer {
     std::vector<FlowId> flows;
     Nanos ready_at = -1;
+    EventId ready_event;
   };
   std::vector<Transfer> transfers_;
   std::vector<LoadId> active_;

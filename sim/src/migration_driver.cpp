@@ -221,6 +221,23 @@ void MigrationDriver::end_migration(std::uint32_t mid) {
   pool_.release(mid);
 }
 
+MigrationDriver::Parts MigrationDriver::abort(std::uint32_t mid) {
+  Migration& mg = migrations_[mid];
+  queue_.cancel(mg.round_event);
+  Parts parts{mg.source, mg.destination, kNone};
+  Instance& source = st_.instances[mg.source];
+  source.migration = kNone;
+  Instance& dest = st_.instances[mg.destination];
+  dest.migration = kNone;
+  dest.migration_destination = false;
+  const Instance& b = st_.instances[mg.beneficiary];
+  if (b.generation == mg.beneficiary_generation && b.alive() && b.gpus_owed > 0) parts.beneficiary = mg.beneficiary;
+  if (observer_ != nullptr) observer_->on_instance_phase(source, now());
+  mg = Migration{};
+  pool_.release(mid);
+  return parts;
+}
+
 void MigrationDriver::release_source(InstanceId id, InstanceId beneficiary, std::uint32_t generation) {
   Instance& inst = st_.instances[id];
   queue_.cancel(inst.next_event);

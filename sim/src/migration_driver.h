@@ -63,6 +63,14 @@ class MigrationDriver {
   // and the source freezes).
   bool on_source_batch_change(Instance& source) { return source.migration != kNone && take_over_source(source); }
 
+  // A fault hit the source or destination of migration `mid`: the migration ends where it is (no
+  // hand-off), its instances are left to the caller, and `parts` gets the source, the destination and
+  // the beneficiary when it still waits for GPUs from it (else kNone).
+  struct Parts {
+    InstanceId source = kNone, destination = kNone, beneficiary = kNone;
+  };
+  Parts abort(std::uint32_t mid);
+
   const MigrationCounts& counts() const { return counts_; }
 
   // Recorders (null: none; the hooks then cost one branch).

@@ -181,6 +181,11 @@ void RequestRecorder::record(const RequestState& r, const ClusterState& state) {
       latency_censored_.push_back(timeout);
       ttft_censored_.push_back(timeout);
       break;
+    case Outcome::kFailed:
+      ++failed_;
+      latency_censored_.push_back(timeout);
+      ttft_censored_.push_back(timeout);
+      break;
     case Outcome::kPending: break;
   }
   if (csv_ == nullptr) return;
@@ -202,6 +207,7 @@ void RequestRecorder::finish(RunSummary& s, const Scenario& scenario) {
   s.completed = completed_;
   s.timed_out = timed_out_;
   s.rejected = rejected_;
+  s.failed = failed_;
   s.cold_starts = cold_;
   s.latency = summarize(latency_);
   s.ttft = summarize(ttft_);
@@ -319,6 +325,12 @@ void RunSummary::print_table(std::ostream& out) const {
         << n("migrations_started") << " started, " << n("migrations_completed") << " completed, "
         << n("migrations_dropped") << " dropped; pre-warms: " << n("prewarms") << "\n";
   }
+  if (faults > 0) {  // a request lost to a fault counts in the (*) rows as a timed-out one does
+    out << "faults: " << n("faults") << " (" << n("fault_restarts") << " requests restarted, " << n("failed")
+        << " lost, " << n("loads_failed") << " loads failed); servers down " << std::setprecision(1)
+        << v("server_down_s") << " s; GPU availability " << std::setprecision(3) << 100 * v("gpu_availability")
+        << "%\n";
+  }
   out << "  seconds                         mean       p50       p90       p99       max\n";
   row("latency, all arrived (*)", "latency_all_censored");
   row("ttft, all arrived (*)", "ttft_all_censored");
@@ -326,7 +338,8 @@ void RunSummary::print_table(std::ostream& out) const {
   row("ttft, completed", "ttft_completed");
   row("tpot, completed", "tpot_completed");
   row("queueing, completed", "queueing_completed");
-  out << std::setprecision(0) << "  (*) a timed-out or rejected request counts as the request timeout ("
+  out << std::setprecision(0) << "  (*) a timed-out" << (faults > 0 ? ", rejected or failed" : " or rejected")
+      << " request counts as the request timeout ("
       << v("request_timeout_s") << " s)\n";
   out << std::setprecision(1) << "GPU utilisation: allocated " << 100 * v("gpu_allocated") << "%, busy "
       << 100 * v("gpu_busy") << "%; makespan " << v("makespan_s") << " s\n";

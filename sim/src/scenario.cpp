@@ -312,6 +312,72 @@ const LoadLaw* ClusterSpec::loader_law(std::string_view mode, bool dram) const {
 namespace {
 
 // Seeds use all 64 bits (a sweep derives them by hashing), so they are read as unsigned integers.
+FaultKind read_fault_kind(const ConfigNode& entry) {
+  const std::string kind = entry.get_enum(
+      "kind", {"server_crash", "gpu_failure", "link_degradation", "link_outage", "remote_store_outage"});
+  if (kind == "server_crash") return FaultKind::kServerCrash;
+  if (kind == "gpu_failure") return FaultKind::kGpuFailure;
+  if (kind == "link_degradation") return FaultKind::kLinkDegradation;
+  if (kind == "link_outage") return FaultKind::kLinkOutage;
+  return FaultKind::kRemoteStoreOutage;
+}
+
+// `faults: {running: restart|lose, ssd_survives_crash, events: [...], processes: [...]}`. Servers and
+// GPUs are checked against the cluster here; link names once the topology exists (the simulator).
+FaultSpec read_faults(const ConfigNode& node, const Scenario& s) {
+  FaultSpec f;
+  f.restart_running = node.get_enum("running", {"restart", "lose"}, "restart") == "restart";
+  f.ssd_survives_crash = node.get_bool("ssd_survives_crash", f.ssd_survives_crash);
+  const std::uint32_t servers = s.cluster.server_count();
+  if (auto events = node.optional_child("events")) {
+    for (const ConfigNode& e : events->elements()) {
+      FaultEventSpec ev;
+      ev.where = e.location();
+      ev.kind = read_fault_kind(e);
+      ev.at = e.get_duration("at");
+      if (ev.at < 0) e.child("at").fail("must be >= 0");
+      ev.duration = e.get_duration("duration");
+      if (ev.duration <= 0) e.child("duration").fail("must be positive");
+      if (ev.at > std::numeric_limits<Nanos>::max() / 2 - ev.duration) e.child("duration").fail("ends past the clock's range");
+      if (ev.kind == FaultKind::kServerCrash || ev.kind == FaultKind::kGpuFailure) {
+        ev.server = static_cast<std::uint32_t>(e.get_int("server", std::nullopt, 0, std::int64_t{servers} - 1));
+      }
+      if (ev.kind == FaultKind::kGpuFailure) {
+        std::uint32_t first = 0;
+        const ServerGroupSpec* group = nullptr;
+        for (const ServerGroupSpec& g : s.cluster.groups) {
+          if (ev.server < first + g.count) {
+            group = &g;
+            break;
+          }
+          first += g.count;
+        }
+        ev.gpu = static_cast<std::uint32_t>(e.get_int("gpu", std::nullopt, 0, std::int64_t{group->gpus} - 1));
+      }
+      if (ev.kind == FaultKind::kLinkDegradation || ev.kind == FaultKind::kLinkOutage) ev.link = e.get_string("link");
+      if (ev.kind == FaultKind::kLinkDegradation) ev.factor = e.get_double("factor", std::nullopt, 1e-6, 1.0);
+      e.finish();
+      f.events.push_back(std::move(ev));
+    }
+  }
+  if (auto processes = node.optional_child("processes")) {
+    for (const ConfigNode& e : processes->elements()) {
+      FaultProcessSpec p;
+      p.where = e.location();
+      p.kind = read_fault_kind(e);
+      p.mtbf = e.get_duration("mtbf");
+      if (p.mtbf <= 0) e.child("mtbf").fail("must be positive");
+      p.repair = e.get_duration("repair");
+      if (p.repair <= 0) e.child("repair").fail("must be positive");
+      if (p.kind == FaultKind::kLinkDegradation) p.factor = e.get_double("factor", std::nullopt, 1e-6, 1.0);
+      e.finish();
+      f.processes.push_back(std::move(p));
+    }
+  }
+  node.finish();
+  return f;
+}
+
 std::uint64_t read_seed(const ConfigNode& node) {
   const std::string text = node.as_string();
   std::uint64_t seed = 0;
@@ -476,6 +542,7 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
   validate_choice<EvictionPolicy>(s.ssd_eviction);
 
   s.slo = read_slo(root, s);
+  if (auto faults = root.optional_child("faults")) s.faults = read_faults(*faults, s);
 
   if (auto out = root.optional_child("output")) {
     s.output.requests_csv = out->get_bool("requests_csv", s.output.requests_csv);
@@ -504,6 +571,17 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
   }
   root.finish();
   return s;
+}
+
+const char* to_string(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kServerCrash: return "server_crash";
+    case FaultKind::kGpuFailure: return "gpu_failure";
+    case FaultKind::kLinkDegradation: return "link_degradation";
+    case FaultKind::kLinkOutage: return "link_outage";
+    case FaultKind::kRemoteStoreOutage: return "remote_store_outage";
+  }
+  return "?";
 }
 
 Scenario Scenario::from_parts(std::string source, ClusterSpec cluster, std::vector<DeploymentSpec> deployments,

@@ -15,6 +15,8 @@ enum Type : std::uint32_t {
   kKeepAlive = 6,       // a = instance id: idle long enough, unload
   kPrewarm = 7,         // a = model: the keep-alive policy asked to load it ahead of demand
   kMigrationRound = 8,  // a = migration id, b = round: the destination finished recomputing a round
+  kFault = 9,           // a = timed fault (faults.events index), b = 1 onset, 0 repair
+  kFaultProcess = 10,   // a = stochastic fault target (process x target), b = 1 onset, 0 repair
 };
 
 }  // namespace sllm::sim_events

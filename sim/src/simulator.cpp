@@ -17,6 +17,7 @@
 #include "time_series.h"
 #include "timeline.h"
 #include "sllm/core/error.h"
+#include "sllm/core/random.h"
 #include "sllm/core/build_info.h"
 #include "sllm/core/files.h"
 #include "sllm/sim/cluster.h"
@@ -74,7 +75,20 @@ class Simulator::Impl final : private BatchListener, private LoadListener, priva
   void go_idle(Instance& inst);
   void leave_idle(Instance& inst);
   void finish_request(RequestSlot slot, Outcome outcome);
+  // Takes every request off `inst`: back to the front of its model's queue, oldest first, or (`lose`)
+  // finished as failed. Returns how many were requeued.
+  std::uint32_t evict_requests(Instance& inst, bool lose);
+  void needs_capacity(ModelId m);
   void snapshot_utilisation();
+
+  // Faults (scenario `faults:`).
+  void set_up_faults();
+  void on_fault(FaultKind kind, std::uint32_t target, bool onset, double factor);
+  void on_fault_process(std::uint32_t index, bool onset);
+  void fail_instance(InstanceId id);
+  void crash_server(ServerId s);
+  void recover_server(ServerId s);
+  void apply_link_capacity(LinkId l);
   void attach_recorders();
 
   // BatchListener
@@ -116,8 +130,31 @@ class Simulator::Impl final : private BatchListener, private LoadListener, priva
   RunSummary summary_;
   Nanos last_request_event_ = 0;
   bool retrying_ = false;
-  // GPU-time held by instances and in service, integrated up to the last request event (the makespan).
-  double allocated_at_makespan_ = 0, busy_at_makespan_ = 0;
+  // GPU-time held by instances, in service and out of service (faults), up to the last request event.
+  double allocated_at_makespan_ = 0, busy_at_makespan_ = 0, down_at_makespan_ = 0;
+
+  // Fault state: resolved targets of the timed events (server, or global GPU index, or link), the
+  // stochastic processes' targets each with its own random stream, and what is down now (counts:
+  // faults of one target may overlap).
+  struct FaultTarget {
+    FaultKind kind = FaultKind::kServerCrash;
+    std::uint32_t target = 0;
+    Nanos mtbf = 0, repair = 0;
+    double factor = 1;
+    Rng rng{0};
+  };
+  std::vector<std::uint32_t> fault_event_targets_;  // per faults.events entry
+  std::vector<FaultTarget> fault_processes_;
+  std::vector<std::uint32_t> gpu_base_;           // per server: global index of its GPU 0
+  std::vector<std::uint32_t> server_crashes_;     // per server: crashes in effect
+  std::vector<Nanos> server_down_since_;
+  std::vector<std::vector<std::uint32_t>> gpu_failures_;  // per server, per GPU: failures in effect
+  std::vector<std::uint32_t> link_outages_, link_degradations_;
+  std::vector<double> link_factor_;
+  std::uint32_t remote_outages_ = 0;
+  LinkId remote_link_ = kNone;
+  std::vector<LoadId> failed_loads_;  // scratch
+  double server_down_ns_ = 0;         // finished down periods
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -194,6 +231,7 @@ void Simulator::Impl::finish_request(RequestSlot slot, Outcome outcome) {
 void Simulator::Impl::snapshot_utilisation() {
   allocated_at_makespan_ = st_.gpu_accounting.allocated_area(now());
   busy_at_makespan_ = st_.gpu_accounting.busy_area(now());
+  down_at_makespan_ = st_.gpu_accounting.down_area(now());
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -475,20 +513,41 @@ void Simulator::Impl::on_prewarm(ModelId m) {
 
 void Simulator::Impl::preempt(InstanceId id) {
   Instance& inst = st_.instances[id];
+  const std::uint32_t restarted = evict_requests(inst, false);
+  summary_.preemptions += restarted;
+  st_.gpu_accounting.stop_busy(inst, now());
+  inst.state = InstanceState::kIdle;
+  st_.gpu_accounting.enter_idle(inst);
+  const ModelId m = inst.model;
+  unload(id);
+  // The preempted requests need capacity again (placed after the current decision is carried out).
+  needs_capacity(m);
+}
+
+std::uint32_t Simulator::Impl::evict_requests(Instance& inst, bool lose) {
   ModelRuntime& mr = st_.models[inst.model];
   const std::uint64_t steps = inst.decode_steps_at(now());
   queue_.cancel(inst.next_event);
+  inst.next_event = EventId{};
   // Requests restart from scratch at the front of their model's queue, oldest first.
   std::vector<RequestSlot> victims(inst.running.begin(), inst.running.end());
   victims.insert(victims.end(), inst.joining.begin(), inst.joining.end());
   std::sort(victims.begin(), victims.end(),
             [&](RequestSlot a, RequestSlot b) { return st_.requests[a].spec.id > st_.requests[b].spec.id; });
+  inst.running.clear();
+  inst.joining.clear();
+  inst.kv_tokens_reserved = 0;
+  std::uint32_t requeued = 0;
   for (RequestSlot slot : victims) {
     RequestState& r = st_.requests[slot];
+    --mr.in_service;
+    if (lose) {
+      finish_request(slot, Outcome::kFailed);
+      continue;
+    }
     const bool decoding = r.first_token >= 0;
     const auto lost = static_cast<std::uint32_t>(decoding ? r.generated + steps : 0);
     summary_.lost_tokens += lost;
-    ++summary_.preemptions;
     r.lost_tokens += lost;
     ++r.preemptions;
     r.instance = kNone;
@@ -499,20 +558,197 @@ void Simulator::Impl::preempt(InstanceId id) {
     r.timeout = queue_.schedule(now() + sc_.simulation.request_timeout, kTimeout, slot);
     mr.queue.push_front({slot, r.spec.id});
     ++mr.queued_live;
-    --mr.in_service;
+    ++requeued;
   }
-  inst.running.clear();
-  inst.joining.clear();
-  inst.kv_tokens_reserved = 0;
-  st_.gpu_accounting.stop_busy(inst, now());
-  inst.state = InstanceState::kIdle;
-  st_.gpu_accounting.enter_idle(inst);
-  unload(id);
-  // The preempted requests need capacity again (placed after the current decision is carried out).
+  return requeued;
+}
+
+void Simulator::Impl::needs_capacity(ModelId m) {
+  ModelRuntime& mr = st_.models[m];
   if (!mr.pending) {
     mr.pending = true;
-    pending_.push_back(inst.model);
+    pending_.push_back(m);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Faults.
+
+void Simulator::Impl::set_up_faults() {
+  const FaultSpec& spec = sc_.faults;
+  const auto servers = static_cast<std::uint32_t>(st_.servers.size());
+  const Topology& topo = st_.topology();
+  const auto links = static_cast<std::uint32_t>(topo.link_count());
+  std::uint32_t gpus = 0;
+  for (ServerId s = 0; s < servers; ++s) {
+    gpu_base_.push_back(gpus);
+    gpus += st_.gpu_accounting.total(s);
+    gpu_failures_.emplace_back(st_.gpu_accounting.total(s), 0);
+  }
+  server_crashes_.assign(servers, 0);
+  server_down_since_.assign(servers, 0);
+  link_outages_.assign(links, 0);
+  link_degradations_.assign(links, 0);
+  link_factor_.assign(links, 1.0);
+  const auto find_link = [&](const std::string& name, const std::string& where) {
+    for (LinkId l = 0; l < links; ++l) {
+      if (topo.link(l).name == name) return l;
+    }
+    throw InputError(where, "no link named '" + name + "' (links: remote_store.uplink, server<i>.network, "
+                            "server<i>.nic_to_dram, server<i>.ssd_read, server<i>.dram_read, server<i>.pcie.gpu<g>)");
+  };
+  remote_link_ = find_link("remote_store.uplink", sc_.source);
+  for (std::uint32_t i = 0; i < spec.events.size(); ++i) {
+    const FaultEventSpec& e = spec.events[i];
+    std::uint32_t target = 0;
+    switch (e.kind) {
+      case FaultKind::kServerCrash: target = e.server; break;
+      case FaultKind::kGpuFailure: target = gpu_base_[e.server] + e.gpu; break;
+      case FaultKind::kLinkDegradation:
+      case FaultKind::kLinkOutage: target = find_link(e.link, e.where); break;
+      case FaultKind::kRemoteStoreOutage: target = remote_link_; break;
+    }
+    fault_event_targets_.push_back(target);
+    queue_.schedule(e.at, kFault, i, 1);
+    queue_.schedule(e.at + e.duration, kFault, i, 0);
+  }
+  // Each target of a process draws from its own stream (seed, process, target): adding a process or a
+  // server leaves the other targets' fault times unchanged.
+  for (std::uint32_t p = 0; p < spec.processes.size(); ++p) {
+    const FaultProcessSpec& proc = spec.processes[p];
+    std::uint32_t count = 1;
+    if (proc.kind == FaultKind::kServerCrash) count = servers;
+    if (proc.kind == FaultKind::kGpuFailure) count = gpus;
+    if (proc.kind == FaultKind::kLinkDegradation || proc.kind == FaultKind::kLinkOutage) count = links;
+    for (std::uint32_t t = 0; t < count; ++t) {
+      FaultTarget ft;
+      ft.kind = proc.kind;
+      ft.target = proc.kind == FaultKind::kRemoteStoreOutage ? remote_link_ : t;
+      ft.mtbf = proc.mtbf;
+      ft.repair = proc.repair;
+      ft.factor = proc.factor;
+      ft.rng = Rng(sc_.simulation.seed, (std::uint64_t{0xfa17} << 48) | (std::uint64_t{p} << 32) | t);
+      const auto index = static_cast<std::uint32_t>(fault_processes_.size());
+      const Nanos first = from_seconds(ft.rng.exponential(to_seconds(ft.mtbf)));
+      fault_processes_.push_back(ft);
+      queue_.schedule(first, kFaultProcess, index, 1);
+    }
+  }
+}
+
+void Simulator::Impl::on_fault_process(std::uint32_t index, bool onset) {
+  FaultTarget& ft = fault_processes_[index];
+  on_fault(ft.kind, ft.target, onset, ft.factor);
+  const Nanos mean = onset ? ft.repair : ft.mtbf;
+  queue_.schedule(now() + from_seconds(ft.rng.exponential(to_seconds(mean))), kFaultProcess, index, onset ? 0 : 1);
+}
+
+void Simulator::Impl::on_fault(FaultKind kind, std::uint32_t target, bool onset, double factor) {
+  if (onset) ++summary_.faults;
+  switch (kind) {
+    case FaultKind::kServerCrash: {
+      const ServerId s = target;
+      if (onset && server_crashes_[s]++ == 0) crash_server(s);
+      if (!onset && --server_crashes_[s] == 0) recover_server(s);
+      break;
+    }
+    case FaultKind::kGpuFailure: {
+      const auto s = static_cast<ServerId>(std::upper_bound(gpu_base_.begin(), gpu_base_.end(), target) -
+                                           gpu_base_.begin() - 1);
+      const std::uint32_t g = target - gpu_base_[s];
+      std::uint32_t& failures = gpu_failures_[s][g];
+      if (onset && failures++ == 0 && server_crashes_[s] == 0) {
+        const InstanceId owner = st_.gpu_accounting.owner(s, g);
+        if (owner != kNone) fail_instance(owner);
+        st_.gpu_accounting.mark_down(s, g, now());
+      }
+      if (!onset && --failures == 0 && server_crashes_[s] == 0) st_.gpu_accounting.mark_up(s, g, now());
+      break;
+    }
+    case FaultKind::kLinkDegradation:
+      if (onset) {
+        ++link_degradations_[target];
+        link_factor_[target] *= factor;
+      } else if (--link_degradations_[target] == 0) {
+        link_factor_[target] = 1.0;  // exactly: no rounding left over from the divisions
+      } else {
+        link_factor_[target] /= factor;
+      }
+      apply_link_capacity(target);
+      break;
+    case FaultKind::kLinkOutage:
+      if (onset && link_outages_[target]++ == 0) {
+        // The transfers over it fail; their instances go, and their models are placed again.
+        loads_.loads_over(target, failed_loads_);
+        for (LoadId lid : failed_loads_) {
+          const InstanceId id = st_.loads[lid].instance;
+          if (st_.instances[id].load == lid) fail_instance(id);
+        }
+      }
+      if (!onset) --link_outages_[target];
+      apply_link_capacity(target);
+      break;
+    case FaultKind::kRemoteStoreOutage:
+      // Transfers from the store stall (rate 0) and resume at repair: delayed, not failed.
+      if (onset) ++remote_outages_;
+      if (!onset) --remote_outages_;
+      apply_link_capacity(target);
+      break;
+  }
+  retry_pending(true);
+}
+
+void Simulator::Impl::apply_link_capacity(LinkId l) {
+  const bool out = link_outages_[l] > 0 || (l == remote_link_ && remote_outages_ > 0);
+  loads_.set_link_capacity(l, out ? 0.0 : st_.topology().link(l).bandwidth * link_factor_[l], now());
+}
+
+void Simulator::Impl::crash_server(ServerId s) {
+  Server& server = st_.servers[s];
+  while (!server.instances.empty()) fail_instance(server.instances.front());
+  for (std::uint32_t g = 0; g < st_.gpu_accounting.total(s); ++g) {
+    if (gpu_failures_[s][g] == 0) st_.gpu_accounting.mark_down(s, g, now());
+  }
+  // Host memory does not survive a crash; the SSD does unless configured otherwise.
+  for (ModelId m = 0; m < st_.models.size(); ++m) {
+    if (server.dram_cache.contains(m)) server.dram_cache.erase(m);
+    if (!sc_.faults.ssd_survives_crash && server.ssd_cache.contains(m)) server.ssd_cache.erase(m);
+  }
+  server_down_since_[s] = now();
+}
+
+void Simulator::Impl::recover_server(ServerId s) {
+  for (std::uint32_t g = 0; g < st_.gpu_accounting.total(s); ++g) {
+    if (gpu_failures_[s][g] == 0) st_.gpu_accounting.mark_up(s, g, now());
+  }
+  server_down_ns_ += static_cast<double>(now() - server_down_since_[s]);
+}
+
+// The instance's hardware failed: its load (at any stage) is abandoned, its requests restart elsewhere
+// or are lost (faults.running), and it is unloaded; its model is placed again.
+void Simulator::Impl::fail_instance(InstanceId id) {
+  if (!st_.instances[id].alive()) return;
+  if (st_.instances[id].migration != kNone) {
+    const bool destination = st_.instances[id].migration_destination;
+    const MigrationDriver::Parts parts = migration_.abort(st_.instances[id].migration);
+    // The instance waiting for the source's GPUs would wait for ever: it goes too.
+    if (parts.beneficiary != kNone) fail_instance(parts.beneficiary);
+    if (!destination) {
+      fail_instance(parts.destination);  // the copy being built has nothing to continue from
+    } else if (st_.instances[parts.source].state == InstanceState::kHandoff) {
+      fail_instance(parts.source);  // frozen for the hand-off that cannot happen now: restarted like a crash
+    }
+  }
+  Instance& inst = st_.instances[id];
+  if (!inst.alive()) return;
+  const ModelId m = inst.model;
+  if (inst.load != kNone) loads_.fail(inst.load);
+  summary_.fault_restarts += evict_requests(inst, !sc_.faults.restart_running);
+  queue_.cancel(inst.next_event);
+  inst.next_event = EventId{};
+  if (inst.state != InstanceState::kIdle) st_.gpu_accounting.stop_busy(inst, now());
+  unload(id);
+  needs_capacity(m);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -596,6 +832,7 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
     }
   }
 
+  if (sc_.faults.any()) set_up_faults();
   pull_next_arrival();
   const bool progress = options.progress;
   std::uint64_t next_progress = 1 << 16;
@@ -613,6 +850,12 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
       case kKeepAlive: on_keep_alive(static_cast<InstanceId>(ev.a)); break;
       case kPrewarm: on_prewarm(static_cast<ModelId>(ev.a)); break;
       case kMigrationRound: migration_.on_round(static_cast<std::uint32_t>(ev.a), static_cast<int>(ev.b)); break;
+      case kFault: {
+        const FaultEventSpec& e = sc_.faults.events[ev.a];
+        on_fault(e.kind, fault_event_targets_[ev.a], ev.b == 1, e.factor);
+        break;
+      }
+      case kFaultProcess: on_fault_process(static_cast<std::uint32_t>(ev.a), ev.b == 1); break;
       default: throw std::logic_error("unknown event type");
     }
     // The run ends when the last request has left: what would follow (keep-alive expiries, loads that
@@ -641,6 +884,13 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
   if (sc_.simulation.horizon > 0 && summary_.makespan > last_request_event_) snapshot_utilisation();
   summary_.loads = loads_.loads_started();
   summary_.loads_replaced = loads_.loads_cancelled();
+  summary_.loads_failed = loads_.loads_failed();
+  summary_.server_down_seconds = server_down_ns_ / 1e9;
+  for (ServerId s = 0; s < server_crashes_.size(); ++s) {  // still down at the end: up to the makespan
+    if (server_crashes_[s] > 0) {
+      summary_.server_down_seconds += to_seconds(std::max<Nanos>(0, summary_.makespan - server_down_since_[s]));
+    }
+  }
   for (Tier t : {Tier::kRemote, Tier::kSsd, Tier::kDram}) {
     summary_.loads_by_tier[static_cast<int>(t)] = loads_.loads_started(t);
   }
@@ -652,16 +902,19 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
   summary_.migration_tokens = migrated.tokens;
   recorder_.finish(summary_, sc_);
   summary_.running = running;
-  if (summary_.arrived != summary_.completed + summary_.timed_out + summary_.rejected + summary_.running) {
+  if (summary_.arrived !=
+      summary_.completed + summary_.timed_out + summary_.rejected + summary_.failed + summary_.running) {
     throw std::logic_error("request conservation violated: arrived " + std::to_string(summary_.arrived) +
                            " != completed " + std::to_string(summary_.completed) + " + timed out " +
                            std::to_string(summary_.timed_out) + " + rejected " + std::to_string(summary_.rejected) +
+                           " + failed " + std::to_string(summary_.failed) +
                            " + running " + std::to_string(summary_.running));
   }
   const std::uint32_t gpus = st_.gpu_accounting.total();
   const double span = static_cast<double>(summary_.makespan) * gpus;
   summary_.gpu_allocated_fraction = span > 0 ? allocated_at_makespan_ / span : 0;
   summary_.gpu_busy_fraction = span > 0 ? busy_at_makespan_ / span : 0;
+  summary_.gpu_availability = span > 0 ? 1.0 - down_at_makespan_ / span : 1.0;
   summary_.events = queue_.processed();
   summary_.fingerprint = queue_.fingerprint();
   summary_.seed = sc_.simulation.seed;

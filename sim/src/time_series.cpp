@@ -82,6 +82,7 @@ void TimeSeriesRecorder::on_request_finished(const RequestState& r, Nanos) {
       ++rejected_;
       ++m.rejected;
       break;
+    case Outcome::kFailed: break;  // lost to a fault: in summary.json (requests.failed), not a column here
     case Outcome::kPending: break;
   }
 }
@@ -121,9 +122,10 @@ void TimeSeriesRecorder::write_row(Nanos t) {
     if (inst.state == InstanceState::kLoading && inst.load != kNone) ++loads[static_cast<int>(inst.loaded_from)];
   }
   const GpuAccounting& gpus = st_.gpu_accounting;
+  const std::uint32_t allocated = gpus.total() - gpus.free_total() - gpus.down_total();  // out of service: not held
   put(csv_, "%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u,%u,%u,%u,%u",
-      to_seconds(t), arrived_, completed_, timed_out_, rejected_, queued, running, gpus.total() - gpus.free_total(),
-      busy, loads[0], loads[1], loads[2]);
+      to_seconds(t), arrived_, completed_, timed_out_, rejected_, queued, running, allocated, busy, loads[0], loads[1],
+      loads[2]);
   if (per_model_columns_) {
     for (const ModelRuntime& m : st_.models) put(csv_, ",%u", m.queued_live);
   }

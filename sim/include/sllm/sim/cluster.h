@@ -76,7 +76,8 @@ struct Instance {
   }
 };
 
-enum class Outcome : std::uint8_t { kPending, kCompleted, kTimedOut, kRejected };
+// kFailed: lost to a fault while running (faults.running: lose).
+enum class Outcome : std::uint8_t { kPending, kCompleted, kTimedOut, kRejected, kFailed };
 const char* to_string(Outcome o);
 
 struct RequestState {
@@ -182,6 +183,13 @@ class GpuAccounting {
   double allocated_area(Nanos t) const { return allocated_.area_until(t); }
   double busy_area(Nanos t) const { return busy_.area_until(t); }
 
+  // Faults: a free GPU taken out of service (owner kDown: no placement gets it) and put back.
+  static constexpr InstanceId kDown = kNone - 1;
+  void mark_down(ServerId s, std::uint32_t gpu, Nanos now);
+  void mark_up(ServerId s, std::uint32_t gpu, Nanos now);
+  std::uint32_t down_total() const { return down_total_; }
+  double down_area(Nanos t) const { return down_.area_until(t); }
+
  private:
   // Integrates a GPU count over time (GPU-nanoseconds).
   struct Meter {
@@ -198,8 +206,8 @@ class GpuAccounting {
   std::vector<std::vector<InstanceId>> owner_;  // [server][gpu], kNone when free
   std::vector<std::uint32_t> free_;             // per server
   std::vector<std::uint32_t> idle_;             // per server: GPUs of idle instances
-  std::uint32_t total_ = 0, free_total_ = 0, idle_total_ = 0;
-  Meter allocated_, busy_;
+  std::uint32_t total_ = 0, free_total_ = 0, idle_total_ = 0, down_total_ = 0;
+  Meter allocated_, busy_, down_;
 };
 
 class ClusterState {

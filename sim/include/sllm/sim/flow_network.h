@@ -34,6 +34,12 @@ class FlowNetwork {
   // std::logic_error: the caller missed a rate change).
   void complete(FlowId id, Nanos now);
 
+  // Changes link `l`'s bandwidth from `now` (a fault: degraded, or 0 while out); the flows sharing links
+  // with it get new rates (a flow over a link of bandwidth 0 stalls: it never completes until raised).
+  void set_capacity(LinkId l, double bytes_per_second, Nanos now);
+  // Active flows crossing link `l` now, in no particular order (valid until the next change).
+  std::span<const FlowId> flows_on(LinkId l) const { return link_flows_[l]; }
+
   // Earliest (completion time, flow) among active flows, rounded up to whole nanoseconds;
   // ties go to the flow started first.
   std::optional<std::pair<Nanos, FlowId>> next_completion() const;

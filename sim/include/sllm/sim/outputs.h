@@ -24,6 +24,7 @@ Distribution summarize(std::vector<double>& values);
 
 struct RunSummary {
   std::uint64_t arrived = 0, completed = 0, timed_out = 0, rejected = 0, running = 0;
+  std::uint64_t failed = 0;             // lost to a fault while running (faults.running: lose)
   std::uint64_t cold_starts = 0;        // served requests that waited for a load
   std::uint64_t loads = 0;              // instance loads started
   std::uint64_t loads_by_tier[3] = {};  // remote, ssd, dram
@@ -36,12 +37,17 @@ struct RunSummary {
   std::uint64_t migration_rounds = 0, migration_tokens = 0;
   Distribution migration_pause;          // handoff pause per completed migration
   std::uint64_t prewarms = 0;            // loads started by keep-alive pre-warming
+  // Faults (scenario `faults:`): onsets, requests restarted from scratch by a fault, loads abandoned
+  // because of one, server-seconds down, and the share of GPU-time in service over the makespan.
+  std::uint64_t faults = 0, fault_restarts = 0, loads_failed = 0;
+  double server_down_seconds = 0;
+  double gpu_availability = 1;
   // Idle instances unloaded because their keep-alive expired (not a summary.json metric; `sllmsim
   // replay compare` reads it).
   std::uint64_t keep_alive_unloads = 0;
   // Over completed requests.
   Distribution latency, ttft, tpot, queueing, load_time;
-  // Over every request that finished (completed, timed out or rejected), a timed-out or rejected request
+  // Over every request that finished (completed, timed out, rejected or failed), a timed-out, failed or rejected request
   // counted at the request timeout: a lower bound of what its user saw, so that dropping requests can
   // never make a system look faster (the headline numbers).
   Distribution latency_censored, ttft_censored;
@@ -97,7 +103,7 @@ class RequestRecorder {
   std::vector<double> latency_, ttft_, tpot_, queueing_, load_time_;
   std::vector<double> latency_censored_, ttft_censored_;
   std::vector<double> migration_pause_;
-  std::uint64_t completed_ = 0, timed_out_ = 0, rejected_ = 0, cold_ = 0, slo_met_ = 0;
+  std::uint64_t completed_ = 0, timed_out_ = 0, rejected_ = 0, failed_ = 0, cold_ = 0, slo_met_ = 0;
 
 };
 

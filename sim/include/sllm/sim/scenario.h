@@ -155,6 +155,40 @@ struct OutputSpec {
   bool timing = true;
 };
 
+// faults: hardware faults injected into the run (docs/reliability.md, "Faults in the simulation").
+enum class FaultKind : std::uint8_t { kServerCrash, kGpuFailure, kLinkDegradation, kLinkOutage, kRemoteStoreOutage };
+const char* to_string(FaultKind kind);
+
+// One timed fault: from `at` for `duration` (then repaired).
+struct FaultEventSpec {
+  FaultKind kind = FaultKind::kServerCrash;
+  Nanos at = 0;
+  Nanos duration = 0;
+  std::uint32_t server = 0;  // server_crash, gpu_failure
+  std::uint32_t gpu = 0;     // gpu_failure
+  std::string link;          // link_degradation, link_outage: a topology link's name ("server1.network")
+  double factor = 1;         // link_degradation: the link's bandwidth is multiplied by it
+  std::string where;         // the entry's location, for errors found once the cluster is built
+};
+
+// A stochastic fault process: every target of the kind (each server, each GPU, each link, the remote
+// store) alternates exponentially distributed times to failure (mean mtbf) and repair (mean repair).
+struct FaultProcessSpec {
+  FaultKind kind = FaultKind::kServerCrash;
+  Nanos mtbf = 0;
+  Nanos repair = 0;
+  double factor = 1;         // link_degradation
+  std::string where;
+};
+
+struct FaultSpec {
+  std::vector<FaultEventSpec> events;
+  std::vector<FaultProcessSpec> processes;
+  bool restart_running = true;     // running requests on a failed server/GPU: restarted (true) or lost
+  bool ssd_survives_crash = true;  // a crashed server's SSD cache is kept (its DRAM cache never is)
+  bool any() const { return !events.empty() || !processes.empty(); }
+};
+
 struct Scenario {
   std::string source;  // config file (or test name)
   // Provenance (Scenario::load): FNV-1a 64 of the config file's text and the overrides applied to it.
@@ -175,6 +209,7 @@ struct Scenario {
   SimulationSpec simulation;
   SloSpec slo;
   OutputSpec output;
+  FaultSpec faults;
 
   // Reads and validates the whole config (policies are instantiated once to check their parameters).
   // `seed`, when given, replaces simulation.seed (the CLI's --seed).
