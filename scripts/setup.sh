@@ -16,7 +16,7 @@ esac
 
 packages=(build-essential cmake ninja-build pkg-config libboost-graph-dev libboost-program-options-dev
           libyaml-cpp-dev libeigen3-dev liburing-dev libxxhash-dev libgtest-dev libgmock-dev
-          nlohmann-json3-dev
+          nlohmann-json3-dev libzstd-dev
           python3 python3-matplotlib
           clang libclang-rt-14-dev)  # the sanitizer and fuzzing build of CI (.ci/run, scripts/fuzz.sh)
 missing=()

@@ -63,7 +63,8 @@ int run_run(const std::vector<std::string>& args) {
     run.output_dir = vm["output"].as<std::string>();
     sllm::cli::prepare_output_dir(run.output_dir, "--output");
     // Outputs of an earlier run in the same folder would look complete beside this run's.
-    for (const char* stale : {"requests.csv", "requests.csv.tmp", "summary.json", "summary.json.tmp"}) {
+    for (const char* stale : {"requests.csv", "requests.csv.tmp", "requests.csv.zst", "requests.csv.zst.tmp", "summary.json",
+                              "summary.json.tmp"}) {
       std::filesystem::remove(std::filesystem::path(run.output_dir) / stale);
     }
   }

@@ -565,7 +565,7 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
   if (source_) throw std::logic_error("Simulator::run called twice: build a new Simulator per run");
   const auto wall_start = std::chrono::steady_clock::now();
   source_ = options.source ? options.source() : sc_.make_source();
-  if (!options.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(options.output_dir);
+  if (!options.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(options.output_dir, sc_.output.compress_zstd);
   if (!options.output_dir.empty()) attach_recorders();  // they write at the end of the run
 
   // Warm instances: loaded before time 0, placed round-robin from the checkpoint's first server.
