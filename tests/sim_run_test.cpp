@@ -114,7 +114,8 @@ TEST(Run, SameSeedSameBytesOtherSeedDifferent) {
 TEST(Run, CompressedRequestsCsvHoldsTheSameBytes) {
   const std::string plain = temp_dir("csv_plain"), packed = temp_dir("csv_zstd");
   for (const auto& [dir, compress] : {std::pair{plain, "none"}, std::pair{packed, "zstd"}}) {
-    Simulator sim(scenario_from_yaml(small_cluster(), {std::string("output.compress=") + compress}));
+    const Scenario sc = scenario_from_yaml(small_cluster(), {std::string("output.compress=") + compress});
+    Simulator sim(sc);  // holds the scenario by reference
     RunOptions o;
     o.output_dir = dir;
     sim.run(o);

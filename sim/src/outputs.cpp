@@ -178,6 +178,8 @@ void RequestRecorder::write_out(bool last) {
   buffer_.clear();
 }
 
+constexpr std::uint64_t kMaxRequestsCsvBytes = 16ull << 30;
+
 std::string read_requests_csv(const std::string& dir) {
   const std::filesystem::path plain = std::filesystem::path(dir) / "requests.csv";
   const std::filesystem::path packed = std::filesystem::path(dir) / "requests.csv.zst";
@@ -186,9 +188,8 @@ std::string read_requests_csv(const std::string& dir) {
     throw InputError(dir, has_plain ? "holds both requests.csv and requests.csv.zst"
                                     : "holds no requests.csv or requests.csv.zst");
   }
-  std::ifstream f(has_plain ? plain : packed, std::ios::binary);
-  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (!f.good() && !f.eof()) throw InputError((has_plain ? plain : packed).string(), "cannot read");
+  // A whole file in memory: this is for tests and tools comparing runs, not for multi-GB outputs.
+  const std::string text = read_file_limited((has_plain ? plain : packed).string(), kMaxRequestsCsvBytes, "requests.csv");
   if (has_plain) return text;
   std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
   std::string out;

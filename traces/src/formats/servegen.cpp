@@ -6,6 +6,7 @@
 // pattern, scaled so that they sum to the window, accumulated from its start, keeping those before its
 // end. An empty pattern is a window without requests. Token lengths are in the client's separate
 // chunk-<client>-dataset.json, which this reader does not read: replay takes a `lengths` source.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -82,11 +83,13 @@ class ServeGenReader final : public TraceReader {
       while (remaining_ > 0) {
         --remaining_;
         elapsed_s_ += draw(rng_) * factor_;
-        const Nanos offset = static_cast<Nanos>(std::llround(elapsed_s_ * 1e9));
-        if (offset >= window_ns_) {
+        // Compared before rounding to the nanosecond, as ServeGen compares: heavy-tailed patterns draw
+        // many near-zero gaps, whose arrivals would otherwise round onto the window's end.
+        if (elapsed_s_ >= window_s_) {
           remaining_ = 0;
           break;
         }
+        const Nanos offset = std::min(static_cast<Nanos>(std::llround(elapsed_s_ * 1e9)), window_ns_ - 1);
         out = TraceRecord{};
         out.arrival = current_.start + offset;
         out.line = current_.line;
@@ -114,6 +117,7 @@ class ServeGenReader final : public TraceReader {
     remaining_ = 0;
     if (current_.pattern == Pattern::none || current_.rate == 0) return;
     const double window_s = static_cast<double>(window_ns_) / 1e9;
+    window_s_ = window_s;
     const double count = std::ceil(current_.rate * window_s);
     if (count > kMaxRequestsPerWindow) {
       bad_row(options_.skip_bad_rows, location(path_, current_.line, window_columns_[kRate]),
@@ -172,6 +176,7 @@ class ServeGenReader final : public TraceReader {
   Nanos last_start_ = 0;
   std::uint64_t window_index_ = 0;
   Nanos window_ns_ = 0;
+  double window_s_ = 0;
   std::uint64_t remaining_ = 0;
   double factor_ = 0, elapsed_s_ = 0;
   Rng rng_{0};
