@@ -208,6 +208,13 @@ TEST(Replay, RejectsWhatTheHostCannotRun) {
                              " --set cluster.servers[0].count=2 -q");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("one server"), std::string::npos) << r.output;
+  // A policy that may abandon a load in flight: the real loader cannot, so the run would not be the
+  // policy's (nothing is started: the refusal comes before any checkpoint is synthesised).
+  const auto replacing = run_sllmsim("replay -c " + kConfig + " -o " +
+                                     (fs::temp_directory_path() / "sllm-replay-bad").string() +
+                                     " --set policy.replace_loads=true -q");
+  EXPECT_EQ(replacing.status, 2) << replacing.output;
+  EXPECT_NE(replacing.output.find("replace_loads: false"), std::string::npos) << replacing.output;
   fs::remove_all(fs::temp_directory_path() / "sllm-replay-bad");
 }
 

@@ -202,8 +202,8 @@ std::map<std::uint64_t, RequestSlice> check_structure(const Json& root, std::int
   std::map<std::uint64_t, std::vector<std::pair<std::string, std::int64_t>>> open;  // async stack per id
   std::map<std::uint64_t, RequestSlice> requests;
   std::set<std::string> phases, names;
-  const std::set<std::string> known_phases = {"loading", "idle", "prefill", "decode", "decode (migrating)",
-                                              "migration recompute", "migration hand-off"};
+  const std::set<std::string> known_phases = {"loading", "loading (abandoned)", "idle", "prefill", "decode",
+                                              "decode (migrating)", "migration recompute", "migration hand-off"};
   const Json& events = root.at("traceEvents");
   EXPECT_EQ(events.kind, Json::kArray);
   for (const Json& e : events.items) {
@@ -224,7 +224,7 @@ std::map<std::uint64_t, RequestSlice> check_structure(const Json& root, std::int
       const std::string name = e.at("name").text;
       EXPECT_TRUE(known_phases.count(name)) << name;
       phases.insert(name);
-      if (name == "loading") {
+      if (name.starts_with("loading")) {
         EXPECT_TRUE(e.at("args").get("tier") != nullptr);
         EXPECT_GT(e.at("args").at("bytes").number, 0);
       }
@@ -297,6 +297,53 @@ TEST(SimTimeline, DefaultConfigTraceIsWellFormedAndMatchesRequests) {
     if (e.at("ph").text == "X") seen.insert(e.at("name").text);
   }
   for (const char* p : {"loading", "prefill", "decode", "idle"}) EXPECT_TRUE(seen.count(p)) << p;
+}
+
+// A load that finishes hands its GPU, at that instant, to its own instance's next phase (serving or idle);
+// one abandoned for a sooner start elsewhere (load replacement) ends its instance instead, and is drawn as
+// "loading (abandoned)" so that it does not read as a finished load (nor make loads look short).
+TEST(SimTimeline, AbandonedLoadsAreDrawnApartFromFinishedOnes) {
+  const RunResult run = run_default("timeline_abandoned", {"output.timeline={request_sample: 0}"});
+  const Json root = read_timeline(run.dir);
+  const std::int64_t end = from_seconds(root.at("otherData").at("window_end_s").number);
+  struct Slice {
+    std::int64_t start, end;
+    std::string name, model;
+    double instance;
+  };
+  std::map<std::pair<double, double>, std::vector<Slice>> tracks;
+  for (const Json& e : root.at("traceEvents").items) {
+    if (e.at("ph").text != "X") continue;
+    const std::int64_t ts = ns(e.at("ts").number);
+    tracks[{e.at("pid").number, e.at("tid").number}].push_back(
+        {ts, ts + ns(e.at("dur").number), e.at("name").text, e.at("args").at("model").text,
+         e.at("args").at("instance").number});
+  }
+  std::uint64_t finished = 0, abandoned = 0;
+  for (auto& [track, slices] : tracks) {
+    std::sort(slices.begin(), slices.end(), [](const Slice& a, const Slice& b) { return a.start < b.start; });
+    for (std::size_t i = 0; i < slices.size(); ++i) {
+      const Slice& s = slices[i];
+      if (!s.name.starts_with("loading")) continue;
+      const Slice* next = i + 1 < slices.size() && slices[i + 1].start == s.end ? &slices[i + 1] : nullptr;
+      const bool own_next = next != nullptr && next->instance == s.instance && next->model == s.model;
+      if (s.name == "loading") {  // the same instance goes on (or the load grows its GPU set, or the run ends)
+        ++finished;
+        EXPECT_TRUE(own_next || s.end == end) << "a load ending at " << s.end << " ns without its instance going on";
+      } else {
+        ++abandoned;
+        EXPECT_LT(s.end, end);
+        EXPECT_FALSE(own_next && !next->name.starts_with("loading"))
+            << "an abandoned load at " << s.end << " ns followed by its own instance serving";
+      }
+    }
+  }
+  EXPECT_GT(finished, 0u);
+  // Only load replacement abandons loads here (no migrations in this scenario); a replacement at the very
+  // instant of its placement draws nothing.
+  EXPECT_EQ(run.summary.migrations_started, 0u);
+  EXPECT_GT(abandoned, 0u);
+  EXPECT_LE(abandoned, run.summary.loads_replaced);
 }
 
 TEST(SimTimeline, RecordingDoesNotChangeTheRunAndIsDeterministic) {

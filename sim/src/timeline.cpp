@@ -80,9 +80,13 @@ void TimelineRecorder::close_span(const Instance& inst, GpuPhase next, Nanos now
   const Nanos a = clip(span.start), b = clip(span.end);
   if (b <= a) return;
   const ModelRuntime& mr = st_.models[inst.model];
+  // A load cancelled for a sooner start elsewhere (load replacement) never got ready: its instance ends
+  // while loading, its load already gone. Named apart, so that it does not read as a load that finished.
+  const bool abandoned = span.phase == GpuPhase::kLoading && next == GpuPhase::kOff && inst.load == kNone;
   for (std::uint32_t g : inst.gpus) {
     if (!room()) return;
-    put(events_, "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":%u,\"tid\":%u,\"ts\":", to_string(span.phase),
+    put(events_, "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":%u,\"tid\":%u,\"ts\":",
+        abandoned ? "loading (abandoned)" : to_string(span.phase),
         static_cast<unsigned>(inst.server), static_cast<unsigned>(g));
     put_us(events_, a);
     events_ += ",\"dur\":";

@@ -1,6 +1,7 @@
 // The simulator's side of the policy API: the ClusterView a policy queries, answered from the
 // ClusterState at one instant. The simulator builds one per policy call (it holds two pointers and
-// the time); tests build one over a ClusterState of their own. Not for policies (layering check).
+// the time); tests build one over a ClusterState of their own; the real replay derives its view from it,
+// answering what differs on a real cluster. Not for policies (layering check).
 #pragma once
 
 #include "sllm/sim/cluster.h"
@@ -13,7 +14,7 @@ namespace sllm {
 // preempt (and, when decoding, migrate). The simulator checks a Decision against the same rule.
 bool movable(const Instance& instance);
 
-class ClusterStateView final : public ClusterView {
+class ClusterStateView : public ClusterView {
  public:
   // `cost` answers prefill_seconds(); without it that query throws std::logic_error. With `flows` (the
   // transfers in flight), estimate_load() gives each link's fair share instead of its idle bandwidth.
