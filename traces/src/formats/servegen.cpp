@@ -131,7 +131,13 @@ class ServeGenReader final : public TraceReader {
     Rng sum_rng = rng_;
     double sum = 0;
     for (std::uint64_t i = 0; i < remaining_; ++i) sum += draw(sum_rng);
-    factor_ = sum > 0 ? window_s / sum : 0;
+    if (!std::isfinite(sum) || sum <= 0) {  // extreme shape or scale: draws overflow or all underflow to 0
+      remaining_ = 0;
+      bad_row(options_.skip_bad_rows, location(path_, current_.line, window_columns_[kShape]),
+              "shape: the pattern's shape and scale give no usable inter-arrival times");
+      return;
+    }
+    factor_ = window_s / sum;
     elapsed_s_ = 0;
   }
 
