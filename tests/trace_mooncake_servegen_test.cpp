@@ -189,6 +189,11 @@ TEST(ServeGenReader, BadRowsNameTheColumn) {
   EXPECT_NE(error_of("0,-1,1,Gamma,1,1\n").find("c.csv:1:3: rate: expected a non-negative number, got '-1'"),
             std::string::npos);
   EXPECT_NE(error_of("0,1,1,Gamma,0,1\n").find("c.csv:1:13: shape: expected a positive shape"), std::string::npos);
+  // Found when the window starts (after the next row is read): still located in its own row.
+  const std::string busy = error_of("0,20000,1,Gamma,1,1\n600,1.0,1,Gamma,1,1\n");
+  EXPECT_NE(busy.find("c.csv:1:3: rate: 12000000 requests in one window is above the limit of 10000000"),
+            std::string::npos)
+      << busy;
   EXPECT_NE(error_of("0,1,1,Gamma\n").find("c.csv:1:12: row: expected 6 comma-separated fields"), std::string::npos)
       << error_of("0,1,1,Gamma\n");
 }

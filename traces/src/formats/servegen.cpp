@@ -7,6 +7,7 @@
 // end. An empty pattern is a window without requests. Token lengths are in the client's separate
 // chunk-<client>-dataset.json, which this reader does not read: replay takes a `lengths` source.
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 
@@ -30,6 +31,7 @@ struct Window {
   double rate = 0, shape = 0, scale = 0;
   Pattern pattern = Pattern::none;
   std::uint64_t line = 0;
+  std::array<std::uint32_t, kColumns> columns{};  // where each field starts, for errors found later
 };
 
 bool parse_number(std::string_view text, double& out) {
@@ -120,8 +122,9 @@ class ServeGenReader final : public TraceReader {
     window_s_ = window_s;
     const double count = std::ceil(current_.rate * window_s);
     if (count > kMaxRequestsPerWindow) {
-      bad_row(options_.skip_bad_rows, location(path_, current_.line, window_columns_[kRate]),
-              "rate: " + std::to_string(count) + " requests in one window is above the limit of 10000000");
+      bad_row(options_.skip_bad_rows, location(path_, current_.line, current_.columns[kRate]),
+              "rate: " + std::to_string(static_cast<std::uint64_t>(count)) +
+                  " requests in one window is above the limit of 10000000");
       return;
     }
     remaining_ = static_cast<std::uint64_t>(count);
@@ -133,7 +136,7 @@ class ServeGenReader final : public TraceReader {
     for (std::uint64_t i = 0; i < remaining_; ++i) sum += draw(sum_rng);
     if (!std::isfinite(sum) || sum <= 0) {  // extreme shape or scale: draws overflow or all underflow to 0
       remaining_ = 0;
-      bad_row(options_.skip_bad_rows, location(path_, current_.line, window_columns_[kShape]),
+      bad_row(options_.skip_bad_rows, location(path_, current_.line, current_.columns[kShape]),
               "shape: the pattern's shape and scale give no usable inter-arrival times");
       return;
     }
@@ -162,7 +165,7 @@ class ServeGenReader final : public TraceReader {
         continue;
       }
       w.line = lines_.line_number();
-      for (std::size_t i = 0; i < kColumns; ++i) window_columns_[i] = fields_.columns[i];
+      for (std::size_t i = 0; i < kColumns; ++i) w.columns[i] = fields_.columns[i];
       read_any_ = true;
       last_start_ = w.start;
       return true;
@@ -176,7 +179,6 @@ class ServeGenReader final : public TraceReader {
   LineReader lines_;
   ReaderOptions options_;
   CsvFields fields_;
-  std::uint32_t window_columns_[kColumns] = {1, 1, 1, 1, 1, 1};
   Window current_, next_;
   bool has_current_ = false, has_next_ = false, read_any_ = false;
   Nanos last_start_ = 0;
