@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "cli_test_util.h"
 #include "sllm/core/error.h"
 #include "sllm/traces/formats.h"
 #include "sllm/traces/readers.h"
@@ -196,6 +197,49 @@ TEST(ServeGenReader, BadRowsNameTheColumn) {
       << busy;
   EXPECT_NE(error_of("0,1,1,Gamma\n").find("c.csv:1:12: row: expected 6 comma-separated fields"), std::string::npos)
       << error_of("0,1,1,Gamma\n");
+}
+
+// --- Command line ---------------------------------------------------------------------------------
+
+// `sllmsim trace convert` of a Mooncake file (format auto) gives the canonical CSV of its requests: the
+// milliseconds as seconds, the lengths as they were, in time order; a ServeGen file converts with a
+// lengths source and keeps its arrivals; a bad line exits with status 2 and names its place.
+TEST(TraceCli, MooncakeAndServeGenConvertAndInspect) {
+  ScratchDir dir;
+  const auto m = dir.write("m.jsonl",
+                           "{\"timestamp\": 30535, \"input_length\": 6472, \"output_length\": 26, \"hash_ids\": [46]}\n"
+                           "{\"timestamp\": 27482, \"input_length\": 6955, \"output_length\": 52, \"hash_ids\": [46, 47]}\n");
+  const auto out = dir.file("m.csv");
+  const auto r = sllm::testing::run_sllmsim("trace convert " + m + " -o " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto rows = read_all(out, "canonical");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].arrival, 27482 * kMs);
+  EXPECT_EQ(rows[0].input_tokens, 6955u);
+  EXPECT_EQ(rows[1].arrival, 30535 * kMs);
+  EXPECT_EQ(rows[1].output_tokens, 26u);
+  const auto inspect = sllm::testing::run_sllmsim("trace inspect " + m);
+  EXPECT_EQ(inspect.status, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("(mooncake)"), std::string::npos) << inspect.output;
+
+  const auto s = dir.write("chunk-1-trace.csv", "0,0.1,1,Gamma,1,10\n600,0,0,,0,0\n");
+  ReaderOptions options;
+  options.seed = 3;
+  const auto direct = read_all(s, "servegen", options);
+  const auto sr = sllm::testing::run_sllmsim("trace convert " + s + " --seed 3 --lengths '{kind: fixed, input: 7, output: 5}' -o " +
+                                       dir.file("s.csv"));
+  ASSERT_EQ(sr.status, 0) << sr.output;
+  const auto converted = read_all(dir.file("s.csv"), "canonical");
+  ASSERT_EQ(converted.size(), direct.size());
+  for (std::size_t i = 0; i < direct.size(); ++i) {
+    EXPECT_EQ(converted[i].arrival, direct[i].arrival);  // window start 0: the trace's own clock
+    EXPECT_EQ(converted[i].input_tokens, 7u);
+  }
+
+  const auto bad = dir.write("bad.jsonl", "{\"timestamp\": 1, \"input_length\": x}\n");
+  const auto br = sllm::testing::run_sllmsim("trace inspect " + bad + " --format mooncake");
+  EXPECT_EQ(br.status, 2) << br.output;
+  EXPECT_NE(br.output.find("bad.jsonl:1:"), std::string::npos) << br.output;
 }
 
 // --- Detection ------------------------------------------------------------------------------------
