@@ -3,7 +3,7 @@
 #   scripts/setup.sh          run the default simulation (configs/default.yaml -> out/default/)
 #   scripts/setup.sh --test   run the whole test suite through ctest
 # CUDA paths are compiled when nvcc exists (/usr/local/cuda or Debian's nvidia-cuda-toolkit); GPU tests
-# skip with a message on machines without a GPU.
+# skip with a message on machines without a GPU. Open MPI gives `sllmsim sweep --mpi` (and its test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,7 @@ esac
 packages=(build-essential cmake ninja-build pkg-config libboost-graph-dev libboost-program-options-dev
           libyaml-cpp-dev libeigen3-dev liburing-dev libxxhash-dev libgtest-dev libgmock-dev
           nlohmann-json3-dev libzstd-dev
-          python3 python3-matplotlib
+          python3 python3-matplotlib libopenmpi-dev openmpi-bin
           clang libclang-rt-14-dev)  # the sanitizer and fuzzing build of CI (.ci/run, scripts/fuzz.sh)
 missing=()
 for p in "${packages[@]}"; do

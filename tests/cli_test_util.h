@@ -15,19 +15,28 @@ struct CliResult {
   std::string output;  // stdout and stderr, interleaved
 };
 
-// Runs `sllmsim ARGS`; `env` (e.g. "LD_PRELOAD=... ") goes in front of the whole command. SLLM_BINARY in
-// the environment overrides the build's path (binaries copied to a GPU host).
-inline CliResult run_sllmsim(const std::string& args, const std::string& env = "") {
-  const char* binary = std::getenv("SLLM_BINARY");
-  const std::string cmd = env + " " + (binary != nullptr ? binary : SLLM_BINARY) + " " + args + " 2>&1";
+// Runs a shell command line, collecting its stdout and stderr.
+inline CliResult run_command(const std::string& command) {
   CliResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
   if (p == nullptr) return r;  // could not start a shell: status -1
   std::array<char, 4096> buf{};
   for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) r.output.append(buf.data(), n);
   const int status = ::pclose(p);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// The sllmsim executable under test: SLLM_BINARY in the environment overrides the build's path
+// (binaries copied to a GPU host).
+inline std::string sllmsim_binary() {
+  const char* binary = std::getenv("SLLM_BINARY");
+  return binary != nullptr ? binary : SLLM_BINARY;
+}
+
+// Runs `sllmsim ARGS`; `env` (e.g. "LD_PRELOAD=... ") goes in front of the whole command.
+inline CliResult run_sllmsim(const std::string& args, const std::string& env = "") {
+  return run_command(env + " " + sllmsim_binary() + " " + args);
 }
 
 }  // namespace sllm::testing

@@ -15,7 +15,12 @@ int run_version(const std::vector<std::string>& args) {
 #else
   constexpr const char* cuda = "without CUDA";
 #endif
-  std::cout << "sllmsim " << sllm::version() << " (" << cuda << ", " << __VERSION__ << ", build " << sllm::build_id()
+#ifdef SLLM_HAVE_MPI
+  constexpr const char* mpi = "with MPI";
+#else
+  constexpr const char* mpi = "without MPI";
+#endif
+  std::cout << "sllmsim " << sllm::version() << " (" << cuda << ", " << mpi << ", " << __VERSION__ << ", build " << sllm::build_id()
             << ")\n";
   return 0;
 }

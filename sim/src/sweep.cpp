@@ -224,6 +224,59 @@ std::uint64_t fingerprint_of(const SweepSpec& spec) {
   return fnv1a64(all);
 }
 
+// A point's scenario; an InputError names the point.
+Scenario load_scenario(const SweepSpec& spec, const SweepPoint& point) {
+  try {
+    return Scenario::load(spec.base_config, point.overrides, point.seed);
+  } catch (const InputError& e) {
+    throw InputError("sweep point " + point.key + " (" + spec.source + ")", e.what());
+  }
+}
+
+// Runs one point from its loaded scenario into points_dir/<key>/ and returns its row (see run_sweep_point).
+std::string run_point(const SweepSpec& spec, const SweepPoint& p, const Scenario& scenario, const fs::path& points_dir,
+                      const std::string& header) {
+  const fs::path final_dir = points_dir / p.key;
+  const fs::path tmp_dir = points_dir / (p.key + ".tmp");
+  fs::remove_all(tmp_dir);
+  Simulator simulator(scenario);
+  RunOptions run;
+  run.output_dir = tmp_dir.string();
+  const RunSummary summary = simulator.run(run);
+  const std::string row = sweep_results_row(p, summary, spec.param_names);
+  write_file_atomically(tmp_dir.string(), "point.yaml", point_yaml(spec, p));
+  write_file_atomically(tmp_dir.string(), "row.csv", header + "\n" + row + "\n");
+  fs::remove_all(final_dir);
+  fs::rename(tmp_dir, final_dir);
+  return row;
+}
+
+// The dispatcher of a sweep without one: `jobs` threads take the pending points in order.
+void run_on_threads(unsigned jobs, const std::vector<std::size_t>& pending,
+                    const std::function<std::string(std::size_t)>& run_here, const SweepDispatcher::Finished& finished) {
+  std::mutex mutex;
+  std::atomic<std::size_t> next{0};
+  const auto worker = [&] {
+    for (;;) {
+      const std::size_t t = next.fetch_add(1);
+      if (t >= pending.size()) return;
+      std::string row, error;
+      try {
+        row = run_here(pending[t]);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      const std::lock_guard<std::mutex> lock(mutex);
+      finished(pending[t], row, error);
+    }
+  };
+  const unsigned threads = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(pending.size())));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+}
+
 }  // namespace
 
 
@@ -537,6 +590,15 @@ std::string sweep_mean_row(const std::string& header, const std::vector<std::str
 }
 
 
+void check_sweep(const SweepSpec& spec) {
+  for (const SweepPoint& p : spec.points) load_scenario(spec, p);
+}
+
+std::string run_sweep_point(const SweepSpec& spec, const SweepPoint& point, const std::string& output_dir) {
+  const Scenario scenario = load_scenario(spec, point);
+  return run_point(spec, point, scenario, fs::path(output_dir) / "points", sweep_results_header(spec.param_names));
+}
+
 SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   if (options.output_dir.empty()) throw InputError("sweep", "an output directory is required (-o DIR)");
   if (options.shard_count == 0 || options.shard_index >= options.shard_count) {
@@ -549,13 +611,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   // Every point's scenario is read before anything runs: one bad point fails the sweep up front. The
   // scenarios are kept for the runs (the vector is never resized: a Simulator refers to its Scenario).
   std::vector<std::optional<Scenario>> scenarios(mine.size());
-  for (std::size_t i = 0; i < mine.size(); ++i) {
-    try {
-      scenarios[i].emplace(Scenario::load(spec.base_config, mine[i]->overrides, mine[i]->seed));
-    } catch (const InputError& e) {
-      throw InputError("sweep point " + mine[i]->key + " (" + spec.source + ")", e.what());
-    }
-  }
+  for (std::size_t i = 0; i < mine.size(); ++i) scenarios[i].emplace(load_scenario(spec, *mine[i]));
 
   const fs::path dir(options.output_dir);
   const fs::path points_dir = dir / "points";
@@ -586,54 +642,38 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     }
   }
 
-  std::mutex mutex;
-  std::atomic<std::size_t> next{0};
+  // Indices into spec.points of the points to run, and back to their place in `mine`.
+  std::vector<std::size_t> pending;
+  std::map<std::size_t, std::size_t> slot_of;
+  for (const std::size_t i : todo) {
+    pending.push_back(mine[i]->index);
+    slot_of[mine[i]->index] = i;
+  }
   std::size_t done = outcome.skipped;
-  const auto worker = [&] {
-    for (;;) {
-      const std::size_t t = next.fetch_add(1);
-      if (t >= todo.size()) return;
-      const std::size_t i = todo[t];
-      const SweepPoint& p = *mine[i];
-      const fs::path final_dir = points_dir / p.key;
-      const fs::path tmp_dir = points_dir / (p.key + ".tmp");
-      std::string error;
-      try {
-        fs::remove_all(tmp_dir);
-        const Scenario& scenario = *scenarios[i];
-        Simulator simulator(scenario);
-        RunOptions run;
-        run.output_dir = tmp_dir.string();
-        const RunSummary summary = simulator.run(run);
-        const std::string row =
-            sweep_results_row(p, summary, spec.param_names);
-        write_file_atomically(tmp_dir.string(), "point.yaml", point_yaml(spec, p));
-        write_file_atomically(tmp_dir.string(), "row.csv", header + "\n" + row + "\n");
-        fs::remove_all(final_dir);
-        fs::rename(tmp_dir, final_dir);
-        rows[i] = row;
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
-      const std::lock_guard<std::mutex> lock(mutex);
-      ++done;
-      if (error.empty()) {
-        ++outcome.ran;
-      } else {
-        outcome.failures.push_back(p.key + ": " + error);
-      }
-      if (options.log) {
-        *options.log << "[" << done << "/" << mine.size() << "] " << p.key << (error.empty() ? "" : "  FAILED: " + error)
-                     << "\n";
-        options.log->flush();
-      }
+  const auto run_here = [&](std::size_t index) {
+    const std::size_t i = slot_of.at(index);
+    return run_point(spec, *mine[i], *scenarios[i], points_dir, header);
+  };
+  const auto finished = [&](std::size_t index, const std::string& row, const std::string& error) {
+    const std::size_t i = slot_of.at(index);
+    ++done;
+    if (error.empty()) {
+      rows[i] = row;
+      ++outcome.ran;
+    } else {
+      outcome.failures.push_back(mine[i]->key + ": " + error);
+    }
+    if (options.log) {
+      *options.log << "[" << done << "/" << mine.size() << "] " << mine[i]->key
+                   << (error.empty() ? "" : "  FAILED: " + error) << "\n";
+      options.log->flush();
     }
   };
-  const unsigned threads = std::max(1u, std::min<unsigned>(options.jobs, static_cast<unsigned>(todo.size())));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
+  if (options.dispatcher != nullptr) {
+    options.dispatcher->dispatch(pending, run_here, finished);
+  } else {
+    run_on_threads(options.jobs, pending, run_here, finished);
+  }
 
   if (outcome.failures.empty()) write_file_atomically(dir.string(), "results.csv", results_csv(header, rows));
   return outcome;

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -107,11 +108,35 @@ std::vector<std::string> csv_fields(const std::string& line);
 std::string csv_real(double v);
 double parse_csv_real(const std::string& text);
 
+// Reads every point's scenario, as run_sweep does before running anything: the first bad one throws an
+// InputError naming the point. (Submitting a sweep to a cluster checks it first.)
+void check_sweep(const SweepSpec& spec);
+
+// Runs one point into output_dir/points/<key>/ (written as <key>.tmp, renamed when complete) and returns
+// its results row; a failure throws (an InputError when the point's scenario is bad). What each worker of
+// a distributed sweep does with a point it is handed (sllmsim sweep --mpi).
+std::string run_sweep_point(const SweepSpec& spec, const SweepPoint& point, const std::string& output_dir);
+
+// Where a sweep's pending points run. Without one, run_sweep runs them on `jobs` threads of this process;
+// `sllmsim sweep --mpi` hands them to the ranks of an MPI job (sim/cli/sweep_mpi.cpp).
+class SweepDispatcher {
+ public:
+  virtual ~SweepDispatcher() = default;
+  // Called with (index into spec.points, results row, error): error empty when the point succeeded.
+  using Finished = std::function<void(std::size_t, const std::string&, const std::string&)>;
+  // Runs every point of `pending` (indices into spec.points) once, here with run_here(index) (which
+  // returns the row and throws on failure) or elsewhere with run_sweep_point, and calls `finished` once
+  // per point, never twice at the same time. Returns when all have finished.
+  virtual void dispatch(const std::vector<std::size_t>& pending, const std::function<std::string(std::size_t)>& run_here,
+                        const Finished& finished) = 0;
+};
+
 struct SweepOptions {
   std::string output_dir;
   unsigned jobs = 1;
   unsigned shard_index = 0, shard_count = 1;  // run points with index % count == index
   std::ostream* log = nullptr;                // one line per finished point
+  SweepDispatcher* dispatcher = nullptr;      // null: `jobs` threads
 };
 
 struct SweepOutcome {
@@ -121,8 +146,8 @@ struct SweepOutcome {
 };
 
 // Validates every point of the shard first (an InputError in any point throws before anything runs),
-// then runs the missing ones on `jobs` threads; writes plan.txt and, when no point failed,
-// results.csv (rows of this shard's points in sweep order).
+// then runs the missing ones (on `jobs` threads, or through `dispatcher`); writes plan.txt and, when no
+// point failed, results.csv (rows of this shard's points in sweep order).
 SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options);
 
 // Combines shard directories (same plan fingerprint) into `output_dir`: copies their point directories
