@@ -546,6 +546,7 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
 
   if (auto out = root.optional_child("output")) {
     s.output.requests_csv = out->get_bool("requests_csv", s.output.requests_csv);
+    s.output.compress_zstd = out->get_enum("compress", {"none", "zstd"}, "none") == "zstd";
     s.output.timing = out->get_bool("timing", s.output.timing);
     // A timeline or time-series section turns that output on unless it says `enabled: false`.
     if (auto tl = out->optional_child("timeline")) {

@@ -804,11 +804,12 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
   source_ = options.source ? options.source() : sc_.make_source();
   if (!options.output_dir.empty()) {
     // Outputs of an earlier run in the same folder would look complete beside this run's.
-    for (const char* stale : {"requests.csv", "requests.csv.tmp", "summary.json", "summary.json.tmp"}) {
+    for (const char* stale : {"requests.csv", "requests.csv.tmp", "requests.csv.zst", "requests.csv.zst.tmp", "summary.json",
+                              "summary.json.tmp"}) {
       std::filesystem::remove(std::filesystem::path(options.output_dir) / stale);
     }
   }
-  if (!options.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(options.output_dir);
+  if (!options.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(options.output_dir, sc_.output.compress_zstd);
   if (!options.output_dir.empty()) attach_recorders();  // they write at the end of the run
 
   // Warm instances: loaded before time 0, placed round-robin from the checkpoint's first server.

@@ -150,6 +150,8 @@ struct OutputSpec {
   TimelineSpec timeline;
   TimeSeriesSpec time_series;
   bool requests_csv = true;
+  // requests.csv compressed as requests.csv.zst (`output.compress: zstd`); the rows are the same bytes.
+  bool compress_zstd = false;
   // Wall time and events/s in summary.json: the only machine-dependent values; off for byte-for-byte
   // comparisons of runs.
   bool timing = true;
