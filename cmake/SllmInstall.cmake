@@ -27,6 +27,8 @@ install(EXPORT sllmsimTargets NAMESPACE sllmsim:: DESTINATION ${SLLM_INSTALL_CMA
 # the CLI's targets file when that component is installed too).
 install(TARGETS sllmsim EXPORT sllmsimCliTargets RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli)
 install(EXPORT sllmsimCliTargets NAMESPACE sllmsim:: DESTINATION ${SLLM_INSTALL_CMAKEDIR} COMPONENT cli)
+# `sllmsim plot` looks for its script in PREFIX/share/sllmsim beside an installed executable.
+install(FILES scripts/sllmsim_plot.py DESTINATION ${CMAKE_INSTALL_DATADIR}/sllmsim COMPONENT cli)
 if(TARGET sllm_cuda)
   # The CLI looks for its device modules beside itself, then along its RUNPATH.
   install(TARGETS sllm_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT cli)

@@ -303,7 +303,8 @@ TEST(SimTimeline, DefaultConfigTraceIsWellFormedAndMatchesRequests) {
 // one abandoned for a sooner start elsewhere (load replacement) ends its instance instead, and is drawn as
 // "loading (abandoned)" so that it does not read as a finished load (nor make loads look short).
 TEST(SimTimeline, AbandonedLoadsAreDrawnApartFromFinishedOnes) {
-  const RunResult run = run_default("timeline_abandoned", {"output.timeline={request_sample: 0}"});
+  const RunResult run =
+      run_default("timeline_abandoned", {"output.timeline={request_sample: 0}", "policy.replace_loads=true"});
   const Json root = read_timeline(run.dir);
   const std::int64_t end = from_seconds(root.at("otherData").at("window_end_s").number);
   struct Slice {
