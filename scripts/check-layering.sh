@@ -2,6 +2,7 @@
 # Fails when a project include runs upward (docs/architecture.md): each library may include its own
 # headers and those of the layers below it, never a layer above or beside it.
 #   core  <-  sim, models, traces  <-  policies, calibrate, replay  <-  the CLI (sim/cli), tests
+# The Python bindings (python/) and the installed package's example (examples/) use the simulator only.
 # Policies see the simulator only through its policy API, sllm/sim/policy.h, which includes only core
 # headers and sllm/sim/loading.h.
 #   scripts/check-layering.sh [ROOT]
@@ -19,6 +20,8 @@ declare -A allowed=(
   [policies]="core sim policies"
   [calibrate]="core sim models traces calibrate"
   [replay]="core sim models traces replay"
+  [python]="core sim"
+  [examples]="core sim"
 )
 violations=0
 for dir in "${!allowed[@]}"; do

@@ -10,6 +10,9 @@ sllmsim="$build/sllmsim"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+# The rows of a run's requests.csv, plain or compressed (output.compress: zstd): the hash is of the rows.
+requests_csv() { if [ -f "$1/requests.csv.zst" ]; then zstd -dcq "$1/requests.csv.zst"; else cat "$1/requests.csv"; fi; }
+
 for config in "$root"/configs/*.yaml; do
   name="$(basename "$config" .yaml)"
   if ! (cd "$root" && "$sllmsim" run -c "$config" -o "$work/$name") > "$work/$name.log" 2>&1; then
@@ -17,7 +20,7 @@ for config in "$root"/configs/*.yaml; do
     continue
   fi
   printf '%s %s %s\n' "$name" "$(grep -o '"fingerprint": "[0-9a-f]*"' "$work/$name/summary.json" | cut -d'"' -f4)" \
-    "$(sha256sum < "$work/$name/requests.csv" | cut -c1-16)"
+    "$(requests_csv "$work/$name" | sha256sum | cut -c1-16)"
 done
 for sweep in "$root"/configs/paper/fig*.yaml; do
   name="$(basename "$sweep" .yaml)"

@@ -15,8 +15,10 @@ case "${1:-}" in
 esac
 
 packages=(build-essential cmake ninja-build pkg-config libboost-graph-dev libboost-program-options-dev
-          libyaml-cpp-dev libeigen3-dev liburing-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev
+          libyaml-cpp-dev libeigen3-dev liburing-dev libxxhash-dev libgtest-dev libgmock-dev
+          nlohmann-json3-dev libzstd-dev
           python3 python3-matplotlib libopenmpi-dev openmpi-bin
+          python3-dev python3-numpy python3-pytest pybind11-dev  # the Python bindings and their tests
           clang libclang-rt-14-dev)  # the sanitizer and fuzzing build of CI (.ci/run, scripts/fuzz.sh)
 missing=()
 for p in "${packages[@]}"; do

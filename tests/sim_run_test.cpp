@@ -2,7 +2,10 @@
 // byte-identical outputs, other seed => different); keep-alive unloading; continuous batching.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <utility>
 
 #include "sim_test_util.h"
 
@@ -104,6 +107,36 @@ TEST(Run, SameSeedSameBytesOtherSeedDifferent) {
   EXPECT_NE(sa.fingerprint, sc2.fingerprint);
   EXPECT_NE(read_text(a + "/requests.csv"), read_text(c + "/requests.csv"));
   EXPECT_NE(read_text(a + "/summary.json"), read_text(c + "/summary.json"));
+}
+
+// output.compress: zstd writes requests.csv.zst holding exactly the bytes of the plain file, and no
+// requests.csv; read_requests_csv reads either.
+TEST(Run, CompressedRequestsCsvHoldsTheSameBytes) {
+  const std::string plain = temp_dir("csv_plain"), packed = temp_dir("csv_zstd");
+  for (const auto& [dir, compress] : {std::pair{plain, "none"}, std::pair{packed, "zstd"}}) {
+    const Scenario sc = scenario_from_yaml(small_cluster(), {std::string("output.compress=") + compress});
+    Simulator sim(sc);  // holds the scenario by reference
+    RunOptions o;
+    o.output_dir = dir;
+    sim.run(o);
+  }
+  const std::string text = read_text(plain + "/requests.csv");
+  ASSERT_GT(text.size(), 1000u);
+  EXPECT_FALSE(std::filesystem::exists(packed + "/requests.csv"));
+  EXPECT_FALSE(std::filesystem::exists(packed + "/requests.csv.zst.tmp"));
+  EXPECT_LT(read_text(packed + "/requests.csv.zst").size(), text.size() / 2);
+  EXPECT_EQ(read_requests_csv(packed), text);
+  EXPECT_EQ(read_requests_csv(plain), text);
+  // Both files, or neither, is an error rather than a guess.
+  std::filesystem::copy_file(plain + "/requests.csv", packed + "/requests.csv");
+  EXPECT_THROW(read_requests_csv(packed), InputError);
+  EXPECT_THROW(read_requests_csv(temp_dir("csv_none")), InputError);
+  // A damaged stream is refused.
+  std::filesystem::remove(packed + "/requests.csv");
+  const std::string z = read_text(packed + "/requests.csv.zst");
+  std::ofstream(packed + "/requests.csv.zst", std::ios::binary) << z.substr(0, z.size() / 2);
+  EXPECT_THROW(read_requests_csv(packed), InputError);
+  EXPECT_THROW(scenario_from_yaml(small_cluster(), {"output.compress=gzip"}), InputError);
 }
 
 std::string one_gpu(const std::string& batch, const std::string& keep_alive) {

@@ -803,7 +803,7 @@ void Replay::serve(InstanceId id, std::shared_ptr<RealInstance> ri) {
 
 RunSummary Replay::run() {
   const auto wall_start = Clock::now();
-  if (!opt_.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(opt_.output_dir);
+  if (!opt_.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(opt_.output_dir, sc_.output.compress_zstd);
   std::unique_ptr<RequestSource> source = sc_.make_source();
   RequestSpec next;
   bool have_next = source->next(next);

@@ -61,7 +61,7 @@ int run_replay_command(const std::vector<std::string>& raw) {
     opt.verify = vm.count("verify") > 0;
     opt.io_threads = vm["io-threads"].as<int>();
     if (!vm.count("quiet")) opt.log = &std::cerr;
-    for (const char* stale : {"requests.csv", "summary.json", "decisions.csv", "loads.csv", "compare.txt"}) {
+    for (const char* stale : {"requests.csv", "requests.csv.zst", "summary.json", "decisions.csv", "loads.csv", "compare.txt"}) {
       std::filesystem::remove(std::filesystem::path(out_dir) / stale);
     }
     sllm::replay::prepare_checkpoints(scenario, opt.checkpoint_dir, opt.synth_threads, opt.log);

@@ -2,7 +2,6 @@
 // GCC 12 reports a false -Wnull-dereference inside Boost.Program_options' string notifier, instantiated in
 // this file (as in the other subcommands that read string options).
 #pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -62,22 +61,11 @@ int run_run(const std::vector<std::string>& args) {
   if (vm.count("output")) {
     run.output_dir = vm["output"].as<std::string>();
     sllm::cli::prepare_output_dir(run.output_dir, "--output");
-    // Outputs of an earlier run in the same folder would look complete beside this run's.
-    for (const char* stale : {"requests.csv", "requests.csv.tmp", "summary.json", "summary.json.tmp"}) {
-      std::filesystem::remove(std::filesystem::path(run.output_dir) / stale);
-    }
   }
   run.progress = isatty(STDERR_FILENO) != 0;
   sllm::Simulator simulator(scenario);
   const sllm::RunSummary summary = simulator.run(run);
-  // An empty workload (e.g. a trace window or mapping that selects nothing) would otherwise "succeed"
-  // with all-zero results.
-  if (summary.arrived == 0) {
-    throw sllm::InputError(config, scenario.simulation.horizon > 0
-                                       ? "no request arrived before simulation.horizon"
-                                       : "the workload produced no requests (check the workload's window, "
-                                         "mapping and rates)");
-  }
+  sllm::check_requests_arrived(summary, scenario, config);
   if (vm.count("json")) {
     std::cout << summary.to_json(scenario.output.timing);
   } else if (!vm.count("quiet")) {

@@ -49,6 +49,8 @@ double ClusterStateView::tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) 
   return state_.tier_bandwidth(s, t, gpus);
 }
 
+std::uint32_t ClusterStateView::model_count() const { return static_cast<std::uint32_t>(state_.models.size()); }
+
 std::uint32_t ClusterStateView::gpus_needed(ModelId m) const { return model_state(m).gpus_per_instance; }
 
 std::uint64_t ClusterStateView::checkpoint_bytes(ModelId m) const { return model_state(m).deployed->checkpoint_bytes; }

@@ -1,5 +1,8 @@
 #include "sllm/sim/outputs.h"
 
+#include <zstd.h>
+
+#include "sllm/core/error.h"
 #include "sllm/sim/metrics.h"
 
 #include <algorithm>
@@ -136,18 +139,72 @@ RequestRecorder::~RequestRecorder() {
   if (csv_ != nullptr) std::fclose(csv_);
 }
 
-void RequestRecorder::open_csv(const std::string& dir) {
+void RequestRecorder::open_csv(const std::string& dir, bool zstd) {
   std::filesystem::create_directories(dir);
   dir_ = dir;
-  const std::string tmp = (std::filesystem::path(dir) / "requests.csv.tmp").string();
+  name_ = zstd ? "requests.csv.zst" : "requests.csv";
+  const std::string tmp = (std::filesystem::path(dir) / (name_ + ".tmp")).string();
   csv_ = std::fopen(tmp.c_str(), "wb");
   if (csv_ == nullptr) throw std::runtime_error("cannot open " + tmp + ": " + std::strerror(errno));
+  if (zstd) {
+    zstd_ = std::shared_ptr<void>(ZSTD_createCCtx(), [](void* c) { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(c)); });
+    if (zstd_ == nullptr) throw std::runtime_error("zstd: cannot create a compression context");
+    compressed_.resize(ZSTD_CStreamOutSize());
+  }
   buffer_.reserve(1 << 20);
   for (const RequestColumn& c : kRequestColumns) {
     if (&c != kRequestColumns) buffer_.push_back(',');
     append(buffer_, c.name);
   }
   buffer_.push_back('\n');
+}
+
+void RequestRecorder::write_out(bool last) {
+  const auto fail = [&] { throw std::runtime_error("writing " + name_ + " failed: " + std::string(std::strerror(errno))); };
+  if (zstd_ == nullptr) {
+    if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), csv_) != buffer_.size()) fail();
+    buffer_.clear();
+    return;
+  }
+  auto* cctx = static_cast<ZSTD_CCtx*>(zstd_.get());
+  ZSTD_inBuffer in{buffer_.data(), buffer_.size(), 0};
+  for (;;) {
+    ZSTD_outBuffer out{compressed_.data(), compressed_.size(), 0};
+    const std::size_t left = ZSTD_compressStream2(cctx, &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+    if (ZSTD_isError(left)) throw std::runtime_error("zstd: " + std::string(ZSTD_getErrorName(left)));
+    if (out.pos > 0 && std::fwrite(compressed_.data(), 1, out.pos, csv_) != out.pos) fail();
+    if (last ? left == 0 : in.pos == in.size) break;
+  }
+  buffer_.clear();
+}
+
+constexpr std::uint64_t kMaxRequestsCsvBytes = 16ull << 30;
+
+std::string read_requests_csv(const std::string& dir) {
+  const std::filesystem::path plain = std::filesystem::path(dir) / "requests.csv";
+  const std::filesystem::path packed = std::filesystem::path(dir) / "requests.csv.zst";
+  const bool has_plain = std::filesystem::exists(plain), has_packed = std::filesystem::exists(packed);
+  if (has_plain == has_packed) {
+    throw InputError(dir, has_plain ? "holds both requests.csv and requests.csv.zst"
+                                    : "holds no requests.csv or requests.csv.zst");
+  }
+  // A whole file in memory: this is for tests and tools comparing runs, not for multi-GB outputs.
+  const std::string text = read_file_limited((has_plain ? plain : packed).string(), kMaxRequestsCsvBytes, "requests.csv");
+  if (has_plain) return text;
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
+  std::string out;
+  std::vector<char> chunk(ZSTD_DStreamOutSize());
+  ZSTD_inBuffer in{text.data(), text.size(), 0};
+  std::size_t left = 0;
+  for (;;) {
+    ZSTD_outBuffer o{chunk.data(), chunk.size(), 0};
+    left = ZSTD_decompressStream(dctx.get(), &o, &in);
+    if (ZSTD_isError(left)) throw InputError(packed.string(), "not a valid zstd stream: " + std::string(ZSTD_getErrorName(left)));
+    out.append(chunk.data(), o.pos);
+    if (in.pos == in.size && o.pos < o.size) break;  // all input read and nothing more held back
+  }
+  if (left != 0) throw InputError(packed.string(), "truncated zstd stream");
+  return out;
 }
 
 void RequestRecorder::record(const RequestState& r, const ClusterState& state) {
@@ -195,12 +252,7 @@ void RequestRecorder::record(const RequestState& r, const ClusterState& state) {
     c.write(b, r, state);
   }
   b.push_back('\n');
-  if (b.size() > (1u << 20) - 512) {
-    if (std::fwrite(b.data(), 1, b.size(), csv_) != b.size()) {
-      throw std::runtime_error("writing requests.csv failed: " + std::string(std::strerror(errno)));
-    }
-    b.clear();
-  }
+  if (b.size() > (1u << 20) - 512) write_out(false);
 }
 
 void RequestRecorder::finish(RunSummary& s, const Scenario& scenario) {
@@ -225,13 +277,10 @@ void RequestRecorder::finish(RunSummary& s, const Scenario& scenario) {
 
 void RequestRecorder::commit() {
   if (csv_ == nullptr) return;
-  if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), csv_) != buffer_.size()) {
-    throw std::runtime_error("writing requests.csv failed");
-  }
-  buffer_.clear();
-  if (std::fclose(csv_) != 0) throw std::runtime_error("closing requests.csv failed");
+  write_out(true);
+  if (std::fclose(csv_) != 0) throw std::runtime_error("closing " + name_ + " failed");
   csv_ = nullptr;
-  std::filesystem::rename(std::filesystem::path(dir_) / "requests.csv.tmp", std::filesystem::path(dir_) / "requests.csv");
+  std::filesystem::rename(std::filesystem::path(dir_) / (name_ + ".tmp"), std::filesystem::path(dir_) / name_);
 }
 
 double RunSummary::slo_attainment() const {

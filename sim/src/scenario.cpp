@@ -546,6 +546,7 @@ Scenario Scenario::from_config(const ConfigNode& root, std::optional<std::uint64
 
   if (auto out = root.optional_child("output")) {
     s.output.requests_csv = out->get_bool("requests_csv", s.output.requests_csv);
+    s.output.compress_zstd = out->get_enum("compress", {"none", "zstd"}, "none") == "zstd";
     s.output.timing = out->get_bool("timing", s.output.timing);
     // A timeline or time-series section turns that output on unless it says `enabled: false`.
     if (auto tl = out->optional_child("timeline")) {
@@ -614,17 +615,32 @@ Scenario Scenario::from_parts(std::string source, ClusterSpec cluster, std::vect
   return s;
 }
 
+namespace {
+
+// `root` (read from `text`) with the overrides applied, and the provenance of the run.
+Scenario from_root(ConfigNode root, const std::string& text, const std::vector<std::string>& overrides,
+                   std::optional<std::uint64_t> seed) {
+  for (const std::string& o : overrides) root.apply_override(o);
+  Scenario s = Scenario::from_config(root, seed);
+  s.config_hash = fnv1a64(text);
+  s.overrides = overrides;
+  return s;
+}
+
+}  // namespace
+
 Scenario Scenario::load(const std::string& path, const std::vector<std::string>& overrides,
                         std::optional<std::uint64_t> seed) {
   ConfigNode root = ConfigNode::load_file(path);
-  for (const std::string& o : overrides) root.apply_override(o);
-  Scenario s = from_config(root, seed);
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
-  s.config_hash = fnv1a64(text.str());
-  s.overrides = overrides;
-  return s;
+  return from_root(std::move(root), text.str(), overrides, seed);
+}
+
+Scenario Scenario::load_text(const std::string& text, const std::string& name,
+                             const std::vector<std::string>& overrides, std::optional<std::uint64_t> seed) {
+  return from_root(ConfigNode::load_string(text, name), text, overrides, seed);
 }
 
 }  // namespace sllm

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <stdexcept>
 
 #include <unistd.h>
@@ -801,7 +802,14 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
   if (source_) throw std::logic_error("Simulator::run called twice: build a new Simulator per run");
   const auto wall_start = std::chrono::steady_clock::now();
   source_ = options.source ? options.source() : sc_.make_source();
-  if (!options.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(options.output_dir);
+  if (!options.output_dir.empty()) {
+    // Outputs of an earlier run in the same folder would look complete beside this run's.
+    for (const char* stale : {"requests.csv", "requests.csv.tmp", "requests.csv.zst", "requests.csv.zst.tmp", "summary.json",
+                              "summary.json.tmp"}) {
+      std::filesystem::remove(std::filesystem::path(options.output_dir) / stale);
+    }
+  }
+  if (!options.output_dir.empty() && sc_.output.requests_csv) recorder_.open_csv(options.output_dir, sc_.output.compress_zstd);
   if (!options.output_dir.empty()) attach_recorders();  // they write at the end of the run
 
   // Warm instances: loaded before time 0, placed round-robin from the checkpoint's first server.
@@ -932,5 +940,12 @@ RunSummary Simulator::Impl::run(const RunOptions& options) {
 Simulator::Simulator(const Scenario& scenario) : impl_(std::make_unique<Impl>(scenario)) {}
 Simulator::~Simulator() = default;
 RunSummary Simulator::run(const RunOptions& options) { return impl_->run(options); }
+
+void check_requests_arrived(const RunSummary& summary, const Scenario& scenario, const std::string& config) {
+  if (summary.arrived > 0) return;
+  throw InputError(config, scenario.simulation.horizon > 0
+                               ? "no request arrived before simulation.horizon"
+                               : "the workload produced no requests (check the workload's window, mapping and rates)");
+}
 
 }  // namespace sllm

@@ -63,6 +63,7 @@ struct CsvFields {
 struct FieldError {
   std::size_t field;
   std::string what;
+  std::uint32_t column = 0;  // where the error is, when not at the field's start (JSON Lines); 0: the field's
 };
 
 // Exact parsers; false when the text is not of the expected form.

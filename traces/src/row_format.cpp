@@ -90,8 +90,10 @@ class RowTraceReader final : public TraceReader {
  public:
   RowTraceReader(std::shared_ptr<const TraceInput> input, const RowFormat& format, const ReaderOptions& options)
       : TraceReader(input->path()), lines_(std::move(input)), format_(format), options_(options) {
-    check_header(lines_, row_.fields_, format_, format_.columns(), !format_.extra_columns_allowed());
-    row_.header_columns_ = row_.fields_.size();
+    if (format_.has_header_line()) {
+      check_header(lines_, row_.fields_, format_, format_.columns(), !format_.extra_columns_allowed());
+      row_.header_columns_ = row_.fields_.size();
+    }
   }
 
   bool next(TraceRecord& out) override {
@@ -113,7 +115,8 @@ class RowTraceReader final : public TraceReader {
         continue;
       }
       if (line.empty()) continue;
-      row_.fields_.split(line);
+      row_.line_ = line;
+      if (format_.has_header_line()) row_.fields_.split(line);
       TraceRecord record;
       record.line = lines_.line_number();
       try {
@@ -127,7 +130,9 @@ class RowTraceReader final : public TraceReader {
         }
       } catch (const FieldError& e) {
         const CsvFields& f = row_.fields_;
-        const std::uint32_t col = e.field < f.size() ? f.columns[e.field] : f.end_column;
+        const std::uint32_t col = e.column != 0        ? e.column
+                                  : e.field < f.size() ? f.columns[e.field]
+                                                       : f.end_column;
         const auto& names = format_.columns();
         const std::string name = e.field < names.size() ? std::string(names[e.field]) : "row";
         bad_row(options_.skip_bad_rows, location(path_, record.line, col), name + ": " + e.what);

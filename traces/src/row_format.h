@@ -30,6 +30,7 @@ std::string join_columns(const std::vector<std::string_view>& columns);
 class Row {
  public:
   const CsvFields& fields() const { return fields_; }
+  std::string_view line() const { return line_; }  // the whole line (formats that are not CSV parse it)
   std::string_view field(std::size_t i) const { return fields_.fields[i]; }
   std::size_t header_columns() const { return header_columns_; }
   void expect_fields(std::size_t n) const;         // exactly n fields
@@ -46,6 +47,7 @@ class Row {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   CsvFields fields_;
+  std::string_view line_;
   std::size_t header_columns_ = 0;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> keys_;
 };
@@ -57,6 +59,10 @@ class RowFormat : public TraceFormat {
   virtual const std::vector<std::string_view>& columns() const = 0;
   // Whether the header (and rows) may carry further columns after the named ones, which are ignored.
   virtual bool extra_columns_allowed() const { return false; }
+  // Whether the file starts with a CSV header line naming columns(). A format without one (JSON Lines)
+  // overrides matches_header() and header(), names its fields in columns() for messages, and parses
+  // Row::line() (no CSV splitting is done for it).
+  virtual bool has_header_line() const { return true; }
   // Whether arrival times are absolute (the first request becomes time 0) rather than from the trace's
   // start.
   virtual bool absolute_clock() const { return false; }

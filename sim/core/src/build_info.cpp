@@ -1,5 +1,8 @@
 #include "sllm/core/build_info.h"
 
+#include <dlfcn.h>
+#include <link.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -12,9 +15,26 @@ namespace sllm {
 
 const char* version() { return SLLM_VERSION; }
 
+namespace {
+
+// The file this code was loaded from: the executable, or the shared object that holds the libraries (the
+// Python module), which is then what identifies the build, not the interpreter that loaded it.
+std::string code_file() {
+  static const char marker = 0;
+  Dl_info info;
+  link_map* map = nullptr;
+  if (::dladdr1(&marker, &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) != 0 && map != nullptr &&
+      map->l_name != nullptr && map->l_name[0] != '\0') {
+    return map->l_name;
+  }
+  return "/proc/self/exe";  // the main program's link map has no name
+}
+
+}  // namespace
+
 const std::string& build_id() {
   static const std::string id = [] {
-    std::ifstream exe("/proc/self/exe", std::ios::binary);
+    std::ifstream exe(code_file(), std::ios::binary);
     if (!exe) return std::string("unknown");
     std::uint64_t hash = kFnv1a64Offset;
     std::vector<char> buf(1 << 20);

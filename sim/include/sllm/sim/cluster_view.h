@@ -36,6 +36,7 @@ class ClusterStateView : public ClusterView {
   Nanos estimate_load(ServerId s, ModelId m, Tier t, const LoadOptions& options) const override;
   double tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) const override;
 
+  std::uint32_t model_count() const override;
   std::uint32_t gpus_needed(ModelId m) const override;
   std::uint64_t checkpoint_bytes(ModelId m) const override;
   std::uint32_t waiting_preemptions(ModelId m) const override;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -77,6 +78,10 @@ struct RunSummary {
   void print_table(std::ostream& out) const;
 };
 
+// The text of DIR's requests.csv, or of DIR/requests.csv.zst decompressed (output.compress: zstd).
+// InputError when DIR has neither, or both (an earlier run's file would be taken for this one's).
+std::string read_requests_csv(const std::string& dir);
+
 // Accumulates per-request results; streams requests.csv when a directory is given.
 class RequestRecorder {
  public:
@@ -85,21 +90,26 @@ class RequestRecorder {
   RequestRecorder(const RequestRecorder&) = delete;
   RequestRecorder& operator=(const RequestRecorder&) = delete;
 
-  // Opens DIR/requests.csv.tmp (creates DIR).
-  void open_csv(const std::string& dir);
+  // Opens DIR/requests.csv.tmp (creates DIR); with `zstd`, DIR/requests.csv.zst.tmp, the same bytes
+  // compressed as one zstd frame.
+  void open_csv(const std::string& dir, bool zstd = false);
   // Adds a finished request: its outcome, latencies, SLO check (the scenario's targets) and CSV row.
   void record(const RequestState& r, const ClusterState& state);
   // One completed live migration's handoff pause (summarised into RunSummary::migration_pause).
   void record_migration_pause(Nanos pause) { migration_pause_.push_back(to_seconds(pause)); }
   // Fills the distributions and counts of `summary` from what was recorded.
   void finish(RunSummary& summary, const Scenario& scenario);
-  // Renames requests.csv.tmp to requests.csv.
+  // Renames requests.csv.tmp to requests.csv (or the .zst file to requests.csv.zst).
   void commit();
 
  private:
+  void write_out(bool last);  // writes buffer_ (compressed when asked) and clears it
   std::FILE* csv_ = nullptr;
   std::string dir_;
+  std::string name_;  // requests.csv or requests.csv.zst
   std::vector<char> buffer_;
+  std::shared_ptr<void> zstd_;  // the compression context when compressing (ZSTD_CCtx)
+  std::vector<char> compressed_;
   std::vector<double> latency_, ttft_, tpot_, queueing_, load_time_;
   std::vector<double> latency_censored_, ttft_censored_;
   std::vector<double> migration_pause_;

@@ -99,7 +99,8 @@ class ClusterView {
   // The paper's b: the bandwidth (bytes/s) a lone load from `t` to `gpus` GPUs of `s` gets.
   virtual double tier_bandwidth(ServerId s, Tier t, std::uint32_t gpus) const = 0;
 
-  // Models.
+  // Models: 0..model_count()-1, as deployed.
+  virtual std::uint32_t model_count() const = 0;
   virtual std::uint32_t gpus_needed(ModelId m) const = 0;  // GPUs per instance
   virtual std::uint64_t checkpoint_bytes(ModelId m) const = 0;
   // Largest preemption count among the model's waiting requests (a policy can refuse to let a

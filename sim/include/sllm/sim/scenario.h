@@ -150,6 +150,8 @@ struct OutputSpec {
   TimelineSpec timeline;
   TimeSeriesSpec time_series;
   bool requests_csv = true;
+  // requests.csv compressed as requests.csv.zst (`output.compress: zstd`); the rows are the same bytes.
+  bool compress_zstd = false;
   // Wall time and events/s in summary.json: the only machine-dependent values; off for byte-for-byte
   // comparisons of runs.
   bool timing = true;
@@ -216,6 +218,10 @@ struct Scenario {
   static Scenario from_config(const ConfigNode& root, std::optional<std::uint64_t> seed = {});
   static Scenario load(const std::string& path, const std::vector<std::string>& overrides = {},
                        std::optional<std::uint64_t> seed = {});
+  // The same from a config's text (YAML, or JSON, which is YAML too) that has no file; `name` stands for
+  // the file in errors, and relative paths in it are relative to the working directory.
+  static Scenario load_text(const std::string& text, const std::string& name,
+                            const std::vector<std::string>& overrides = {}, std::optional<std::uint64_t> seed = {});
 
   // A scenario built in code, for tools that ask the simulator's models about single operations
   // (`calibrate validate`) instead of running a workload; the same derivations as from_config:

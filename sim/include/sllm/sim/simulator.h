@@ -30,13 +30,18 @@ class Simulator {
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 
-  // Runs to the end (or the horizon), writes outputs, checks request conservation (throws
-  // std::logic_error when arrived != completed + timed out + rejected + running). Once per Simulator.
+  // Runs to the end (or the horizon), writes outputs (replacing those of an earlier run in the same
+  // directory), checks request conservation (throws std::logic_error when arrived != completed + timed
+  // out + rejected + running). Once per Simulator.
   RunSummary run(const RunOptions& options = {});
 
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A run of a user's config in which no request arrived (a trace window or mapping that selects nothing)
+// would otherwise "succeed" with all-zero results: throws InputError naming `config`.
+void check_requests_arrived(const RunSummary& summary, const Scenario& scenario, const std::string& config);
 
 }  // namespace sllm

@@ -8,8 +8,9 @@ namespace sllm {
 
 // The project version (CMake's PROJECT_VERSION).
 const char* version();
-// 16 hex digits identifying the running executable: FNV-1a 64 of its bytes (/proc/self/exe), computed
-// once. Any rebuild that changes code changes it; "unknown" when the executable cannot be read.
+// 16 hex digits identifying the running build: FNV-1a 64 of the bytes of the file holding this code (the
+// executable, /proc/self/exe, or the shared object that links the libraries, such as the Python module),
+// computed once. Any rebuild that changes code changes it; "unknown" when the file cannot be read.
 const std::string& build_id();
 
 }  // namespace sllm
