@@ -39,4 +39,29 @@ inline CliResult run_sllmsim(const std::string& args, const std::string& env = "
   return run_command(env + " " + sllmsim_binary() + " " + args);
 }
 
+// A small scenario (two servers of two GPUs, six OPT-2.7B checkpoints, 60 bursty requests) that the sweep
+// tests vary: each point runs in milliseconds.
+inline constexpr const char* kSmallSweepBase = R"(cluster:
+  remote_store: {bandwidth: 10 Gbps}
+  servers:
+    - count: 2
+      gpus: {type: A40, count: 2}
+      dram: {capacity: 64 GB}
+      ssd: {capacity: 1 TB, read_bandwidth: 6 GB/s}
+      nic: 10 Gbps
+      pcie: 25 GB/s
+models:
+  deployments:
+    - {model: opt-2.7b, count: 6}
+workload:
+  kind: synthetic
+  requests: 60
+  rps: 1.0
+  cv: 2
+  lengths: gsm8k
+policy:
+  name: serverlessllm
+  keep_alive: {name: fixed, timeout: 10 s}
+)";
+
 }  // namespace sllm::testing

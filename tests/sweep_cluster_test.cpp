@@ -22,28 +22,7 @@ using testing::run_command;
 using testing::run_sllmsim;
 using testing::temp_dir;
 
-constexpr const char* kBase = R"(cluster:
-  remote_store: {bandwidth: 10 Gbps}
-  servers:
-    - count: 2
-      gpus: {type: A40, count: 2}
-      dram: {capacity: 64 GB}
-      ssd: {capacity: 1 TB, read_bandwidth: 6 GB/s}
-      nic: 10 Gbps
-      pcie: 25 GB/s
-models:
-  deployments:
-    - {model: opt-2.7b, count: 6}
-workload:
-  kind: synthetic
-  requests: 60
-  rps: 1.0
-  cv: 2
-  lengths: gsm8k
-policy:
-  name: serverlessllm
-  keep_alive: {name: fixed, timeout: 10 s}
-)";
+constexpr const char* kBase = testing::kSmallSweepBase;
 
 // Points that differ in cost by 20x (the requests axis), as real sweeps do, each run with two seeds
 // (results.csv: per-seed rows, then each point's mean row).

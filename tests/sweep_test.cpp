@@ -23,28 +23,7 @@ namespace fs = std::filesystem;
 using testing::read_text;
 using testing::temp_dir;
 
-constexpr const char* kBase = R"(cluster:
-  remote_store: {bandwidth: 10 Gbps}
-  servers:
-    - count: 2
-      gpus: {type: A40, count: 2}
-      dram: {capacity: 64 GB}
-      ssd: {capacity: 1 TB, read_bandwidth: 6 GB/s}
-      nic: 10 Gbps
-      pcie: 25 GB/s
-models:
-  deployments:
-    - {model: opt-2.7b, count: 6}
-workload:
-  kind: synthetic
-  requests: 60
-  rps: 1.0
-  cv: 2
-  lengths: gsm8k
-policy:
-  name: serverlessllm
-  keep_alive: {name: fixed, timeout: 10 s}
-)";
+constexpr const char* kBase = testing::kSmallSweepBase;
 
 // results.csv rows by column name; RFC 4180 quoting (keys hold commas).
 std::vector<std::map<std::string, std::string>> read_results(const std::string& path) {
